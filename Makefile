@@ -1,0 +1,38 @@
+# flowlang — the whole set-up is `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench servers regen clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+## make run: run the main example end to end on bundled sample data
+run: $(STAMP)
+	$(VENV)/bin/flowc run examples/quickstart.flow
+
+## the servers the tests talk to: victoria-metrics and nats-server (Debian);
+## osmem-server comes from PyPI with the test extra
+servers:
+	@command -v victoria-metrics >/dev/null && command -v nats-server >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq victoria-metrics nats-server; }
+
+## make test: install everything, run the whole suite (fixtures start the servers)
+test: $(STAMP) servers
+	$(PY) -m pytest -q -p no:cacheprovider
+
+## make bench: throughput ratios against hand-written baselines
+bench: $(STAMP) servers
+	$(PY) -m bench
+
+## regenerate golden files after a deliberate change
+regen: $(STAMP)
+	$(PY) -m tests.regen
+
+clean:
+	rm -rf $(VENV) .flowc-cache .flowc-state build dist

@@ -1,0 +1,3 @@
+"""flowlang: a declarative language for streaming data pipelines."""
+
+__version__ = "0.1.0"

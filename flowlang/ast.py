@@ -1,0 +1,316 @@
+"""The abstract syntax of a .flow program.
+
+Frozen dataclasses; every node carries a `span` that is excluded from `==`,
+so two programs are equal when they mean the same, wherever they were written.
+Lark never appears here: `flowlang.parser` builds these nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .source import NO_SPAN, Span
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+FieldPath = tuple[str, ...]
+"""A field path such as ("geo", "city"); each part is a field name (any text)."""
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Literal:
+    """str, int, float, bool or None. `raw` only records how a string was written."""
+
+    value: str | int | float | bool | None
+    raw: bool = field(default=False, compare=False)
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A duration literal such as 250ms or 5m, kept in milliseconds."""
+
+    millis: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A (possibly nested) field of the current record: `geo.city`, `` `user-agent` ``.
+
+    In a stage's argument list a single bare name may also be an enumerated
+    option (`format=json`); the checker decides which from the stage catalogue.
+    """
+
+    path: FieldPath
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ListExpr:
+    items: tuple["Expr", ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Unary:
+    """`not x` or `-x`."""
+
+    op: str
+    operand: "Expr"
+    span: Span = _span()
+
+
+BINARY_OPS = (
+    "or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "=~",
+    "+", "-", "*", "/", "%", "??",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class IfExpr:
+    cond: "Expr"
+    then: "Expr"
+    else_: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A call argument; `name` is None for a positional one."""
+
+    name: str | None
+    value: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """`name(args)`: a builtin function in an expression, or a stage, or an
+    enumerated option with arguments (`csv(header=true)`). `parens` records
+    whether parentheses were written (they are optional without arguments)."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+    parens: bool = field(default=True, compare=False)
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+Expr = Union[Literal, Duration, FieldRef, ListExpr, Unary, Binary, IfExpr, Call]
+
+
+# ---------------------------------------------------------------- types
+
+
+@dataclass(frozen=True)
+class TypeName:
+    """str int float bool time ip duration any, or a schema name."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class NullableType:
+    inner: "TypeExpr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ListType:
+    inner: "TypeExpr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class FieldDecl:
+    name: str
+    type: "TypeExpr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class RecordTypeExpr:
+    fields: tuple[FieldDecl, ...]
+    open: bool = False
+    span: Span = _span()
+
+
+TypeExpr = Union[TypeName, NullableType, ListType, RecordTypeExpr]
+
+
+# ---------------------------------------------------------------- stages
+
+
+@dataclass(frozen=True)
+class Assignment:
+    target: FieldRef
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class RenamePair:
+    old: FieldRef
+    new: FieldRef
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """`name = fn(args)` inside summarize."""
+
+    name: str
+    call: Call
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """`by` key: a field, optionally renamed (`by country = geo.country`).
+    `name` is None when the output field takes the path's last part."""
+
+    name: str | None
+    field: FieldRef
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ProcessorStage:
+    call: Call
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class WhereStage:
+    cond: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SetStage:
+    assignments: tuple[Assignment, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class DropStage:
+    fields: tuple[FieldRef, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class KeepStage:
+    fields: tuple[FieldRef, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class RenameStage:
+    pairs: tuple[RenamePair, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SummarizeStage:
+    aggregates: tuple[Aggregate, ...]
+    by: tuple[GroupKey, ...]
+    every: Duration
+    on: FieldRef | None = None
+    allowed_lateness: Duration | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SinkStage:
+    call: Call
+    span: Span = _span()
+
+
+Stage = Union[
+    ProcessorStage, WhereStage, SetStage, DropStage, KeepStage, RenameStage,
+    SummarizeStage, SinkStage,
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- heads
+
+
+@dataclass(frozen=True)
+class SourceHead:
+    call: Call
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class FromHead:
+    """`from NAME` or, with errors=True, `from NAME.errors`."""
+
+    name: str
+    errors: bool = False
+    span: Span = _span()
+
+
+Head = Union[SourceHead, FromHead]
+
+
+@dataclass(frozen=True)
+class Chain:
+    head: Head
+    stages: tuple[Stage, ...]
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    fields: tuple[FieldDecl, ...]
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """`pipeline NAME = chain`; a bare chain has name None (named after the file)."""
+
+    name: str | None
+    chain: Chain
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+Statement = Union[Schema, Pipeline]
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A `#` comment; kept beside the tree so that `flowc fmt` can keep it."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Program:
+    statements: tuple[Statement, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
+    span: Span = _span()

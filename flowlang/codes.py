@@ -1,0 +1,84 @@
+"""Stable diagnostic codes. A code, once released, is never reused or renumbered:
+retire a code by leaving it here with `retired=True`.
+
+E0xx  syntax            E1xx  names and structure     E2xx  fields and records
+E3xx  types             E4xx  stage arguments          W5xx  warnings
+E9xx  internal compiler errors
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    title: str
+    retired: bool = False
+
+
+_ALL: dict[str, Code] = {}
+
+
+def _c(code: str, title: str) -> str:
+    assert code not in _ALL, f"code {code} declared twice"
+    _ALL[code] = Code(code, title)
+    return code
+
+
+# syntax
+SYNTAX = _c("E001", "syntax error")
+UNCLOSED_STRING = _c("E002", "unterminated string")
+BAD_ESCAPE = _c("E003", "invalid escape in string")
+TOO_DEEP = _c("E004", "expression nested too deeply")
+BAD_CHARACTER = _c("E005", "unexpected character")
+BAD_NUMBER = _c("E006", "invalid number or duration")
+
+# names and structure
+UNKNOWN_STAGE = _c("E101", "unknown stage")
+UNKNOWN_PIPELINE = _c("E102", "unknown pipeline")
+DUPLICATE_NAME = _c("E103", "name defined twice")
+CYCLE = _c("E104", "pipelines form a cycle")
+NO_SINK = _c("E105", "pipeline has no sink and nobody reads it")
+SINK_NOT_LAST = _c("E106", "sink must be the last stage")
+UNKNOWN_SCHEMA = _c("E107", "unknown schema")
+UNKNOWN_FUNCTION = _c("E108", "unknown function")
+WRONG_STAGE_KIND = _c("E109", "stage used in the wrong place")
+SINK_AND_READERS = _c("E110", "a pipeline with a sink is also read by another")
+UNKNOWN_TYPE = _c("E111", "unknown type name")
+
+# fields and records
+UNKNOWN_FIELD = _c("E201", "unknown field")
+FIELD_EXISTS = _c("E202", "field already exists")
+DUPLICATE_FIELD = _c("E203", "field named twice")
+NOT_A_RECORD = _c("E204", "field access on a value that is not a record")
+
+# types
+TYPE_MISMATCH = _c("E301", "type mismatch")
+NOT_BOOL = _c("E302", "condition is not bool")
+NOT_NUMERIC = _c("E303", "operand is not a number")
+NULLABLE_OPERAND = _c("E304", "operand may be null")
+BAD_OPERANDS = _c("E305", "operator does not apply to these types")
+BAD_REGEX = _c("E306", "invalid regular expression")
+
+# stage and function arguments
+UNKNOWN_PARAM = _c("E401", "unknown parameter")
+MISSING_ARG = _c("E402", "missing required argument")
+TOO_MANY_ARGS = _c("E403", "too many positional arguments")
+DUPLICATE_ARG = _c("E404", "argument given twice")
+UNKNOWN_OPTION = _c("E405", "unknown option")
+NOT_CONSTANT = _c("E406", "argument must be a constant")
+BAD_ARG_VALUE = _c("E407", "invalid argument value")
+BAD_AGGREGATE = _c("E408", "invalid aggregate")
+
+# warnings
+NO_ANON_KEY = _c("W501", "anonymize has no key")
+UNREACHABLE = _c("W502", "stage can never pass a record")
+
+# internal
+INTERNAL = _c("E901", "internal compiler error")
+
+
+def all_codes() -> dict[str, Code]:
+    return dict(_ALL)

@@ -1,0 +1,145 @@
+"""The contracts between the runtime engine and the stage libraries.
+
+A stage library (a module under `flowlang.stages`) provides a class per
+stage; generated code instantiates it as `Class(ctx, **arguments)` where `ctx`
+is the stage's `StageContext` and the arguments are the checked, constant
+values of the stage's parameters (field paths as tuples of str; enumerated
+options as their name, with `<param>_args` holding an option's own arguments;
+`env("X")` already resolved; schemas as type descriptors, see `coerce`).
+
+Nothing here imports the compiler: the runtime depends on nothing of ours.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+
+Record = dict[str, Any]
+
+
+class RecordError(Exception):
+    """Raised by a stage for one record that must go to the error stream.
+
+    `code` is a short stable word (`parse`, `type`, `schema`, `rejected`, …),
+    `message` says why in words, `raw` is the undecoded input when there is one.
+    """
+
+    def __init__(self, code: str, message: str, raw: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.raw = raw
+
+
+@dataclass
+class StageContext:
+    """What a stage instance knows about where it runs."""
+
+    pipeline: str
+    stage: str  # label used in error records: "geoip (web.flow:3)"
+    location: str  # "web.flow:3"
+    state_dir: str | None = None  # where checkpoints may be written
+    counters: dict[str, int] = field(default_factory=dict)  # stage-specific metrics
+    options: dict[str, Any] = field(default_factory=dict)  # run options (strict, …)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Bump a stage-specific counter shown in metrics (e.g. geoip `private`)."""
+        self.counters[name] = self.counters.get(name, 0) + n
+
+
+class Processor:
+    """A synchronous per-record stage: returns the (possibly same, mutated)
+    record, or None to drop it (counted as dropped). Raises RecordError for a
+    record that must go to the error stream."""
+
+    def __init__(self, ctx: StageContext, **args: Any) -> None:
+        self.ctx = ctx
+
+    def __call__(self, rec: Record) -> Record | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class WindowProcessor:
+    """A stage that absorbs records and emits others later (summarize).
+
+    `add` returns the records that became ready because of this one (a window
+    closed); `tick` is called about once a second with the processing time and
+    returns what closed by the clock; `flush` returns everything still open
+    (end of input and shutdown). Raise RecordError from `add` for a record that
+    cannot be accepted (late)."""
+
+    def __init__(self, ctx: StageContext, **args: Any) -> None:
+        self.ctx = ctx
+
+    def add(self, rec: Record) -> list[Record]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def tick(self, now: _dt.datetime) -> list[Record]:
+        return []
+
+    def flush(self) -> list[Record]:
+        return []
+
+
+@dataclass
+class SourceItem:
+    """One input record, or one input that failed to decode (`error` set)."""
+
+    record: Record | None
+    raw: str | None = None
+    error: RecordError | None = None
+
+
+@dataclass
+class SourceBatch:
+    """A batch read from a source. `ack` is called once, when every record
+    derived from the batch has been accepted by every sink (or sent to an
+    error stream); sources checkpoint or acknowledge upstream there."""
+
+    items: list[SourceItem]
+    ack: Callable[[], None] | None = None
+
+
+class Source:
+    """Produces batches until exhausted or stopped."""
+
+    def __init__(self, ctx: StageContext, **args: Any) -> None:
+        self.ctx = ctx
+
+    def batches(self) -> AsyncIterator[SourceBatch]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop reading soon (signal); `batches` then ends after the current batch."""
+
+    async def close(self) -> None:
+        """Release resources; called once after the last batch was acknowledged."""
+
+
+@dataclass
+class Rejected:
+    """A record a sink refused for good, with why."""
+
+    record: Record
+    code: str
+    message: str
+
+
+class Sink:
+    """Writes batches. `write` returns when every record of the batch is either
+    accepted (durably, as far as the sink can know) or rejected for good; it
+    retries transient failures itself and returns the rejected ones."""
+
+    def __init__(self, ctx: StageContext, **args: Any) -> None:
+        self.ctx = ctx
+
+    async def start(self) -> None:
+        """Connect/open; called once before the first write."""
+
+    async def write(self, records: list[Record]) -> list[Rejected]:  # pragma: no cover
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Flush and release; called once at the end (also on shutdown)."""

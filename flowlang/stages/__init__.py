@@ -1,0 +1,1 @@
+"""The stage catalogue: an explicit list of stage modules, each declaring SPEC."""

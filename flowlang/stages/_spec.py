@@ -1,0 +1,121 @@
+"""How a stage declares itself, once: name, kind, parameters, output-type rule,
+docs, examples, and the runtime class generated code instantiates.
+
+Every stage module under `flowlang.stages` defines `SPEC = StageSpec(...)` and
+its runtime class; `flowlang.stages.CATALOGUE` lists the modules explicitly.
+Heavy libraries are imported inside the runtime class, so checking stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Literal
+
+from ..types import Type
+
+
+class Kind(Enum):
+    """How an argument is written and what the checker binds it to."""
+
+    FIELD = "field"  # an existing field of the input record: `ip`, `geo.city` -> tuple[str, ...]
+    FIELDS = "fields"  # one field or a list of fields: `[a, b.c]` -> tuple[tuple[str, ...], ...]
+    NEW_FIELD = "new_field"  # a field the stage creates: `into=geo` -> str
+    CHOICE = "choice"  # an enumerated option, bare or with arguments: `csv(header=true)` -> str
+    SCHEMA = "schema"  # a schema name -> type descriptor (see flowlang.types.to_descriptor)
+    VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
+
+
+REQUIRED: Any = object()  # default marker: the argument must be given
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: Kind
+    doc: str
+    type: Type | None = None  # VALUE: the constant's type; FIELD/FIELDS: None or see `accepts`
+    accepts: tuple[Type, ...] = ()  # FIELD/FIELDS: allowed field types (empty: any type)
+    default: Any = REQUIRED  # FIELD default is a tuple path, CHOICE default an option name
+    options: dict[str, tuple["Param", ...]] = field(default_factory=dict)  # CHOICE
+    allow_env: bool = False  # VALUE of type str: env("X") allowed
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class EnvRef:
+    """`env("NAME", default)`: resolved at run time, never written into code."""
+
+    name: str
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """A bound CHOICE: the option's name and its own bound arguments."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class RuleContext:
+    """What an output-type rule sees, and how it reports problems.
+
+    `input` is the input record type (None for sources), `args` the bound
+    arguments by name (defaults filled in), `schemas` the program's schemas.
+    `error`/`warn` attach a diagnostic to the named parameter's argument (or
+    the whole stage when `param` is None); the rule then returns its best
+    guess of the output type so checking goes on.
+    """
+
+    input: Type | None
+    args: dict[str, Any]
+
+    def error(self, code: str, message: str, param: str | None = None,
+              hint: str | None = None) -> None:  # fmt: skip
+        raise NotImplementedError
+
+    def warn(self, code: str, message: str, param: str | None = None,
+             hint: str | None = None) -> None:  # fmt: skip
+        raise NotImplementedError
+
+    def given(self, param: str) -> bool:
+        """Was `param` written in the program (rather than defaulted)?"""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Example:
+    """A documented example. For a processor, `code` is the stage as written
+    (`geoip(ip)`) and `input`/`output` are records before and after it; for a
+    source or sink, `code` is a whole program that must check clean."""
+
+    code: str
+    doc: str = ""
+    input: tuple[dict, ...] | None = None
+    output: tuple[dict, ...] | None = None
+
+
+StageKind = Literal["source", "processor", "sink"]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    kind: StageKind
+    doc: str
+    params: tuple[Param, ...]
+    # input record type and bound args -> output record type (sinks: None)
+    output: Callable[[RuleContext], Type | None]
+    runtime: str  # name of the runtime class in the stage's module
+    module: str  # the stage's module, e.g. "flowlang.stages.geoip"
+    examples: tuple[Example, ...] = ()
+
+    def param(self, name: str) -> Param | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
