@@ -45,8 +45,7 @@ SINK_NOT_LAST = _c("E106", "sink must be the last stage")
 UNKNOWN_SCHEMA = _c("E107", "unknown schema")
 UNKNOWN_FUNCTION = _c("E108", "unknown function")
 WRONG_STAGE_KIND = _c("E109", "stage used in the wrong place")
-SINK_AND_READERS = _c("E110", "a pipeline with a sink is also read by another")
-UNKNOWN_TYPE = _c("E111", "unknown type name")
+UNKNOWN_TYPE = _c("E110", "unknown type name")
 
 # fields and records
 UNKNOWN_FIELD = _c("E201", "unknown field")

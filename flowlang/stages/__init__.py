@@ -1,1 +1,46 @@
-"""The stage catalogue: an explicit list of stage modules, each declaring SPEC."""
+"""The stage catalogue: an explicit list of stage modules, each declaring SPEC.
+
+Importing this package loads only the declarations; each stage's runtime
+imports its heavy libraries when it is instantiated.
+"""
+
+from __future__ import annotations
+
+from . import (
+    anomaly,
+    anonymize,
+    dedup,
+    elastic,
+    file_sink,
+    file_source,
+    geoip,
+    influx,
+    lookup,
+    nats_sink,
+    nats_source,
+    null_sink,
+    parse,
+    stdin_source,
+    stdout_sink,
+)
+from ._spec import StageSpec
+
+_MODULES = (
+    file_source, stdin_source, nats_source,
+    geoip, anonymize, parse, lookup, dedup, anomaly,
+    elastic, influx, file_sink, stdout_sink, null_sink, nats_sink,
+)  # fmt: skip
+
+CATALOGUE: tuple[StageSpec, ...] = tuple(m.SPEC for m in _MODULES)
+
+
+def find(kind: str, name: str) -> StageSpec | None:
+    """The stage of this kind and name, or None."""
+    for spec in CATALOGUE:
+        if spec.kind == kind and spec.name == name:
+            return spec
+    return None
+
+
+def names(kind: str) -> list[str]:
+    return sorted(spec.name for spec in CATALOGUE if spec.kind == kind)

@@ -22,7 +22,7 @@ class Kind(Enum):
     FIELDS = "fields"  # one field or a list of fields: `[a, b.c]` -> tuple[tuple[str, ...], ...]
     NEW_FIELD = "new_field"  # a field the stage creates: `into=geo` -> str
     CHOICE = "choice"  # an enumerated option, bare or with arguments: `csv(header=true)` -> str
-    SCHEMA = "schema"  # a schema name -> type descriptor (see flowlang.types.to_descriptor)
+    SCHEMA = "schema"  # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
     VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
 
 
@@ -86,6 +86,10 @@ class RuleContext:
         """Was `param` written in the program (rather than defaulted)?"""
         raise NotImplementedError
 
+    def field_type(self, path: tuple[str, ...]) -> Type:
+        """The type of a field of the input record (`any` when unknown)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Example:
@@ -113,6 +117,7 @@ class StageSpec:
     runtime: str  # name of the runtime class in the stage's module
     module: str  # the stage's module, e.g. "flowlang.stages.geoip"
     examples: tuple[Example, ...] = ()
+    may_drop: bool = False  # a processor that may return None (dedup)
 
     def param(self, name: str) -> Param | None:
         for p in self.params:

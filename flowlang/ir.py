@@ -1,0 +1,196 @@
+"""The lowered plan: what the checker produces and the code generator reads.
+
+Everything here is resolved and typed: stage arguments are bound constants,
+expressions carry their static type, pipelines come in dependency order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .types import Type
+
+Path = tuple[str, ...]
+
+
+# ---------------------------------------------------------------- typed expressions
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: Any  # str, int, float, bool, None; durations are DurationLit
+    type: Type
+
+
+@dataclass(frozen=True)
+class DurationLit:
+    millis: int
+    type: Type
+
+
+@dataclass(frozen=True)
+class Field:
+    path: Path
+    type: Type
+
+
+@dataclass(frozen=True)
+class ListE:
+    items: tuple["TExpr", ...]
+    type: Type
+
+
+@dataclass(frozen=True)
+class UnaryE:
+    op: str  # "not" | "-"
+    operand: "TExpr"
+    type: Type
+
+
+@dataclass(frozen=True)
+class BinaryE:
+    """`=~` has a Lit str pattern on the right (checked to compile)."""
+
+    op: str
+    left: "TExpr"
+    right: "TExpr"
+    type: Type
+
+
+@dataclass(frozen=True)
+class CondE:
+    cond: "TExpr"
+    then: "TExpr"
+    else_: "TExpr"
+    type: Type
+
+
+@dataclass(frozen=True)
+class FuncE:
+    """A builtin function call (see flowlang.builtins); never `env`."""
+
+    name: str
+    args: tuple["TExpr", ...]
+    type: Type
+
+
+@dataclass(frozen=True)
+class EnvE:
+    """`env("NAME", default)`: read once when the program starts."""
+
+    name: str
+    default: str | None
+    type: Type
+
+
+TExpr = Union[Lit, DurationLit, Field, ListE, UnaryE, BinaryE, CondE, FuncE, EnvE]
+
+
+# ---------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    index: int  # 0 is the head; the sink, if any, is last
+    label: str  # the stage as the user wrote it, one line, for comments and errors
+    line: int  # 1-based line in the .flow file
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """A catalogue stage: source, processor or sink.
+
+    `args` are (name, value) pairs in the spec's parameter order, defaults
+    filled in: constants, field paths (tuples), schema descriptors, option
+    names with `<param>_args` dicts, and `stages._spec.EnvRef` for env()."""
+
+    info: StepInfo
+    kind: str  # "source" | "processor" | "sink"
+    name: str
+    module: str  # "flowlang.stages.geoip"
+    runtime: str  # "GeoIP"
+    args: tuple[tuple[str, Any], ...]
+    may_drop: bool
+    input_type: Type | None
+    output_type: Type | None
+
+
+@dataclass(frozen=True)
+class FromStep:
+    """The head `from NAME` or `from NAME.errors`."""
+
+    info: StepInfo
+    pipeline: str
+    errors: bool
+    output_type: Type
+
+
+@dataclass(frozen=True)
+class WhereStep:
+    info: StepInfo
+    cond: TExpr
+
+
+@dataclass(frozen=True)
+class SetStep:
+    info: StepInfo
+    assignments: tuple[tuple[Path, TExpr], ...]
+
+
+@dataclass(frozen=True)
+class DropStep:
+    info: StepInfo
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class KeepStep:
+    info: StepInfo
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class RenameStep:
+    info: StepInfo
+    pairs: tuple[tuple[Path, Path], ...]
+
+
+@dataclass(frozen=True)
+class AggregatePlan:
+    name: str  # output field
+    function: str  # count, sum, avg, min, max, p50, p90, p95, p99, distinct_count
+    path: Path | None  # the aggregated field; None for count()
+    type: Type  # the output field's type
+
+
+@dataclass(frozen=True)
+class SummarizeStep:
+    info: StepInfo
+    aggregates: tuple[AggregatePlan, ...]
+    keys: tuple[tuple[str, Path], ...]  # (output field, path)
+    every_ms: int
+    on: Path | None  # event-time field; None: processing time
+    allowed_lateness_ms: int
+    output_type: Type
+
+
+Step = Union[CallStep, WhereStep, SetStep, DropStep, KeepStep, RenameStep, SummarizeStep]
+Head = Union[CallStep, FromStep]
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    name: str
+    line: int
+    head: Head
+    steps: tuple[Step, ...]  # processors and relational stages, then the sink if any
+    output_type: Type  # the record type after the last processor
+    readers: tuple[str, ...]  # pipelines reading `from NAME`
+    error_readers: tuple[str, ...]  # pipelines reading `from NAME.errors`
+
+
+@dataclass(frozen=True)
+class Plan:
+    file: str  # the .flow file's name as given
+    pipelines: tuple[PipelinePlan, ...]  # producers before their readers
