@@ -1,0 +1,189 @@
+"""ir.Plan → Python module source (Jinja2 template, then Black).
+
+The template sees only the view built here: names already sanitised, literals
+already rendered by `pyrepr`, comments by `comment_text`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import __version__, ir
+from ..names import python_identifier
+from .exprs import ExprCompiler, Hoister, step_lines
+from .literals import comment_text, pyrepr
+
+_FUSABLE = (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep)
+
+
+@dataclass(frozen=True)
+class _Block:
+    index: int
+    comment: str
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    name: str
+    first: int
+    setup: list[str]
+    blocks: list[_Block]
+
+
+@dataclass(frozen=True)
+class _Call:
+    comment: str
+    code: str
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    var: str
+    comment: str
+    name_literal: str
+    line: int
+    stages_literal: str
+    calls: list[_Call]
+
+
+@dataclass(frozen=True)
+class _Import:
+    module: str
+    alias: str
+
+
+@lru_cache(maxsize=1)
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("flowlang.codegen", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return env.get_template("module.py.jinja")
+
+
+def generate(plan: ir.Plan) -> str:
+    """The Black-formatted module for `plan`; byte-identical for the same plan."""
+    gen = _Generator(plan)
+    source = _template().render(
+        version=__version__,
+        file_comment=comment_text(plan.file),
+        file_literal=pyrepr(plan.file),
+        imports=gen.imports,
+        segments=gen.segments,
+        pipelines=gen.pipelines,
+    )
+    return _black(source)
+
+
+def _black(source: str) -> str:
+    import black
+
+    return black.format_str(source, mode=black.Mode(target_versions={black.TargetVersion.PY311}))
+
+
+def _location(plan: ir.Plan, info: ir.StepInfo) -> str:
+    return comment_text(f"{plan.file}:{info.line} {info.label}")
+
+
+class _Generator:
+    def __init__(self, plan: ir.Plan) -> None:
+        self.plan = plan
+        self.imports: list[_Import] = []
+        self.segments: list[_Segment] = []
+        self.pipelines: list[_Pipeline] = []
+        self._aliases: dict[str, str] = {}
+        used: set[str] = set()
+        for p in plan.pipelines:
+            var = python_identifier(p.name, prefix="p_")
+            while var in used:
+                var += "_"
+            used.add(var)
+            self.pipelines.append(self._pipeline(p, var))
+        self.imports.sort(key=lambda imp: imp.module)
+
+    def _alias(self, module: str) -> str:
+        short = module.rsplit(".", 1)[-1]
+        if module not in self._aliases:
+            assert module == f"flowlang.stages.{short}", module
+            alias = python_identifier(short, prefix="_st_")
+            self._aliases[module] = alias
+            self.imports.append(_Import(python_identifier(short), alias))
+        return self._aliases[module]
+
+    def _call(self, method: str, step: ir.CallStep, extra: str = "") -> str:
+        alias = self._alias(step.module)
+        runtime = python_identifier(step.runtime)
+        args = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in step.args)
+        return f"{method}({step.info.index}, {alias}.{runtime}{args}{extra})"
+
+    def _pipeline(self, p: ir.PipelinePlan, var: str) -> _Pipeline:
+        infos = [p.head.info] + [s.info for s in p.steps]
+        stages = tuple((i.label, i.line) for i in infos)
+        calls: list[_Call] = []
+        head = p.head
+        if isinstance(head, ir.FromStep):
+            method = "read_errors_from" if head.errors else "read_from"
+            calls.append(_Call(_location(self.plan, head.info),
+                               f"{var}.{method}({pyrepr(head.pipeline)})"))  # fmt: skip
+        else:
+            calls.append(_Call(_location(self.plan, head.info), self._call(f"{var}.source", head)))
+        run: list[ir.Step] = []
+        for step in p.steps:
+            if isinstance(step, _FUSABLE) or (
+                isinstance(step, ir.CallStep) and step.kind == "processor"
+            ):
+                run.append(step)
+                continue
+            self._flush_segment(p, var, run, calls)
+            run = []
+            if isinstance(step, ir.SummarizeStep):
+                calls.append(_Call(_location(self.plan, step.info), self._window(var, step)))
+            else:  # the sink
+                calls.append(_Call(_location(self.plan, step.info), self._call(f"{var}.sink", step)))
+        self._flush_segment(p, var, run, calls)
+        return _Pipeline(
+            var=var,
+            comment=comment_text(f"{self.plan.file}:{p.line} pipeline {p.name}"),
+            name_literal=pyrepr(p.name),
+            line=p.line,
+            stages_literal=pyrepr(stages),
+            calls=calls,
+        )
+
+    def _window(self, var: str, step: ir.SummarizeStep) -> str:
+        self._alias("flowlang.stages.summarize")
+        aggregates = tuple((a.name, a.function, a.path) for a in step.aggregates)
+        return (
+            f"{var}.window({step.info.index}, _st_summarize.Summarize, "
+            f"aggregates={pyrepr(aggregates)}, keys={pyrepr(step.keys)}, "
+            f"every={step.every_ms!r}, on={pyrepr(step.on)}, "
+            f"allowed_lateness={step.allowed_lateness_ms!r})"
+        )
+
+    def _flush_segment(self, p, var, run, calls) -> None:
+        if not run:
+            return
+        first, last = run[0].info.index, run[-1].info.index
+        name = f"_{var}_segment_{first}"
+        hoist = Hoister()
+        exprs = ExprCompiler(hoist)
+        blocks = []
+        for step in run:
+            stage_var = None
+            if isinstance(step, ir.CallStep):
+                stage_var = f"{python_identifier(step.name)}_{step.info.index}"
+                hoist.lines.append(f"{stage_var} = stages[{step.info.index}]")
+                calls.append(_Call(_location(self.plan, step.info),
+                                   self._call(f"{var}.processor", step)))  # fmt: skip
+            blocks.append(_Block(step.info.index, _location(self.plan, step.info),
+                                 step_lines(step, exprs, stage_var)))  # fmt: skip
+        self.segments.append(_Segment(name, first, hoist.lines, blocks))
+        calls.append(_Call("", f"{var}.segment({name}, first={first}, last={last})"))

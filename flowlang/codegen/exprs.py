@@ -1,0 +1,170 @@
+"""Typed expressions and relational stages → Python source lines.
+
+Where the checker proved the operand types, the plain Python operator is
+emitted; otherwise a helper from `flowlang.runtime.ops` applies the null rules
+and run-time type checks. Constants (regexes, durations, env values) are
+hoisted out of the record loop into the segment's setup.
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..names import python_identifier
+from ..types import BOOL, DURATION, FLOAT, INT, IP, STR, TIME, Type
+from .literals import pyrepr
+
+_NUMS = (INT, FLOAT)
+_ORDERED_SAME = (STR, TIME, DURATION, IP)
+_COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+_ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
+_FAST_ARITH = {
+    "+": {(STR, STR), (TIME, DURATION), (DURATION, TIME), (DURATION, DURATION)},
+    "-": {(TIME, TIME), (TIME, DURATION), (DURATION, DURATION)},
+    "*": {(DURATION, INT), (DURATION, FLOAT), (INT, DURATION), (FLOAT, DURATION)},
+}
+
+
+class Hoister:
+    """Collects the setup lines of one segment: constants computed once."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._names: dict[str, str] = {}
+        self._temps = 0
+
+    def const(self, prefix: str, expr: str) -> str:
+        name = self._names.get(expr)
+        if name is None:
+            name = self._names[expr] = f"{prefix}_{len(self._names)}"
+            self.lines.append(f"{name} = {expr}")
+        return name
+
+    def temp(self) -> str:
+        self._temps += 1
+        return f"_t{self._temps}"
+
+
+class ExprCompiler:
+    def __init__(self, hoist: Hoister) -> None:
+        self.hoist = hoist
+
+    def expr(self, e: ir.TExpr) -> str:
+        method = getattr(self, "_" + type(e).__name__)
+        return method(e)
+
+    def cond(self, e: ir.TExpr) -> str:
+        """A Python truth value for a condition: null counts as false."""
+        if e.type == BOOL:
+            return self.expr(e)
+        return f"_ops.truth({self.expr(e)})"
+
+    def _Lit(self, e: ir.Lit) -> str:
+        return pyrepr(e.value)
+
+    def _DurationLit(self, e: ir.DurationLit) -> str:
+        return self.hoist.const("dur", f"_ops.duration({e.millis!r})")
+
+    def _Field(self, e: ir.Field) -> str:
+        if len(e.path) == 1:
+            return f"rec.get({pyrepr(e.path[0])})"
+        return f"_ops.get_path(rec, {pyrepr(e.path)})"
+
+    def _ListE(self, e: ir.ListE) -> str:
+        return "[" + ", ".join(self.expr(i) for i in e.items) + "]"
+
+    def _UnaryE(self, e: ir.UnaryE) -> str:
+        if e.op == "not":
+            return f"(not {self.cond(e.operand)})"
+        operand = self.expr(e.operand)
+        if e.operand.type in (INT, FLOAT, DURATION):
+            return f"(-{operand})"
+        return f"_ops.neg({operand})"
+
+    def _BinaryE(self, e: ir.BinaryE) -> str:
+        op, lt, rt_ = e.op, e.left.type, e.right.type
+        if op in ("and", "or"):
+            return f"({self.cond(e.left)} {op} {self.cond(e.right)})"
+        if op == "??":
+            tmp = self.hoist.temp()
+            return f"({tmp} if ({tmp} := {self.expr(e.left)}) is not None else {self.expr(e.right)})"
+        if op == "=~":
+            pattern = self.hoist.const("re", f"_ops.regex({pyrepr(e.right.value)})")
+            if lt == STR:
+                return f"({pattern}.search({self.expr(e.left)}) is not None)"
+            return f"_ops.match({pattern}, {self.expr(e.left)})"
+        left, right = self.expr(e.left), self.expr(e.right)
+        if op in ("==", "!="):
+            if _same_kind(lt, rt_):
+                return f"({left} {op} {right})"
+            return f"_ops.{'eq' if op == '==' else 'ne'}({left}, {right})"
+        if op in _COMPARE:
+            if _same_kind(lt, rt_) and (lt in _NUMS or lt in _ORDERED_SAME):
+                return f"({left} {op} {right})"
+            return f"_ops.{_COMPARE[op]}({left}, {right})"
+        if op == "in":
+            return f"_ops.in_({left}, {right})"
+        if op in ("+", "-", "*") and (
+            (lt in _NUMS and rt_ in _NUMS) or (lt, rt_) in _FAST_ARITH.get(op, ())
+        ):
+            return f"({left} {op} {right})"
+        return f"_ops.{_ARITH[op]}({left}, {right})"
+
+    def _CondE(self, e: ir.CondE) -> str:
+        return f"({self.expr(e.then)} if {self.cond(e.cond)} else {self.expr(e.else_)})"
+
+    def _FuncE(self, e: ir.FuncE) -> str:
+        name = python_identifier(e.name)
+        return f"_ops.fn_{name}(" + ", ".join(self.expr(a) for a in e.args) + ")"
+
+    def _EnvE(self, e: ir.EnvE) -> str:
+        return self.hoist.const("env", f"rt.env({pyrepr(e.name)}, {pyrepr(e.default)})")
+
+
+def _same_kind(a: Type, b: Type) -> bool:
+    """Both statically non-null, and plain Python comparison means what ours does."""
+    if a in _NUMS and b in _NUMS:
+        return True
+    return a == b and a in (STR, TIME, DURATION, IP)
+
+
+def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> list[str]:
+    """The body lines of one fused stage; `rec` is the current record."""
+    i = step.info.index
+    if isinstance(step, ir.WhereStep):
+        return [f"if not {exprs.cond(step.cond)}:", f"    dropped[{i}] += 1", "    continue"]
+    if isinstance(step, ir.SetStep):
+        lines = []
+        for path, value in step.assignments:
+            code = exprs.expr(value)
+            if len(path) == 1:
+                lines.append(f"rec[{pyrepr(path[0])}] = {code}")
+            else:
+                lines.append(f"_ops.set_path(rec, {pyrepr(path)}, {code})")
+        return lines
+    if isinstance(step, ir.DropStep):
+        return [
+            f"rec.pop({pyrepr(p[0])}, None)" if len(p) == 1
+            else f"_ops.drop_path(rec, {pyrepr(p)})"
+            for p in step.paths
+        ]  # fmt: skip
+    if isinstance(step, ir.KeepStep):
+        if all(len(p) == 1 for p in step.paths):
+            items = ", ".join(f"{pyrepr(p[0])}: rec.get({pyrepr(p[0])})" for p in step.paths)
+            return [f"rec = {{{items}}}"]
+        return [f"rec = _ops.keep_paths(rec, {pyrepr(step.paths)})"]
+    if isinstance(step, ir.RenameStep):
+        lines = []
+        for old, new in step.pairs:
+            if len(old) == 1 and len(new) == 1:
+                lines += [f"if {pyrepr(old[0])} in rec:",
+                          f"    rec[{pyrepr(new[0])}] = rec.pop({pyrepr(old[0])})"]  # fmt: skip
+            else:
+                lines.append(f"_ops.rename_path(rec, {pyrepr(old)}, {pyrepr(new)})")
+        return lines
+    if isinstance(step, ir.CallStep):
+        assert stage_var is not None
+        if step.may_drop:
+            return [f"rec = {stage_var}(rec)", "if rec is None:",
+                    f"    dropped[{i}] += 1", "    continue"]  # fmt: skip
+        return [f"rec = {stage_var}(rec)"]
+    raise TypeError(f"not a fusable step: {type(step).__name__}")

@@ -1,0 +1,87 @@
+"""`flowc run`: compile a .flow file (cached by content hash) and run it."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from . import __version__
+from .compiler import CompileResult, compile_source
+from .diagnostics import render_all
+from .source import SourceFile
+
+
+def cache_dir() -> Path:
+    """Where compiled modules are kept: $FLOWC_CACHE_DIR, else ~/.cache/flowc."""
+    env = os.environ.get("FLOWC_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flowc"
+
+
+def _key(src: SourceFile) -> str:
+    import black
+
+    h = hashlib.sha256()
+    for part in (__version__, black.__version__, src.name, src.text):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def compile_cached(src: SourceFile) -> tuple[Path | None, str]:
+    """The path of the compiled module (None on errors) and the rendered
+    diagnostics (warnings are kept with the cached module and shown again)."""
+    folder = cache_dir() / _key(src)
+    from .compiler import module_name
+
+    module_path = folder / f"{module_name(src.name)}.py"
+    notes_path = folder / "diagnostics.txt"
+    if module_path.is_file() and notes_path.is_file():
+        return module_path, notes_path.read_text(encoding="utf-8")
+    result: CompileResult = compile_source(src)
+    notes = render_all(result.diagnostics, src) if result.diagnostics else ""
+    if not result.ok:
+        return None, notes
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, text in ((module_path, result.code), (notes_path, notes)):
+        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)  # atomic: concurrent runs see whole files only
+    return module_path, notes
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a generated module from its file (tracebacks show its lines)."""
+    name = path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_file(path: str, *, pipeline: str | None = None, strict: bool = False,
+             state_dir: str | None = None, status: bool | None = None) -> int:  # fmt: skip
+    """Compile and run; the process exit code (diagnostics → 1)."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            src = SourceFile(path, f.read())
+    except OSError as exc:
+        print(f"flowc: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    module_path, notes = compile_cached(src)
+    if notes:
+        print(notes, file=sys.stderr)
+    if module_path is None:
+        return 1
+    module = load_module(module_path)
+    from .runtime import run
+
+    return run(module.build, pipeline=pipeline, strict=strict, state_dir=state_dir,
+               status=status)  # fmt: skip

@@ -1,0 +1,390 @@
+"""Run-time helpers for compiled expressions.
+
+The code generator emits plain Python operators where the checker proved the
+operand types (the fast path), and calls these helpers where a value may be
+null or is `any`: they implement the null rules and raise RecordError for a
+run-time type error, so the record goes to the error stream.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Any
+
+from .base import RecordError
+
+UTC = _dt.timezone.utc
+_NUMBER = (int, float)
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, _dt.datetime):
+        return "time"
+    if isinstance(v, _dt.timedelta):
+        return "duration"
+    if isinstance(v, list):
+        return "list"
+    if isinstance(v, dict):
+        return "record"
+    return type(v).__name__
+
+
+def _type_error(message: str) -> RecordError:
+    return RecordError("type", message)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, _NUMBER) and not isinstance(v, bool)
+
+
+# ---------------------------------------------------------------- fields
+
+
+def get_path(rec: dict, path: tuple[str, ...]) -> Any:
+    """The value at `path`; null when a record on the way is null or absent."""
+    value: Any = rec
+    for i, name in enumerate(path):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            where = ".".join(path[:i])
+            raise _type_error(f"field `{where}` is {_kind(value)}, not a record")
+        value = value.get(name)
+    return value
+
+
+def set_path(rec: dict, path: tuple[str, ...], value: Any) -> None:
+    """Set `path`, creating missing or null intermediate records."""
+    target = rec
+    for i, name in enumerate(path[:-1]):
+        nxt = target.get(name)
+        if nxt is None:
+            nxt = target[name] = {}
+        elif not isinstance(nxt, dict):
+            where = ".".join(path[: i + 1])
+            raise _type_error(f"field `{where}` is {_kind(nxt)}, not a record")
+        target = nxt
+    target[path[-1]] = value
+
+
+def drop_path(rec: dict, path: tuple[str, ...]) -> None:
+    target: Any = rec
+    for name in path[:-1]:
+        target = target.get(name) if isinstance(target, dict) else None
+        if target is None:
+            return
+    if isinstance(target, dict):
+        target.pop(path[-1], None)
+
+
+def keep_paths(rec: dict, paths: tuple[tuple[str, ...], ...]) -> dict:
+    """A new record with exactly `paths` (missing ones null)."""
+    out: dict = {}
+    for path in paths:
+        set_path(out, path, get_path(rec, path))
+    return out
+
+
+def rename_path(rec: dict, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+    parent: Any = rec
+    for name in old[:-1]:
+        parent = parent.get(name) if isinstance(parent, dict) else None
+        if parent is None:
+            return
+    if not isinstance(parent, dict) or old[-1] not in parent:
+        return
+    set_path(rec, new, parent.pop(old[-1]))
+
+
+# ---------------------------------------------------------------- logic
+
+
+def truth(v: Any) -> bool:
+    """A condition's value: true passes; false and null do not."""
+    if v is True:
+        return True
+    if v is False or v is None:
+        return False
+    raise _type_error(f"condition is {_kind(v)}, not bool")
+
+
+def eq(a: Any, b: Any) -> bool:
+    """`==` with null as a value; bool never equals a number."""
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if _is_number(a) and _is_number(b):
+        return a == b
+    if type(a) is not type(b) and not (isinstance(a, dict) and isinstance(b, dict)):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(eq(a[k], b[k]) for k in a)
+    return a == b
+
+
+def ne(a: Any, b: Any) -> bool:
+    return not eq(a, b)
+
+
+def _ordered(a: Any, b: Any, op: str) -> bool:
+    if _is_number(a) and _is_number(b):
+        return True
+    ka, kb = _kind(a), _kind(b)
+    if ka == kb and ka in ("str", "time", "duration"):
+        return True
+    raise _type_error(f"cannot compare {ka} {op} {kb}")
+
+
+def lt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and _ordered(a, b, "<") and a < b
+
+
+def le(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and _ordered(a, b, "<=") and a <= b
+
+
+def gt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and _ordered(a, b, ">") and a > b
+
+
+def ge(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and _ordered(a, b, ">=") and a >= b
+
+
+def in_(x: Any, container: Any) -> bool:
+    if x is None or container is None:
+        return False
+    if isinstance(container, str):
+        if not isinstance(x, str):
+            raise _type_error(f"`in` a str needs a str on the left, not {_kind(x)}")
+        return x in container
+    if isinstance(container, list):
+        return any(eq(x, item) for item in container)
+    raise _type_error(f"`in` needs a list or str on the right, not {_kind(container)}")
+
+
+def regex(pattern: str):
+    """Compile a pattern with RE2 (linear-time matching: no pattern can hang a run)."""
+    import re2
+
+    return re2.compile(pattern)
+
+
+def match(compiled: Any, x: Any) -> bool:
+    if x is None:
+        return False
+    if not isinstance(x, str):
+        raise _type_error(f"`=~` needs a str on the left, not {_kind(x)}")
+    return compiled.search(x) is not None
+
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def duration(millis: int) -> _dt.timedelta:
+    return _dt.timedelta(milliseconds=millis)
+
+
+def _arith_error(op: str, a: Any, b: Any) -> RecordError:
+    return _type_error(f"cannot apply `{op}` to {_kind(a)} and {_kind(b)}")
+
+
+def add(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if _is_number(a) and _is_number(b):
+        return a + b
+    ka, kb = _kind(a), _kind(b)
+    if (ka, kb) in (("str", "str"), ("time", "duration"), ("duration", "time"),
+                    ("duration", "duration")):  # fmt: skip
+        return a + b
+    raise _arith_error("+", a, b)
+
+
+def sub(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if _is_number(a) and _is_number(b):
+        return a - b
+    ka, kb = _kind(a), _kind(b)
+    if (ka, kb) in (("time", "time"), ("time", "duration"), ("duration", "duration")):
+        return a - b
+    raise _arith_error("-", a, b)
+
+
+def mul(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if _is_number(a) and _is_number(b):
+        return a * b
+    ka, kb = _kind(a), _kind(b)
+    if (ka, kb) in (("duration", "int"), ("duration", "float"), ("int", "duration"),
+                    ("float", "duration")):  # fmt: skip
+        return a * b
+    raise _arith_error("*", a, b)
+
+
+def div(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if _is_number(a) and _is_number(b):
+        if b == 0:
+            raise RecordError("arithmetic", "division by zero")
+        return a / b
+    raise _arith_error("/", a, b)
+
+
+def mod(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if _is_number(a) and _is_number(b):
+        if b == 0:
+            raise RecordError("arithmetic", "modulo by zero")
+        return a % b
+    raise _arith_error("%", a, b)
+
+
+def neg(a: Any) -> Any:
+    if a is None:
+        return None
+    if _is_number(a) or isinstance(a, _dt.timedelta):
+        return -a
+    raise _type_error(f"cannot negate {_kind(a)}")
+
+
+# ---------------------------------------------------------------- builtins
+# Names match flowlang.builtins; a null argument gives null.
+
+
+def _str_arg(fn: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise _type_error(f"{fn}() needs a str, not {_kind(v)}")
+    return v
+
+
+def fn_lower(s: Any) -> Any:
+    return None if s is None else _str_arg("lower", s).lower()
+
+
+def fn_upper(s: Any) -> Any:
+    return None if s is None else _str_arg("upper", s).upper()
+
+
+def fn_trim(s: Any) -> Any:
+    return None if s is None else _str_arg("trim", s).strip()
+
+
+def fn_len(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (str, list)):
+        return len(v)
+    raise _type_error(f"len() needs a str or list, not {_kind(v)}")
+
+
+def fn_starts_with(s: Any, prefix: Any) -> Any:
+    if s is None or prefix is None:
+        return None
+    return _str_arg("starts_with", s).startswith(_str_arg("starts_with", prefix))
+
+
+def fn_ends_with(s: Any, suffix: Any) -> Any:
+    if s is None or suffix is None:
+        return None
+    return _str_arg("ends_with", s).endswith(_str_arg("ends_with", suffix))
+
+
+def fn_contains(container: Any, x: Any) -> Any:
+    if container is None or x is None:
+        return None
+    if isinstance(container, str):
+        return _str_arg("contains", x) in container
+    if isinstance(container, list):
+        return any(eq(x, item) for item in container)
+    raise _type_error(f"contains() needs a str or list, not {_kind(container)}")
+
+
+def fn_now() -> _dt.datetime:
+    return _dt.datetime.now(UTC)
+
+
+def fn_to_int(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise _type_error("to_int() of a bool")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise RecordError("conversion", f"to_int() of {v!r}")
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError:
+            raise RecordError("conversion", f"to_int() of {v!r}: not an integer") from None
+    raise _type_error(f"to_int() of {_kind(v)}")
+
+
+def fn_to_float(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise _type_error("to_float() of a bool")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            result = float(v)
+        except ValueError:
+            raise RecordError("conversion", f"to_float() of {v!r}: not a number") from None
+        if not math.isfinite(result):
+            raise RecordError("conversion", f"to_float() of {v!r}: not a finite number")
+        return result
+    raise _type_error(f"to_float() of {_kind(v)}")
+
+
+def fn_to_str(v: Any) -> Any:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, _dt.datetime):
+        return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(v, _dt.timedelta):
+        return str(v.total_seconds())
+    raise _type_error(f"to_str() of {_kind(v)}")
+
+
+def fn_parse_time(s: Any, fmt: Any = None) -> Any:
+    if s is None:
+        return None
+    text = _str_arg("parse_time", s)
+    try:
+        if fmt is None:
+            t = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+            value = _dt.datetime.fromisoformat(t)
+        else:
+            value = _dt.datetime.strptime(text, _str_arg("parse_time", fmt))
+    except ValueError as exc:
+        raise RecordError("conversion", f"parse_time() of {text!r}: {exc}") from None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
