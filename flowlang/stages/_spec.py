@@ -22,6 +22,7 @@ class Kind(Enum):
     FIELDS = "fields"  # one field or a list of fields: `[a, b.c]` -> tuple[tuple[str, ...], ...]
     NEW_FIELD = "new_field"  # a field the stage creates: `into=geo` -> str
     CHOICE = "choice"  # an enumerated option, bare or with arguments: `csv(header=true)` -> str
+    # (plus `<param>_args`, a dict of the option's own arguments, when any option takes some)
     SCHEMA = "schema"  # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
     VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
 
