@@ -34,6 +34,7 @@ BAD_ESCAPE = _c("E003", "invalid escape in string")
 TOO_DEEP = _c("E004", "expression nested too deeply")
 BAD_CHARACTER = _c("E005", "unexpected character")
 BAD_NUMBER = _c("E006", "invalid number or duration")
+UNCLOSED_BACKTICK = _c("E007", "unterminated field name in backticks")
 
 # names and structure
 UNKNOWN_STAGE = _c("E101", "unknown stage")
@@ -46,6 +47,7 @@ UNKNOWN_SCHEMA = _c("E107", "unknown schema")
 UNKNOWN_FUNCTION = _c("E108", "unknown function")
 WRONG_STAGE_KIND = _c("E109", "stage used in the wrong place")
 UNKNOWN_TYPE = _c("E110", "unknown type name")
+RECURSIVE_SCHEMA = _c("E111", "schema contains itself")
 
 # fields and records
 UNKNOWN_FIELD = _c("E201", "unknown field")

@@ -1,0 +1,1 @@
+"""The flowlang test suite (a package, so tests can share helpers)."""

@@ -1,0 +1,437 @@
+"""Catalogue stages in a chain: finding the stage, binding its arguments by
+parameter kind (flowlang.stages._spec.Kind), and running its output-type rule
+with a RuleContext that reports at the right argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ast, codes
+from ..stages import CATALOGUE, find, names
+from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
+from ..source import Span
+from ..types import ANY, BOOL, DURATION, FLOAT, INT, NULL, OPEN_RECORD, STR, ListT, RecordT, Type
+from ..types import assignable, field_type, strip_null, to_descriptor
+from .exprs import env_call
+from .records import lookup
+from .report import Reporter, closest, did_you_mean, field_name, one_of, pick_span
+
+# names people bring from other tools, and the flowlang stage that does it
+_ALIASES = {
+    "filter": "where", "select": "keep", "remove": "drop", "mutate": "set",
+    "eval": "set", "aggregate": "summarize", "stats": "summarize", "group": "summarize",
+}  # fmt: skip
+
+_WRITTEN = {"source": "source {}", "processor": "| {}", "sink": "sink {}"}
+
+
+@dataclass
+class Bound:
+    """A call's arguments bound to parameters: `values` as the output rule
+    sees them (schemas as RecordT, CHOICE params with `<name>_args`), the
+    span of each written argument, and whether binding went without error."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+    ok: bool = True
+
+
+class StageRuleContext(RuleContext):
+    """The RuleContext handed to a stage's output-type rule."""
+
+    def __init__(self, rep: Reporter, input: Type | None, bound: Bound,
+                 schemas: dict[str, RecordT], call_span: Span) -> None:  # fmt: skip
+        self.input = input
+        self.args = bound.values
+        self.schemas = schemas
+        self._rep = rep
+        self._spans = bound.spans
+        self._call_span = call_span
+        self.errors = 0
+
+    def _span(self, param: str | None) -> Span:
+        return self._spans.get(param, self._call_span) if param else self._call_span
+
+    def error(self, code, message, param=None, hint=None) -> None:
+        self.errors += 1
+        self._rep.error(code, message, self._span(param), hint)
+
+    def warn(self, code, message, param=None, hint=None) -> None:
+        self._rep.warn(code, message, self._span(param), hint)
+
+    def given(self, param: str) -> bool:
+        return param in self._spans
+
+    def field_type(self, path: tuple[str, ...]) -> Type:
+        found = field_type(self.input if self.input is not None else ANY, path)
+        return ANY if found is None else found
+
+
+def lower_args(spec_params: tuple[Param, ...], values: dict[str, Any]) -> tuple:
+    """Bound values as ir.CallStep args: parameter order, each CHOICE followed
+    by its `<name>_args` when any option takes arguments, schemas as type descriptors."""
+    out = []
+    for param in spec_params:
+        out.append((param.name, _lower(values[param.name])))
+        if param.kind is Kind.CHOICE and any(param.options.values()):
+            # only choices with an option that takes arguments pass `<name>_args`
+            key = param.name + "_args"
+            option = param.options.get(values[param.name], ())
+            out.append((key, dict(lower_args(option, values[key]))))
+    return tuple(out)
+
+
+def _lower(value: Any) -> Any:
+    if isinstance(value, RecordT):
+        return to_descriptor(value)
+    return value
+
+
+class CallChecker:
+    """Checks catalogue stage calls for one file."""
+
+    def __init__(self, rep: Reporter, schemas: dict[str, RecordT]) -> None:
+        self.rep = rep
+        self.schemas = schemas
+
+    # ------------------------------------------------------------ the stage
+
+    def find_stage(self, kind: str, call: ast.Call) -> StageSpec | None:
+        """The catalogue stage `call` names in a `kind` position, or None
+        after reporting E101 (unknown) or E109 (a stage of another kind)."""
+        spec = find(kind, call.name)
+        if spec is not None:
+            return spec
+        span = pick_span(call.name_span, call.span)
+        dots = "(…)" if call.args else ""
+        others = [s for s in CATALOGUE if s.name == call.name]
+        if others:
+            other = next((s for s in others if s.kind == "sink"), others[0])
+            what = " and a ".join(k for k in _WRITTEN if any(s.kind == k for s in others))
+            self.rep.error(
+                codes.WRONG_STAGE_KIND,
+                f"`{call.name}` is a {what}, not a {kind}",
+                span,
+                hint=_wrong_kind_hint(kind, other.kind, call.name + dots),
+            )
+            return None  # fmt: skip
+        hint = did_you_mean(call.name, names(kind))
+        if hint is None and kind == "processor" and call.name in _ALIASES:
+            hint = f"flowlang writes this as `| {_ALIASES[call.name]} …`"
+        if hint is None:
+            near = closest(call.name, [s.name for s in CATALOGUE])
+            if near is not None:
+                near_kind = next(s.kind for s in CATALOGUE if s.name == near)
+                hint = f"did you mean `{_WRITTEN[near_kind].format(near + dots)}`?"
+        if hint is None:
+            hint = f"the {kind}s are {one_of(names(kind))}"
+        self.rep.error(codes.UNKNOWN_STAGE, f"unknown {kind} `{call.name}`", span, hint=hint)
+        return None
+
+    def check_stage(self, spec: StageSpec, call: ast.Call, record: RecordT | None
+                    ) -> tuple[Bound, Type | None]:  # fmt: skip
+        """Bind `call` to `spec` and run its output rule: (bound, output type).
+        The rule runs only on cleanly bound arguments; otherwise the output is
+        a best guess (the input record, opened) so checking goes on."""
+        span = pick_span(call.name_span, call.span)
+        bound = self.bind(f"`{spec.name}`", spec.params, call, record, span)
+        if not bound.ok:
+            return bound, _best_guess(spec, record)
+        ctx = StageRuleContext(self.rep, record, bound, self.schemas, span)
+        out = spec.output(ctx)
+        if spec.kind == "sink":
+            return bound, None
+        if ctx.errors or not isinstance(out, RecordT):
+            return bound, out if isinstance(out, RecordT) else _best_guess(spec, record)
+        return bound, out
+
+    # ------------------------------------------------------------ arguments
+
+    def bind(self, owner: str, params: tuple[Param, ...], call: ast.Call,
+             record: RecordT | None, span: Span) -> Bound:  # fmt: skip
+        """Bind `call.args` to `params`, defaults filled in; `owner` names the
+        stage or option in messages."""
+        bound = Bound()
+        written: dict[str, ast.Arg] = {}
+        next_positional = 0
+        param_names = [p.name for p in params]
+        for arg in call.args:
+            arg_span = pick_span(arg.span, arg.value.span, span)
+            if arg.name is None:
+                # a positional argument fills the next parameter not yet given
+                while next_positional < len(params) and param_names[next_positional] in written:
+                    next_positional += 1
+                if next_positional >= len(params):
+                    self.rep.error(codes.TOO_MANY_ARGS,
+                                   f"{owner} takes at most {len(params)} argument"
+                                   f"{'' if len(params) == 1 else 's'}", arg_span,
+                                   hint=_signature(owner, params))  # fmt: skip
+                    bound.ok = False
+                    continue
+                name = param_names[next_positional]
+                next_positional += 1
+            else:
+                name = arg.name
+                if name not in param_names:
+                    hint = did_you_mean(name, param_names) or _signature(owner, params)
+                    self.rep.error(codes.UNKNOWN_PARAM, f"{owner} has no parameter `{name}`",
+                                   arg_span, hint=hint)  # fmt: skip
+                    bound.ok = False
+                    continue
+                if name in written:
+                    self.rep.error(codes.DUPLICATE_ARG, f"`{name}` of {owner} is given twice",
+                                   arg_span)  # fmt: skip
+                    bound.ok = False
+                    continue
+            written[name] = arg
+        for param in params:
+            arg = written.get(param.name)
+            if arg is None:
+                self._default(owner, param, record, span, bound)
+                continue
+            bound.spans[param.name] = pick_span(arg.value.span, arg.span, span)
+            self._bind_one(owner, param, arg.value, record, bound)
+        return bound
+
+    def _default(self, owner: str, param: Param, record: RecordT | None, span: Span,
+                 bound: Bound) -> None:  # fmt: skip
+        if param.required:
+            self.rep.error(codes.MISSING_ARG, f"{owner} needs `{param.name}`: {param.doc}",
+                           span, hint=_signature(owner, (param,), more=True))  # fmt: skip
+            bound.ok = False
+            bound.values[param.name] = None
+            if param.kind is Kind.CHOICE:
+                bound.values[param.name + "_args"] = {}
+            return
+        bound.values[param.name] = param.default
+        if param.kind is Kind.CHOICE:
+            option = param.options.get(param.default, ())
+            sub = self.bind(f"option `{param.default}`", option, ast.Call(str(param.default)),
+                            record, span)  # fmt: skip
+            bound.values[param.name + "_args"] = sub.values
+            bound.ok = bound.ok and sub.ok
+        elif param.kind is Kind.FIELD and param.default is not None and record is not None:
+            # a stage reading a field by default fails where that field is missing
+            found = self._field(owner, param, param.default, span, record, by_default=True)
+            bound.ok = bound.ok and found
+
+    def _bind_one(self, owner: str, param: Param, expr: ast.Expr, record: RecordT | None,
+                  bound: Bound) -> None:  # fmt: skip
+        name = param.name
+        span = bound.spans[name]
+        is_null = isinstance(expr, ast.Literal) and expr.value is None
+        if is_null and param.default is None and param.kind is not Kind.CHOICE:
+            bound.values[name] = None
+            return
+        value: Any = None
+        ok = True
+        if param.kind is Kind.VALUE:
+            ok, value = self._value(owner, param, expr, span)
+        elif param.kind is Kind.FIELD:
+            path = self._path(owner, param, expr, span)
+            ok = path is not None and self._field(owner, param, path, span, record)
+            value = path
+        elif param.kind is Kind.FIELDS:
+            items = expr.items if isinstance(expr, ast.ListExpr) else (expr,)
+            paths = []
+            for item in items:
+                item_span = pick_span(item.span, span)
+                path = self._path(owner, param, item, item_span)
+                if path is None or not self._field(owner, param, path, item_span, record):
+                    ok = False
+                if path is not None:
+                    paths.append(path)
+            value = tuple(paths)
+        elif param.kind is Kind.NEW_FIELD:
+            path = self._path(owner, param, expr, span)
+            if path is not None and len(path) != 1:
+                self.rep.error(codes.BAD_ARG_VALUE,
+                               f"`{name}` of {owner} is one field name, not a path", span,
+                               hint=f"write a name such as `{path[-1]}`")  # fmt: skip
+                path = None
+            ok = path is not None
+            value = path[0] if path else param.default
+        elif param.kind is Kind.CHOICE:
+            ok, value, option_args = self._choice(owner, param, expr, record, span)
+            bound.values[name + "_args"] = option_args
+        elif param.kind is Kind.SCHEMA:
+            ok, value = self._schema(owner, param, expr, span)
+        bound.values[name] = value
+        bound.ok = bound.ok and ok
+
+    # ------------------------------------------------------------ by kind
+
+    def _value(self, owner: str, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
+        if isinstance(expr, ast.Call) and expr.name == "env":
+            if not param.allow_env:
+                self.rep.error(codes.NOT_CONSTANT,
+                               f"`{param.name}` of {owner} cannot come from env()", span,
+                               hint="write the value itself")  # fmt: skip
+                return False, None
+            found = env_call(expr, self.rep)
+            if found is None:
+                return False, None
+            return True, EnvRef(*found)
+        return self._constant(owner, param, expr, param.type, span)
+
+    def _constant(self, owner: str, param: Param, expr: ast.Expr, typ: Type | None,
+                  span: Span) -> tuple[bool, Any]:  # fmt: skip
+        if isinstance(expr, ast.ListExpr):
+            if typ is not None and typ != ANY and not isinstance(typ, ListT):
+                return self._mismatch(owner, param, typ, "a list", span), None
+            item_type = typ.item if isinstance(typ, ListT) else None
+            results = [self._constant(owner, param, item, item_type, pick_span(item.span, span))
+                       for item in expr.items]  # fmt: skip
+            return all(ok for ok, _ in results), tuple(v for _, v in results)
+        value, vtype = _literal(expr)
+        if vtype is None:
+            hint = "a literal such as a number, a string, true/false or a duration"
+            if isinstance(expr, ast.FieldRef) and typ == STR:
+                hint = f'text is written in quotes: "{field_name(expr.path)}"'
+            self.rep.error(codes.NOT_CONSTANT, f"`{param.name}` of {owner} must be a constant",
+                           span, hint=hint)  # fmt: skip
+            return False, None
+        if typ is None or typ == ANY or vtype == typ:
+            return True, value
+        if vtype == NULL:
+            self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of {owner} cannot be null", span)
+            return False, None
+        if typ == FLOAT and vtype == INT:
+            return True, float(value)
+        hint = "write a duration such as 30s or 5m" if typ == DURATION else None
+        return self._mismatch(owner, param, typ, str(vtype), span, hint), None
+
+    def _mismatch(self, owner, param, typ, got, span, hint=None) -> bool:
+        self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of {owner} must be {typ}; "
+                       f"this is {got}", span, hint=hint)  # fmt: skip
+        return False
+
+    def _path(self, owner: str, param: Param, expr: ast.Expr, span: Span) -> tuple | None:
+        """A field path written as an argument, or None after reporting."""
+        if isinstance(expr, ast.FieldRef):
+            return expr.path
+        hint = None
+        if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and expr.value:
+            hint = f"write the field's name without quotes: {field_name((expr.value,))}"
+        self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of {owner} must name a field",
+                       span, hint=hint)  # fmt: skip
+        return None
+
+    def _field(self, owner: str, param: Param, path: tuple, span: Span,
+               record: RecordT | None, by_default: bool = False) -> bool:  # fmt: skip
+        """Does the field exist, with a type the parameter accepts?"""
+        if record is None:
+            return True
+        if by_default and field_type(record, path) is None:
+            # say where the field name came from: it was not written
+            near = closest(path[-1], record.names)
+            shown = field_name((near,)) if near else "…"
+            hint = f"name the field to read: `{_signature(owner, ())[:-1]}{param.name}={shown})`"
+            self.rep.error(codes.UNKNOWN_FIELD,
+                           f"{owner} reads `{field_name(path)}` by default, and the record "
+                           f"has no such field", span, hint=hint)  # fmt: skip
+            return False
+        typ = lookup(record, path, span, self.rep)
+        if typ is None:
+            return False
+        wanted = [t for t in param.accepts if t != ANY]
+        if param.accepts and typ != ANY and not any(assignable(typ, t) for t in wanted):
+            accepted = " or ".join(dict.fromkeys(str(strip_null(t)) for t in wanted))
+            self.rep.error(codes.TYPE_MISMATCH,
+                           f"`{param.name}` of {owner} must be a field of type {accepted}; "
+                           f"`{field_name(path)}` is {typ}", span)  # fmt: skip
+            return False
+        return True
+
+    def _choice(self, owner: str, param: Param, expr: ast.Expr, record: RecordT | None,
+                span: Span) -> tuple[bool, Any, dict]:  # fmt: skip
+        if isinstance(expr, ast.FieldRef) and len(expr.path) == 1:
+            option_call = ast.Call(expr.path[0], (), parens=False, span=expr.span,
+                                   name_span=expr.span)  # fmt: skip
+        elif isinstance(expr, ast.Call):
+            option_call = expr
+        else:
+            hint = None
+            if isinstance(expr, ast.Literal) and isinstance(expr.value, str):
+                hint = f"options are bare names: {param.name}={expr.value}"
+            self.rep.error(codes.BAD_ARG_VALUE,
+                           f"`{param.name}` of {owner} must be one of "
+                           f"{one_of(param.options)}", span, hint=hint)  # fmt: skip
+            return False, param.default if not param.required else None, {}
+        name = option_call.name
+        option = param.options.get(name)
+        if option is None:
+            hint = did_you_mean(name, param.options)
+            self.rep.error(codes.UNKNOWN_OPTION,
+                           f"unknown option `{name}` for `{param.name}` of {owner}; valid "
+                           f"options: {one_of(param.options)}",
+                           pick_span(option_call.name_span, span), hint=hint)  # fmt: skip
+            return False, name, {}
+        sub_span = pick_span(option_call.name_span, span)
+        sub = self.bind(f"option `{name}`", option, option_call, record, sub_span)
+        return sub.ok, name, sub.values
+
+    def _schema(self, owner: str, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
+        if not (isinstance(expr, ast.FieldRef) and len(expr.path) == 1):
+            self.rep.error(
+                codes.BAD_ARG_VALUE,
+                f"`{param.name}` of {owner} must name a schema",
+                span,
+                hint="declare one with `schema Name { field: type, … }`",
+            )
+            return False, None  # fmt: skip
+        name = expr.path[0]
+        schema = self.schemas.get(name)
+        if schema is None:
+            hint = did_you_mean(name, self.schemas) or (
+                "declare it with `schema " + name + " { field: type, … }`"
+            )
+            self.rep.error(codes.UNKNOWN_SCHEMA, f"unknown schema `{name}`", span, hint=hint)
+            return False, None  # fmt: skip
+        return True, schema
+
+
+def _literal(expr: ast.Expr) -> tuple[Any, Type | None]:
+    """The value and type of a constant argument, or (None, None)."""
+    if isinstance(expr, ast.Literal):
+        v = expr.value
+        if v is None:
+            return None, NULL
+        if isinstance(v, bool):
+            return v, BOOL
+        if isinstance(v, int):
+            return v, INT
+        if isinstance(v, float):
+            return v, FLOAT
+        return v, STR
+    if isinstance(expr, ast.Duration):
+        return expr.millis, DURATION
+    if isinstance(expr, ast.Unary) and expr.op == "-" and isinstance(expr.operand, ast.Literal):
+        v = expr.operand.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v, INT if isinstance(v, int) else FLOAT
+    return None, None
+
+
+def _signature(owner: str, params: tuple[Param, ...], more: bool = False) -> str:
+    """`geoip(field=…, into=…)` for the stage or option `owner` names."""
+    name = owner.split("`")[1] if "`" in owner else owner
+    shown = [p.name if p.required else f"{p.name}=…" for p in params]
+    return f"{name}({', '.join(shown + (['…'] if more else []))})"
+
+
+def _wrong_kind_hint(position: str, actual: str, written: str) -> str:
+    if position == "processor":
+        return f"did you mean `{_WRITTEN[actual].format(written)}`?"
+    if actual == "processor":
+        return f"use it as a stage of the chain: `| {written}`"
+    return f"did you mean `{_WRITTEN[actual].format(written)}`?"
+
+
+def _best_guess(spec: StageSpec, record: RecordT | None) -> Type | None:
+    if spec.kind == "sink":
+        return None
+    if record is None:
+        return OPEN_RECORD
+    return RecordT(record.fields, open=True)

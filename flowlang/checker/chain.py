@@ -1,0 +1,247 @@
+"""One chain: its head, then each stage in turn, threading the record type
+through and lowering every stage into a plan step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import ast, codes, ir
+from ..source import SourceFile, Span
+from ..stages import find
+from ..stages._spec import StageSpec
+from ..types import OPEN_RECORD, Nullable, RecordT, Type
+from .calls import CallChecker, lower_args
+from .exprs import ExprChecker, const_bool, is_condition
+from .records import as_record, keep_paths, lookup, remove_path, rename_path, set_path
+from .report import Reporter, field_name, pick_span, stage_label
+from .summarize import check_summarize
+
+
+@dataclass
+class ChainResult:
+    head: ir.Head | None  # None when the head could not be resolved
+    steps: list[ir.Step]
+    output_type: RecordT  # after the last processor
+    has_sink: bool
+
+
+HeadType = Callable[[ast.FromHead], Type]
+
+
+class ChainChecker:
+    """Checks chains of one file."""
+
+    def __init__(self, src: SourceFile, rep: Reporter, comments: list[Span],
+                 calls: CallChecker, exprs: ExprChecker) -> None:  # fmt: skip
+        self.src = src
+        self.rep = rep
+        self.comments = comments
+        self.calls = calls
+        self.exprs = exprs
+
+    def check(self, chain: ast.Chain, head_type: HeadType) -> ChainResult:
+        """Check `chain`; `head_type` gives the record type `from NAME` reads."""
+        head, record = self._head(chain.head, head_type)
+        steps: list[ir.Step] = []
+        last = len(chain.stages)
+        has_sink = False
+        for index, stage in enumerate(chain.stages, start=1):
+            info = self._info(index, stage.span, lambda stage=stage: _fallback_label(stage))
+            if isinstance(stage, ast.SinkStage):
+                has_sink = True
+                if index != last:
+                    self.rep.error(
+                        codes.SINK_NOT_LAST,
+                        "a sink must be the last stage of a chain",
+                        pick_span(stage.span, stage.call.span),
+                        hint="the stages after it would never see a record",
+                    )
+                step = self._call_step("sink", stage.call, record, info)
+                if step is not None:
+                    steps.append(step)
+                continue
+            step, record = self._stage(stage, record, info)
+            if step is not None:
+                steps.append(step)
+            elif index == last and _names_a_sink(stage):
+                has_sink = True  # `| file("o")`: a sink was meant, and E109 says so
+        return ChainResult(head, steps, record, has_sink)
+
+    def _info(self, index: int, span: Span, fallback) -> ir.StepInfo:
+        line = self.src.line_col(span.start)[0]
+        return ir.StepInfo(index, stage_label(self.src, span, self.comments, fallback), line)
+
+    # ------------------------------------------------------------ heads and calls
+
+    def _head(self, head: ast.Head, head_type: HeadType) -> tuple[ir.Head | None, RecordT]:
+        if isinstance(head, ast.FromHead):
+            suffix = ".errors" if head.errors else ""
+            info = self._info(0, head.span, lambda: f"from {head.name}{suffix}")
+            record = as_record(head_type(head))
+            return ir.FromStep(info, head.name, head.errors, record), record
+        info = self._info(0, head.span, lambda: f"source {head.call.name}")
+        step = self._call_step("source", head.call, None, info)
+        if step is None or not isinstance(step.output_type, RecordT):
+            return step, OPEN_RECORD
+        return step, step.output_type
+
+    def _call_step(self, kind: str, call: ast.Call, record: RecordT | None,
+                   info: ir.StepInfo) -> ir.CallStep | None:  # fmt: skip
+        spec = self.calls.find_stage(kind, call)
+        if spec is None:
+            return None
+        bound, out = self.calls.check_stage(spec, call, record)
+        if not bound.ok:
+            return _call(spec, (), info, record, out)
+        return _call(spec, lower_args(spec.params, bound.values), info, record, out)
+
+    # ------------------------------------------------------------ stages
+
+    def _stage(self, stage: ast.Stage, record: RecordT, info: ir.StepInfo
+               ) -> tuple[ir.Step | None, RecordT]:  # fmt: skip
+        if isinstance(stage, ast.ProcessorStage):
+            step = self._call_step("processor", stage.call, record, info)
+            if step is None:
+                # an unknown processor may add anything: keep what is known, open the rest
+                return None, RecordT(record.fields, open=True)
+            return step, as_record(step.output_type)
+        if isinstance(stage, ast.WhereStage):
+            return self._where(stage, record, info), record
+        if isinstance(stage, ast.SetStage):
+            return self._set(stage, record, info)
+        if isinstance(stage, ast.DropStage):
+            return self._drop(stage, record, info)
+        if isinstance(stage, ast.KeepStage):
+            return self._keep(stage, record, info)
+        if isinstance(stage, ast.RenameStage):
+            return self._rename(stage, record, info)
+        if isinstance(stage, ast.SummarizeStage):
+            return check_summarize(stage, record, info, self.rep)
+        raise TypeError(f"not a stage node: {type(stage).__name__}")
+
+    def _where(self, stage: ast.WhereStage, record: RecordT, info: ir.StepInfo) -> ir.WhereStep:
+        cond = self.exprs.check(stage.cond, record)
+        span = pick_span(stage.cond.span, stage.span)
+        if not is_condition(cond.type):
+            self.rep.error(codes.NOT_BOOL, f"`where` needs a bool condition; this is {cond.type}",
+                           span, hint="compare it, e.g. `where status >= 500`")  # fmt: skip
+        elif const_bool(cond) is False:
+            self.rep.warn(
+                codes.UNREACHABLE,
+                "this `where` never passes a record",
+                pick_span(stage.span, span),
+                hint="its condition is always false (null counts as false)",
+            )
+        return ir.WhereStep(info, cond)  # fmt: skip
+
+    def _set(self, stage: ast.SetStage, record: RecordT, info: ir.StepInfo):
+        assignments = []
+        seen: set[tuple[str, ...]] = set()
+        for a in stage.assignments:
+            path = a.target.path
+            span = pick_span(a.target.span, a.span)
+            value = self.exprs.check(a.value, record)
+            if path in seen:
+                self._twice(path, "set", span)
+            seen.add(path)
+            record = set_path(record, path, value.type, span, self.rep)
+            assignments.append((path, value))
+        return ir.SetStep(info, tuple(assignments)), record
+
+    def _drop(self, stage: ast.DropStage, record: RecordT, info: ir.StepInfo):
+        paths = []
+        for f in stage.fields:
+            if f.path in paths:
+                self._twice(f.path, "drop", f.span)
+                continue
+            paths.append(f.path)
+            if lookup(record, f.path, f.span, self.rep) is not None:
+                record = remove_path(record, f.path)
+        return ir.DropStep(info, tuple(paths)), record
+
+    def _keep(self, stage: ast.KeepStage, record: RecordT, info: ir.StepInfo):
+        paths, kept = [], []
+        for f in stage.fields:
+            if f.path in paths:
+                self._twice(f.path, "keep", f.span)
+                continue
+            paths.append(f.path)
+            if lookup(record, f.path, f.span, self.rep) is not None:
+                kept.append(f.path)
+        return ir.KeepStep(info, tuple(paths)), keep_paths(record, kept)
+
+    def _rename(self, stage: ast.RenameStage, record: RecordT, info: ir.StepInfo):
+        pairs = []
+        olds: set[tuple[str, ...]] = set()
+        news: set[tuple[str, ...]] = set()
+        for pair in stage.pairs:
+            old, new = pair.old.path, pair.new.path
+            old_span = pick_span(pair.old.span, pair.span)
+            new_span = pick_span(pair.new.span, pair.span)
+            if old in olds:
+                self._twice(old, "rename", old_span)
+            if new in news:
+                self._twice(new, "rename", new_span)
+            olds.add(old)
+            news.add(new)
+            pairs.append((old, new))
+            typ = lookup(record, old, old_span, self.rep)
+            if typ is None:
+                continue
+            if _declared(record, new):
+                self.rep.error(
+                    codes.FIELD_EXISTS,
+                    f"cannot rename `{field_name(old)}` as `{field_name(new)}`: "
+                    f"`{field_name(new)}` already exists",
+                    new_span,
+                    hint=f"drop `{field_name(new)}` first, or choose another name",
+                )
+                continue  # fmt: skip
+            record = rename_path(record, old, new, typ, new_span, self.rep)
+        return ir.RenameStep(info, tuple(pairs)), record
+
+    def _twice(self, path: tuple[str, ...], stage: str, span: Span) -> None:
+        self.rep.error(
+            codes.DUPLICATE_FIELD, f"`{field_name(path)}` is named twice in one `{stage}`", span
+        )
+
+
+def _declared(record: Type, path: tuple[str, ...]) -> bool:
+    """Is `path` a field the record type declares (unknown fields of open
+    records are not known to exist)?"""
+    current = record
+    for name in path:
+        if isinstance(current, Nullable):
+            current = current.inner
+        if not isinstance(current, RecordT):
+            return False
+        found = current.get(name)
+        if found is None:
+            return False
+        current = found
+    return True
+
+
+def _names_a_sink(stage: ast.Stage) -> bool:
+    return isinstance(stage, ast.ProcessorStage) and find("sink", stage.call.name) is not None
+
+
+def _call(spec: StageSpec, args: tuple, info: ir.StepInfo, record: RecordT | None,
+          out: Type | None) -> ir.CallStep:  # fmt: skip
+    return ir.CallStep(info, spec.kind, spec.name, spec.module, spec.runtime, args,
+                       spec.may_drop, record, out)  # fmt: skip
+
+
+_RELATIONAL_WORDS = {
+    ast.WhereStage: "where", ast.SetStage: "set", ast.DropStage: "drop",
+    ast.KeepStage: "keep", ast.RenameStage: "rename", ast.SummarizeStage: "summarize",
+}  # fmt: skip
+
+
+def _fallback_label(stage: ast.Stage) -> str:
+    if isinstance(stage, ast.ProcessorStage):
+        return stage.call.name
+    if isinstance(stage, ast.SinkStage):
+        return f"sink {stage.call.name}"
+    return _RELATIONAL_WORDS.get(type(stage), "stage")

@@ -1,0 +1,432 @@
+"""Typing expressions: ast.Expr in the context of a record type -> ir.TExpr,
+every node with its static type, reporting what can never work."""
+
+from __future__ import annotations
+
+from .. import ast, codes, ir
+from ..builtins import AGGREGATES, FUNCTIONS, Function, accepts, describe
+from ..source import Span
+from ..types import (
+    ANY,
+    BOOL,
+    DURATION,
+    FLOAT,
+    INT,
+    IP,
+    NULL,
+    STR,
+    TIME,
+    ListT,
+    Nullable,
+    RecordT,
+    Type,
+    join,
+    join_all,
+    strip_null,
+)
+from .records import lookup
+from .report import Reporter, did_you_mean, field_name, pick_span
+
+_ORDERED_KINDS = {(STR, STR), (TIME, TIME), (DURATION, DURATION), (IP, IP)}
+_RE2_HINT = "patterns use RE2 syntax, which has no backreferences and no lookaround"
+
+
+def is_condition(t: Type) -> bool:
+    """May `t` be used as a condition (bool, bool?, any; null counts as false)?"""
+    return strip_null(t) == BOOL or t in (ANY, NULL)
+
+
+def may_equal(a: Type, b: Type) -> bool:
+    """Can a value of type `a` ever equal one of type `b`?"""
+    a, b = strip_null(a), strip_null(b)
+    if ANY in (a, b) or NULL in (a, b) or a == b:
+        return True
+    if a in (INT, FLOAT) and b in (INT, FLOAT):
+        return True
+    if {a, b} == {IP, STR}:
+        return True  # an ip is compared by its canonical text
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        return may_equal(a.item, b.item)
+    return isinstance(a, RecordT) and isinstance(b, RecordT)
+
+
+def const_bool(e: ir.TExpr) -> bool | None:
+    """The value a condition always has, when it is a constant (null is false)."""
+    if isinstance(e, ir.Lit):
+        if e.value is None:
+            return False
+        return e.value if isinstance(e.value, bool) else None
+    if isinstance(e, ir.UnaryE) and e.op == "not":
+        inner = const_bool(e.operand)
+        return None if inner is None else not inner
+    if isinstance(e, ir.BinaryE) and e.op in ("and", "or"):
+        left, right = const_bool(e.left), const_bool(e.right)
+        if e.op == "and":
+            if False in (left, right):
+                return False
+            return True if left is True and right is True else None
+        if True in (left, right):
+            return True
+        return False if left is False and right is False else None
+    return None
+
+
+def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
+    """The (name, default) of `env("NAME"[, "default"])`, or None after
+    reporting why the call is not one."""
+    span = pick_span(call.span, call.name_span)
+    values: list[str] = []
+    for arg in call.args:
+        if arg.name is not None:
+            rep.error(codes.UNKNOWN_PARAM, f"env() takes no keyword argument `{arg.name}`",
+                      pick_span(arg.span, span), hint='write env("NAME", "default")')  # fmt: skip
+            return None
+        if not (isinstance(arg.value, ast.Literal) and isinstance(arg.value.value, str)):
+            rep.error(
+                codes.NOT_CONSTANT,
+                "env() takes literal strings",
+                pick_span(arg.value.span, span),
+                hint='the variable\'s name and an optional default: env("NAME", "default")',
+            )
+            return None  # fmt: skip
+        values.append(arg.value.value)
+    if not values:
+        rep.error(codes.MISSING_ARG, "env() needs the name of an environment variable", span,
+                  hint='env("NAME") or env("NAME", "default")')  # fmt: skip
+        return None
+    if len(values) > 2:
+        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most 2 arguments, got {len(values)}",
+                  pick_span(call.args[2].span, span), hint='env("NAME", "default")')  # fmt: skip
+        return None
+    if not values[0]:
+        rep.error(codes.BAD_ARG_VALUE, "env() needs a non-empty variable name",
+                  pick_span(call.args[0].span, span))  # fmt: skip
+        return None
+    return values[0], values[1] if len(values) == 2 else None
+
+
+def _describe_operand(e: ir.TExpr) -> str:
+    if isinstance(e, ir.Field):
+        return f"`{field_name(e.path)}`"
+    return "this operand"
+
+
+class ExprChecker:
+    """Types expressions against a record type; one per file."""
+
+    def __init__(self, rep: Reporter) -> None:
+        self.rep = rep
+
+    def check(self, e: ast.Expr, record: Type) -> ir.TExpr:
+        """`e` typed in a record of type `record`."""
+        if isinstance(e, ast.Literal):
+            return ir.Lit(e.value, _literal_type(e.value))
+        if isinstance(e, ast.Duration):
+            return ir.DurationLit(e.millis, DURATION)
+        if isinstance(e, ast.FieldRef):
+            found = lookup(record, e.path, e.span, self.rep)
+            return ir.Field(e.path, ANY if found is None else found)
+        if isinstance(e, ast.ListExpr):
+            items = tuple(self.check(item, record) for item in e.items)
+            return ir.ListE(items, ListT(join_all(i.type for i in items)))
+        if isinstance(e, ast.Unary):
+            return self._unary(e, record)
+        if isinstance(e, ast.Binary):
+            return self._binary(e, record)
+        if isinstance(e, ast.IfExpr):
+            cond = self.check(e.cond, record)
+            if not is_condition(cond.type):
+                self.rep.error(codes.NOT_BOOL, f"the condition of `if` is {cond.type}, not bool",
+                               e.cond.span)  # fmt: skip
+            then, else_ = self.check(e.then, record), self.check(e.else_, record)
+            return ir.CondE(cond, then, else_, join(then.type, else_.type))
+        if isinstance(e, ast.Call):
+            return self._call(e, record)
+        raise TypeError(f"not an expression node: {type(e).__name__}")
+
+    # ------------------------------------------------------------ operators
+
+    def _unary(self, e: ast.Unary, record: Type) -> ir.TExpr:
+        operand = self.check(e.operand, record)
+        t = operand.type
+        if e.op == "not":
+            if not is_condition(t):
+                self.rep.error(codes.TYPE_MISMATCH, f"`not` needs a bool; this is {t}",
+                               e.operand.span)  # fmt: skip
+            return ir.UnaryE("not", operand, BOOL)
+        if self._null_operand(e.op, operand, e.operand.span):
+            return ir.UnaryE(e.op, operand, ANY)
+        if t in (INT, FLOAT, DURATION, ANY):
+            return ir.UnaryE(e.op, operand, t)
+        self.rep.error(codes.NOT_NUMERIC, f"unary `-` needs a number or a duration; this is {t}",
+                       e.operand.span)  # fmt: skip
+        return ir.UnaryE(e.op, operand, ANY)
+
+    def _binary(self, e: ast.Binary, record: Type) -> ir.TExpr:
+        op = e.op
+        left = self.check(e.left, record)
+        if op == "=~":
+            return self._match(e, left)
+        right = self.check(e.right, record)
+        lt, rt = left.type, right.type
+        if op in ("and", "or"):
+            for side, node in ((left, e.left), (right, e.right)):
+                if not is_condition(side.type):
+                    self.rep.error(
+                        codes.TYPE_MISMATCH,
+                        f"`{op}` needs bool operands; this is {side.type}",
+                        node.span,
+                    )
+            return ir.BinaryE(op, left, right, BOOL)  # fmt: skip
+        if op in ("==", "!="):
+            if not may_equal(lt, rt):
+                self.rep.error(
+                    codes.BAD_OPERANDS,
+                    f"`{op}` compares {strip_null(lt)} with {strip_null(rt)}, "
+                    "which are never equal",
+                    e.span,
+                    hint="convert one side, e.g. with to_str(…) or to_int(…)",
+                )
+            return ir.BinaryE(op, left, right, BOOL)  # fmt: skip
+        if op in ("<", "<=", ">", ">="):
+            a, b = strip_null(lt), strip_null(rt)
+            numbers = a in (INT, FLOAT) and b in (INT, FLOAT)
+            if not (ANY in (a, b) or NULL in (a, b) or numbers or (a, b) in _ORDERED_KINDS):
+                self.rep.error(codes.BAD_OPERANDS, f"cannot order {a} and {b} with `{op}`",
+                               e.span, hint="both sides must be numbers, or both str, time, "
+                               "duration or ip")  # fmt: skip
+            return ir.BinaryE(op, left, right, BOOL)
+        if op == "in":
+            self._membership(e, left, right)
+            return ir.BinaryE(op, left, right, BOOL)
+        if op == "??":
+            typ = rt if lt == NULL else join(strip_null(lt), rt)
+            return ir.BinaryE(op, left, right, typ)
+        if op in ("+", "-", "*", "/", "%"):
+            return ir.BinaryE(op, left, right, self._arithmetic(e, left, right))
+        raise ValueError(f"unknown binary operator {op!r}")
+
+    def _membership(self, e: ast.Binary, left: ir.TExpr, right: ir.TExpr) -> None:
+        a, r = strip_null(left.type), strip_null(right.type)
+        if r in (ANY, NULL):
+            return
+        if isinstance(r, ListT):
+            if not may_equal(a, r.item):
+                self.rep.error(codes.BAD_OPERANDS,
+                               f"{_describe_operand(left)} is {a} but the list holds {r.item}",
+                               e.span, hint="it can never be in the list")  # fmt: skip
+            return
+        if r == STR:
+            if a not in (STR, ANY, NULL):
+                self.rep.error(codes.BAD_OPERANDS,
+                               f"`in` a str looks for a substring; {_describe_operand(left)} "
+                               f"is {a}", e.span, hint="convert it with to_str(…)")  # fmt: skip
+            return
+        self.rep.error(codes.BAD_OPERANDS, f"`in` needs a list or a str on the right; this is {r}",
+                       e.right.span)  # fmt: skip
+
+    def _match(self, e: ast.Binary, left: ir.TExpr) -> ir.TExpr:
+        a = strip_null(left.type)
+        if a not in (STR, ANY, NULL):
+            self.rep.error(codes.BAD_OPERANDS,
+                           f"`=~` matches text; {_describe_operand(left)} is {a}",
+                           e.left.span, hint="convert it with to_str(…)")  # fmt: skip
+        pattern = e.right
+        if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
+            self.rep.error(codes.BAD_OPERANDS, "the right side of `=~` must be a string literal",
+                           e.right.span,
+                           hint='write the pattern as a raw string: r"…"')  # fmt: skip
+            return ir.BinaryE("=~", left, ir.Lit("", STR), BOOL)
+        message = regex_error(pattern.value)
+        if message is not None:
+            self.rep.error(codes.BAD_REGEX, f"invalid regular expression: {message}",
+                           pattern.span, hint=_RE2_HINT)  # fmt: skip
+        return ir.BinaryE("=~", left, ir.Lit(pattern.value, STR), BOOL)
+
+    def _null_operand(self, op: str, operand: ir.TExpr, span: Span) -> bool:
+        """Report arithmetic on a value that is or may be null."""
+        t = operand.type
+        if t == NULL:
+            self.rep.error(codes.NULLABLE_OPERAND, f"`{op}` on null", span,
+                           hint="arithmetic on null has no value")  # fmt: skip
+            return True
+        if isinstance(t, Nullable):
+            self.rep.error(codes.NULLABLE_OPERAND,
+                           f"{_describe_operand(operand)} is {t} and may be null", span,
+                           hint="use `??` to give a default")  # fmt: skip
+            return True
+        return False
+
+    def _arithmetic(self, e: ast.Binary, left: ir.TExpr, right: ir.TExpr) -> Type:
+        op = e.op
+        bad_null = self._null_operand(op, left, e.left.span)
+        bad_null = self._null_operand(op, right, e.right.span) or bad_null
+        a, b = strip_null(left.type), strip_null(right.type)
+        if bad_null and NULL in (a, b):
+            return ANY
+        numbers = a in (INT, FLOAT, ANY) and b in (INT, FLOAT, ANY)
+        if numbers:
+            if op == "/":
+                return Nullable(FLOAT) if ANY in (a, b) else FLOAT
+            if ANY in (a, b):
+                return ANY
+            return INT if a == b == INT else FLOAT
+        if op in ("*", "/", "%"):
+            for t, node in ((a, e.left), (b, e.right)):
+                if t not in (INT, FLOAT, ANY):
+                    self.rep.error(codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}",
+                                   node.span)  # fmt: skip
+            return ANY
+        found = _ADDITIVE[op].get((a, b))
+        if found is not None:
+            return found
+        if ANY in (a, b):
+            return ANY
+        hint = "convert with to_str(…) to join text" if op == "+" and STR in (a, b) else None
+        self.rep.error(codes.BAD_OPERANDS, f"`{op}` does not apply to {a} and {b}", e.span,
+                       hint=hint)  # fmt: skip
+        return ANY
+
+    # ------------------------------------------------------------ calls
+
+    def _call(self, call: ast.Call, record: Type) -> ir.TExpr:
+        name_span = pick_span(call.name_span, call.span)
+        if call.name == "env":
+            found = env_call(call, self.rep)
+            if found is None:
+                return ir.Lit(None, ANY)
+            name, default = found
+            return ir.EnvE(name, default, STR if default is not None else Nullable(STR))
+        fn = FUNCTIONS.get(call.name)
+        if fn is None:
+            for arg in call.args:
+                self.check(arg.value, record)
+            if call.name in AGGREGATES:
+                self.rep.error(codes.UNKNOWN_FUNCTION, f"`{call.name}` is an aggregate, not a "
+                               "function", name_span,
+                               hint="aggregates are written in `summarize`")  # fmt: skip
+            else:
+                self.rep.error(
+                    codes.UNKNOWN_FUNCTION,
+                    f"unknown function `{call.name}`",
+                    name_span,
+                    hint=did_you_mean(call.name, [*FUNCTIONS, "env"]),
+                )
+            return ir.FuncE(call.name, (), ANY)  # fmt: skip
+        return self._builtin(fn, call, record, name_span)
+
+    def _builtin(self, fn: Function, call: ast.Call, record: Type, name_span: Span) -> ir.TExpr:
+        params = fn.params
+        bound: list[ir.TExpr | None] = [None] * len(params)
+        positional = 0
+        ok = True
+        for arg in call.args:
+            value = self.check(arg.value, record)
+            if arg.name is None:
+                if positional >= len(params):
+                    self.rep.error(codes.TOO_MANY_ARGS,
+                                   f"`{fn.name}` takes {_count(len(params))}, got "
+                                   f"{sum(1 for a in call.args if a.name is None)}",
+                                   pick_span(arg.span, arg.value.span))  # fmt: skip
+                    ok = False
+                    continue
+                index = positional
+                positional += 1
+            else:
+                names = [p.name for p in params]
+                if arg.name not in names:
+                    self.rep.error(codes.UNKNOWN_PARAM,
+                                   f"`{fn.name}` has no parameter `{arg.name}`",
+                                   pick_span(arg.span, arg.value.span),
+                                   hint=did_you_mean(arg.name, names))  # fmt: skip
+                    ok = False
+                    continue
+                index = names.index(arg.name)
+            param = params[index]
+            if bound[index] is not None:
+                self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice",
+                               pick_span(arg.span, arg.value.span))  # fmt: skip
+                ok = False
+                continue
+            bound[index] = value
+            if not accepts(param, value.type):
+                self.rep.error(codes.TYPE_MISMATCH,
+                               f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
+                               f"this is {value.type}", arg.value.span)  # fmt: skip
+                ok = False
+        missing = [p.name for p, b in zip(params, bound) if b is None and p.required]
+        if missing:
+            self.rep.error(
+                codes.MISSING_ARG,
+                f"`{fn.name}` needs {_count(sum(p.required for p in params))}: "
+                f"missing `{'`, `'.join(missing)}`",
+                name_span,
+                hint=f"{fn.name}({', '.join(p.name for p in params)}): {fn.doc}",
+            )
+            ok = False  # fmt: skip
+        given = _trim_defaults(params, bound)
+        if ok and fn.relate is not None:
+            problem = fn.relate([a.type for a in given])
+            if problem:
+                self.rep.error(codes.TYPE_MISMATCH, problem, pick_span(call.span, name_span))
+        return ir.FuncE(fn.name, given, fn.result_type([a.type for a in given]))
+
+
+def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:
+    """Given arguments in parameter order; defaults fill gaps before the last
+    given one, and trailing omitted ones are left to the run time."""
+    last = max((i for i, b in enumerate(bound) if b is not None), default=-1)
+    out = []
+    for param, value in zip(params[: last + 1], bound[: last + 1]):
+        if value is None:
+            default = None if param.required else param.default
+            value = ir.Lit(default, _literal_type(default))
+        out.append(value)
+    return tuple(out)
+
+
+def _count(n: int) -> str:
+    return f"{n} argument" + ("" if n == 1 else "s")
+
+
+def _literal_type(value) -> Type:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    return STR
+
+
+_ADDITIVE: dict[str, dict[tuple[Type, Type], Type]] = {
+    "+": {
+        (STR, STR): STR,
+        (TIME, DURATION): TIME,
+        (DURATION, TIME): TIME,
+        (DURATION, DURATION): DURATION,
+    },
+    "-": {
+        (TIME, TIME): DURATION,
+        (TIME, DURATION): TIME,
+        (DURATION, DURATION): DURATION,
+    },
+}
+
+
+def regex_error(pattern: str) -> str | None:
+    """RE2's complaint about `pattern`, or None when it compiles."""
+    import re2  # imported here: checking without `=~` stays fast to start
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would also print the error to stderr
+    try:
+        re2.compile(pattern, options)
+    except re2.error as exc:
+        text = exc.args[0] if exc.args else str(exc)
+        return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    except UnicodeError:
+        return "the pattern is not valid Unicode text"
+    return None

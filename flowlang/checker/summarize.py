@@ -1,0 +1,113 @@
+"""`summarize agg, … [by key, …] every D [on F] [allowed_lateness = D]`:
+aggregates, keys and the window record it emits."""
+
+from __future__ import annotations
+
+from .. import ast, codes, ir
+from ..builtins import AGGREGATES, FUNCTIONS
+from ..types import ANY, TIME, RecordT, Type, is_numeric, strip_null
+from .records import lookup
+from .report import Reporter, did_you_mean, field_name, one_of, pick_span
+
+WINDOW_FIELDS = (("window_start", TIME), ("window_end", TIME))
+
+
+def check_summarize(stage: ast.SummarizeStage, record: RecordT, info: ir.StepInfo,
+                    rep: Reporter) -> tuple[ir.SummarizeStep, RecordT]:  # fmt: skip
+    """The plan step of a summarize stage and the record type it emits."""
+    fields: list[tuple[str, Type]] = list(WINDOW_FIELDS)
+    taken = {name for name, _ in WINDOW_FIELDS}
+
+    def claim(name: str, span) -> None:
+        if name in taken:
+            hint = (
+                "`window_start` and `window_end` are added by summarize"
+                if name in dict(WINDOW_FIELDS)
+                else "give one of them another name"
+            )
+            rep.error(codes.DUPLICATE_FIELD, f"field `{field_name((name,))}` is named twice "
+                      "in the output of summarize", span, hint=hint)  # fmt: skip
+        taken.add(name)
+
+    keys = []
+    for key in stage.by:
+        span = pick_span(key.field.span, key.span)
+        typ = lookup(record, key.field.path, span, rep)
+        name = key.name if key.name is not None else key.field.path[-1]
+        claim(name, pick_span(key.span, span))
+        keys.append((name, key.field.path))
+        fields.append((name, ANY if typ is None else typ))
+
+    aggregates = []
+    for agg in stage.aggregates:
+        plan = _aggregate(agg, record, rep)
+        claim(agg.name, pick_span(agg.span, agg.call.span))
+        aggregates.append(plan)
+        fields.append((agg.name, plan.type))
+
+    if stage.every.millis <= 0:
+        rep.error(codes.BAD_ARG_VALUE, "`every` must be a duration longer than zero",
+                  stage.every.span)  # fmt: skip
+    on = None
+    if stage.on is not None:
+        on = stage.on.path
+        typ = lookup(record, on, stage.on.span, rep)
+        if typ is not None and strip_null(typ) not in (TIME, ANY):
+            rep.error(codes.TYPE_MISMATCH, f"`on` needs a time field; `{field_name(on)}` is {typ}",
+                      stage.on.span, hint="turn text into a time first: "
+                      f"`set {field_name(on)} = parse_time({field_name(on)})`")  # fmt: skip
+    lateness = stage.allowed_lateness.millis if stage.allowed_lateness is not None else 0
+    out = RecordT(tuple(fields), open=False)
+    step = ir.SummarizeStep(info, tuple(aggregates), tuple(keys), stage.every.millis, on,
+                            lateness, out)  # fmt: skip
+    return step, out
+
+
+def _aggregate(agg: ast.Aggregate, record: RecordT, rep: Reporter) -> ir.AggregatePlan:
+    call = agg.call
+    name_span = pick_span(call.name_span, call.span, agg.span)
+    fn = AGGREGATES.get(call.name)
+    if fn is None:
+        if call.name in FUNCTIONS:
+            message = f"`{call.name}` is a function, not an aggregate"
+            hint = "compute the value with `set` before summarize, then aggregate that field"
+        else:
+            message = f"unknown aggregate `{call.name}`"
+            hint = did_you_mean(call.name, AGGREGATES) or f"the aggregates are {one_of(AGGREGATES)}"
+        rep.error(codes.BAD_AGGREGATE, message, name_span, hint=hint)
+        return ir.AggregatePlan(agg.name, call.name, None, ANY)
+    if not fn.takes_field:
+        if call.args:
+            rep.error(
+                codes.TOO_MANY_ARGS,
+                f"`{fn.name}()` takes no argument",
+                pick_span(call.args[0].span, name_span),
+                hint="count() counts records; distinct_count(field) counts distinct values",
+            )
+        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))  # fmt: skip
+    if not call.args:
+        rep.error(codes.MISSING_ARG, f"`{fn.name}` needs the field to aggregate", name_span,
+                  hint=f"for example {fn.name}(latency_ms)")  # fmt: skip
+        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
+    if len(call.args) > 1:
+        rep.error(codes.TOO_MANY_ARGS, f"`{fn.name}` takes one field, got {len(call.args)} "
+                  "arguments", pick_span(call.args[1].span, name_span))  # fmt: skip
+    arg = call.args[0]
+    if arg.name is not None or not isinstance(arg.value, ast.FieldRef):
+        rep.error(
+            codes.BAD_AGGREGATE,
+            f"the argument of `{fn.name}` must be a field path",
+            pick_span(arg.span, arg.value.span, name_span),
+            hint="compute the value with `set` before summarize, then aggregate that field",
+        )
+        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))  # fmt: skip
+    path = arg.value.path
+    typ = lookup(record, path, arg.value.span, rep)
+    if typ is None:
+        typ = ANY
+    elif fn.numeric and not is_numeric(typ, allow_null=True):
+        rep.error(codes.NOT_NUMERIC, f"`{fn.name}` needs a numeric field; `{field_name(path)}` "
+                  f"is {typ}", arg.value.span, hint="convert it with to_float(…) in a `set` "
+                  "before summarize")  # fmt: skip
+        typ = ANY
+    return ir.AggregatePlan(agg.name, fn.name, path, fn.result(typ))

@@ -1,0 +1,299 @@
+"""`flowc`: check, format, graph, compile and run .flow files.
+
+Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
+2 usage errors and unreadable files. Diagnostics go to stderr; a command's
+product (a graph, a written module's path) to stdout. The compiler is
+imported inside each command so that `flowc --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Sequence, TextIO
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
+    from .source import SourceFile
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error returns instead of exiting the process
+    (so `main()` can be called in-process) and names the program `flowc`."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"flowc: error: {message}", file=sys.stderr)
+        raise _UsageError()
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run flowc with `argv` (default: the command line); the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError:
+        return USAGE
+    except SystemExit as exc:  # --help and --version end here
+        return exc.code if isinstance(exc.code, int) else OK
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="flowc",
+        description="The flowlang compiler: check, format, graph, compile and run .flow files.",
+        epilog="Run `flowc COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"flowc {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_ArgumentParser
+    )
+
+    check = commands.add_parser(
+        "check", help="parse and type-check; report every diagnostic",
+        description="Parse and type-check .flow files and report every error and warning "
+        "on stderr. Exit 0 when there is no error (warnings allowed), 1 when there is one, "
+        "2 when a file cannot be read.",
+    )  # fmt: skip
+    check.add_argument("files", nargs="+", metavar="FILE", help=".flow files to check")
+    check.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (like a compiler, coloured on a terminal unless NO_COLOR is "
+                       "set) or json (one object per line)")  # fmt: skip
+    check.set_defaults(run=_cmd_check)
+
+    fmt = commands.add_parser(
+        "fmt", help="rewrite files in the canonical layout",
+        description="Rewrite .flow files in place in the canonical layout, keeping comments. "
+        "With --check nothing is written: exit 1 and name the files that would change.",
+    )  # fmt: skip
+    fmt.add_argument("files", nargs="+", metavar="FILE", help=".flow files to format")
+    fmt.add_argument("--check", action="store_true", help="only report files that would change")
+    fmt.set_defaults(run=_cmd_fmt)
+
+    graph = commands.add_parser(
+        "graph", help="print the pipelines and their `from` edges",
+        description="Print the pipelines of a .flow file as a graph on stdout: nodes show "
+        "each pipeline's source and sink, `from` edges are solid, `from NAME.errors` dashed.",
+    )  # fmt: skip
+    graph.add_argument("file", metavar="FILE", help="a .flow file")
+    graph.add_argument("--format", choices=("dot", "mermaid"), default="dot",
+                       help="Graphviz DOT (default) or a Mermaid flowchart")  # fmt: skip
+    graph.set_defaults(run=_cmd_graph)
+
+    comp = commands.add_parser(
+        "compile", help="write the generated Python module",
+        description="Compile a .flow file into a Python module (a.flow -> DIR/a_flow.py) that "
+        "runs on its own with `python DIR/a_flow.py`.",
+    )  # fmt: skip
+    comp.add_argument("file", metavar="FILE", help="a .flow file")
+    comp.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        default=".",
+        help="directory for the module (default: the current directory)",
+    )
+    comp.set_defaults(run=_cmd_compile)  # fmt: skip
+
+    run = commands.add_parser(
+        "run", help="compile (cached) and run",
+        description="Compile a .flow file (cached by content hash) and run its pipelines "
+        "until their input ends or SIGINT/SIGTERM.",
+    )  # fmt: skip
+    run.add_argument("file", metavar="FILE", help="a .flow file")
+    run.add_argument(
+        "--pipeline", metavar="P", help="run only pipeline P (and the pipelines it reads)"
+    )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail the run on the first record sent to an unread error stream",
+    )
+    run.add_argument(
+        "--state-dir", metavar="DIR", help="where checkpoints are kept (default: .flowc-state)"
+    )
+    run.set_defaults(run=_cmd_run)  # fmt: skip
+    return parser
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def read_source(path: str) -> "SourceFile | None":
+    """The file as a SourceFile named as given, or None after saying why it
+    cannot be read."""
+    from .source import SourceFile
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return SourceFile(path, f.read())
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start})"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    print(f"flowc: cannot read {path}: {reason}", file=sys.stderr)
+    return None
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _report(diags: "list[Diagnostic]", src: "SourceFile", fmt: str = "text") -> None:
+    from .diagnostics import render_all
+
+    if diags:
+        text = render_all(diags, src, fmt=fmt, colour=fmt == "text" and use_colour(sys.stderr))
+        print(text + ("\n" if fmt == "text" else ""), file=sys.stderr)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _cmd_check(args) -> int:
+    from .checker import check_source
+
+    errors = warnings = 0
+    unreadable = False
+    for path in args.files:
+        src = read_source(path)
+        if src is None:
+            unreadable = True
+            continue
+        _, diags = check_source(src)
+        _report(diags, src, args.format)
+        errors += sum(d.is_error for d in diags)
+        warnings += sum(not d.is_error for d in diags)
+    if args.format == "text" and (errors or warnings):
+        print(f"flowc: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}",
+              file=sys.stderr)  # fmt: skip
+    if unreadable:
+        return USAGE
+    return FAILED if errors else OK
+
+
+def _cmd_fmt(args) -> int:
+    from .formatter import format_source
+
+    status = OK
+    unreadable = False
+    for path in args.files:
+        src = read_source(path)
+        if src is None:
+            unreadable = True
+            continue
+        text, diags = format_source(src)
+        if text is None:
+            _report(diags, src)
+            status = FAILED
+            continue
+        if text == src.text:
+            continue
+        if args.check:
+            print(f"would reformat {path}", file=sys.stderr)
+            status = FAILED
+            continue
+        try:
+            _write_atomically(path, text)
+        except OSError as exc:
+            print(f"flowc: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            unreadable = True
+            continue
+        print(f"reformatted {path}", file=sys.stderr)
+    return USAGE if unreadable else status
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Replace the file's content at once, keeping its permissions."""
+    import shutil
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".flowc-fmt-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _cmd_graph(args) -> int:
+    from .checker import check_source
+    from .graph import render
+
+    src = read_source(args.file)
+    if src is None:
+        return USAGE
+    plan, diags = check_source(src)
+    _report(diags, src)
+    if plan is None:
+        return FAILED
+    sys.stdout.write(render(plan, args.format))
+    return OK
+
+
+def _cmd_compile(args) -> int:
+    from .compiler import compile_source
+
+    src = read_source(args.file)
+    if src is None:
+        return USAGE
+    result = compile_source(src)
+    _report(result.diagnostics, src)
+    if result.code is None:
+        return FAILED
+    target = os.path.join(args.output, result.module_name + ".py")
+    try:
+        os.makedirs(args.output, exist_ok=True)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(result.code)
+    except OSError as exc:
+        print(f"flowc: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE
+    print(target)
+    return OK
+
+
+def _cmd_run(args) -> int:
+    from .runner import run_file
+
+    if not os.path.isfile(args.file):
+        reason = "is a directory" if os.path.isdir(args.file) else "no such file"
+        print(f"flowc: cannot read {args.file}: {reason}", file=sys.stderr)
+        return USAGE
+    return run_file(args.file, pipeline=args.pipeline, strict=args.strict,
+                    state_dir=args.state_dir)  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

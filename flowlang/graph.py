@@ -1,0 +1,79 @@
+"""The pipelines of a checked program as a graph: Graphviz DOT or Mermaid.
+
+Each pipeline is a node labelled with its name, its source (or what it reads)
+and its sink; `from NAME` is a solid edge and `from NAME.errors` a dashed one.
+"""
+
+from __future__ import annotations
+
+from . import ir
+
+FORMATS = ("dot", "mermaid")
+
+
+def _describe(p: ir.PipelinePlan) -> list[str]:
+    lines = [p.name]
+    if isinstance(p.head, ir.CallStep):
+        lines.append(p.head.info.label)
+    sink = p.steps[-1] if p.steps else None
+    if isinstance(sink, ir.CallStep) and sink.kind == "sink":
+        lines.append(sink.info.label)
+    return lines
+
+
+def _edges(plan: ir.Plan) -> list[tuple[str, str, bool]]:
+    """(producer, reader, is the error stream) in plan order."""
+    edges = []
+    for p in plan.pipelines:
+        if isinstance(p.head, ir.FromStep):
+            edges.append((p.head.pipeline, p.name, p.head.errors))
+    return edges
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def to_dot(plan: ir.Plan) -> str:
+    """The plan's pipelines as a Graphviz digraph."""
+    out = [f'digraph "{_dot_text(plan.file)}" {{', "  rankdir=LR;",
+           '  node [shape=box, fontname="monospace"];']  # fmt: skip
+    for p in plan.pipelines:
+        label = "\\n".join(_dot_text(line) for line in _describe(p))
+        out.append(f'  "{_dot_text(p.name)}" [label="{label}"];')
+    for producer, reader, errors in _edges(plan):
+        style = ' [style=dashed, label="errors"]' if errors else ""
+        out.append(f'  "{_dot_text(producer)}" -> "{_dot_text(reader)}"{style};')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid labels take HTML entities; quotes and brackets would end them
+    for char, entity in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"),
+                         (">", "#gt;")):  # fmt: skip
+        text = text.replace(char, entity)
+    return text
+
+
+def to_mermaid(plan: ir.Plan) -> str:
+    """The plan's pipelines as a Mermaid flowchart. Node ids are positional
+    (`p0`, `p1`, …) because words such as `end` are reserved in Mermaid."""
+    ids = {p.name: f"p{i}" for i, p in enumerate(plan.pipelines)}
+    out = ["flowchart LR"]
+    for p in plan.pipelines:
+        label = "<br/>".join(_mermaid_text(line) for line in _describe(p))
+        out.append(f'  {ids[p.name]}["{label}"]')
+    for producer, reader, errors in _edges(plan):
+        arrow = " -. errors .-> " if errors else " --> "
+        out.append(f"  {ids[producer]}{arrow}{ids[reader]}")
+    return "\n".join(out) + "\n"
+
+
+def render(plan: ir.Plan, fmt: str = "dot") -> str:
+    """The graph in `fmt` (one of FORMATS)."""
+    if fmt == "mermaid":
+        return to_mermaid(plan)
+    if fmt == "dot":
+        return to_dot(plan)
+    raise ValueError(f"unknown graph format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,552 @@
+"""The checker's typing rules and the plan it produces."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowlang import ast, codes, ir
+from flowlang.checker import check, check_source, pipeline_name_for_file
+from flowlang.source import NO_SPAN, SourceFile
+from flowlang.stages._spec import EnvRef
+from flowlang.types import (
+    ANY,
+    BOOL,
+    DURATION,
+    ERROR_RECORD,
+    FLOAT,
+    INT,
+    IP,
+    STR,
+    TIME,
+    ListT,
+    Nullable,
+    RecordT,
+    to_descriptor,
+)
+
+SEED = 'source file("x.log") | geoip | anonymize(email) | sink elastic("idx")'
+
+
+@pytest.fixture(autouse=True)
+def _no_anon_key(monkeypatch):
+    monkeypatch.delenv("FLOW_ANON_KEY", raising=False)
+
+
+def checked(text: str, name: str = "t.flow") -> tuple[ir.Plan | None, list]:
+    return check_source(SourceFile(name, text))
+
+
+def plan_of(text: str, name: str = "t.flow") -> ir.Plan:
+    plan, diags = checked(text, name)
+    errors = [f"{d.code} {d.message}" for d in diags if d.is_error]
+    assert plan is not None and not errors, errors
+    return plan
+
+
+def codes_of(text: str) -> list[str]:
+    return [d.code for d in checked(text)[1]]
+
+
+def pipeline(plan: ir.Plan, name: str) -> ir.PipelinePlan:
+    return next(p for p in plan.pipelines if p.name == name)
+
+
+def step_types(text: str, name: str = "t") -> dict[str, object]:
+    """The output record type of a one-pipeline program, as a dict."""
+    return dict(pipeline(plan_of(text), name).output_type.fields)
+
+
+def set_types(prelude: str, assignments: str) -> dict[str, object]:
+    """Types of the fields a `set` stage assigns, after `prelude` schemas."""
+    text = f"{prelude}\nsource stdin(format=json, schema=R) | set {assignments} | sink stdout"
+    return step_types(text)
+
+
+R = (
+    "schema R { i: int, f: float, s: str, b: bool, t: time, d: duration, ip: ip,"
+    " ni: int?, ns: str?, xs: [int], rec: {a: int}, nrec: {a: int, b: str}? }"
+)
+
+
+# ---------------------------------------------------------------- the seed
+
+
+def test_seed_checks_clean_but_warns_without_key():
+    plan, diags = checked(SEED)
+    assert plan is not None
+    assert [(d.code, d.severity) for d in diags] == [(codes.NO_ANON_KEY, "warning")]
+
+
+def test_seed_has_no_warning_with_key(monkeypatch):
+    monkeypatch.setenv("FLOW_ANON_KEY", "k")
+    plan, diags = checked(SEED)
+    assert plan is not None and diags == []
+
+
+def test_seed_plan_binds_arguments_with_defaults():
+    plan = plan_of(SEED, "access-log.flow")
+    (p,) = plan.pipelines
+    assert p.name == "access_log" and plan.file == "access-log.flow"
+    assert isinstance(p.head, ir.CallStep) and p.head.kind == "source"
+    head = dict(p.head.args)
+    assert head["path"] == "x.log" and head["format"] == "auto" and head["format_args"] == {}
+    assert head["schema"] is None and head["follow"] is False
+    geoip, anonymize, elastic = p.steps
+    assert dict(geoip.args) == {"field": ("ip",), "into": "geo", "db": None}
+    assert [k for k, _ in geoip.args] == ["field", "into", "db"]
+    anon = dict(anonymize.args)
+    assert anon["field"] == ("email",) and anon["method"] == "hash" and "method_args" not in anon
+    assert isinstance(anon["key"], EnvRef) and anon["key"].name == "FLOW_ANON_KEY"
+    sink = dict(elastic.args)
+    assert elastic.kind == "sink" and sink["index"] == "idx"
+    assert sink["url"] == EnvRef("FLOW_ELASTIC_URL", "http://localhost:9200")
+    assert elastic.output_type is None and elastic.input_type == p.output_type
+    geo = p.output_type.get("geo")
+    assert isinstance(geo, Nullable) and geo.inner.get("city") == Nullable(STR)
+
+
+def test_step_info_labels_and_lines():
+    text = (
+        "pipeline p =\n"
+        '  source file("x.log")   # the input\n'
+        "  | set a = 1,   # first\n"
+        "        b = 2\n"
+        '  | where message == "' + "x" * 80 + '"\n'
+        "  | sink stdout\n"
+    )
+    p = pipeline(plan_of(text), "p")
+    assert p.line == 1
+    assert p.head.info == ir.StepInfo(0, 'source file("x.log")', 2)
+    set_step, where, sink = p.steps
+    assert set_step.info == ir.StepInfo(1, "set a = 1, b = 2", 3)
+    assert len(where.info.label) == 60 and where.info.label.endswith("…")
+    assert where.info.label.startswith('where message == "xxx')
+    assert (where.info.index, where.info.line) == (2, 5)
+    assert sink.info == ir.StepInfo(3, "sink stdout", 6)
+
+
+@pytest.mark.parametrize(
+    "filename, name",
+    [("access-log.flow", "access_log"), ("dir/web.flow", "web"), ("2024 logs.flow", "_2024_logs"),
+     ("source.flow", "source_"), ("plain", "plain")],
+)  # fmt: skip
+def test_unnamed_chain_is_named_after_the_file(filename, name):
+    assert pipeline_name_for_file(filename) == name
+    assert plan_of("source stdin | sink stdout", filename).pipelines[0].name == name
+
+
+# ---------------------------------------------------------------- pipelines
+
+
+FANOUT = """
+pipeline alerts = from enriched | where level == "ERROR" | sink stdout
+pipeline failures = from raw.errors | sink stdout
+pipeline enriched = from raw | set level = upper(level ?? "info")
+pipeline raw = source file("in.log", format=json) | set n = 1
+pipeline other = source stdin | sink null
+"""
+
+
+def test_pipelines_come_in_dependency_order_ties_in_source_order():
+    plan = plan_of(FANOUT)
+    assert [p.name for p in plan.pipelines] == [
+        "raw",
+        "failures",
+        "enriched",
+        "alerts",
+        "other",
+    ]
+
+
+def test_readers_and_error_readers_are_filled():
+    plan = plan_of(FANOUT)
+    raw = pipeline(plan, "raw")
+    assert raw.readers == ("enriched",) and raw.error_readers == ("failures",)
+    assert pipeline(plan, "enriched").readers == ("alerts",)
+    assert pipeline(plan, "alerts").readers == ()
+
+
+def test_from_reads_the_producers_output_type_and_errors_type():
+    plan = plan_of(FANOUT)
+    raw, enriched = pipeline(plan, "raw"), pipeline(plan, "enriched")
+    assert raw.output_type.get("n") == INT
+    assert isinstance(enriched.head, ir.FromStep) and enriched.head.output_type == raw.output_type
+    failures = pipeline(plan, "failures")
+    assert failures.head.errors and failures.head.output_type == ERROR_RECORD
+    # `any` may be null at run time, so a function of it may give null
+    assert enriched.output_type.get("level") == Nullable(STR)
+
+
+def test_a_pipeline_may_have_a_sink_and_readers():
+    plan = plan_of("pipeline a = source stdin | sink stdout\npipeline b = from a | sink null")
+    assert pipeline(plan, "a").readers == ("b",)
+
+
+def test_error_readers_alone_do_not_consume_a_pipeline():
+    text = "pipeline a = source stdin | set x = 1\npipeline b = from a.errors | sink null"
+    assert codes_of(text) == [codes.NO_SINK]
+
+
+def test_cycle_is_reported_once_and_stops_the_plan():
+    plan, diags = checked("pipeline a = from b | sink stdout\npipeline b = from a")
+    assert plan is None
+    assert [d.code for d in diags] == [codes.CYCLE]
+    assert "`a` → `b` → `a`" in diags[0].message
+
+
+def test_unknown_pipeline_suggests_a_name():
+    (d,) = checked("pipeline web = source stdin | sink stdout\npipeline b = from wbe | sink null")[
+        1
+    ]
+    assert d.code == codes.UNKNOWN_PIPELINE and d.hint == "did you mean `web`?"
+
+
+# ---------------------------------------------------------------- schemas
+
+
+def test_schema_types_resolve_nested_schemas_in_any_order():
+    text = (
+        "schema Outer { inner: Inner?, tags: [str], extra: {k: int, ..}, `user-agent`: str }\n"
+        "schema Inner { lat: float }\n"
+        "source stdin(format=json, schema=Outer) | sink stdout"
+    )
+    p = plan_of(text).pipelines[0]
+    out = p.output_type
+    assert out.get("inner") == Nullable(RecordT((("lat", FLOAT),)))
+    assert out.get("tags") == ListT(STR)
+    assert out.get("extra") == RecordT((("k", INT),), open=True)
+    assert out.get("user-agent") == STR and not out.open
+    assert out.name == "Outer"
+
+
+def test_schema_argument_is_lowered_to_a_descriptor():
+    text = "schema S { a: int, b: str? }\nsource stdin(format=json, schema=S) | sink stdout"
+    p = plan_of(text).pipelines[0]
+    schema = RecordT((("a", INT), ("b", Nullable(STR))))
+    assert dict(p.head.args)["schema"] == to_descriptor(schema)
+    assert p.head.output_type == schema
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def test_value_arguments_are_converted():
+    text = (
+        'source stdin(format=csv(delimiter=";"))\n'
+        "| dedup([user, geo.city], within=1m)\n"
+        "| anomaly(latency, threshold=4, method=ewma(alpha=0.5), window=5, by=host)\n"
+        '| parse(csv(columns=["a", "b"]), field=line)\n'
+        '| sink file(env("OUT"))'
+    )
+    p = plan_of(text).pipelines[0]
+    assert dict(p.head.args)["format_args"] == {"header": True, "delimiter": ";"}
+    dedup, anomaly, parse, sink = p.steps
+    assert dict(dedup.args)["fields"] == (("user",), ("geo", "city"))
+    assert dict(dedup.args)["within"] == 60_000 and dedup.may_drop
+    args = dict(anomaly.args)
+    assert args["threshold"] == 4.0 and isinstance(args["threshold"], float)
+    assert args["method"] == "ewma" and args["method_args"] == {"alpha": 0.5}
+    assert args["window"] == 5 and args["by"] == (("host",),)
+    parsed = dict(parse.args)
+    assert parsed["format_args"] == {"columns": ("a", "b"), "delimiter": ","}
+    assert parsed["field"] == ("line",)
+    assert dict(sink.args)["path"] == EnvRef("OUT", None)
+
+
+def test_choice_args_follow_choices_whose_options_take_arguments():
+    p = plan_of('source file("x") | parse(combined) | sink stdout(format=pretty)').pipelines[0]
+    parse, sink = p.steps
+    assert [k for k, _ in parse.args] == ["format", "format_args", "field", "schema"]
+    assert dict(parse.args)["format_args"] == {}
+    assert dict(sink.args) == {"format": "pretty"}
+    head = [k for k, _ in p.head.args]
+    assert head == ["path", "format", "format_args", "schema", "follow", "start"]
+
+
+def test_parse_combined_types_its_fields():
+    p = plan_of('source file("a.log", format=lines) | parse(combined) | sink stdout').pipelines[0]
+    out = p.output_type
+    assert out.get("status") == INT and out.get("ip") == IP and out.get("time") == TIME
+    assert out.get("message") == STR and not out.open
+
+
+def test_argument_errors_are_all_reported():
+    found = codes_of(
+        'source file("x", bogus=1, follow="no") | anonymize(email, method=scramble)'
+        ' | geoip(ip, geo, "db", 4) | sink elastic(index)'
+    )
+    assert sorted(found) == sorted(
+        [codes.UNKNOWN_PARAM, codes.BAD_ARG_VALUE, codes.UNKNOWN_OPTION, codes.TOO_MANY_ARGS,
+         codes.NOT_CONSTANT]
+    )  # fmt: skip
+
+
+def test_negative_numbers_are_constants():
+    plan, diags = checked("source stdin | anomaly(x, window=-1) | sink stdout")
+    # bound as the int -1: the stage's own rule then rejects it, naming the parameter
+    assert [(d.code, d.message) for d in diags] == [
+        (codes.BAD_ARG_VALUE, "`window` must be at least 2 values")]  # fmt: skip
+
+
+def test_null_is_accepted_where_the_default_is_none():
+    p = plan_of('source stdin | geoip(db=null) | sink elastic("i", id=null)').pipelines[0]
+    assert dict(p.steps[0].args)["db"] is None and dict(p.steps[1].args)["id"] is None
+
+
+def test_stage_rule_warning_attaches_to_the_call():
+    plan, diags = checked("source stdin\n| anonymize(email)\n| sink stdout")
+    (d,) = diags
+    assert plan is not None and d.code == codes.NO_ANON_KEY
+    assert SourceFile("t", "source stdin\n| anonymize(email)\n| sink stdout").line_col(
+        d.span.start
+    ) == (2, 3)
+
+
+# ---------------------------------------------------------------- relational stages
+
+
+def test_set_is_sequential_and_creates_records():
+    types = set_types(R, "a = i + 1, b = a * 2.0, n.m.k = s, i = s")
+    assert types["a"] == INT and types["b"] == FLOAT and types["i"] == STR
+    assert types["n"] == RecordT((("m", RecordT((("k", STR),))),))
+
+
+def test_set_through_a_nullable_record_makes_the_record_non_null():
+    types = set_types(R, 'nrec.b = "x"')
+    assert types["nrec"] == RecordT((("a", Nullable(INT)), ("b", STR)))
+
+
+def test_drop_keep_rename_types():
+    text = f"{R}\nsource stdin(format=json, schema=R)"
+    out = step_types(text + " | drop s, rec.a | rename i as j, nrec.b as nrec.c | sink stdout")
+    assert "s" not in out and out["rec"] == RecordT(())
+    assert out["j"] == INT and "i" not in out
+    assert out["nrec"] == Nullable(RecordT((("a", INT), ("c", STR))))
+    kept = pipeline(plan_of(text + " | keep i, nrec.a | sink stdout"), "t").output_type
+    assert kept == RecordT((("i", INT), ("nrec", Nullable(RecordT((("a", INT),))))))
+
+
+def test_keep_of_an_open_record_is_closed_with_any_for_unknown_fields():
+    out = pipeline(plan_of("source stdin | set a = 1 | keep a, b | sink stdout"), "t").output_type
+    assert out == RecordT((("a", INT), ("b", ANY))) and not out.open
+
+
+def test_relational_errors():
+    text = f"{R}\nsource stdin(format=json, schema=R)"
+    assert codes_of(text + " | drop zz | sink stdout") == [codes.UNKNOWN_FIELD]
+    assert codes_of(text + " | rename i as s | sink stdout") == [codes.FIELD_EXISTS]
+    assert codes_of(text + " | keep i, i | sink stdout") == [codes.DUPLICATE_FIELD]
+    assert codes_of(text + " | where i.x == 1 | sink stdout") == [codes.NOT_A_RECORD]
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def test_expression_types():
+    types = set_types(
+        R,
+        "div = i / 2, mod = i % 2, fmod = f % 2, gap = t - t, later = t + d, earlier = t - 1s,"
+        " dd = d + d, neg = -d, cat = s + s, dflt = ni ?? 0, nn = ns ?? null,"
+        " pick = if b then i else f, lst = [1, 2.5], cmp = i < f, has = i in xs,"
+        ' sub = "a" in s, m = s =~ r"^a", nul = null, eq = ip == "10.0.0.1"',
+    )
+    assert types["div"] == FLOAT and types["mod"] == INT and types["fmod"] == FLOAT
+    assert types["gap"] == DURATION and types["later"] == TIME and types["earlier"] == TIME
+    assert types["dd"] == DURATION and types["neg"] == DURATION and types["cat"] == STR
+    assert types["dflt"] == INT and types["nn"] == Nullable(STR)
+    assert types["pick"] == FLOAT and types["lst"] == ListT(FLOAT)
+    assert all(types[k] == BOOL for k in ("cmp", "has", "sub", "m", "eq"))
+    assert str(types["nul"]) == "null"
+
+
+def test_any_is_checked_at_run_time():
+    types = step_types("source stdin | set a = x + 1, b = x / y, c = x.y.z, d = -x | sink stdout")
+    assert types["a"] == ANY and types["b"] == Nullable(FLOAT) and types["c"] == ANY
+    assert types["d"] == ANY
+
+
+def test_function_return_types_follow_nullability():
+    types = set_types(
+        R,
+        "a = lower(s), b = lower(ns), c = len(xs), d = to_int(s), e = now(),"
+        ' f = parse_time(s, format="%Y"), g = contains(xs, 1), h = env("A"), k = env("A", "b")',
+    )
+    assert types["a"] == STR and types["b"] == Nullable(STR) and types["c"] == INT
+    assert types["d"] == INT and types["e"] == TIME and types["f"] == TIME
+    assert types["g"] == BOOL and types["h"] == Nullable(STR) and types["k"] == STR
+
+
+def test_function_calls_are_lowered():
+    text = (
+        f"{R}\nsource stdin(format=json, schema=R)"
+        ' | set a = parse_time(format="%Y", s=s), h = env("A") | sink stdout'
+    )
+    set_step, _ = pipeline(plan_of(text), "t").steps
+    (_, parse_time), (_, env) = set_step.assignments
+    assert parse_time == ir.FuncE("parse_time", (ir.Field(("s",), STR), ir.Lit("%Y", STR)), TIME)
+    assert env == ir.EnvE("A", None, Nullable(STR))
+
+
+def test_where_conditions():
+    text = f"{R}\nsource stdin(format=json, schema=R)"
+    for ok in ("b", "ns == null", "not b", "ni > 1", "b and i > 0", "nrec.a > 1"):
+        assert codes_of(f"{text} | where {ok} | sink stdout") == [], ok
+    assert codes_of(f"{text} | where i | sink stdout") == [codes.NOT_BOOL]
+    assert codes_of("source stdin | where x | sink stdout") == []  # any
+    assert codes_of(f"{text} | where false | sink stdout") == [codes.UNREACHABLE]
+
+
+def test_typing_errors():
+    text = f"{R}\nsource stdin(format=json, schema=R) | set v = "
+    cases = {
+        "ni + 1": [codes.NULLABLE_OPERAND],
+        "s == 1": [codes.BAD_OPERANDS],
+        "s < 1": [codes.BAD_OPERANDS],
+        "s * 2": [codes.NOT_NUMERIC],
+        "b + 1": [codes.BAD_OPERANDS],
+        's =~ r"(?<=a)b"': [codes.BAD_REGEX],
+        "lower(i)": [codes.TYPE_MISMATCH],
+        "lowr(s)": [codes.UNKNOWN_FUNCTION],
+        "upper()": [codes.MISSING_ARG],
+        "upper(s, s)": [codes.TOO_MANY_ARGS],
+        'i in ["a"]': [codes.BAD_OPERANDS],
+        "if i then 1 else 2": [codes.NOT_BOOL],
+        "i and b": [codes.TYPE_MISMATCH],
+        "1 + null": [codes.NULLABLE_OPERAND],
+    }
+    for expr, expected in cases.items():
+        assert codes_of(text + expr + " | sink stdout") == expected, expr
+
+
+def test_set_field_lowering_keeps_the_expression_tree():
+    text = f"{R}\nsource stdin(format=json, schema=R) | set v = -(i + 2) ?? 0 | sink stdout"
+    set_step, _ = pipeline(plan_of(text), "t").steps
+    ((path, value),) = set_step.assignments
+    assert path == ("v",)
+    assert value == ir.BinaryE(
+        "??",
+        ir.UnaryE("-", ir.BinaryE("+", ir.Field(("i",), INT), ir.Lit(2, INT), INT), INT),
+        ir.Lit(0, INT),
+        INT,
+    )
+
+
+# ---------------------------------------------------------------- summarize
+
+
+def test_summarize_output_and_plan():
+    text = (
+        "schema Q { ts: time, host: str, code: int, ms: float?, n: int }\n"
+        "source stdin(format=json, schema=Q)\n"
+        "| summarize c = count(), s = sum(n), a = avg(ms), lo = min(n), hi = max(ms),"
+        " p = p95(ms), dc = distinct_count(host) by host, status = code every 1m on ts"
+        " allowed_lateness = 5s\n"
+        "| sink stdout"
+    )
+    p = pipeline(plan_of(text), "t")
+    step = p.steps[0]
+    assert isinstance(step, ir.SummarizeStep)
+    assert step.keys == (("host", ("host",)), ("status", ("code",)))
+    assert step.every_ms == 60_000 and step.on == ("ts",) and step.allowed_lateness_ms == 5_000
+    assert [(a.name, a.function, a.path) for a in step.aggregates][:2] == [
+        ("c", "count", None), ("s", "sum", ("n",))]  # fmt: skip
+    assert p.output_type == RecordT((
+        ("window_start", TIME), ("window_end", TIME), ("host", STR), ("status", INT),
+        ("c", INT), ("s", INT), ("a", Nullable(FLOAT)), ("lo", Nullable(INT)),
+        ("hi", Nullable(FLOAT)), ("p", Nullable(FLOAT)), ("dc", INT),
+    ))  # fmt: skip
+    assert not p.output_type.open
+
+
+def test_summarize_without_on_uses_processing_time():
+    step = (
+        plan_of("source stdin | summarize n = count() every 10s | sink stdout")
+        .pipelines[0]
+        .steps[0]
+    )
+    assert step.on is None and step.allowed_lateness_ms == 0 and step.every_ms == 10_000
+
+
+def test_summarize_errors():
+    base = "schema Q { ts: str, host: str }\nsource stdin(format=json, schema=Q) | summarize "
+    assert codes_of(base + "s = sum(host) every 1m | sink stdout") == [codes.NOT_NUMERIC]
+    assert codes_of(base + "c = count() every 1m on ts | sink stdout") == [codes.TYPE_MISMATCH]
+    assert codes_of(base + "s = sum(1) every 1m | sink stdout") == [codes.BAD_AGGREGATE]
+    assert codes_of(base + "s = total(host) every 1m | sink stdout") == [codes.BAD_AGGREGATE]
+    assert codes_of(base + "host = count() by host every 1m | sink stdout") == [
+        codes.DUPLICATE_FIELD
+    ]
+
+
+# ---------------------------------------------------------------- robustness
+
+
+def test_errors_do_not_cascade_after_an_unknown_stage():
+    text = (
+        "schema S { a: int }\n"
+        "source stdin(format=json, schema=S) | enrich(a) | where b > 1 | sink stdout"
+    )
+    assert codes_of(text) == [codes.UNKNOWN_STAGE]
+
+
+def test_every_error_in_the_file_is_reported_in_source_order():
+    text = (
+        "pipeline a = source stdin | geoipp | sink stdout\n"
+        "pipeline b = source stdin | set x = lowr(y) | sink stdout\n"
+        "pipeline c = from nobody | sink stdout\n"
+    )
+    plan, diags = checked(text)
+    assert plan is None
+    assert [d.code for d in diags] == [codes.UNKNOWN_STAGE, codes.UNKNOWN_FUNCTION,
+                                       codes.UNKNOWN_PIPELINE]  # fmt: skip
+    assert [d.span.start for d in diags] == sorted(d.span.start for d in diags)
+
+
+def test_hand_built_program_without_spans_checks():
+    program = ast.Program((
+        ast.Pipeline("p", ast.Chain(
+            ast.SourceHead(ast.Call("stdin", parens=False)),
+            (ast.WhereStage(ast.Binary(">", ast.FieldRef(("n",)), ast.Literal(1))),
+             ast.SinkStage(ast.Call("stdout", parens=False))),
+        )),
+    ))  # fmt: skip
+    plan, diags = check(program, SourceFile("hand.flow", ""))
+    assert diags == [] and plan is not None
+    p = plan.pipelines[0]
+    assert p.head.info.label == "source stdin" and p.steps[0].info.label == "where"
+    assert p.steps[1].info.label == "sink stdout"
+
+
+def test_an_internal_failure_is_one_plainly_labelled_diagnostic():
+    class NotAStage:
+        span = NO_SPAN
+
+    program = ast.Program((
+        ast.Pipeline("p", ast.Chain(ast.SourceHead(ast.Call("stdin")), (NotAStage(),))),
+    ))  # fmt: skip
+    plan, diags = check(program, SourceFile("bug.flow", ""))
+    assert plan is None
+    assert [d.code for d in diags] == [codes.INTERNAL]
+    assert diags[0].message.startswith("internal compiler error")
+    assert "not a stage node: NotAStage" in diags[0].message
+    assert "bug in flowc" in diags[0].hint
+
+
+def test_checking_is_deterministic():
+    text = open(__file__.replace("test_checker.py", "cases/multi_errors_in_one_file.flow")).read()
+    first, second = checked(text), checked(text)
+    assert first == second
+    assert [d.hint for d in first[1]] == [d.hint for d in second[1]]
+
+
+def test_the_benchmark_program_checks_clean_in_dependency_order(monkeypatch):
+    from bench.frontend import generate
+
+    monkeypatch.setenv("FLOW_ANON_KEY", "k")
+    text = generate(300)
+    plan = plan_of(text, "bench.flow")
+    names = [p.name for p in plan.pipelines]
+    assert len(names) == 4 * text.count("pipeline raw")
+    assert names.index("raw0") < names.index("alerts0") and "failures0" in names
+    stats = pipeline(plan, "stats0").output_type
+    assert stats.names[:4] == ("window_start", "window_end", "server", "label")
