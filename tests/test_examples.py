@@ -16,7 +16,9 @@ from tests.flowrun import read_jsonl, run_flow_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.flow"))
-WITH_EXPECTED = [p for p in EXAMPLES if (ROOT / "examples" / "expected" / p.stem).is_dir()]
+WITH_EXPECTED = [
+    p for p in EXAMPLES if (ROOT / "examples" / "expected" / p.stem).is_dir()
+]
 
 
 def _comparable(records: list[dict]) -> list[dict]:
@@ -47,3 +49,22 @@ def test_example_output_matches_expected(example: Path, tmp_path: Path):
         got = read_jsonl(tmp_path / "out" / example.stem / name)
         want = read_jsonl(expected_dir / name)
         assert _comparable(got) == _comparable(want), name
+
+
+def regenerate() -> list[Path]:
+    """Rewrite examples/expected/<name>/ from a fresh run of each such example."""
+    import tempfile
+
+    written = []
+    for example in WITH_EXPECTED:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            shutil.copytree(ROOT / "examples", work / "examples")
+            proc = run_flow_cli(Path("examples") / example.name, cwd=work,
+                                env={"FLOWC_CACHE_DIR": str(work / "cache")})  # fmt: skip
+            assert proc.returncode == 0, proc.stderr.decode()
+            target = ROOT / "examples" / "expected" / example.stem
+            shutil.rmtree(target)
+            shutil.copytree(work / "out" / example.stem, target)
+            written += sorted(target.glob("*"))
+    return written

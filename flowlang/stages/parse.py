@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import datetime as _dt
 
 from .. import codes
 from ..types import ANY, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
@@ -23,6 +23,25 @@ COMBINED = (
 )
 
 
+def compile_regex(pattern: str):
+    """The RE2 program for `pattern`; raises ValueError with RE2's reason.
+
+    RE2 matches in time linear in the input whatever the pattern, so a user
+    pattern such as `^(a|a)*$` cannot stall a pipeline; in exchange it has no
+    backreferences and no lookaround."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason)) from None
+
+
 def _merge(record: Type, fields) -> Type:
     for name, typ in fields:
         record = with_field(record, name, typ)
@@ -33,21 +52,27 @@ def _output(ctx: RuleContext) -> Type:
     fmt = ctx.args["format"]
     schema = ctx.args.get("schema")
     if schema is not None:
-        produced = schema.fields
-    elif fmt == "combined":
+        merged = _merge(ctx.input, schema.fields)
+        if schema.open and isinstance(merged, RecordT):
+            merged = RecordT(merged.fields, open=True)
+        return merged
+    if fmt == "combined":
         produced = COMBINED
     elif fmt == "regex":
-        pattern = ctx.args["format_args"]["pattern"]
         try:
-            groups = re.compile(pattern).groupindex
-        except re.error as exc:
-            ctx.error(codes.BAD_REGEX, f"invalid regular expression: {exc}", param="format")
+            groups = compile_regex(ctx.args["format_args"]["pattern"]).groupindex
+        except ValueError as exc:
+            ctx.error(codes.BAD_REGEX, f"invalid regular expression: {exc}", param="format",
+                      hint="patterns use RE2 syntax: no backreferences, no lookaround")  # fmt: skip
             return ctx.input
         if not groups:
             ctx.error(codes.BAD_REGEX, "the regular expression has no named groups",
                       param="format", hint="name what to keep: (?P<name>…)")  # fmt: skip
-        produced = tuple((name, Nullable(STR)) for name in groups)
+        produced = tuple((name, Nullable(STR)) for name in sorted(groups, key=groups.get))
     elif fmt == "csv":
+        if len(ctx.args["format_args"]["delimiter"]) != 1:
+            ctx.error(codes.BAD_ARG_VALUE, "the csv delimiter must be one character",
+                      param="format")  # fmt: skip
         produced = tuple((name, Nullable(STR)) for name in ctx.args["format_args"]["columns"])
     else:  # json, kv: fields unknown until run time
         if isinstance(ctx.input, RecordT):
@@ -60,13 +85,27 @@ SPEC = StageSpec(
     name="parse",
     kind="processor",
     doc=(
-        "Parses the text in `field` and merges what it finds into the record. "
-        "Formats: `json` (an object), `kv` (`a=1 b=\"x y\"`), `csv(columns=[…])`, "
-        "`regex(r\"…\")` (named groups become fields), and `combined` (the "
-        "Apache/nginx combined log format, typed: ip, user, time, method, path, "
-        "protocol, status, bytes, referrer, agent). With `schema=S` the fields "
-        "are coerced to `S`. A line that does not parse goes to the error stream "
-        "with the raw text."
+        "Parses the text in `field` and merges the fields it finds into the record "
+        "(they replace fields of the same name). Formats: `json` (one object), "
+        "`kv` (`a=1 b=\"x y\"`: whitespace-separated pairs, values optionally "
+        "double-quoted with `\\\"` and `\\\\` escapes), `csv(columns=[…], "
+        "delimiter=\",\")` (missing trailing columns are null, extra ones are an "
+        "error), `regex(r\"…\")` (named groups become fields; a group that did not "
+        "take part is null), and `combined` (the Apache/nginx combined log format "
+        "`ip ident user [time] \"request\" status bytes \"referrer\" \"agent\"`, "
+        "typed: ip, user, time (UTC), method, path, protocol, status, bytes, "
+        "referrer, agent; `-` is null; lines in the common log format, without "
+        "referrer and agent, are accepted with those null, and text after the agent "
+        "is ignored). Without a schema, `kv`, `csv` and `regex` fields are strings; "
+        "with `schema=S` the parsed fields are coerced to `S` (numbers, booleans and "
+        "times read from their text; a closed `S` keeps only its fields). A trailing "
+        "line break is ignored. Text that does not parse, contains NUL, the "
+        "replacement character U+FFFD or lone surrogates (traces of bytes that were "
+        "not UTF-8), or is null goes to the error stream with the raw text. Patterns are RE2 (the `google-re2` "
+        "engine): matching takes time linear in the input whatever the pattern, so "
+        "`^(a|a)*$` cannot stall a pipeline; RE2 has no backreferences or "
+        "lookaround, and a pattern it cannot compile is a compile-time error. The "
+        "`=~` operator uses the same engine."
     ),
     params=(
         Param("format", Kind.CHOICE, "the text format", options={
@@ -87,7 +126,17 @@ SPEC = StageSpec(
     runtime="Parse",
     module=__name__,
     examples=(
-        Example("parse(combined)"),
+        Example(
+            "parse(combined)",
+            input=({"message": '203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] '
+                               '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"'},),
+            output=({"message": '203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] '
+                                '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"',
+                     "ip": "203.0.113.9", "user": "jane",
+                     "time": _dt.datetime(2024, 3, 2, 9, 0, tzinfo=_dt.timezone.utc),
+                     "method": "GET", "path": "/cart?id=7", "protocol": "HTTP/1.1",
+                     "status": 200, "bytes": 512, "referrer": None, "agent": "curl/8.5.0"},),
+        ),  # fmt: skip
         Example(
             'parse(regex(r"^(?P<level>[A-Z]+) (?P<msg>.*)$"))',
             input=({"message": "WARN disk almost full"},),
@@ -98,5 +147,269 @@ SPEC = StageSpec(
             input=({"message": 'user=jane action="log in"'},),
             output=({"message": 'user=jane action="log in"', "user": "jane", "action": "log in"},),
         ),
+        Example(
+            'parse(csv(columns=["host", "status", "note"], delimiter=";"), field=line)',
+            input=({"line": "web-1;503"},),
+            output=({"line": "web-1;503", "host": "web-1", "status": "503", "note": None},),
+        ),
     ),
 )
+
+
+# ---------------------------------------------------------------- runtime
+
+_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # unrolled: linear, no nested backtracking
+_COMBINED_PATTERN = (
+    r"(\S+) (\S+) (\S+) "
+    r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
+    + _QUOTED + r" (\d{3}) (\d+|-)"
+    + r"(?:[ \t]*\Z| " + _QUOTED + " " + _QUOTED + r"(?:[ \t][^\n]*)?\Z)"
+)
+# Prefixes of the format, to say where a line stops matching.
+_COMBINED_PARTS = (
+    (r"\S+ \S+ \S+ ", "`ip ident user` separated by single spaces"),
+    (r"\[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ",
+     "the time as `[10/Oct/2000:13:55:36 -0700]` after the user"),
+    (_QUOTED + " ", 'the request in double quotes after the time'),
+    (r"\d{3} ", "a three-digit status after the request"),
+    (r"(?:\d+|-)(?:[ \t]|\Z)", "the byte count (or `-`) after the status"),
+    (_QUOTED + " ", "the referrer in double quotes after the byte count"),
+    (_QUOTED + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
+)  # fmt: skip
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_KV_PAIR = r'\s*([^\s="]+)=(?:' + _QUOTED + r'|([^\s"]*))(?=\s|\Z)'
+_ESCAPE = r"\\(.)"
+
+
+def _unescape(text: str, escape) -> str:
+    return escape.sub(r"\1", text) if "\\" in text else text
+
+
+class Parse:
+    """Parses the text in `field` (see the stage doc) and merges the result."""
+
+    def __init__(self, ctx, format, format_args=None, field=("message",), schema=None):
+        import re
+
+        from ..runtime.base import RecordError
+        from ..runtime.ops import get_path
+
+        self.ctx = ctx
+        self.path = tuple(field)
+        self.format = format
+        self._error = RecordError
+        args = format_args or {}
+        self._get_path = get_path
+        self._escape = re.compile(_ESCAPE, re.S)
+        if format == "json":
+            from ..runtime.jsonl import loads
+
+            self._loads = loads
+            self._parse = self._json
+        elif format == "kv":
+            self._pair = re.compile(_KV_PAIR, re.S)
+            self._parse = self._kv
+        elif format == "csv":
+            self.columns = tuple(args["columns"])
+            self.delimiter = args.get("delimiter", ",")
+            self._parse = self._csv
+        elif format == "regex":
+            self._regex = compile_regex(args["pattern"])
+            self._parse = self._regex_fields
+        elif format == "combined":
+            import datetime
+            import socket
+
+            # ASCII: a status or a date is written in ASCII digits, never in other scripts
+            self._combined = re.compile(_COMBINED_PATTERN, re.S | re.A)
+            self._parts = tuple((re.compile(p, re.S | re.A), why) for p, why in _COMBINED_PARTS)
+            self._dt = datetime
+            self._utc = datetime.timezone.utc
+            self._zones: dict[str, object] = {}
+            self._pton, self._af4 = socket.inet_pton, socket.AF_INET
+            self._parse = self._combined_fields
+        else:
+            raise ValueError(f"unknown parse format {format!r}")
+        self._coerce = None
+        self._keep = None
+        if schema is not None:
+            from ..runtime.coerce import coercer
+
+            _, is_open, typed_fields = schema
+            # applied as an open record; a closed schema then keeps its own fields only
+            self._coerce = coercer(("{}", True, typed_fields), from_text=format != "json")
+            if not is_open:
+                self._keep = tuple(name for name, _ in typed_fields)
+
+    def __call__(self, rec):
+        path = self.path
+        text = rec.get(path[0]) if len(path) == 1 else self._get_path(rec, path)
+        if text.__class__ is not str:
+            text = self._text(text)
+        if text.endswith(("\n", "\r")):
+            try:
+                fields = self._fields(text.rstrip("\r\n"))
+            except self._error as exc:  # the raw text is reported whole
+                raise self._error(exc.code, exc.message, raw=text) from None
+        else:
+            fields = self._fields(text)
+        rec.update(fields)
+        return rec
+
+    def _fields(self, text: str) -> dict:
+        if "\0" in text:
+            self._fail("the text contains a NUL character", text)
+        if not text.isascii():
+            self._check_unicode(text)
+        fields = self._parse(text)
+        if self._coerce is not None:
+            fields = self._typed(fields, text)
+        return fields
+
+    def _check_unicode(self, text: str) -> None:
+        if "\ufffd" in text:
+            self._fail("the text contains U+FFFD: its bytes were not valid UTF-8", text)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            self._fail("the text contains lone surrogates: its bytes were not valid UTF-8", text)
+
+    def _text(self, value) -> str:
+        where = ".".join(self.path)
+        if value is None:
+            raise self._error("parse", f"nothing to parse: `{where}` is null or missing")
+        if isinstance(value, str):
+            return value
+        raise self._error("type", f"parse: `{where}` is {type(value).__name__}, not text")
+
+    def _fail(self, message: str, text: str):
+        raise self._error("parse", message, raw=text)
+
+    def _typed(self, fields: dict, text: str) -> dict:
+        try:
+            typed = self._coerce(fields)
+        except self._error as exc:
+            raise self._error(exc.code, exc.message, raw=text) from None
+        if self._keep is not None:
+            return {name: typed[name] for name in self._keep}
+        return typed
+
+    # ---------------------------------------------------------------- formats
+
+    def _json(self, text: str) -> dict:
+        try:
+            value = self._loads(text)
+        except ValueError as exc:
+            self._fail(f"invalid JSON: {exc}", text)
+        if not isinstance(value, dict):
+            kind = "null" if value is None else type(value).__name__
+            self._fail(f"expected a JSON object, got {kind}", text)
+        return value
+
+    def _kv(self, text: str) -> dict:
+        fields = {}
+        pos, end = 0, len(text.rstrip())
+        match = self._pair.match
+        while pos < end:
+            found = match(text, pos)
+            if found is None:
+                self._fail(f"expected key=value at column {pos + 1}", text)
+            key, quoted, bare = found.groups()
+            fields[key] = bare if quoted is None else _unescape(quoted, self._escape)
+            pos = found.end()
+        if not fields:
+            self._fail("no key=value pairs", text)
+        return fields
+
+    def _csv(self, text: str) -> dict:
+        import csv
+
+        if not text:
+            self._fail("empty line", text)
+        try:
+            rows = list(csv.reader([text], delimiter=self.delimiter, strict=True))
+        except csv.Error as exc:
+            self._fail(f"invalid CSV: {exc}", text)
+        values = rows[0] if len(rows) == 1 else []
+        columns = self.columns
+        if len(values) > len(columns):
+            self._fail(f"expected at most {len(columns)} columns, got {len(values)}", text)
+        fields = dict(zip(columns, values))
+        for name in columns[len(values):]:
+            fields[name] = None
+        return fields
+
+    def _regex_fields(self, text: str) -> dict:
+        found = self._regex.search(text)
+        if found is None:
+            self._fail("the text does not match the pattern", text)
+        return found.groupdict()
+
+    def _combined_fields(self, text: str) -> dict:
+        found = self._combined.match(text)
+        if found is None:
+            self._fail(self._combined_reason(text), text)
+        (ip, _ident, user, day, mon, year, hour, minute, second, sign, tzh, tzm,
+         request, status, size, referrer, agent) = found.groups()  # fmt: skip
+        parts = _unescape(request, self._escape).split(" ")
+        if len(parts) < 3:
+            self._fail("the request is not `METHOD PATH PROTOCOL`", text)
+        return {
+            "ip": self._ip(ip, text),
+            "user": None if user == "-" else user,
+            "time": self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text),
+            "method": parts[0],
+            "path": " ".join(parts[1:-1]),
+            "protocol": parts[-1],
+            "status": int(status),
+            "bytes": None if size == "-" else int(size),
+            "referrer": None if referrer is None or referrer == "-"
+            else _unescape(referrer, self._escape),
+            "agent": None if agent is None or agent == "-" else _unescape(agent, self._escape),
+        }
+
+    def _ip(self, text: str, line: str) -> str:
+        try:
+            self._pton(self._af4, text)  # dotted quads without leading zeros: canonical as is
+            return text
+        except (OSError, ValueError):
+            pass
+        import ipaddress
+
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            self._fail(f"not an IP address: {text[:60]!r}", line)
+
+    def _time(self, day, mon, year, hour, minute, second, offset, line):
+        month = _MONTHS.get(mon.capitalize())
+        if month is None:
+            self._fail(f"unknown month {mon!r}", line)
+        zone = self._zones.get(offset)
+        if zone is None:
+            minutes = int(offset[1:3]) * 60 + int(offset[3:5])
+            if minutes >= 24 * 60:
+                self._fail(f"invalid time zone offset {offset}", line)
+            delta = self._dt.timedelta(minutes=-minutes if offset[0] == "-" else minutes)
+            zone = self._zones[offset] = self._dt.timezone(delta)
+        try:
+            local = self._dt.datetime(int(year), month, int(day), int(hour), int(minute),
+                                   int(second), tzinfo=zone)  # fmt: skip
+        except ValueError as exc:
+            self._fail(f"invalid time: {exc}", line)
+        return local.astimezone(self._utc)
+
+    def _combined_reason(self, text: str) -> str:
+        """Why `text` is not a combined log line: the first part that does not fit."""
+        if "\n" in text or "\r" in text:
+            return "not in combined log format: the line contains a line break"
+        pos = 0
+        for part, expected in self._parts:
+            found = part.match(text, pos)
+            if found is None:
+                return f"not in combined log format: expected {expected} (column {pos + 1})"
+            pos = found.end()
+            if pos >= len(text):
+                break
+        return "not in combined log format"

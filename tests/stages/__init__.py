@@ -1,0 +1,1 @@
+"""Tests of the enrichment stages: geoip, anonymize, parse, lookup, dedup."""

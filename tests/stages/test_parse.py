@@ -1,0 +1,277 @@
+"""parse: the case files in parse_cases/ (one per format, malformed and hostile
+inputs included), run on the stage and through compiled pipelines."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowlang.runtime import jsonl
+from flowlang.runtime.base import RecordError
+from flowlang.runtime.lines import MAX_LINE
+from flowlang.stages.parse import compile_regex
+from tests.flowrun import CompileFailed, run_flow
+from tests.stages.stagebind import make_stage
+
+CASES = Path(__file__).parent / "parse_cases"
+FILES = sorted(CASES.glob("*.json"))
+
+
+def expand(value):
+    """Case-file shorthand: a list holding {"repeat": s, "times": n} pieces is one string."""
+    if isinstance(value, dict):
+        if set(value) == {"repeat", "times"}:
+            return value["repeat"] * value["times"]
+        return {k: expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if any(isinstance(v, dict) and set(v) == {"repeat", "times"} for v in value):
+            return "".join(expand(v) for v in value)
+        return [expand(v) for v in value]
+    return value
+
+
+@functools.cache
+def case_file(name: str) -> dict:
+    return json.loads((CASES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def stage_of(name: str):
+    data = case_file(name)
+    return make_stage(data["stage"], data.get("schema", ""))
+
+
+def input_of(case: dict):
+    return expand(case["text"]) if "text" in case else case["value"]
+
+
+def all_cases():
+    for path in FILES:
+        for i, case in enumerate(case_file(path.stem)["cases"]):
+            yield pytest.param(path.stem, i, id=f"{path.stem}:{case['name']}")
+
+
+def test_every_format_has_case_files_with_hostile_inputs():
+    stems = {p.stem for p in FILES}
+    assert {"json", "kv", "csv", "regex", "combined"} <= stems
+    for stem in ("json", "kv", "csv", "regex", "combined"):
+        names = " ".join(c["name"] for c in case_file(stem)["cases"])
+        for hostile in ("NUL", "U+FFFD", "1 MB", "CRLF"):
+            assert hostile in names, f"{stem}.json has no {hostile} case"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("name", "index"), list(all_cases()))
+def test_case(name, index):
+    case = case_file(name)["cases"][index]
+    value = input_of(case)
+    rec = {"message": value}
+    if "error" in case:
+        with pytest.raises(RecordError) as raised:
+            stage_of(name)(rec)
+        assert raised.value.code == case["error"]["code"]
+        assert case["error"]["message"] in raised.value.message
+        if isinstance(value, str):
+            assert raised.value.raw == value
+    else:
+        out = stage_of(name)(rec)
+        expected = {"message": value, **expand(case["fields"])}
+        assert jsonl.loads(jsonl.dumps(out)) == expected
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+def test_case_file_through_a_compiled_pipeline(tmp_path, name):
+    data = case_file(name)
+    cases = data["cases"]
+    program = (
+        f'{data.get("schema", "")}\n'
+        'source file("input.jsonl", format=json)\n'
+        f'  | {data["stage"]}\n'
+        '  | sink file("output.jsonl")\n'
+    )
+    records = [{"message": input_of(c)} for c in cases]
+    result = run_flow(program, tmp_path, records=records)
+    assert result.exit_code == 0, result.stderr
+    # the file source itself refuses input lines over its 1 MiB limit
+    too_long = [len(jsonl.dumps(r)) > MAX_LINE for r in records]
+    passed = [c for c, long in zip(cases, too_long) if "fields" in c and not long]
+    wanted = [{"message": input_of(c), **expand(c["fields"])} for c in passed]
+    assert result.output == [jsonl.loads(jsonl.dumps(r)) for r in wanted]
+    limited = [e for e in result.errors if e["code"] == "limit"]
+    assert len(limited) == sum(too_long)
+    assert all(e["stage"].startswith("source file") for e in limited)
+    failing = [c for c, long in zip(cases, too_long) if "error" in c and not long]
+    parse_errors = [e for e in result.errors if e["code"] != "limit"]
+    assert len(parse_errors) == len(failing)
+    for error, case in zip(parse_errors, failing):
+        assert error["code"] == case["error"]["code"]
+        assert case["error"]["message"] in error["message"]
+        assert error["stage"].startswith("parse(")
+        if isinstance(input_of(case), str):
+            assert error["raw"] == input_of(case)
+
+
+# ---------------------------------------------------------------- hostile text, any format
+
+HOSTILE = [
+    "\0" * 64,
+    "a\0b=c",
+    "ok=1 \ufffd\ufffd",
+    "\ufffd",
+    "x" * (1 << 20),
+    "\r\n" * 1000,
+    "a=1\rb=2",
+    '"' * 100_000,
+    "\\" * 100_000,
+    "{" * 100_000,
+    "[" + "1," * 100_000,
+    "\udc80\udcff surrogate escapes",
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+@pytest.mark.parametrize("index", range(len(HOSTILE)))
+def test_hostile_text_never_crashes(name, index):
+    text = HOSTILE[index]
+    try:
+        out = stage_of(name)({"message": text})
+    except RecordError as exc:
+        assert exc.message and exc.code in ("parse", "schema")
+        assert exc.raw == text
+    else:
+        assert isinstance(out, dict) and out["message"] == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from([p.stem for p in FILES]), text=st.text(max_size=200))
+def test_arbitrary_text_parses_or_goes_to_the_error_stream(name, text):
+    try:
+        out = stage_of(name)({"message": text})
+    except RecordError as exc:
+        assert exc.raw == text and exc.message
+    else:
+        assert out["message"] == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.dictionaries(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc"),
+                                   blacklist_characters='="\\\ufffd\x85\u2028\u2029\x1c\x1d\x1e\x1f'),
+            min_size=1, max_size=10),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\ufffd"),
+            max_size=20),
+    min_size=1, max_size=6))  # fmt: skip
+def test_kv_reads_back_what_a_writer_quotes(pairs):
+    def quote(v: str) -> str:
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    line = " ".join(f"{k}={quote(v)}" for k, v in pairs.items())
+    out = stage_of("kv")({"message": line})
+    assert {k: out[k] for k in pairs} == pairs
+
+
+# ---------------------------------------------------------------- regexes
+
+
+@pytest.mark.timeout(30)
+def test_catastrophic_pattern_does_not_stall():
+    # ^(a|a)*$ backtracks 2^n ways in engines like Python's `re`; RE2 is linear
+    stage = make_stage(r'parse(regex(r"^(?P<run>(a|a)*)$"))')
+    for _ in range(1000):
+        with pytest.raises(RecordError):
+            stage({"message": "a" * 49 + "b"})
+
+
+@pytest.mark.parametrize(("pattern", "reason"), [
+    (r"(?P<a>x)\1", "invalid escape sequence"),
+    (r"(?P<a>x)(?=y)", "invalid perl operator"),
+    (r"(?P<a>x{1001})", "bad repetition"),
+    (r"(?P<a>[z-a])", "invalid character class range"),
+    (r"(?P<a>unclosed", "missing )"),
+])  # fmt: skip
+def test_patterns_re2_cannot_compile_are_compile_time_errors(tmp_path, pattern, reason):
+    with pytest.raises(ValueError, match="."):
+        compile_regex(pattern)
+    program = f'source stdin | parse(regex(r"{pattern}")) | sink stdout'
+    with pytest.raises(CompileFailed, match=r"E306.*invalid regular expression"):
+        run_flow(program, tmp_path, records=[])
+
+
+def test_a_pattern_without_named_groups_is_a_compile_time_error(tmp_path):
+    with pytest.raises(CompileFailed, match="no named groups"):
+        run_flow(
+            'source stdin | parse(regex(r"a+")) | sink stdout', tmp_path, records=[]
+        )
+
+
+def test_a_csv_delimiter_must_be_one_character(tmp_path):
+    program = 'source stdin | parse(csv(columns=["a"], delimiter=";;")) | sink stdout'
+    with pytest.raises(CompileFailed, match="one character"):
+        run_flow(program, tmp_path, records=[])
+
+
+def test_parsed_fields_are_typed_for_the_checker(tmp_path):
+    # status is an int after parse(combined): arithmetic on it checks clean
+    program = (
+        'source file("input.jsonl", format=json)\n'
+        "  | parse(combined)\n"
+        "  | where status >= 500\n"
+        "  | set kb = bytes ?? 0\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    lines = [
+        '192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 503 - "-" "-"',
+        '192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 10 "-" "-"',
+    ]
+    result = run_flow(program, tmp_path, records=[{"message": m} for m in lines])
+    assert result.exit_code == 0, result.stderr
+    assert [(r["status"], r["kb"]) for r in result.output] == [(503, 0)]
+
+
+def test_nested_field_and_null_text(tmp_path):
+    stage = make_stage("parse(kv, field=log.line)")
+    assert stage({"log": {"line": "a=1"}})["a"] == "1"
+    with pytest.raises(RecordError, match="`log.line` is null or missing"):
+        stage({"log": None})
+
+
+def test_hostile_bytes_from_a_real_file(tmp_path):
+    """Bytes as a damaged log holds them, read by the file source and parsed."""
+    good = b'192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"'
+    lines = [
+        good,
+        good + b"\r",  # CRLF file
+        b"\0" * 4096,  # pre-allocated space after a crash
+        b"\0" * 8 + good,
+        good.replace(b"ua", b"caf\xe9\xff"),  # not UTF-8
+        b"x" * 1_000_000,  # long garbage, under the source's limit
+        b"y" * (MAX_LINE + 10),  # over it
+        good.replace(b"/ ", b"/" + b"a" * 900_000 + b" "),  # a long but valid request
+        b"",
+        good,
+    ]
+    (tmp_path / "access.log").write_bytes(b"\n".join(lines) + b"\n")
+    program = (
+        'source file("access.log", format=lines)\n'
+        "  | parse(combined)\n"
+        "  | drop message\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    result = run_flow(program, tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.output) + len(result.errors) == len(lines)
+    assert [len(r["path"]) for r in result.output] == [1, 1, 900_001, 1]
+    reasons = [(e["code"], e["message"]) for e in result.errors]
+    assert all(message for _, message in reasons)
+    assert ("parse", "the text contains a NUL character") in reasons
+    assert reasons.count(("parse", "the text contains a NUL character")) == 2
+    assert ("limit" in {code for code, _ in reasons}) and ("decode" in {c for c, _ in reasons})
+    metrics = result.metrics["test"]
+    assert metrics["in"] == len(lines) and metrics["errors"] == len(result.errors)
