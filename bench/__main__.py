@@ -14,6 +14,7 @@ MODULES = [
     "bench.enrich",
     "bench.summarize",
     "bench.nats",
+    "bench.elastic",
 ]
 
 
