@@ -2,26 +2,300 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+import uuid
+from typing import Any
+
+from ..runtime.base import Record, Rejected, Sink, StageContext
+from ..runtime.errors import FlowError
 from ..types import STR
 from ._spec import EnvRef, Example, Kind, Param, StageSpec
+from .nats_source import DEFAULT_URL, connect, display_url, redact, server_urls, warn
 
 SPEC = StageSpec(
     name="nats",
     kind="sink",
     doc=(
-        "Publishes records as JSON to a JetStream subject, waiting for the "
-        "stream's acknowledgement; `msg_id=` sets `Nats-Msg-Id` so the stream "
-        "drops duplicates of a retried publish."
+        "Publishes each record as one JSON message to a JetStream subject and "
+        "waits for the stream's acknowledgement before the batch counts as "
+        "written. Every message carries a `Nats-Msg-Id` header, so the stream "
+        "drops the duplicate of a retried publish: the value of the `msg_id=` "
+        "field when given (and not null), else an id made for the record when "
+        "it is first sent. With `msg_id=` built from the input (for example "
+        "`_nats.msg_id` behind a nats source), a redelivered input is published "
+        "once. Publishes in flight are bounded; timeouts and unavailable "
+        "streams are retried with backoff; a record larger than the server "
+        "accepts goes to the error stream. `stream=` names the stream the "
+        "subject must belong to (checked at start)."
     ),
     params=(
         Param("subject", Kind.VALUE, "subject", type=STR, allow_env=True),
         Param("stream", Kind.VALUE, "stream name", type=STR, default=None, allow_env=True),
         Param("msg_id", Kind.FIELD, "de-duplication id", default=None),
-        Param("url", Kind.VALUE, "server URL(s)", type=STR, allow_env=True,
+        Param("url", Kind.VALUE, "server URL(s), comma-separated; credentials allowed "
+              "and never logged", type=STR, allow_env=True,
               default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222")),
     ),  # fmt: skip
     output=lambda ctx: None,
     runtime="NatsSink",
     module=__name__,
-    examples=(Example('source file("app.log") | sink nats("logs.app", stream="LOGS")'),),
+    examples=(
+        Example('source file("app.log") | sink nats("logs.app", stream="LOGS")'),
+        Example(
+            'source nats("raw.>", stream="RAW", durable="clean")\n'
+            '| where level != "debug"\n'
+            '| sink nats("clean.logs", stream="CLEAN", msg_id=_nats.msg_id)',
+            doc="Stream to stream; a redelivered input message is published once.",
+        ),
+    ),
 )
+
+MAX_IN_FLIGHT = 2048  # publishes awaiting their PubAck
+ACK_TIMEOUT = 5.0  # seconds to wait for PubAcks before publishing again
+BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0  # seconds between rounds of retries
+WARN_EVERY = 30.0  # seconds between warnings while retries go on
+HEADER_ROOM = 256  # bytes kept for headers under the server's max_payload
+
+# JetStream error codes that a retry cannot fix
+_TOO_LARGE = 10054  # message size exceeds the stream's maximum
+_WRONG_STREAM = 10060  # the subject belongs to another stream than `stream=`
+
+Item = tuple[Record, bytes, str]  # a record, its JSON, its message id
+
+
+class _Retry(Exception):
+    """A publish that may succeed when sent again."""
+
+
+class _Refused(Exception):
+    """A publish the stream refused for good."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class PubAcks:
+    """Publishes that wait for their PubAck, matched by reply subject on one
+    wildcard subscription (nats-py's `publish_async` leaves a future pending
+    forever when the stream answers with an error)."""
+
+    def __init__(self, nc: Any, limit: int):
+        self.nc = nc
+        self.prefix = nc.new_inbox() + "."
+        self.waiting: dict[str, asyncio.Future] = {}
+        self.slots = asyncio.Semaphore(limit)
+        self.next = 0
+        self.sub: Any = None
+
+    async def start(self) -> None:
+        self.sub = await self.nc.subscribe(self.prefix + "*", cb=self._reply)
+
+    async def _reply(self, msg: Any) -> None:
+        future = self.waiting.pop(msg.subject, None)
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str]) -> asyncio.Future:
+        """Send one message; the future gets the stream's reply. Waits while
+        `limit` publishes are already in flight."""
+        await self.slots.acquire()
+        self.next += 1
+        reply = self.prefix + str(self.next)
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[reply] = future
+        future.add_done_callback(lambda _: self._done(reply))
+        try:
+            await self.nc.publish(subject, data, reply=reply, headers=headers)
+        except BaseException:
+            future.cancel()
+            raise
+        return future
+
+    def _done(self, reply: str) -> None:
+        self.waiting.pop(reply, None)
+        self.slots.release()
+
+
+def pub_ack(msg: Any) -> dict:
+    """The PubAck in a stream's reply; raises _Retry or _Refused for an error."""
+    from ..runtime.jsonl import loads
+
+    headers = msg.headers
+    if headers and headers.get("Status") == "503":
+        raise _Retry("no stream answered (503)")
+    try:
+        ack = loads(msg.data)
+    except ValueError:
+        ack = None
+    if not isinstance(ack, dict):
+        raise _Retry(f"unreadable acknowledgement {msg.data[:100]!r}")
+    error = ack.get("error")
+    if not isinstance(error, dict):
+        return ack
+    code, err_code, text = error.get("code"), error.get("err_code"), error.get("description", "")
+    if err_code == _WRONG_STREAM:
+        raise FlowError(f"the subject no longer belongs to the expected stream: {text}")
+    if err_code == _TOO_LARGE or (isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)):
+        raise _Refused(f"the stream refused the message: {text} (code {code}, {err_code})")
+    raise _Retry(f"{text} (code {code}, {err_code})")
+
+
+class NatsSink(Sink):
+    """Publishes JSON records to JetStream and waits for every PubAck."""
+
+    def __init__(
+        self,
+        ctx: StageContext,
+        subject: str,
+        stream: str | None = None,
+        msg_id: tuple[str, ...] | None = None,
+        url: str = DEFAULT_URL,
+    ) -> None:
+        self.ctx = ctx
+        self.subject = subject
+        self.stream = stream
+        self.msg_id = msg_id
+        self.url = url
+        server_urls(url)
+        self._nc: Any = None
+        self._acks: PubAcks | None = None
+        self._last_warning = float("-inf")
+
+    async def start(self) -> None:
+        """Connect and check that a stream captures the subject."""
+        import nats.js.errors
+
+        self._nc = nc = await connect(self.ctx, self.url)
+        try:
+            found = await nc.jetstream().find_stream_name_by_subject(self.subject)
+        except nats.js.errors.NotFoundError:
+            found = None
+        if found is None or (self.stream is not None and found != self.stream):
+            await nc.close()
+            actual = f"; it belongs to stream {found!r}" if found else ""
+            wanted = f"stream {self.stream!r}" if self.stream else "no stream"
+            raise FlowError(
+                f"subject {self.subject!r} is not captured by {wanted} at "
+                f"{display_url(self.url)}{actual}"
+            )
+        self._acks = PubAcks(nc, MAX_IN_FLIGHT)
+        await self._acks.start()
+
+    def _id_of(self, rec: Record) -> str:
+        """The record's message id: its `msg_id` field, else a new one.
+        Raises _Refused for an id that cannot be a header value."""
+        path = self.msg_id
+        if path is not None:
+            value: Any = rec
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is not None and value != "":
+                text = value if isinstance(value, str) else str(value)
+                if "\r" in text or "\n" in text:
+                    raise _Refused("the msg_id field holds a line break, which a NATS header cannot carry")
+                return text
+        return uuid.uuid4().hex
+
+    async def write(self, records: list[Record]) -> list[Rejected]:
+        """Publish every record; return when each is stored or rejected for good."""
+        from ..runtime.jsonl import dumps
+
+        limit = self._nc.max_payload - HEADER_ROOM
+        rejected: list[Rejected] = []
+        pending: list[Item] = []
+        for rec in records:
+            data = dumps(rec)
+            if len(data) > limit:
+                message = f"message of {len(data)} bytes exceeds the server's limit of {limit}"
+                rejected.append(Rejected(rec, "rejected", message))
+                continue
+            try:
+                pending.append((rec, data, self._id_of(rec)))
+            except _Refused as exc:
+                rejected.append(Rejected(rec, "rejected", exc.message))
+        attempt = 0
+        while pending:
+            pending, refused = await self._publish_round(pending)
+            rejected.extend(refused)
+            if pending:
+                attempt += 1
+                self.ctx.count("retries", len(pending))
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+        return rejected
+
+    async def _publish_round(self, pending: list[Item]) -> tuple[list[Item], list[Rejected]]:
+        """Publish once; returns what must be sent again and what is refused for good."""
+        import nats.errors
+
+        acks = self._acks
+        assert acks is not None
+        subject, stream = self.subject, self.stream
+        sent: list[tuple[Item, asyncio.Future]] = []
+        retry: list[Item] = []
+        rejected: list[Rejected] = []
+        try:
+            for n, item in enumerate(pending):
+                headers = {"Nats-Msg-Id": item[2]}
+                if stream is not None:
+                    headers["Nats-Expected-Stream"] = stream
+                try:
+                    future = await acks.publish(subject, item[1], headers)
+                except (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError) as exc:
+                    # disconnected with a full buffer: the rest goes in the next round
+                    self._warn_retry(exc)
+                    retry.extend(pending[n:])
+                    break
+                sent.append((item, future))
+            if sent:
+                await asyncio.wait([f for _, f in sent], timeout=ACK_TIMEOUT)
+            duplicates = 0
+            for item, future in sent:
+                if not future.done():
+                    self._warn_retry(TimeoutError(f"no acknowledgement within {ACK_TIMEOUT:g}s"))
+                    retry.append(item)
+                    continue
+                try:
+                    ack = pub_ack(future.result())
+                except _Retry as exc:
+                    self._warn_retry(exc)
+                    retry.append(item)
+                    continue
+                except _Refused as exc:
+                    rejected.append(Rejected(item[0], "rejected", exc.message))
+                    continue
+                if ack.get("duplicate"):
+                    duplicates += 1
+            if duplicates:
+                self.ctx.count("duplicates", duplicates)
+        finally:
+            # after a timeout or a cancellation nothing is left waiting for a PubAck
+            for _, future in sent:
+                if not future.done():
+                    future.cancel()
+        return retry, rejected
+
+    def _warn_retry(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last_warning < WARN_EVERY:
+            return
+        self._last_warning = now
+        message = f"publishing to {self.subject!r} failed, retrying: {type(exc).__name__}: {exc}"
+        warn(self.ctx, redact(message, self.url))
+
+    async def close(self) -> None:
+        nc, self._nc = self._nc, None
+        if nc is None:
+            return
+        import nats.errors
+
+        try:
+            if nc.is_connected:
+                await nc.flush(timeout=5)
+        except (nats.errors.Error, asyncio.TimeoutError):
+            pass
+        finally:
+            await nc.close()
