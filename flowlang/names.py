@@ -33,6 +33,8 @@ def python_identifier(text: str, prefix: str = "") -> str:
     if cleaned != text or not cleaned or cleaned[0].isdigit() or cleaned.startswith("__"):
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned.strip('_')[:40]}_{digest}".lstrip("_")
+        if cleaned[0].isdigit():
+            cleaned = "n" + cleaned
     if keyword.iskeyword(cleaned) or keyword.issoftkeyword(cleaned):
         cleaned += "_"
     result = prefix + cleaned

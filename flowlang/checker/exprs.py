@@ -271,6 +271,8 @@ class ExprChecker:
             if ANY in (a, b):
                 return ANY
             return INT if a == b == INT else FLOAT
+        if op == "*" and sorted((a, b), key=str) in ([DURATION, INT], [DURATION, FLOAT]):
+            return DURATION  # scaling a duration
         if op in ("*", "/", "%"):
             for t, node in ((a, e.left), (b, e.right)):
                 if t not in (INT, FLOAT, ANY):

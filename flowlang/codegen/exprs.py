@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..names import python_identifier
-from ..types import BOOL, DURATION, FLOAT, INT, IP, STR, TIME, Type
+from ..types import ANY, BOOL, DURATION, FLOAT, INT, IP, STR, TIME, ListT, RecordT, Type, strip_null
 from .literals import pyrepr
 
 _NUMS = (INT, FLOAT)
@@ -127,6 +127,15 @@ def _same_kind(a: Type, b: Type) -> bool:
     return a == b and a in (STR, TIME, DURATION, IP)
 
 
+def _may_share(e: ir.TExpr) -> bool:
+    """Could `e` evaluate to a dict or list that is part of the record?"""
+    if isinstance(e, (ir.Lit, ir.DurationLit, ir.FuncE, ir.EnvE, ir.UnaryE)):
+        return False
+    if isinstance(e, ir.BinaryE) and e.op != "??":
+        return False
+    return strip_null(e.type) == ANY or isinstance(strip_null(e.type), (ListT, RecordT))
+
+
 def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> list[str]:
     """The body lines of one fused stage; `rec` is the current record."""
     i = step.info.index
@@ -136,6 +145,8 @@ def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> lis
         lines = []
         for path, value in step.assignments:
             code = exprs.expr(value)
+            if _may_share(value):
+                code = f"_ops.fresh({code})"
             if len(path) == 1:
                 lines.append(f"rec[{pyrepr(path[0])}] = {code}")
             else:

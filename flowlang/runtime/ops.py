@@ -78,6 +78,16 @@ def set_path(rec: dict, path: tuple[str, ...], value: Any) -> None:
     target[path[-1]] = value
 
 
+def fresh(value: Any) -> Any:
+    """A copy of `value` sharing no dict or list with it: `set v = a` must not
+    alias `a`, or a later change to one would show in the other."""
+    if isinstance(value, dict):
+        return {k: fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fresh(v) for v in value]
+    return value
+
+
 def drop_path(rec: dict, path: tuple[str, ...]) -> None:
     target: Any = rec
     for name in path[:-1]:

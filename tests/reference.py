@@ -1,0 +1,485 @@
+"""A reference interpreter of the relational stages of a checked pipeline.
+
+Deliberately simple and written straight from the run-time semantics of the
+language (docs/language.md): one recursive evaluator over the typed plan's
+expressions, one function per stage, no shortcuts taken from static types.
+It shares no code with the compiler or `flowlang.runtime`, so that comparing
+the two (tests/test_differential.py) finds mistakes in either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from flowlang import ir
+
+UTC = dt.timezone.utc
+
+
+class Failure(Exception):
+    """A run-time failure for one record: it goes to the error stream."""
+
+
+@dataclass
+class Outcome:
+    """Everything one run of the reference produced."""
+
+    output: list[dict]
+    errors: list[tuple[int, dict]]  # (stage index, record as it was when it failed)
+    dropped: dict[int, int] = field(default_factory=dict)  # stage index -> count
+
+
+def run_reference(
+    pipeline: ir.PipelinePlan, records: list[dict]
+) -> tuple[list[dict], list[tuple[int, dict]]]:
+    """Run the pipeline's relational stages over `records`: (output, errors)."""
+    outcome = run_reference_detailed(pipeline, records)
+    return outcome.output, outcome.errors
+
+
+def run_reference_detailed(
+    pipeline: ir.PipelinePlan, records: list[dict], env: dict[str, str] | None = None
+) -> Outcome:
+    """As `run_reference`, also counting the records each `where` dropped.
+
+    `env` stands for the environment `env("NAME")` reads (default: os.environ);
+    it is read once, before the first record, as a compiled program does.
+    """
+    steps = [s for s in pipeline.steps if not _is_sink(s)]
+    for step in steps:
+        if not isinstance(
+            step, (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep)
+        ):
+            raise NotImplementedError(
+                f"the reference runs relational stages only, not {step!r}"
+            )
+    environment = dict(os.environ if env is None else env)
+    outcome = Outcome([], [])
+    for original in records:
+        rec = fresh(original)
+        for step in steps:
+            index = step.info.index
+            try:
+                rec = _run_step(step, rec, environment)
+            except Failure:
+                outcome.errors.append((index, rec))
+                break
+            except (ArithmeticError, ValueError, TypeError):
+                # a failing Python operation on a well-kinded value (an int too
+                # large for a float, a time out of range) is a failure too
+                outcome.errors.append((index, rec))
+                break
+            if rec is None:
+                outcome.dropped[index] = outcome.dropped.get(index, 0) + 1
+                break
+        else:
+            outcome.output.append(rec)
+    return outcome
+
+
+def fresh(value: Any) -> Any:
+    """A deep copy that shares nothing, not even between equal parts
+    (`copy.deepcopy` would keep two references to one dict as one)."""
+    if isinstance(value, dict):
+        return {k: fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fresh(v) for v in value]
+    return value
+
+
+def _is_sink(step: Any) -> bool:
+    return isinstance(step, ir.CallStep) and step.kind == "sink"
+
+
+# ---------------------------------------------------------------- stages
+
+
+def _run_step(step: Any, rec: dict, env: dict[str, str]) -> dict | None:
+    """One stage on one record: the record to go on with, or None (dropped).
+
+    Stages that can fail half-way (`set`) change `rec` in place, so a failure
+    reports the record as it was at that moment; `keep` builds a new record
+    and reports the one it was reading from.
+    """
+    if isinstance(step, ir.WhereStep):
+        return rec if _condition(evaluate(step.cond, rec, env)) else None
+    if isinstance(step, ir.SetStep):
+        for path, expr in step.assignments:
+            value = evaluate(expr, rec, env)
+            write_path(rec, path, fresh(value))
+        return rec
+    if isinstance(step, ir.DropStep):
+        for path in step.paths:
+            remove_path(rec, path)
+        return rec
+    if isinstance(step, ir.KeepStep):
+        kept: dict = {}
+        for path in step.paths:
+            write_path(kept, path, fresh(read_path(rec, path)))
+        return kept
+    if isinstance(step, ir.RenameStep):
+        for old, new in step.pairs:
+            if is_present(rec, old):
+                value = read_path(rec, old)
+                remove_path(rec, old)
+                write_path(rec, new, value)
+        return rec
+    raise NotImplementedError(step)
+
+
+def _condition(value: Any) -> bool:
+    """A `where` or `if` condition: true passes; false or null does not."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise Failure(f"condition is {kind(value)}, not bool")
+
+
+# ---------------------------------------------------------------- paths
+
+
+def read_path(rec: dict, path: tuple[str, ...]) -> Any:
+    """The value at `path`; null through an absent or null record."""
+    value: Any = rec
+    for name in path:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise Failure(f"{kind(value)} is not a record")
+        value = value.get(name)
+    return value
+
+
+def is_present(rec: dict, path: tuple[str, ...]) -> bool:
+    """Is `path` a key in the record (a nested one inside records all the way)?"""
+    value: Any = rec
+    for name in path:
+        if not isinstance(value, dict) or name not in value:
+            return False
+        value = value[name]
+    return True
+
+
+def write_path(rec: dict, path: tuple[str, ...], value: Any) -> None:
+    """Set `path`, making absent or null intermediate records; a present
+    intermediate that is not a record is a failure."""
+    target = rec
+    for name in path[:-1]:
+        inner = target.get(name)
+        if inner is None:
+            inner = {}
+            target[name] = inner
+        elif not isinstance(inner, dict):
+            raise Failure(f"field `{name}` is {kind(inner)}, not a record")
+        target = inner
+    target[path[-1]] = value
+
+
+def remove_path(rec: dict, path: tuple[str, ...]) -> None:
+    """Remove `path` when it is present; anything else leaves the record alone."""
+    target: Any = rec
+    for name in path[:-1]:
+        if not isinstance(target, dict):
+            return
+        target = target.get(name)
+    if isinstance(target, dict):
+        target.pop(path[-1], None)
+
+
+# ---------------------------------------------------------------- values
+
+
+def kind(value: Any) -> str:
+    """The run-time kind of a value, by the language's names."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, dt.datetime):
+        return "time"
+    if isinstance(value, dt.timedelta):
+        return "duration"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "record"
+    return type(value).__name__
+
+
+def is_number(value: Any) -> bool:
+    return kind(value) in ("int", "float")
+
+
+def equal(a: Any, b: Any) -> bool:
+    """`==`: null is a value, bool is never a number, 1 == 1.0, other kinds differ."""
+    ka, kb = kind(a), kind(b)
+    if is_number(a) and is_number(b):
+        return a == b
+    if ka != kb:
+        return False
+    if ka == "list":
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    if ka == "record":
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _ordered(op: str, a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    comparable = (is_number(a) and is_number(b)) or (
+        kind(a) == kind(b) and kind(a) in ("str", "time", "duration")
+    )
+    if not comparable:
+        raise Failure(f"cannot compare {kind(a)} with {kind(b)}")
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    return a >= b
+
+
+def _member(x: Any, container: Any) -> bool:
+    """`x in container`."""
+    if x is None or container is None:
+        return False
+    if isinstance(container, list):
+        return any(equal(x, item) for item in container)
+    if isinstance(container, str):
+        if not isinstance(x, str):
+            raise Failure(f"`in` a string needs a string, not {kind(x)}")
+        return x in container
+    raise Failure(f"`in` needs a list or a string, not {kind(container)}")
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    ka, kb = kind(a), kind(b)
+    numbers = is_number(a) and is_number(b)
+    if op == "+":
+        if numbers or (ka == kb == "str") or (ka, kb) in (
+            ("time", "duration"), ("duration", "time"), ("duration", "duration"),
+        ):  # fmt: skip
+            return a + b
+    elif op == "-":
+        if numbers or (ka, kb) in (
+            ("time", "time"), ("time", "duration"), ("duration", "duration"),
+        ):  # fmt: skip
+            return a - b
+    elif op == "*":
+        if (
+            numbers
+            or (ka == "duration" and is_number(b))
+            or (is_number(a) and kb == "duration")
+        ):
+            return a * b
+    elif op == "/":
+        if numbers:
+            if b == 0:
+                raise Failure("division by zero")
+            return a / b
+    elif op == "%":
+        if numbers:
+            if b == 0:
+                raise Failure("division by zero")
+            return a % b
+    raise Failure(f"`{op}` does not apply to {ka} and {kb}")
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def evaluate(expr: Any, rec: dict, env: dict[str, str]) -> Any:
+    """The value of a typed expression for one record."""
+    if isinstance(expr, ir.Lit):
+        return expr.value
+    if isinstance(expr, ir.DurationLit):
+        return dt.timedelta(milliseconds=expr.millis)
+    if isinstance(expr, ir.Field):
+        return read_path(rec, expr.path)
+    if isinstance(expr, ir.ListE):
+        return [evaluate(item, rec, env) for item in expr.items]
+    if isinstance(expr, ir.EnvE):
+        return env.get(expr.name, expr.default)
+    if isinstance(expr, ir.UnaryE):
+        value = evaluate(expr.operand, rec, env)
+        if expr.op == "not":
+            return not _logical(value)
+        if value is None:
+            return None
+        if is_number(value) or kind(value) == "duration":
+            return -value
+        raise Failure(f"cannot negate {kind(value)}")
+    if isinstance(expr, ir.CondE):
+        if _condition(evaluate(expr.cond, rec, env)):
+            return evaluate(expr.then, rec, env)
+        return evaluate(expr.else_, rec, env)
+    if isinstance(expr, ir.FuncE):
+        return _call(expr.name, [evaluate(arg, rec, env) for arg in expr.args])
+    if isinstance(expr, ir.BinaryE):
+        return _binary(expr, rec, env)
+    raise NotImplementedError(expr)
+
+
+def _logical(value: Any) -> bool:
+    """An operand of `and`, `or`, `not`: bool, or null counting as false."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise Failure(f"logical operand is {kind(value)}, not bool")
+
+
+def _binary(expr: ir.BinaryE, rec: dict, env: dict[str, str]) -> Any:
+    op = expr.op
+    if op == "and":
+        return _logical(evaluate(expr.left, rec, env)) and _logical(
+            evaluate(expr.right, rec, env)
+        )
+    if op == "or":
+        return _logical(evaluate(expr.left, rec, env)) or _logical(
+            evaluate(expr.right, rec, env)
+        )
+    if op == "??":
+        left = evaluate(expr.left, rec, env)
+        return left if left is not None else evaluate(expr.right, rec, env)
+    left = evaluate(expr.left, rec, env)
+    if op == "=~":
+        pattern = expr.right.value
+        if left is None:
+            return False
+        if not isinstance(left, str):
+            raise Failure(f"`=~` needs a string, not {kind(left)}")
+        return re2.search(pattern, left) is not None
+    right = evaluate(expr.right, rec, env)
+    if op == "==":
+        return equal(left, right)
+    if op == "!=":
+        return not equal(left, right)
+    if op in ("<", "<=", ">", ">="):
+        return _ordered(op, left, right)
+    if op == "in":
+        return _member(left, right)
+    return _arith(op, left, right)
+
+
+# ---------------------------------------------------------------- builtins
+
+
+def _want(value: Any, *kinds: str) -> Any:
+    if kind(value) not in kinds:
+        raise Failure(f"expected {' or '.join(kinds)}, got {kind(value)}")
+    return value
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name == "now":
+        return dt.datetime.now(UTC)
+    if any(arg is None for arg in args):
+        return None
+    if name == "lower":
+        return _want(args[0], "str").lower()
+    if name == "upper":
+        return _want(args[0], "str").upper()
+    if name == "trim":
+        return _want(args[0], "str").strip()
+    if name == "len":
+        return len(_want(args[0], "str", "list"))
+    if name == "starts_with":
+        return _want(args[0], "str").startswith(_want(args[1], "str"))
+    if name == "ends_with":
+        return _want(args[0], "str").endswith(_want(args[1], "str"))
+    if name == "contains":
+        haystack = _want(args[0], "str", "list")
+        if isinstance(haystack, str):
+            return _want(args[1], "str") in haystack
+        return any(equal(args[1], item) for item in haystack)
+    if name == "to_int":
+        return _to_int(args[0])
+    if name == "to_float":
+        return _to_float(args[0])
+    if name == "to_str":
+        return _to_str(args[0])
+    if name == "parse_time":
+        return _parse_time(*args)
+    raise NotImplementedError(f"builtin {name}")
+
+
+def _to_int(value: Any) -> int:
+    k = kind(value)
+    if k == "int":
+        return value
+    if k == "float":
+        if not math.isfinite(value):
+            raise Failure("cannot convert a non-finite float to int")
+        return int(value)
+    if k == "str":
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise Failure(f"not an integer: {value!r}") from None
+    raise Failure(f"cannot convert {k} to int")
+
+
+def _to_float(value: Any) -> float:
+    k = kind(value)
+    if k == "float":
+        return value
+    if k == "int":
+        return float(value)
+    if k == "str":
+        try:
+            result = float(value)
+        except ValueError:
+            raise Failure(f"not a number: {value!r}") from None
+        if not math.isfinite(result):
+            raise Failure(f"not a finite number: {value!r}")
+        return result
+    raise Failure(f"cannot convert {k} to float")
+
+
+def _to_str(value: Any) -> str:
+    k = kind(value)
+    if k == "str":
+        return value
+    if k in ("int", "float"):
+        return str(value)
+    if k == "bool":
+        return "true" if value else "false"
+    if k == "time":
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    if k == "duration":
+        return str(value.total_seconds())
+    raise Failure(f"cannot convert {k} to str")
+
+
+def _parse_time(text: Any, fmt: Any = None) -> dt.datetime:
+    _want(text, "str")
+    try:
+        if fmt is None:
+            if text.endswith("Z"):
+                text = text[:-1] + "+00:00"
+            parsed = dt.datetime.fromisoformat(text)
+        else:
+            parsed = dt.datetime.strptime(text, _want(fmt, "str"))
+    except ValueError:
+        raise Failure(f"not a time: {text!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
