@@ -1,8 +1,11 @@
-"""`sink elastic(index, url=env("FLOW_ELASTIC_URL", "http://localhost:9200"), id=…, time=…)`."""
+"""`sink elastic(index, url=env("FLOW_ELASTIC_URL", "http://localhost:9200"), id=…, time=…)`.
+
+Also home of the retry policy the network sinks share (`Retrier`).
+"""
 
 from __future__ import annotations
 
-from ..types import ANY, INT, STR, TIME, Nullable
+from ..types import ANY, DURATION, INT, STR, TIME, Nullable
 from ._spec import EnvRef, Example, Kind, Param, StageSpec
 
 SPEC = StageSpec(
@@ -33,6 +36,11 @@ SPEC = StageSpec(
         Param("batch_size", Kind.VALUE, "documents per bulk request", type=INT, default=500),
         Param("batch_bytes", Kind.VALUE, "bytes per bulk request", type=INT,
               default=5_000_000),
+        Param("retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION,
+              default=30_000),
+        Param("shutdown_grace", Kind.VALUE, "how long a stopping run keeps retrying before "
+              "it gives up (unwritten records stay unacknowledged)", type=DURATION,
+              default=10_000),
     ),  # fmt: skip
     output=lambda ctx: None,
     runtime="ElasticSink",
@@ -45,3 +53,380 @@ SPEC = StageSpec(
         ),
     ),
 )
+
+
+# the runtime (generated code instantiates it; checking never does)
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import datetime as _dt  # noqa: E402
+import email.utils  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+import time as _time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ..runtime.base import Record, RecordError, Rejected, Sink, StageContext  # noqa: E402
+from ..runtime.errors import FlowError  # noqa: E402
+
+log = logging.getLogger(__name__)
+_UTC = _dt.timezone.utc
+RETRY_STATUS = (408, 429)  # besides 5xx: the server asks to try again later
+WARN_EVERY = 30.0  # seconds between repeated "still failing" warnings
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP `Retry-After` value (delay-seconds or an
+    HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_UTC)
+    return max(0.0, (when - _dt.datetime.now(_UTC)).total_seconds())
+
+
+class Retrier:
+    """The retry policy of the network sinks: exponential backoff with jitter
+    between `initial` and `maximum` seconds, at least as long as a server's
+    `Retry-After`, forever, until the run is asked to stop; then for at most
+    `grace` more seconds, after which the write fails with a FlowError (its
+    records were never acknowledged, so the source has not checkpointed past
+    them). Warnings about a failure streak are logged, rate-limited."""
+
+    def __init__(self, ctx: StageContext, what: str, initial: float, maximum: float,
+                 grace: float, logger: logging.Logger | None = None):  # fmt: skip
+        self.ctx = ctx
+        self.log = logger or log
+        self.what = what
+        self.initial = initial
+        self.maximum = max(maximum, initial)
+        self.grace = grace
+        self.stop_requested: float | None = None
+        self._stopping = asyncio.Event()
+        self._unsubscribe = ctx.bus.subscribe("signal", self._on_signal) if ctx.bus else None
+        self._warned = -WARN_EVERY  # the first failure is always told
+
+    def _on_signal(self, topic: str, **data: Any) -> None:
+        if self.stop_requested is None:
+            self.stop_requested = _time.monotonic()
+            self._stopping.set()
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """How long to wait before retry number `attempt` (0-based)."""
+        cap = min(self.maximum, self.initial * 2 ** min(attempt, 32))
+        wait = random.uniform(cap / 2, cap)  # jitter: writers that failed together spread out
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return wait
+
+    async def wait(self, attempt: int, reason: str, waiting: int, retry_after: float | None = None) -> None:
+        """Sleep before the next attempt. Once the run is stopping, sleeps end
+        by the grace deadline, and a retry due after it raises FlowError."""
+        self.ctx.count("retries")
+        now = _time.monotonic()
+        if now - self._warned >= WARN_EVERY:
+            self._warned = now
+            self.log.warning("%s: %s; retrying (%d records waiting)", self.ctx.stage, reason, waiting)
+        until = now + self.delay(attempt, retry_after)
+        if self.stop_requested is None:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), until - now)
+            except TimeoutError:
+                return
+        assert self.stop_requested is not None
+        deadline = self.stop_requested + self.grace
+        if _time.monotonic() >= deadline:
+            raise FlowError(
+                f"{self.what} still failing at shutdown ({reason}); {waiting} records "
+                "were not written and not acknowledged"
+            )
+        await asyncio.sleep(max(0.0, min(until, deadline) - _time.monotonic()))
+
+    def recovered(self, attempts: int) -> None:
+        if attempts:
+            self.log.info("%s: recovered after %d retries", self.ctx.stage, attempts)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+class _Doc:
+    """One record on its way: where it goes and its serialized body."""
+
+    __slots__ = ("record", "header", "body", "size")
+
+    def __init__(self, record: Record, header: dict, body: bytes, size: int):
+        self.record = record
+        self.header = header
+        self.body = body
+        self.size = size  # bytes in the bulk request: both lines and their newlines
+
+
+def _item_reason(info: dict) -> str:
+    """`type: reason` of a bulk item's error (with its cause), never the request."""
+    error = info.get("error")
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}".rstrip(": ")
+        cause = error.get("caused_by")
+        if isinstance(cause, dict) and cause.get("reason"):
+            text += f" (caused by {cause.get('type', 'error')}: {cause['reason']})"
+        return text
+    exc = info.get("exception")
+    if exc is not None:
+        return _api_error_text(exc)
+    return str(error) if error else f"status {info.get('status')}"
+
+
+def _api_error_text(exc: Any) -> str:
+    """What an ApiError says, from its status and body (its repr carries the
+    connection settings, headers included, and is never used)."""
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", "?")
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return f"{status} {error.get('type', 'error')}: {error.get('reason', '')}"
+        if error:
+            return f"{status} {error}"
+    return f"{status} {getattr(exc, 'message', '') or 'error'}"
+
+
+def _retry_after_of(info: dict) -> float | None:
+    meta = getattr(info.get("exception"), "meta", None)
+    headers = getattr(meta, "headers", None)
+    return parse_retry_after(headers.get("retry-after")) if headers is not None else None
+
+
+class ElasticSink(Sink):
+    """Indexes records with the bulk helpers of the official async client.
+
+    `write` returns only when every record is indexed (created, or already
+    there for `id=`) or rejected for good; 429 and 5xx items are resent alone,
+    a refused connection is retried until the run stops (see Retrier)."""
+
+    def __init__(self, ctx: StageContext, index: str,
+                 url: str = "http://localhost:9200", id: tuple[str, ...] | None = None,
+                 time: tuple[str, ...] | None = None, api_key: str = "", username: str = "",
+                 password: str = "", ca_certs: str = "", batch_size: int = 500,
+                 batch_bytes: int = 5_000_000, retry_max: int = 30_000,
+                 shutdown_grace: int = 10_000, *, retry_initial: float = 0.1,
+                 request_timeout: float = 30.0) -> None:  # fmt: skip
+        self.ctx = ctx
+        if not index:
+            raise FlowError("elastic: the index name is empty")
+        if batch_size < 1 or batch_bytes < 1:
+            raise FlowError("elastic: batch_size and batch_bytes must be positive")
+        if ca_certs and not os.path.isfile(ca_certs):
+            raise FlowError(f"elastic: CA file {ca_certs!r} does not exist")
+        self.index = index
+        self.pattern = "%" in index
+        self.url = url
+        self.id_path = id
+        self.time_path = time
+        self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self.request_timeout = request_timeout
+        self._auth: dict[str, Any] = {}
+        if api_key:
+            self._auth["api_key"] = api_key
+        if username or password:
+            self._auth["basic_auth"] = (username, password)
+        if ca_certs:
+            self._auth["ca_certs"] = ca_certs
+        self.retrier = Retrier(ctx, f"elasticsearch at {public_url(url)}",
+                               retry_initial, retry_max / 1000, shutdown_grace / 1000)  # fmt: skip
+        self.client: Any = None
+
+    async def start(self) -> None:
+        from elasticsearch import AsyncElasticsearch
+
+        try:
+            self.client = AsyncElasticsearch(
+                self.url, request_timeout=self.request_timeout, max_retries=0,
+                retry_on_status=(), retry_on_timeout=False, **self._auth,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise FlowError(f"elastic: bad connection settings for {public_url(self.url)}: {exc}") from None
+
+    async def write(self, records: list[Record]) -> list[Rejected]:
+        from ..runtime.jsonl import dumps
+
+        now = _dt.datetime.now(_UTC)
+        rejected: list[Rejected] = []
+        pending: list[_Doc] = []
+        for rec in records:
+            try:
+                header = self._header(rec, now)
+            except RecordError as exc:
+                rejected.append(Rejected(rec, exc.code, exc.message))
+                self.ctx.count("rejected")
+                continue
+            body = dumps(rec)
+            pending.append(_Doc(rec, header, body, len(dumps(header)) + len(body) + 2))
+        attempt = 0
+        while pending:
+            retry, reason, retry_after = await self._send(pending, rejected)
+            if not retry:
+                break
+            await self.retrier.wait(attempt, reason, len(retry), retry_after)
+            attempt += 1
+            pending = retry
+        self.retrier.recovered(attempt)
+        return rejected
+
+    def _header(self, rec: Record, now: _dt.datetime) -> dict:
+        """The bulk action line of one record; RecordError when it cannot be indexed."""
+        from ..runtime.ops import get_path
+
+        index = self.index
+        if self.pattern:
+            when = now
+            if self.time_path is not None:
+                when = get_path(rec, self.time_path)
+                if not isinstance(when, _dt.datetime):
+                    raise RecordError("type", f"the index name needs a time but field "
+                                      f"`{'.'.join(self.time_path)}` is {kind_of(when)}")  # fmt: skip
+                when = when.astimezone(_UTC) if when.tzinfo else when.replace(tzinfo=_UTC)
+            index = when.strftime(self.index)
+        if self.id_path is None:
+            return {"index": {"_index": index}}
+        value = get_path(rec, self.id_path)
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            raise RecordError("type", f"the document id field `{'.'.join(self.id_path)}` "
+                              f"is {kind_of(value)}, not a string or an integer")  # fmt: skip
+        return {"create": {"_index": index, "_id": str(value)}}
+
+    def _chunks(self, docs: list[_Doc]) -> list[list[_Doc]]:
+        """`docs` cut into bulk requests of at most batch_size documents and
+        batch_bytes bytes (a document larger than that goes alone)."""
+        chunks: list[list[_Doc]] = []
+        chunk: list[_Doc] = []
+        size = 0
+        for doc in docs:
+            if chunk and (len(chunk) >= self.batch_size or size + doc.size > self.batch_bytes):
+                chunks.append(chunk)
+                chunk, size = [], 0
+            chunk.append(doc)
+            size += doc.size
+        if chunk:
+            chunks.append(chunk)
+        return chunks
+
+    async def _send(self, docs: list[_Doc], rejected: list[Rejected]) -> tuple[list[_Doc], str, float | None]:
+        """One pass of bulk requests over `docs`. Accepted ones are done,
+        permanent failures go to `rejected`; returns the ones to resend, why,
+        and the longest Retry-After the server asked for."""
+        from elastic_transport import TransportError
+
+        retry: list[_Doc] = []
+        reason = ""
+        retry_after: float | None = None
+        chunks = self._chunks(docs)
+        for k, chunk in enumerate(chunks):
+            try:
+                results = await self._bulk(chunk)
+            except TransportError as exc:
+                # no answer: this request and the ones not sent yet are resent
+                for rest in chunks[k:]:
+                    retry.extend(rest)
+                reason = f"{type(exc).__name__}: {_transport_text(exc)}"
+                break
+            first = results[0][2] if results else {}
+            if first.get("status") == 413 and "exception" in first and len(chunk) > 1:
+                # the request was too large for the server: smaller ones from now on
+                self.batch_bytes = max(1, min(self.batch_bytes, sum(d.size for d in chunk)) // 2)
+                retry.extend(chunk)
+                reason = "status 413: request too large"
+                continue
+            for doc, (ok, op, info) in zip(chunk, results):
+                status = info.get("status") or 0
+                if ok or (status == 409 and op == "create"):
+                    if status == 409:
+                        self.ctx.count("already_present")
+                elif status in RETRY_STATUS or status >= 500 or not status:
+                    retry.append(doc)
+                    reason = f"status {status}: {_item_reason(info)}"
+                    after = _retry_after_of(info)
+                    if after is not None:
+                        retry_after = max(retry_after or 0.0, after)
+                elif "exception" in info and status != 413:
+                    # the whole request refused (credentials, URL, not Elasticsearch):
+                    # no record is to blame and every one would fail the same way
+                    raise FlowError(f"elasticsearch at {public_url(self.url)} refused the "
+                                    f"bulk request: {_item_reason(info)}")  # fmt: skip
+                else:
+                    rejected.append(Rejected(doc.record, "rejected", f"elasticsearch: {_item_reason(info)}"))
+                    self.ctx.count("rejected")
+        if retry:
+            self.ctx.count("retried_items", len(retry))
+        return retry, reason, retry_after
+
+    async def _bulk(self, chunk: list[_Doc]) -> list[tuple[bool, str, dict]]:
+        """One bulk request through the client's helper: (ok, op, info) per document."""
+        from contextlib import aclosing
+
+        from elasticsearch.helpers import async_streaming_bulk
+
+        out: list[tuple[bool, str, dict]] = []
+        self.ctx.count("bulk_requests")
+        began = _time.perf_counter()
+        try:
+            stream = async_streaming_bulk(
+                self.client, [(d.header, d.body) for d in chunk], chunk_size=len(chunk),
+                max_chunk_bytes=1 << 62, expand_action_callback=_as_is,
+                raise_on_error=False, raise_on_exception=False, max_retries=0,
+            )  # fmt: skip
+            async with aclosing(stream) as results:
+                async for ok, item in results:
+                    op, info = next(iter(item.items()))
+                    out.append((ok, op, info))
+        finally:
+            self.ctx.count("request_ms", int((_time.perf_counter() - began) * 1000))
+        return out
+
+    async def close(self) -> None:
+        self.retrier.close()
+        if self.client is not None:
+            client, self.client = self.client, None
+            await client.close()
+
+
+def _as_is(action: tuple[dict, bytes]) -> tuple[dict, bytes]:
+    return action
+
+
+def _transport_text(exc: Any) -> str:
+    """A connection failure in words, without the node's settings."""
+    errors = getattr(exc, "errors", ()) or ()
+    inner = errors[0] if errors else None
+    return str(inner or getattr(exc, "message", "") or type(exc).__name__)
+
+
+def public_url(url: str) -> str:
+    """`url` without any user:password part."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def kind_of(value: Any) -> str:
+    """`null`, `a string`, `a record`, … for messages about a value."""
+    if value is None:
+        return "null"
+    return {dict: "a record", list: "a list", str: "a string", bool: "a bool", int: "an int",
+            float: "a float"}.get(type(value), type(value).__name__)  # fmt: skip
