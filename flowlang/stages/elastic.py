@@ -56,106 +56,19 @@ SPEC = StageSpec(
 
 
 # the runtime (generated code instantiates it; checking never does)
-import asyncio  # noqa: E402
 import os  # noqa: E402
 import datetime as _dt  # noqa: E402
-import email.utils  # noqa: E402
 import logging  # noqa: E402
-import random  # noqa: E402
 import time as _time  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ..runtime.base import Record, RecordError, Rejected, Sink, StageContext  # noqa: E402
 from ..runtime.errors import FlowError  # noqa: E402
+from ._netsink import Retrier, kind_of, parse_retry_after, public_url  # noqa: E402, F401
 
 log = logging.getLogger(__name__)
 _UTC = _dt.timezone.utc
 RETRY_STATUS = (408, 429)  # besides 5xx: the server asks to try again later
-WARN_EVERY = 30.0  # seconds between repeated "still failing" warnings
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from an HTTP `Retry-After` value (delay-seconds or an
-    HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_UTC)
-    return max(0.0, (when - _dt.datetime.now(_UTC)).total_seconds())
-
-
-class Retrier:
-    """The retry policy of the network sinks: exponential backoff with jitter
-    between `initial` and `maximum` seconds, at least as long as a server's
-    `Retry-After`, forever, until the run is asked to stop; then for at most
-    `grace` more seconds, after which the write fails with a FlowError (its
-    records were never acknowledged, so the source has not checkpointed past
-    them). Warnings about a failure streak are logged, rate-limited."""
-
-    def __init__(self, ctx: StageContext, what: str, initial: float, maximum: float,
-                 grace: float, logger: logging.Logger | None = None):  # fmt: skip
-        self.ctx = ctx
-        self.log = logger or log
-        self.what = what
-        self.initial = initial
-        self.maximum = max(maximum, initial)
-        self.grace = grace
-        self.stop_requested: float | None = None
-        self._stopping = asyncio.Event()
-        self._unsubscribe = ctx.bus.subscribe("signal", self._on_signal) if ctx.bus else None
-        self._warned = -WARN_EVERY  # the first failure is always told
-
-    def _on_signal(self, topic: str, **data: Any) -> None:
-        if self.stop_requested is None:
-            self.stop_requested = _time.monotonic()
-            self._stopping.set()
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """How long to wait before retry number `attempt` (0-based)."""
-        cap = min(self.maximum, self.initial * 2 ** min(attempt, 32))
-        wait = random.uniform(cap / 2, cap)  # jitter: writers that failed together spread out
-        if retry_after is not None:
-            wait = max(wait, retry_after)
-        return wait
-
-    async def wait(self, attempt: int, reason: str, waiting: int, retry_after: float | None = None) -> None:
-        """Sleep before the next attempt. Once the run is stopping, sleeps end
-        by the grace deadline, and a retry due after it raises FlowError."""
-        self.ctx.count("retries")
-        now = _time.monotonic()
-        if now - self._warned >= WARN_EVERY:
-            self._warned = now
-            self.log.warning("%s: %s; retrying (%d records waiting)", self.ctx.stage, reason, waiting)
-        until = now + self.delay(attempt, retry_after)
-        if self.stop_requested is None:
-            try:
-                await asyncio.wait_for(self._stopping.wait(), until - now)
-            except TimeoutError:
-                return
-        assert self.stop_requested is not None
-        deadline = self.stop_requested + self.grace
-        if _time.monotonic() >= deadline:
-            raise FlowError(
-                f"{self.what} still failing at shutdown ({reason}); {waiting} records "
-                "were not written and not acknowledged"
-            )
-        await asyncio.sleep(max(0.0, min(until, deadline) - _time.monotonic()))
-
-    def recovered(self, attempts: int) -> None:
-        if attempts:
-            self.log.info("%s: recovered after %d retries", self.ctx.stage, attempts)
-
-    def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
 
 
 class _Doc:
@@ -242,7 +155,7 @@ class ElasticSink(Sink):
         if ca_certs:
             self._auth["ca_certs"] = ca_certs
         self.retrier = Retrier(ctx, f"elasticsearch at {public_url(url)}",
-                               retry_initial, retry_max / 1000, shutdown_grace / 1000)  # fmt: skip
+                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log)  # fmt: skip
         self.client: Any = None
 
     async def start(self) -> None:
@@ -408,25 +321,3 @@ def _transport_text(exc: Any) -> str:
     errors = getattr(exc, "errors", ()) or ()
     inner = errors[0] if errors else None
     return str(inner or getattr(exc, "message", "") or type(exc).__name__)
-
-
-def public_url(url: str) -> str:
-    """`url` without any user:password part."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def kind_of(value: Any) -> str:
-    """`null`, `a string`, `a record`, … for messages about a value."""
-    if value is None:
-        return "null"
-    return {dict: "a record", list: "a list", str: "a string", bool: "a bool", int: "an int",
-            float: "a float"}.get(type(value), type(value).__name__)  # fmt: skip

@@ -1,0 +1,126 @@
+"""What the network sinks share: the retry policy (exponential backoff with
+jitter, `Retry-After`, a grace period at shutdown) and how they name values
+and servers in messages without leaking credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import email.utils
+import logging
+import random
+import time as _time
+from typing import Any
+
+from ..runtime.base import StageContext
+from ..runtime.errors import FlowError
+
+_UTC = _dt.timezone.utc
+WARN_EVERY = 30.0  # seconds between repeated "still failing" warnings
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP `Retry-After` value (delay-seconds or an
+    HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_UTC)
+    return max(0.0, (when - _dt.datetime.now(_UTC)).total_seconds())
+
+
+class Retrier:
+    """The retry policy of the network sinks: exponential backoff with jitter
+    between `initial` and `maximum` seconds, at least as long as a server's
+    `Retry-After`, forever, until the run is asked to stop; then for at most
+    `grace` more seconds, after which the write fails with a FlowError (its
+    records were never acknowledged, so the source has not checkpointed past
+    them). Warnings about a failure streak are logged, rate-limited."""
+
+    def __init__(self, ctx: StageContext, what: str, initial: float, maximum: float,
+                 grace: float, logger: logging.Logger):  # fmt: skip
+        self.ctx = ctx
+        self.log = logger  # the sink's own logger, so warnings name it
+        self.what = what
+        self.initial = initial
+        self.maximum = max(maximum, initial)
+        self.grace = grace
+        self.stop_requested: float | None = None
+        self._stopping = asyncio.Event()
+        self._unsubscribe = ctx.bus.subscribe("signal", self._on_signal) if ctx.bus else None
+        self._warned = -WARN_EVERY  # the first failure is always told
+
+    def _on_signal(self, topic: str, **data: Any) -> None:
+        if self.stop_requested is None:
+            self.stop_requested = _time.monotonic()
+            self._stopping.set()
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """How long to wait before retry number `attempt` (0-based)."""
+        cap = min(self.maximum, self.initial * 2 ** min(attempt, 32))
+        wait = random.uniform(cap / 2, cap)  # jitter: writers that failed together spread out
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return wait
+
+    async def wait(self, attempt: int, reason: str, waiting: int, retry_after: float | None = None) -> None:
+        """Sleep before the next attempt. Once the run is stopping, sleeps end
+        by the grace deadline, and a retry due after it raises FlowError."""
+        self.ctx.count("retries")
+        now = _time.monotonic()
+        if now - self._warned >= WARN_EVERY:
+            self._warned = now
+            self.log.warning("%s: %s; retrying (%d records waiting)", self.ctx.stage, reason, waiting)
+        until = now + self.delay(attempt, retry_after)
+        if self.stop_requested is None:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), until - now)
+            except TimeoutError:
+                return
+        assert self.stop_requested is not None
+        deadline = self.stop_requested + self.grace
+        if _time.monotonic() >= deadline:
+            raise FlowError(
+                f"{self.what} still failing at shutdown ({reason}); {waiting} records "
+                "were not written and not acknowledged"
+            )
+        await asyncio.sleep(max(0.0, min(until, deadline) - _time.monotonic()))
+
+    def recovered(self, attempts: int) -> None:
+        if attempts:
+            self.log.info("%s: recovered after %d retries", self.ctx.stage, attempts)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def public_url(url: str) -> str:
+    """`url` without any user:password part."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def kind_of(value: Any) -> str:
+    """`null`, `a string`, `a record`, … for messages about a value."""
+    if value is None:
+        return "null"
+    return {dict: "a record", list: "a list", str: "a string", bool: "a bool", int: "an int",
+            float: "a float"}.get(type(value), type(value).__name__)  # fmt: skip
+
