@@ -64,7 +64,7 @@ from typing import Any  # noqa: E402
 
 from ..runtime.base import Record, RecordError, Rejected, Sink, StageContext  # noqa: E402
 from ..runtime.errors import FlowError  # noqa: E402
-from ._netsink import Retrier, kind_of, parse_retry_after, public_url  # noqa: E402, F401
+from ._netsink import Retrier, kind_of, parse_retry_after, public_url  # noqa: E402
 
 log = logging.getLogger(__name__)
 _UTC = _dt.timezone.utc

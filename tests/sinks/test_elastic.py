@@ -9,7 +9,8 @@ import pytest
 
 from flowlang.runtime.base import StageContext
 from flowlang.runtime.errors import FlowError
-from flowlang.stages.elastic import ElasticSink, parse_retry_after
+from flowlang.stages._netsink import parse_retry_after
+from flowlang.stages.elastic import ElasticSink
 from tests.fixtures.search import count, read_all
 
 UTC = dt.timezone.utc
