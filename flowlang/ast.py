@@ -303,10 +303,14 @@ Statement = Union[Schema, Pipeline]
 
 @dataclass(frozen=True)
 class Comment:
-    """A `#` comment; kept beside the tree so that `flowc fmt` can keep it."""
+    """A `#` comment; kept beside the tree so that `flowc fmt` can keep it.
+    `own_line` is False for a comment that follows code on its line;
+    `blank_after` is True when a blank line follows it."""
 
     text: str
     span: Span = _span()
+    own_line: bool = field(default=True, compare=False, kw_only=True)
+    blank_after: bool = field(default=False, compare=False, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ def _no_anon_key(monkeypatch):
     monkeypatch.delenv("FLOW_ANON_KEY", raising=False)
 
 
-def checked_soundly(program: ast.Program, src: SourceFile) -> tuple[ir.Plan | None, list]:
+def checked_soundly(
+    program: ast.Program, src: SourceFile
+) -> tuple[ir.Plan | None, list]:
     """Check, and assert what holds of every result."""
     plan, diags = check(program, src)
     assert [d.code for d in diags if d.code == codes.INTERNAL] == [], diags[-1].message
@@ -53,7 +55,9 @@ def assert_plan_invariants(plan: ir.Plan) -> None:
         for reader in p.readers + p.error_readers:
             assert reader in names
         sinks = [
-            i for i, s in enumerate(p.steps) if isinstance(s, ir.CallStep) and s.kind == "sink"
+            i
+            for i, s in enumerate(p.steps)
+            if isinstance(s, ir.CallStep) and s.kind == "sink"
         ]
         assert sinks in ([], [len(p.steps) - 1])
         assert sinks or p.readers, f"{p.name} has no sink and no reader"
@@ -76,7 +80,9 @@ def test_checking_any_program_never_fails(program):
 FIELDS = ("ip", "email", "geo", "status", "ts", "message", "latency_ms", "host", "x")
 PATHS = st.one_of(
     st.sampled_from(FIELDS).map(lambda f: (f,)),
-    st.tuples(st.sampled_from(FIELDS), st.sampled_from(("city", "lat", "country_iso", "y"))),
+    st.tuples(
+        st.sampled_from(FIELDS), st.sampled_from(("city", "lat", "country_iso", "y"))
+    ),
 )
 REQ = ast.Schema("Req", tuple(ast.FieldDecl(n, t) for n, t in (
     ("ts", ast.TypeName("time")), ("host", ast.TypeName("str")), ("status", ast.TypeName("int")),
@@ -99,7 +105,9 @@ def _deep_extend(children):
     )  # fmt: skip
 
 
-deep_exprs = st.recursive(st.one_of(literals, durations, field_refs), _deep_extend, max_leaves=8)
+deep_exprs = st.recursive(
+    st.one_of(literals, durations, field_refs), _deep_extend, max_leaves=8
+)
 
 
 @st.composite
@@ -119,8 +127,14 @@ def argument_value(draw, param):
         return ast.FieldRef((draw(st.sampled_from(["Req", "Nope"])),))
     option = draw(st.sampled_from(sorted(param.options) + ["bogus"]))
     sub = param.options.get(option, ())
-    args = tuple(ast.Arg(p.name, draw(argument_value(p))) for p in sub if draw(st.booleans()))
-    return ast.Call(option, args) if args or draw(st.booleans()) else ast.FieldRef((option,))
+    args = tuple(
+        ast.Arg(p.name, draw(argument_value(p))) for p in sub if draw(st.booleans())
+    )
+    return (
+        ast.Call(option, args)
+        if args or draw(st.booleans())
+        else ast.FieldRef((option,))
+    )
 
 
 @st.composite
@@ -130,8 +144,14 @@ def catalogue_call(draw, kind):
     for i, param in enumerate(spec.params):
         if param.required or draw(st.integers(0, 3)) == 0:
             positional = len(args) == i and draw(st.booleans())
-            args.append(ast.Arg(None if positional else param.name, draw(argument_value(param))))
-    name = spec.name if draw(st.integers(0, 9)) else draw(st.sampled_from(["geoipp", "file"]))
+            args.append(
+                ast.Arg(None if positional else param.name, draw(argument_value(param)))
+            )
+    name = (
+        spec.name
+        if draw(st.integers(0, 9))
+        else draw(st.sampled_from(["geoipp", "file"]))
+    )
     return ast.Call(name, tuple(args), parens=bool(args))
 
 
@@ -167,7 +187,9 @@ def deep_programs(draw):
         if draw(st.booleans()):
             head = ast.SourceHead(draw(catalogue_call("source")))
         else:
-            head = ast.FromHead(draw(st.sampled_from(PIPELINE_NAMES)), draw(st.booleans()))
+            head = ast.FromHead(
+                draw(st.sampled_from(PIPELINE_NAMES)), draw(st.booleans())
+            )
         body = draw(st.lists(deep_stages, max_size=4))
         if draw(st.integers(0, 3)):
             body.insert(draw(st.integers(len(body) // 2, len(body))),
@@ -204,7 +226,9 @@ def test_checking_depends_on_meaning_not_layout(program):
         (d.code, d.message) for d in diags0)  # fmt: skip
     assert (plan is None) == (plan0 is None)
     if plan is not None:
-        assert [p.output_type for p in plan.pipelines] == [p.output_type for p in plan0.pipelines]
+        assert [p.output_type for p in plan.pipelines] == [
+            p.output_type for p in plan0.pipelines
+        ]
 
 
 # ---------------------------------------------------------------- mutated programs
@@ -228,7 +252,9 @@ def mutated(draw):
             text = text[:at] + draw(st.sampled_from(TOKENS)) + text[at:]
         else:
             start = draw(st.integers(0, len(text)))
-            text = text[:at] + text[start : start + draw(st.integers(1, 20))] + text[at:]
+            text = (
+                text[:at] + text[start : start + draw(st.integers(1, 20))] + text[at:]
+            )
     return text
 
 

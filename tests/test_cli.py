@@ -39,7 +39,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def flowc(*args: str, cwd: Path | None = None, env: dict | None = None,
           stdin: str | None = None) -> subprocess.CompletedProcess:  # fmt: skip
-    base = {k: v for k, v in os.environ.items() if k not in ("FLOW_ANON_KEY", "NO_COLOR")}
+    base = {
+        k: v for k, v in os.environ.items() if k not in ("FLOW_ANON_KEY", "NO_COLOR")
+    }
     return subprocess.run([FLOWC, *args], cwd=cwd, env={**base, **(env or {})}, input=stdin,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
@@ -84,12 +86,17 @@ def test_syntax_errors_exit_1(tmp_path, capsys):
 
 def test_unreadable_files_exit_2_but_the_others_are_still_checked(tmp_path, capsys):
     write(tmp_path, "a.flow", BROKEN)
-    (tmp_path / "latin1.flow").write_bytes(b'source stdin | set a = "\xe9" | sink stdout\n')
+    (tmp_path / "latin1.flow").write_bytes(
+        b'source stdin | set a = "\xe9" | sink stdout\n'
+    )
     code = main(["check", str(tmp_path / "missing.flow"), str(tmp_path / "a.flow"),
                  str(tmp_path / "latin1.flow"), str(tmp_path)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2
-    assert f"flowc: cannot read {tmp_path / 'missing.flow'}: No such file or directory" in err
+    assert (
+        f"flowc: cannot read {tmp_path / 'missing.flow'}: No such file or directory"
+        in err
+    )
     assert "latin1.flow: not UTF-8 text" in err
     assert f"cannot read {tmp_path}: Is a directory" in err
     assert "error[E101]" in err
@@ -150,7 +157,9 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     coloured = _stderr_on_a_terminal(["check", "a.flow"], tmp_path, env)
     assert "\x1b[1;31merror[E101]\x1b[0m" in coloured
-    plain = _stderr_on_a_terminal(["check", "a.flow"], tmp_path, {**env, "NO_COLOR": "1"})
+    plain = _stderr_on_a_terminal(
+        ["check", "a.flow"], tmp_path, {**env, "NO_COLOR": "1"}
+    )
     assert "error[E101]" in plain and "\x1b[" not in plain
 
 
@@ -292,7 +301,9 @@ def test_run_a_small_program(tmp_path):
     )
     done = flowc("run", "r.flow", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()
+    ]
     assert rows == [{"a": 1, "b": 10}, {"a": 2, "b": 20}]
 
 

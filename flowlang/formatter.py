@@ -1,0 +1,429 @@
+"""The canonical layout of .flow programs (`flowc fmt`).
+
+    schema Access {
+      ip: ip,
+      `user-agent`: str?,
+    }
+
+    pipeline web =
+      source file("access.log")
+      | where status >= 500
+      | sink elastic("web")
+
+    from web.errors
+      | sink file("errors.jsonl")
+
+- A schema has one field per line, indented two spaces, each followed by a
+  comma (`schema S {}` when it has none).
+- A named pipeline is `pipeline NAME =`, then its head on the next line
+  indented two spaces, then each further stage on a line of its own as
+  `  | stage`. A bare chain starts at column 0 with its head and goes on
+  with the same `  | stage` lines.
+- Statements are separated by one blank line; the file ends with a newline.
+- A line longer than MAX_WIDTH wraps where it has a list: a `set`, `drop`,
+  `keep`, `rename` or `summarize` puts each item on a line of its own,
+  aligned under the first (and the `by … every …` of a summarize on the
+  next line, indented four more than the stage); a source's, processor's or
+  sink's arguments fill lines indented four more than the stage. Expressions
+  do not wrap.
+- Expressions are spaced canonically (`a + b`, `f(x, k=v)`, `[a, b]`, `-x`)
+  and carry exactly the parentheses that the tree needs, given the
+  precedence (loosest first): `if`, `or`, `and`, `not`, comparisons
+  (non-associative), `??` (right-associative), `+ -`, `* / %`, unary `-`.
+  `-(5)` keeps its parentheses, because `-5` is the literal minus five.
+- Strings are re-escaped (`\\"` `\\\\` `\\n` `\\t`, and `\\uXXXX` for other
+  control characters, U+2028, U+2029 and lone surrogates); a raw string
+  stays raw when its text can be written raw. Floats are written by `repr`
+  (always with a `.` or an exponent), durations in the largest exact unit
+  (`90s` is `90s`, `120s` is `2m`).
+- A field name is written in backticks when it is not an identifier or is a
+  reserved word. A stage's call without arguments has no parentheses
+  (`| geoip`); aggregates and calls in expressions always have them.
+- A comment on a line of its own goes, at the same indentation, before the
+  schema field, statement or stage that follows it; a comment after code
+  stays at the end of the line of the field, statement or stage it follows;
+  comments after the last statement stay at the end of the file. A blank
+  line after a comment is kept (as one) before a statement and between the
+  comments at the end; elsewhere blank lines go. An end-of-line comment is
+  written two spaces after the code; several that end up on one line are
+  joined.
+
+`format_program` of a parsed program, parsed again, gives the same program,
+and formatting is idempotent.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from . import ast
+from .diagnostics import Diagnostic
+from .names import is_identifier
+from .parser import parse
+from .source import SourceFile, Span
+
+INDENT = "  "
+_CONTINUATION = INDENT + "    "
+MAX_WIDTH = 88  # a longer line wraps where it has a list (see above)
+
+_PRECEDENCE = {
+    "or": 1, "and": 2,
+    "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "=~": 4,
+    "??": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7,
+}  # fmt: skip
+_IF, _NOT, _COMPARISON, _COALESCE, _NEGATE, _ATOM = 0, 3, 4, 5, 8, 9
+
+_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
+# control characters, lone surrogates, and the line separators that some
+# tools take for line breaks
+_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_RAW_BODY = re.compile(r'(?:[^"\\\n]|\\[^\n])*\Z')
+_BACKTICK_BODY = re.compile("[^`\n\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+\\Z")
+
+
+def format_source(src: SourceFile) -> tuple[str | None, list[Diagnostic]]:
+    """The canonical text of a file, or None when it does not parse."""
+    program, diags = parse(src)
+    if program is None:
+        return None, diags
+    return format_program(program), diags
+
+
+def format_program(program: ast.Program) -> str:
+    """The canonical text of a program, its comments kept (see the module doc)."""
+    blocks = [_statement(s) for s in program.statements]
+    trailing = _attach_comments(program.comments, [line for b in blocks for line in b])
+    out: list[str] = []
+    for i, block in enumerate(blocks):
+        if i:
+            out.append("")
+        for j, line in enumerate(block):
+            for comment in line.before:
+                out.append(line.comment_indent + comment.text)
+                if comment.blank_after and j == 0:
+                    out.append("")  # a comment set apart from its statement stays apart
+            text = line.indent + line.text
+            if line.after:
+                text += "  " + " ".join(c.text for c in line.after)
+            out.append(text)
+    if trailing and out:
+        out.append("")
+    for i, comment in enumerate(trailing):
+        out.append(comment.text)
+        if comment.blank_after and i + 1 < len(trailing):
+            out.append("")
+    return "\n".join(out) + "\n" if out else ""
+
+
+# ---------------------------------------------------------------- lines and comments
+
+
+@dataclass
+class _Line:
+    """One element of the output (it may wrap onto further physical lines)."""
+
+    indent: str
+    text: str
+    span: Span  # the part of the source this line shows; comments attach by it
+    comment_indent: str | None = None
+    before: list[ast.Comment] = field(default_factory=list)
+    after: list[ast.Comment] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.comment_indent is None:
+            self.comment_indent = self.indent
+
+
+def _attach_comments(
+    comments: tuple[ast.Comment, ...], lines: list[_Line]
+) -> list[ast.Comment]:
+    """Give each comment to a line; return the comments left for the end of the file.
+
+    A comment after code goes to the last line that starts before it; a comment
+    on its own line to the first line that ends after it (the lines are in
+    source order, so both are found by bisection)."""
+    starts = [line.span.start for line in lines]
+    ends = [line.span.end for line in lines]
+    trailing = []
+    for comment in comments:
+        start = comment.span.start
+        i = bisect.bisect_left(starts, start) - 1
+        if not comment.own_line and i >= 0:
+            lines[i].after.append(comment)
+            continue
+        i = bisect.bisect_right(ends, start)
+        if i < len(lines):
+            lines[i].before.append(comment)
+        else:
+            trailing.append(comment)
+    return trailing
+
+
+# ---------------------------------------------------------------- statements
+
+
+def _statement(statement: ast.Statement) -> list[_Line]:
+    if isinstance(statement, ast.Schema):
+        return _schema(statement)
+    chain = statement.chain
+    if statement.name is None:
+        lines = [_Line("", _head(chain.head, ""), chain.head.span)]
+    else:
+        header = Span(statement.span.start, statement.name_span.end)
+        lines = [
+            _Line("", f"pipeline {_name(statement.name)} =", header),
+            _Line(INDENT, _head(chain.head, INDENT), chain.head.span),
+        ]
+    lines += [_Line(INDENT, _stage(s), s.span) for s in chain.stages]
+    return lines
+
+
+def _schema(schema: ast.Schema) -> list[_Line]:
+    header = f"schema {_name(schema.name)} {{"
+    if not schema.fields:
+        return [_Line("", header + "}", schema.span)]
+    end = schema.span.end
+    return [
+        _Line("", header, Span(schema.span.start, schema.name_span.end)),
+        *(_Line(INDENT, _field_decl(f) + ",", f.span) for f in schema.fields),
+        _Line("", "}", Span(max(end - 1, 0), end), comment_indent=INDENT),
+    ]
+
+
+def _field_decl(decl: ast.FieldDecl) -> str:
+    return f"{field_name(decl.name)}: {_type(decl.type)}"
+
+
+def _type(t: ast.TypeExpr) -> str:
+    if isinstance(t, ast.TypeName):
+        return _name(t.name)
+    if isinstance(t, ast.NullableType):
+        return _type(t.inner) + "?"
+    if isinstance(t, ast.ListType):
+        return f"[{_type(t.inner)}]"
+    parts = [_field_decl(f) for f in t.fields]
+    if t.open:
+        parts.append("..")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _head(head: ast.Head, indent: str) -> str:
+    if isinstance(head, ast.SourceHead):
+        return _stage_call("source ", head.call, indent)
+    return f"from {_name(head.name)}" + (".errors" if head.errors else "")
+
+
+def _stage(stage: ast.Stage) -> str:
+    """`| stage`, with a long list of items wrapped one per line."""
+    if isinstance(stage, ast.ProcessorStage):
+        return _stage_call("| ", stage.call, INDENT)
+    if isinstance(stage, ast.SinkStage):
+        return _stage_call("| sink ", stage.call, INDENT)
+    if isinstance(stage, ast.WhereStage):
+        return "| where " + format_expr(stage.cond)
+    if isinstance(stage, ast.SetStage):
+        items = [
+            f"{_path(a.target)} = {format_expr(a.value)}" for a in stage.assignments
+        ]
+        return _items("set", items)
+    if isinstance(stage, ast.DropStage):
+        return _items("drop", [_path(f) for f in stage.fields])
+    if isinstance(stage, ast.KeepStage):
+        return _items("keep", [_path(f) for f in stage.fields])
+    if isinstance(stage, ast.RenameStage):
+        return _items(
+            "rename", [f"{_path(p.old)} as {_path(p.new)}" for p in stage.pairs]
+        )
+    return _summarize(stage)
+
+
+def _items(keyword: str, items: list[str], tail: str = "") -> str:
+    """`| keyword a, b, c` plus `tail`; past MAX_WIDTH the tail goes to a line
+    of its own, and if the items still do not fit, each item too."""
+    text = f"| {keyword} " + ", ".join(items)
+    if len(INDENT + text + tail) <= MAX_WIDTH:
+        return text + tail
+    if len(INDENT + text) > MAX_WIDTH:
+        align = "\n" + " " * len(f"{INDENT}| {keyword} ")
+        text = f"| {keyword} " + ("," + align).join(items)
+    return text + (f"\n{_CONTINUATION}{tail.lstrip()}" if tail else "")
+
+
+def _summarize(stage: ast.SummarizeStage) -> str:
+    aggregates = [
+        f"{field_name(a.name)} = {_call(a.call, stage=True)}" for a in stage.aggregates
+    ]
+    tail = ""
+    if stage.by:
+        keys = [
+            (
+                _path(k.field)
+                if k.name is None
+                else f"{field_name(k.name)} = {_path(k.field)}"
+            )
+            for k in stage.by
+        ]
+        tail += " by " + ", ".join(keys)
+    tail += " every " + format_duration(stage.every.millis)
+    if stage.on is not None:
+        tail += " on " + _path(stage.on)
+    if stage.allowed_lateness is not None:
+        tail += " allowed_lateness = " + format_duration(stage.allowed_lateness.millis)
+    return _items("summarize", aggregates, tail)
+
+
+def _stage_call(prefix: str, call: ast.Call, indent: str) -> str:
+    """`prefix` and a stage's call; arguments that do not fit in MAX_WIDTH
+    fill further lines, indented four more than the stage."""
+    if not call.args:
+        return prefix + _call_name(call, stage=True)
+    text = prefix + _call(call, stage=True)
+    if len(indent + text) <= MAX_WIDTH:
+        return text
+    parts = [_argument(arg) for arg in call.args]
+    lines = [indent + prefix + _call_name(call, stage=True) + "("]
+    continuation = indent + "    "
+    for i, part in enumerate(parts):
+        piece = part + ("," if i + 1 < len(parts) else ")")
+        line = lines[-1]
+        fresh = line.endswith("(") or line == continuation
+        if not fresh and len(line) + 1 + len(piece) > MAX_WIDTH:
+            lines.append(continuation + piece)
+        else:
+            lines[-1] = line + ("" if fresh else " ") + piece
+    return "\n".join(lines)[len(indent) :]
+
+
+def _call(call: ast.Call, stage: bool = False) -> str:
+    args = ", ".join(_argument(arg) for arg in call.args)
+    return f"{_call_name(call, stage)}({args})"
+
+
+def _argument(arg: ast.Arg) -> str:
+    value = format_expr(arg.value)
+    if arg.name is None:
+        return value
+    # a keyword argument may be named by a reserved word: `schema=S`
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", arg.name):
+        raise ValueError(f"{arg.name!r} cannot name an argument")
+    return f"{arg.name}={value}"
+
+
+def _call_name(call: ast.Call, stage: bool) -> str:
+    # `null` (the discarding sink) is a reserved word that names a stage
+    if stage and call.name == "null":
+        return "null"
+    return _name(call.name)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def format_expr(expr: ast.Expr) -> str:
+    """An expression in canonical form, with only the parentheses it needs."""
+    return _expr(expr)[0]
+
+
+def _expr(e: ast.Expr) -> tuple[str, int]:
+    """The text of `e` and the precedence of its outermost operator."""
+    if isinstance(e, ast.Binary):
+        prec = _PRECEDENCE[e.op]
+        left, left_prec = _expr(e.left)
+        right, right_prec = _expr(e.right)
+        # comparisons do not associate, ?? associates to the right, the rest to the left
+        if left_prec < prec or (left_prec == prec and prec in (_COMPARISON, _COALESCE)):
+            left = f"({left})"
+        if right_prec < prec or (right_prec == prec and prec != _COALESCE):
+            right = f"({right})"
+        return f"{left} {e.op} {right}", prec
+    if isinstance(e, ast.Unary):
+        operand, operand_prec = _expr(e.operand)
+        if e.op == "not":
+            return "not " + (f"({operand})" if operand_prec < _NOT else operand), _NOT
+        if (
+            operand_prec < _NEGATE
+            or _is_number(e.operand)
+            and not operand.startswith("-")
+        ):
+            operand = f"({operand})"
+        return "-" + operand, _NEGATE
+    if isinstance(e, ast.IfExpr):
+        parts = (format_expr(e.cond), format_expr(e.then), format_expr(e.else_))
+        return "if {} then {} else {}".format(*parts), _IF
+    if isinstance(e, ast.Literal):
+        text = format_literal(e)
+        return text, _NEGATE if text.startswith("-") else _ATOM
+    if isinstance(e, ast.Duration):
+        return format_duration(e.millis), _ATOM
+    if isinstance(e, ast.FieldRef):
+        return _path(e), _ATOM
+    if isinstance(e, ast.ListExpr):
+        return "[" + ", ".join(format_expr(i) for i in e.items) + "]", _ATOM
+    if isinstance(e, ast.Call):
+        return _call(e), _ATOM
+    raise TypeError(f"not an expression: {e!r}")
+
+
+def _is_number(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Literal) and type(e.value) in (int, float)
+
+
+def format_literal(lit: ast.Literal) -> str:
+    """`"text"`, `r"raw"`, `42`, `-1.5`, `true`, `null`."""
+    value = lit.value
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        if lit.raw and _NEEDS_ESCAPE.search(value) is None and _RAW_BODY.match(value):
+            return f'r"{value}"'
+        return quote(value)
+    if isinstance(value, float):
+        text = repr(value)
+        if not re.fullmatch(r"-?[0-9][0-9.e+-]*", text):
+            raise ValueError(f"{value!r} cannot be written in flowlang")
+        return text
+    return str(value)
+
+
+def quote(text: str) -> str:
+    """A string literal for `text`, escaped canonically."""
+    body = "".join(_ESCAPES.get(c) or _escape_other(c) for c in text)
+    return f'"{body}"'
+
+
+def _escape_other(char: str) -> str:
+    return f"\\u{ord(char):04x}" if _NEEDS_ESCAPE.match(char) else char
+
+
+def format_duration(millis: int) -> str:
+    """A duration in its largest exact unit: 90000 -> `90s`, 120000 -> `2m`."""
+    if millis == 0:
+        return "0s"
+    for unit, size in _UNITS:
+        if millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms"
+
+
+def field_name(name: str) -> str:
+    """A field name as written: bare when it is an identifier, else in backticks."""
+    if is_identifier(name):
+        return name
+    if not _BACKTICK_BODY.match(name):
+        raise ValueError(f"field name {name!r} cannot be written in flowlang")
+    return f"`{name}`"
+
+
+def _path(ref: ast.FieldRef) -> str:
+    return ".".join(field_name(part) for part in ref.path)
+
+
+def _name(name: str) -> str:
+    if not is_identifier(name):
+        raise ValueError(f"{name!r} is not a flowlang identifier")
+    return name
