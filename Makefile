@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 ## make run: run the main example end to end on bundled sample data
 run: $(STAMP)
+	rm -rf out/quickstart
 	$(VENV)/bin/flowc run examples/quickstart.flow
 
 ## the servers the tests talk to: victoria-metrics and nats-server (Debian);

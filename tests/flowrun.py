@@ -111,7 +111,9 @@ def run_flow(text: str, tmp_path, *, records=None, env: dict[str, str] | None = 
     module = load_module(module_path)
     stderr = io.StringIO()
     with _environment(tmp_path, env), contextlib.redirect_stderr(stderr):
-        ctx = Context(strict=strict, state_dir=str(tmp_path / ".flowc-state"), status=False)
+        ctx = Context(
+            strict=strict, state_dir=str(tmp_path / ".flowc-state"), status=False
+        )
         outcome = run_program(module.build, ctx)
     return FlowResult(
         output=read_jsonl(tmp_path / "output.jsonl"),

@@ -43,6 +43,7 @@ class StageContext:
     state_dir: str | None = None  # where checkpoints may be written
     counters: dict[str, int] = field(default_factory=dict)  # stage-specific metrics
     options: dict[str, Any] = field(default_factory=dict)  # run options (strict, …)
+    bus: Any = None  # the run's lifecycle bus (`flowlang.runtime.bus.Bus`), when running
 
     def count(self, name: str, n: int = 1) -> None:
         """Bump a stage-specific counter shown in metrics (e.g. geoip `private`)."""
@@ -100,6 +101,9 @@ class SourceBatch:
 
     items: list[SourceItem]
     ack: Callable[[], None] | None = None
+    # records decoded without error, for sources that decode in bulk (then
+    # `items` need only hold the failed inputs); the engine takes both
+    records: list[Record] = field(default_factory=list)
 
 
 class Source:

@@ -42,3 +42,111 @@ SPEC = StageSpec(
         Example('source file("app.log", format=lines, follow=true) | sink file("out.jsonl")'),
     ),
 )
+
+
+# the runtime class (generated code instantiates it; checking never does)
+from ..runtime.base import Source, SourceBatch, StageContext  # noqa: E402
+
+
+class FileSource(Source):
+    """Reads the files a path or glob names, once or following them."""
+
+    def __init__(self, ctx: StageContext, path: str, format: str = "auto", format_args: dict | None = None,
+                 schema=None, follow: bool = False, start: str = "beginning",
+                 poll: float = 0.25) -> None:  # fmt: skip
+        from ..runtime.context import DEFAULT_BATCH_SIZE, DEFAULT_STATE_DIR
+        from ..runtime.errors import FlowError
+        from ..runtime.tail import expand
+
+        self.ctx = ctx
+        self.path = path
+        self.format, self.format_args, self.schema = format, dict(format_args or {}), schema
+        self.follow = follow
+        self.start = start
+        self.poll = poll
+        self.batch_size = int(ctx.options.get("batch_size", DEFAULT_BATCH_SIZE))
+        self.state_dir = ctx.state_dir or DEFAULT_STATE_DIR
+        self.paths: list[str] = []
+        self.tailer = None
+        self._stopped = False
+        self._wake = None
+        self._decoder()  # reject a bad format or schema now, before running
+        if not follow:
+            self.paths = expand(path)
+            if not self.paths:
+                raise FlowError(f"no file matches {path!r}")
+
+    def _decoder(self):
+        from ..runtime.decode import Decoder
+
+        return Decoder(self.format, self.format_args, self.schema)
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def batches(self):
+        if self.follow:
+            async for batch in self._follow():
+                yield batch
+            return
+        from ..runtime.lines import line_batches
+
+        decoder = self._decoder()
+        for path in self.paths:
+            decoder.new_file()
+            with open(path, "rb") as f:
+                for lines in line_batches(f, self.batch_size):
+                    records, failed = decoder.decode(lines)
+                    if records or failed:
+                        yield SourceBatch(failed, records=records)
+                    if self._stopped:
+                        return
+
+    async def _follow(self):
+        import asyncio
+        from functools import partial
+
+        from ..runtime.checkpoint import checkpoint_path
+        from ..runtime.tail import Tailer
+
+        self._wake = asyncio.Event()
+        state = checkpoint_path(self.state_dir, "file", self.ctx.pipeline, self.path)
+        self.tailer = tailer = Tailer(self.path, state, start=self.start)
+        tailer.open()
+        decoders: dict = {}
+        while not self._stopped:
+            got = tailer.read(self.batch_size)
+            if got is None:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                except TimeoutError:
+                    pass
+                continue
+            watched, lines = got
+            records, failed = self._decoder_for(decoders, watched).decode(lines)
+            ack = partial(tailer.acked, watched, watched.reader.offset)
+            yield SourceBatch(failed, ack=ack, records=records)
+
+    def _decoder_for(self, decoders: dict, watched):
+        """One decoder per followed file (a CSV header belongs to its file);
+        a file resumed past its start has its header read again."""
+        known = decoders.get(watched.key)
+        if known is not None and known[1] == watched.reader.restarts:
+            return known[0]
+        decoder = self._decoder()
+        if self.format == "csv" and self.format_args.get("header", True):
+            if watched.reader.last_start > 0:
+                import os
+
+                from ..runtime.lines import MAX_LINE
+
+                head = os.pread(watched.f.fileno(), MAX_LINE, 0)
+                decoder.decode([head.split(b"\n", 1)[0]])
+        decoders[watched.key] = (decoder, watched.reader.restarts)
+        return decoder
+
+    async def close(self) -> None:
+        if self.tailer is not None:
+            self.tailer.close()

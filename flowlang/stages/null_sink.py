@@ -14,3 +14,17 @@ SPEC = StageSpec(
     module=__name__,
     examples=(Example('source file("in.log") | sink null'),),
 )
+
+
+# the runtime class (generated code instantiates it; checking never does)
+from ..runtime.base import Rejected, Sink, StageContext  # noqa: E402
+
+
+class NullSink(Sink):
+    """Accepts every record and keeps none."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+
+    async def write(self, records: list) -> list[Rejected]:
+        return []

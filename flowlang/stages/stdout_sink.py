@@ -17,3 +17,35 @@ SPEC = StageSpec(
     module=__name__,
     examples=(Example('source file("in.log") | sink stdout(format=pretty)'),),
 )
+
+
+# the runtime class (generated code instantiates it; checking never does)
+import sys  # noqa: E402
+
+from ..runtime import jsonl  # noqa: E402
+from ..runtime.base import Rejected, Sink, StageContext  # noqa: E402
+from ..runtime.errors import FlowError  # noqa: E402
+
+
+class StdoutSink(Sink):
+    """Writes each batch to standard output and flushes it."""
+
+    def __init__(self, ctx: StageContext, format: str = "json") -> None:
+        if format not in ("json", "pretty"):
+            raise FlowError(f"stdout sink: unknown format {format!r}")
+        self.ctx = ctx
+        self.encode = jsonl.dumps_lines if format == "json" else self._pretty
+
+    @staticmethod
+    def _pretty(records: list) -> bytes:
+        return b"\n".join(map(jsonl.dumps_pretty, records)) + b"\n"
+
+    async def write(self, records: list) -> list[Rejected]:
+        if records:
+            out = sys.stdout.buffer
+            out.write(self.encode(records))
+            out.flush()
+        return []
+
+    async def close(self) -> None:
+        sys.stdout.flush()

@@ -272,6 +272,8 @@ def test_hostile_bytes_from_a_real_file(tmp_path):
     assert all(message for _, message in reasons)
     assert ("parse", "the text contains a NUL character") in reasons
     assert reasons.count(("parse", "the text contains a NUL character")) == 2
-    assert ("limit" in {code for code, _ in reasons}) and ("decode" in {c for c, _ in reasons})
+    assert ("limit" in {code for code, _ in reasons}) and (
+        "decode" in {c for c, _ in reasons}
+    )
     metrics = result.metrics["test"]
     assert metrics["in"] == len(lines) and metrics["errors"] == len(result.errors)

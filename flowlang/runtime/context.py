@@ -1,0 +1,63 @@
+"""Run options (`Context`) and `env()`, which generated code calls while building."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .bus import Bus
+from .errors import FlowError
+
+DEFAULT_STATE_DIR = ".flowc-state"
+DEFAULT_BATCH_SIZE = 1024
+
+
+@dataclass
+class Context:
+    """What a run is asked to do.
+
+    `pipeline`: run only this pipeline and those it reads from (None: all).
+    `status`: live status line and summary table (None: status line only when
+    stderr is a terminal; False: neither). `batch_size` caps the records in a
+    batch (sources reading files also cut batches at about 16 KiB of input,
+    see `lines.BATCH_BYTES`); `queue_size` bounds every queue between tasks,
+    in batches; `tick_interval` is how often windows are ticked, in seconds.
+    """
+
+    strict: bool = False
+    state_dir: str = DEFAULT_STATE_DIR
+    pipeline: str | None = None
+    status: bool | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    queue_size: int = 2
+    tick_interval: float = 1.0
+    bus: Bus = field(default_factory=Bus)
+
+    def stage_options(self) -> dict:
+        """The run options every StageContext carries."""
+        return {"strict": self.strict, "batch_size": self.batch_size}
+
+
+class MissingVariable(FlowError):
+    """`env("NAME")` without default, and NAME is not set."""
+
+    def __init__(self, name: str):
+        super().__init__(
+            f"environment variable {name} is not set (the program reads env({name!r}) "
+            "without a default)"
+        )
+        self.name = name
+
+
+def env(name: str, default: str | None = None) -> str:
+    """The value of environment variable `name`, else `default`; without a
+    default, a missing variable is a start-up error. The value is never logged."""
+    try:
+        value = os.environ.get(name)
+    except (UnicodeEncodeError, ValueError):
+        value = None  # a name no environment can hold (a lone surrogate, NUL)
+    if value is not None:
+        return value
+    if default is not None:
+        return default
+    raise MissingVariable(name)

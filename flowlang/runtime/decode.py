@@ -1,0 +1,210 @@
+"""Turning input lines (without their newline) into records: the `auto`,
+`json`, `lines` and `csv` formats shared by the file and stdin sources, with
+optional schema coercion.
+
+Blank lines are skipped, except with `lines`. A trailing carriage return is
+removed. Failed lines become SourceItems with an error (`decode`: not UTF-8,
+`parse`: malformed, `schema`: does not fit the schema, `limit`: too long).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any, Callable
+
+import orjson
+
+from .base import Record, RecordError, SourceItem
+from .coerce import coercer
+from .lines import MAX_LINE, TooLong
+
+FORMATS = ("auto", "json", "lines", "csv")
+
+_loads = orjson.loads
+_DecodeError = (orjson.JSONDecodeError, TypeError)
+
+
+def _text(line: bytes) -> str | None:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _bad_utf8(line: bytes) -> SourceItem:
+    raw = line.decode("utf-8", "replace")
+    return SourceItem(None, raw, RecordError("decode", "line is not valid UTF-8", raw))
+
+
+def _too_long(line: TooLong) -> SourceItem:
+    raw = line.head.decode("utf-8", "replace")
+    return SourceItem(
+        None, raw, RecordError("limit", f"line longer than {MAX_LINE} bytes", raw)
+    )
+
+
+class Decoder:
+    """Decodes the lines of one stream (call `new_file()` where a file starts)."""
+
+    def __init__(
+        self, format: str = "auto", format_args: dict | None = None, schema: Any = None
+    ):
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}")
+        args = dict(format_args or {})
+        self.format = format
+        self.header_wanted = bool(args.get("header", True))
+        self.delimiter = str(args.get("delimiter", ","))
+        self.coerce: Callable[[Any], Any] | None = (
+            coercer(schema, from_text=(format == "csv")) if schema is not None else None
+        )
+        self.header: list[str] | None = None
+
+    def new_file(self) -> None:
+        """The next line starts a new file (a CSV header comes again)."""
+        self.header = None
+
+    def decode(self, lines: list) -> tuple[list[Record], list[SourceItem]]:
+        """The records the lines hold, and the lines that failed."""
+        records: list[Record] = []
+        failed: list[SourceItem] = []
+        if self.coerce is None and self.format in ("json", "auto"):
+            self._json_like(lines, records, failed, self.format == "auto")
+            return records, failed
+        one, coerce = self._one, self.coerce
+        for line in lines:
+            item = one(line)
+            if item is None:
+                continue
+            if item.error is None and coerce is not None:
+                try:
+                    item.record = coerce(item.record)
+                except RecordError as exc:
+                    text = line.decode("utf-8", "replace")
+                    item = SourceItem(
+                        None, text[:-1] if text.endswith("\r") else text, exc
+                    )
+                    exc.raw = item.raw
+            if item.error is None:
+                records.append(item.record)
+            else:
+                failed.append(item)
+        return records, failed
+
+    def _one(self, line: Any) -> SourceItem | None:
+        """One line, the slow and thorough way."""
+        if type(line) is TooLong:
+            return _too_long(line)
+        if self.format == "lines":
+            return self._message(line)
+        if self.format == "csv":
+            return self._csv(line[:-1] if line[-1:] == b"\r" else line)
+        try:
+            obj = _loads(line)
+        except orjson.JSONDecodeError:
+            return self._slow(line, self.format == "auto")
+        if type(obj) is dict:
+            return SourceItem(obj)
+        if self.format == "auto":
+            return self._message(line)
+        return self._not_object(line, obj)
+
+    def _json_like(self, lines: list, records: list, failed: list, auto: bool) -> None:
+        # the common case, a batch of JSON objects, decodes without a Python loop
+        try:
+            objects = list(map(_loads, lines))
+        except _DecodeError:
+            pass
+        else:
+            if set(map(type, objects)) <= {dict}:
+                records += objects
+                return
+        append = records.append
+        for line in lines:
+            # orjson ignores surrounding white space, \r included
+            try:
+                obj = _loads(line)
+            except _DecodeError:
+                item = self._slow(line, auto)
+                if item is not None:
+                    if item.error is None:
+                        append(item.record)
+                    else:
+                        failed.append(item)
+                continue
+            if type(obj) is dict:
+                append(obj)
+            elif auto:
+                item = self._message(line)
+                if item.error is None:
+                    append(item.record)
+                else:
+                    failed.append(item)
+            else:
+                failed.append(self._not_object(line, obj))
+
+    def _slow(self, line: Any, auto: bool) -> SourceItem | None:
+        if type(line) is TooLong:
+            return _too_long(line)
+        if not line.strip():
+            return None
+        if auto:
+            return self._message(line)
+        text = _text(line)
+        if text is None:
+            return _bad_utf8(line)
+        text = text[:-1] if text.endswith("\r") else text
+        try:
+            _loads(line)
+        except orjson.JSONDecodeError as exc:
+            return SourceItem(
+                None, text, RecordError("parse", f"invalid JSON: {exc}", text)
+            )
+        return None  # pragma: no cover - loads failed a moment ago
+
+    def _message(self, line: bytes) -> SourceItem:
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        text = _text(line)
+        if text is None:
+            return _bad_utf8(line)
+        return SourceItem({"message": text})
+
+    @staticmethod
+    def _not_object(line: bytes, obj: Any) -> SourceItem:
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        kind = {
+            list: "a list",
+            str: "a string",
+            bool: "a boolean",
+            type(None): "null",
+        }.get(type(obj), "a number")
+        return SourceItem(
+            None,
+            text,
+            RecordError("parse", f"expected a JSON object, got {kind}", text),
+        )
+
+    def _csv(self, line: bytes) -> SourceItem | None:
+        text = _text(line)
+        if text is None:
+            return _bad_utf8(line)
+        if not text.strip():
+            return None
+        try:
+            values = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+        except csv.Error as exc:
+            return SourceItem(
+                None, text, RecordError("parse", f"invalid CSV: {exc}", text)
+            )
+        if not self.header_wanted:
+            return SourceItem({f"column{i + 1}": v for i, v in enumerate(values)})
+        if self.header is None:
+            self.header = values
+            return None
+        if len(values) != len(self.header):
+            message = (
+                f"CSV row has {len(values)} values, the header names {len(self.header)}"
+            )
+            return SourceItem(None, text, RecordError("parse", message, text))
+        return SourceItem(dict(zip(self.header, values)))

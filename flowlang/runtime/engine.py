@@ -1,0 +1,233 @@
+"""The engine: wires the selected pipelines together, runs them side by side
+in one asyncio loop, handles signals and strict mode, and tears down.
+
+Run-time behaviour, in short:
+
+- Data moves in batches through bounded queues (`Context.queue_size`
+  batches each): source -> pipeline loop -> sink, and to every pipeline that
+  reads this one (`from P`: each reader gets its own copy of every record). A
+  full queue blocks the writer, so a slow sink or reader slows the source;
+  a source blocked for more than 0.2 s is published as `paused`/`resumed`.
+- A source batch is acknowledged (its `ack` called, in read order) once every
+  record derived from it was accepted by every sink or went to an error
+  stream. Batches absorbed by a window are held until the window emits, and
+  acknowledged with the records it emits then (a window's still-open
+  aggregates are rebuilt from re-read input only if the run is killed).
+- Error records go to the readers of `from P.errors`, else they are counted
+  and summarised with a sample at exit. Under `--strict` the first error
+  record, read or not, stops the run with status 1.
+- First SIGINT/SIGTERM: sources stop, in-flight batches drain, windows and
+  sinks flush, checkpoints are written, status 0. A second one exits at once
+  with 128 + the signal number.
+- Exit status: 0 done, 1 the run failed (a stage raised, `--strict`), 2 the
+  program could not start (bad option, missing variable or file, a sink that
+  cannot open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import Context
+from .errors import FlowError, StrictStop
+from .program import Program
+from .runner import Runner, StageFailure
+
+CLOSE_TIMEOUT = 30.0  # seconds a sink may take to flush when the run fails
+
+
+@dataclass
+class Outcome:
+    """How a run ended: exit status, final metrics, and what went wrong."""
+
+    exit_code: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None  # the message printed for a failed run
+    strict_error: dict | None = None  # the error record that stopped a strict run
+    signals: int = 0
+    wall_seconds: float = 0.0
+
+
+class Engine:
+    """One run of a program."""
+
+    def __init__(self, program: Program, ctx: Context):
+        self.program = program
+        self.ctx = ctx
+        self.stopping = False
+        self.signals = 0
+        self.runners: dict[str, Runner] = {}
+        self.strict_error: dict | None = None
+        self.started = time.monotonic()
+
+    def prepare(self) -> None:
+        """Select the pipelines, create runners and stage instances, connect
+        readers. Raises FlowError for anything wrong with the program or its
+        options (start-up errors)."""
+        for decl in self.program.selected(self.ctx.pipeline):
+            self.runners[decl.name] = Runner(self, decl)
+        for runner in self.runners.values():
+            upstream = runner.decl.reads
+            if upstream is not None:
+                target = self.runners[upstream]
+                (
+                    target.error_readers if runner.decl.reads_errors else target.readers
+                ).append(runner)
+        for runner in self.runners.values():
+            runner.instantiate()
+
+    def on_error(self, error: dict) -> None:
+        """Every error record passes here first; under --strict the first stops the run."""
+        if self.ctx.strict:
+            self.strict_error = error
+            raise StrictStop(error)
+
+    def request_stop(self, signum: int | None = None) -> None:
+        """Stop reading every source; what is in flight still drains."""
+        self.stopping = True
+        for runner in self.runners.values():
+            if runner.source is not None:
+                runner.source.stop()
+
+    def _on_signal(self, signum: int) -> None:
+        self.signals += 1
+        self.ctx.bus.publish("signal", signum=signum, count=self.signals)
+        if self.signals == 1:
+            self.request_stop(signum)
+            return
+        sys.stderr.write(
+            f"flowc: second {signal.Signals(signum).name}, exiting at once\n"
+        )
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+            except (ValueError, RuntimeError, NotImplementedError):
+                continue  # not the main thread: the caller handles signals
+            installed.append(signum)
+        return installed
+
+    def metrics(self) -> dict[str, Any]:
+        """The current metrics of every running pipeline."""
+        return {name: r.metrics.snapshot() for name, r in self.runners.items()}
+
+    async def run(self, status: Any = None) -> Outcome:
+        """Start sinks, run every pipeline to completion, close everything."""
+        loop = asyncio.get_running_loop()
+        installed = self._install_signals(loop)
+        started_sinks: list[Runner] = []
+        failure: str | None = None
+        code = 0
+        status_task = None
+        running = (
+            False  # past start-up: a FlowError now fails the run (1), not its start (2)
+        )
+        try:
+            for runner in self.runners.values():
+                if runner.sink is not None:
+                    try:
+                        await runner.sink.start()
+                    except FlowError as exc:
+                        raise FlowError(
+                            f"pipeline {runner.name}, stage {runner.labels[runner.sink_index]}: {exc}"
+                        ) from None
+                    except Exception as exc:
+                        raise StageFailure(
+                            runner.name, runner.labels[runner.sink_index], exc
+                        ) from exc
+                    started_sinks.append(runner)
+            if status is not None:
+                status_task = asyncio.create_task(status.run(self))
+            running = True
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for runner in self.runners.values():
+                        group.create_task(runner.run())
+            except BaseExceptionGroup as group_error:
+                raise _first(group_error) from None
+        except StrictStop as stop:
+            code, failure = (
+                1,
+                f"error record under --strict: {_describe_error(stop.error)}",
+            )
+        except StageFailure as exc:
+            code, failure = 1, str(exc)
+            if not isinstance(exc.cause, FlowError):
+                failure += "\n" + _traceback(exc.cause)
+        except FlowError as exc:
+            code, failure = (1 if running else 2), str(exc)
+        except Exception as exc:
+            # a defect, not a user error: keep the whole traceback
+            code, failure = 1, _traceback(exc)
+        finally:
+            if status_task is not None:
+                status_task.cancel()
+                await asyncio.gather(status_task, return_exceptions=True)
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+        for runner in started_sinks:
+            if not runner.sink_closed:
+                try:
+                    await asyncio.wait_for(runner.close_sink(), CLOSE_TIMEOUT)
+                except (StageFailure, FlowError, TimeoutError) as exc:
+                    code = code or 1
+                    failure = failure or f"closing pipeline {runner.name}'s sink: {exc}"
+        for runner in self.runners.values():
+            if runner.source is not None:
+                try:
+                    await runner.source.close()
+                except Exception as exc:
+                    code = code or 1
+                    failure = failure or str(
+                        StageFailure(runner.name, runner.labels[0], exc)
+                    )
+        return Outcome(
+            exit_code=code,
+            metrics=self.metrics(),
+            failure=failure,
+            strict_error=self.strict_error,
+            signals=self.signals,
+            wall_seconds=time.monotonic() - self.started,
+        )
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    """The exception that stopped a task group (nested groups unwrapped);
+    strict stops and stage failures win over the cancellations they caused."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    for kind in (StrictStop, StageFailure, FlowError):
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return leaves[0]
+
+
+def _describe_error(error: dict) -> str:
+    from .report import describe_error
+
+    return describe_error(error)
+
+
+def _traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc)).rstrip()

@@ -1,0 +1,104 @@
+"""Counters per pipeline and stage, and the snapshot the report and tests read.
+
+The engine bumps the raw counters once per batch. Inside a fused segment only
+the segment's input and each stage's drops and errors are counted; each
+stage's in/out follows from those, exactly, between batches.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class PipelineMetrics:
+    """Raw counters of one pipeline, indexed by stage."""
+
+    def __init__(
+        self,
+        name: str,
+        labels: list[str],
+        kinds: list[str],
+        segments: list[tuple[int, int]],
+    ):
+        n = len(labels)
+        self.name = name
+        self.labels = labels
+        self.kinds = kinds
+        self.segments = segments
+        self.inp = [0] * n
+        self.out = [0] * n
+        self.dropped = [0] * n
+        self.errors = [0] * n
+        self.emitted = 0  # records that left the last processor
+        self.counters: list[dict[str, int] | None] = [None] * n
+        self.sink_writes = 0
+        self.sink_seconds = 0.0
+        self.sink_max_seconds = 0.0
+        self.pauses = 0
+        self.paused_seconds = 0.0
+        self.unread_errors = 0
+        self.started = time.monotonic()
+        self.finished: float | None = None
+
+    def derive(self) -> None:
+        """Fill in/out of stages inside segments from the segment input."""
+        for first, last in self.segments:
+            flowing = self.inp[first]
+            for k in range(first, last + 1):
+                self.inp[k] = flowing
+                flowing -= self.dropped[k] + self.errors[k]
+                self.out[k] = flowing
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data: pipeline totals and one entry per stage."""
+        self.derive()
+        stages = []
+        absorbed_total = 0
+        for i, label in enumerate(self.labels):
+            entry: dict[str, Any] = {
+                "index": i,
+                "stage": label,
+                "kind": self.kinds[i],
+                "in": self.inp[i],
+                "out": self.out[i],
+                "dropped": self.dropped[i],
+                "errors": self.errors[i],
+            }
+            if self.kinds[i] == "window":
+                entry["absorbed"] = self.inp[i] - self.out[i] - self.errors[i]
+                absorbed_total += entry["absorbed"]
+            if self.kinds[i] == "sink":
+                entry["writes"] = self.sink_writes
+                entry["latency_avg_ms"] = (
+                    1000.0 * self.sink_seconds / self.sink_writes
+                    if self.sink_writes
+                    else 0.0
+                )
+                entry["latency_max_ms"] = 1000.0 * self.sink_max_seconds
+            counters = self.counters[i]
+            entry["counters"] = dict(counters) if counters else {}
+            stages.append(entry)
+        end = self.finished if self.finished is not None else time.monotonic()
+        seconds = max(end - self.started, 1e-9)
+        has_sink = "sink" in self.kinds
+        out = self.out[self.kinds.index("sink")] if has_sink else self.emitted
+        return {
+            "in": self.inp[0],
+            "out": out,
+            "dropped": sum(self.dropped),
+            "errors": sum(self.errors),
+            "absorbed": absorbed_total,
+            "unread_errors": self.unread_errors,
+            "seconds": seconds,
+            "records_per_second": self.inp[0] / seconds,
+            "pauses": self.pauses,
+            "paused_seconds": self.paused_seconds,
+            "stages": stages,
+        }
+
+
+def balanced(snapshot: dict[str, Any]) -> bool:
+    """Does a pipeline snapshot conserve records (in = out + dropped + errors + absorbed)?"""
+    s = snapshot
+    return s["in"] == s["out"] + s["dropped"] + s["errors"] + s["absorbed"]

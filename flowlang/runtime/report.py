@@ -1,0 +1,141 @@
+"""What a run tells people on stderr: the live status line, the summary
+table, the unread-error summary, and one-line descriptions of error records."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import IO, Any
+
+from . import jsonl
+
+SAMPLE_CHARS = 300
+STATUS_AFTER = 2.0  # seconds before the live status line appears
+
+
+def _clip(text: str, limit: int = SAMPLE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_error(error: dict) -> str:
+    """One error record in a line or two: where, code, message, and a clipped sample."""
+    text = f"{error.get('pipeline')}: {error.get('stage')}: [{error.get('code')}] {error.get('message')}"
+    if error.get("record") is not None:
+        text += "\n    record: " + _clip(
+            jsonl.dumps(error["record"]).decode("utf-8", "replace")
+        )
+    elif error.get("raw") is not None:
+        text += "\n    raw: " + _clip(repr(error["raw"]))
+    return text
+
+
+def error_summary(runners: Any) -> list[str]:
+    """Lines about error records nobody read, one pipeline each, with a sample."""
+    lines = []
+    for runner in runners:
+        unread = runner.metrics.unread_errors
+        if unread and runner.first_error is not None:
+            noun = "error record" if unread == 1 else "error records"
+            lines.append(
+                f"flowc: pipeline {runner.name}: {unread} {noun} (no pipeline reads "
+                f"`from {runner.name}.errors`); first: {describe_error(runner.first_error)}"
+            )
+    return lines
+
+
+def summary_table(
+    metrics: dict[str, dict], wall_seconds: float, stream: IO[str]
+) -> None:
+    """The end-of-run table: in/out/dropped/errors per pipeline and stage."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"flowc run: {wall_seconds:.2f}s wall time", title_justify="left"
+    )
+    for column in (
+        "pipeline / stage",
+        "in",
+        "out",
+        "dropped",
+        "errors",
+        "rec/s",
+        "notes",
+    ):
+        table.add_column(
+            column,
+            justify="left" if column in ("pipeline / stage", "notes") else "right",
+        )
+    for name, snap in metrics.items():
+        notes = []
+        if snap["absorbed"]:
+            notes.append(f"absorbed {snap['absorbed']:,}")
+        if snap["unread_errors"]:
+            notes.append(f"unread errors {snap['unread_errors']:,}")
+        if snap["pauses"]:
+            notes.append(f"paused {snap['pauses']}x {snap['paused_seconds']:.1f}s")
+        table.add_row(
+            f"[bold]{name}[/bold]",
+            f"{snap['in']:,}",
+            f"{snap['out']:,}",
+            f"{snap['dropped']:,}",
+            f"{snap['errors']:,}",
+            f"{snap['records_per_second']:,.0f}",
+            ", ".join(notes),
+        )
+        for stage in snap["stages"]:
+            notes = [f"{k} {v:,}" for k, v in sorted(stage["counters"].items())]
+            if "absorbed" in stage:
+                notes.insert(0, f"absorbed {stage['absorbed']:,}")
+            if stage["kind"] == "sink" and stage.get("writes"):
+                notes.insert(
+                    0,
+                    f"{stage['writes']:,} writes, avg {stage['latency_avg_ms']:.1f}ms, "
+                    f"max {stage['latency_max_ms']:.1f}ms",
+                )
+            table.add_row(
+                "  " + stage["stage"],
+                f"{stage['in']:,}",
+                f"{stage['out']:,}",
+                f"{stage['dropped']:,}",
+                f"{stage['errors']:,}",
+                "",
+                ", ".join(notes),
+            )
+    # a log file or pipe gets a table wide enough not to wrap stage names
+    width = None if stream.isatty() else 132
+    Console(file=stream, highlight=False, soft_wrap=False, width=width).print(table)
+
+
+class StatusLine:
+    """Records/s per pipeline on one self-rewriting stderr line, shown once a
+    run has lasted STATUS_AFTER seconds."""
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 0.5):
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.shown = False
+
+    async def run(self, engine: Any) -> None:
+        began = time.monotonic()
+        last: dict[str, tuple[float, int]] = {}
+        try:
+            while True:
+                await asyncio.sleep(self.interval)
+                now = time.monotonic()
+                parts = []
+                for name, runner in engine.runners.items():
+                    count = runner.metrics.inp[0]
+                    then, before = last.get(name, (began, 0))
+                    rate = (count - before) / max(now - then, 1e-9)
+                    last[name] = (now, count)
+                    parts.append(f"{name} {count:,} in, {rate:,.0f}/s")
+                if now - began >= STATUS_AFTER:
+                    self.stream.write("\r\x1b[2K" + " | ".join(parts))
+                    self.stream.flush()
+                    self.shown = True
+        finally:
+            if self.shown:
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()

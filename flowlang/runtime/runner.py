@@ -1,0 +1,463 @@
+"""One pipeline at run time: its source reader, its processing loop, its sink
+writer, and the bounded queues between them and to the pipelines reading it.
+
+Data moves in units (a batch of records plus the ack tokens it holds). The
+per-record work happens inside the generated segment functions; everything
+here runs once per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from .acks import AckTracker, Token, release, retain
+from .base import Record, StageContext
+from .errors import FlowError, error_record
+from .metrics import PipelineMetrics
+from .program import PipelineDecl, SegmentDecl, StageDecl
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+END = None  # the last item a queue carries
+_UTC = _dt.timezone.utc
+PAUSE_AFTER = 0.2  # seconds a source waits on a full queue before it counts as paused
+
+
+class Unit:
+    """Records in flight, with one reference on each token they derive from,
+    and error records decoded alongside them (from a source)."""
+
+    __slots__ = ("records", "tokens", "errors")
+
+    def __init__(
+        self,
+        records: list[Record],
+        tokens: list[Token],
+        errors: list[Record] | None = None,
+    ):
+        self.records = records
+        self.tokens = tokens
+        self.errors = errors
+
+
+class StageFailure(Exception):
+    """A stage raised where no record can take the blame (a sink's write, a
+    source's read, a window's tick): the run stops."""
+
+    def __init__(self, pipeline: str, stage: str, cause: BaseException):
+        super().__init__(
+            f"pipeline {pipeline}, stage {stage}: {type(cause).__name__}: {cause}"
+        )
+        self.pipeline = pipeline
+        self.stage = stage
+        self.cause = cause
+
+
+def copy_value(value: Any) -> Any:
+    """A copy deep enough that no dict or list is shared (scalars are immutable)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_value(v) for k, v in value.items()}
+    if kind is list:
+        return [copy_value(v) for v in value]
+    return value
+
+
+def copy_records(records: list[Record]) -> list[Record]:
+    """Independent copies for a second reader of the same records."""
+    return [copy_value(rec) for rec in records]
+
+
+class _Segment:
+    __slots__ = ("run", "first", "last")
+
+    def __init__(self, run: Callable, first: int, last: int):
+        self.run = run
+        self.first = first
+        self.last = last
+
+
+class _Window:
+    __slots__ = ("proc", "index", "held")
+
+    def __init__(self, proc: Any, index: int):
+        self.proc = proc
+        self.index = index
+        self.held: list[Token] = []  # references of the batches absorbed so far
+
+
+class Runner:
+    """Runs one pipeline; the engine wires runners together and starts them."""
+
+    def __init__(self, engine: "Engine", decl: PipelineDecl):
+        self.engine = engine
+        self.decl = decl
+        self.name = decl.name
+        ctx = engine.ctx
+        self.inbox: asyncio.Queue = asyncio.Queue(ctx.queue_size)
+        self.labels = [decl.stage_label(i) for i in range(len(decl.stages))]
+        kinds = [s.kind for s in decl.stages]
+        self.metrics = PipelineMetrics(
+            decl.name, self.labels, kinds, [(s.first, s.last) for s in decl.segments]
+        )
+        self.readers: list[Runner] = []
+        self.error_readers: list[Runner] = []
+        self.source: Any = None
+        self.sink: Any = None
+        self.sink_queue: asyncio.Queue | None = None
+        self.sink_index = decl.sink_stage.index if decl.sink_stage else -1
+        self.sink_closed = False
+        self.steps: list[_Segment | _Window] = []
+        self.first_error: Record | None = None
+        self._failures: list[tuple[int, Record, BaseException]] = []
+
+    # set-up
+
+    def stage_context(self, decl: StageDecl) -> StageContext:
+        ctx = self.engine.ctx
+        return StageContext(
+            pipeline=self.name,
+            stage=self.labels[decl.index],
+            location=f"{self.decl.file}:{decl.line}",
+            state_dir=ctx.state_dir,
+            options=ctx.stage_options(),
+            bus=ctx.bus,
+        )
+
+    def instantiate(self) -> None:
+        """Create the stage instances and the segment functions."""
+        instances: list[Any] = [None] * len(self.decl.stages)
+        for decl in self.decl.stages:
+            if decl.cls is None:
+                continue
+            sctx = self.stage_context(decl)
+            self.metrics.counters[decl.index] = sctx.counters
+            try:
+                instances[decl.index] = decl.cls(sctx, **decl.args)
+            except FlowError as exc:
+                raise FlowError(
+                    f"pipeline {self.name}, stage {self.labels[decl.index]}: {exc}"
+                ) from None
+            except (TypeError, ValueError, OSError) as exc:
+                # bad arguments or an unreadable resource: the stage cannot start
+                raise FlowError(
+                    f"pipeline {self.name}, stage {self.labels[decl.index]}: {type(exc).__name__}: {exc}"
+                ) from exc
+        if self.decl.source_stage is not None:
+            self.source = instances[self.decl.source_stage.index]
+        if self.decl.sink_stage is not None:
+            self.sink = instances[self.sink_index]
+            self.sink_queue = asyncio.Queue(self.engine.ctx.queue_size)
+        for step in self.decl.steps():
+            if isinstance(step, SegmentDecl):
+                self.steps.append(
+                    _Segment(step.factory(instances), step.first, step.last)
+                )
+            else:
+                self.steps.append(_Window(instances[step.index], step.index))
+        self.has_windows = any(isinstance(s, _Window) for s in self.steps)
+
+    def outlets(self) -> list[asyncio.Queue]:
+        queues = [r.inbox for r in self.readers]
+        if self.sink_queue is not None:
+            queues.insert(0, self.sink_queue)
+        return queues
+
+    # running
+
+    async def run(self) -> None:
+        """Run until the head is exhausted and everything has drained."""
+        self._outlets = self.outlets()
+        bus = self.engine.ctx.bus
+        bus.publish("started", pipeline=self.name)
+        async with asyncio.TaskGroup() as group:
+            if self.source is not None:
+                group.create_task(self._read_source())
+            if self.sink is not None:
+                group.create_task(self._write_sink())
+            await self._pump()
+        for reader in self.error_readers:
+            await reader.inbox.put(END)
+        self.metrics.finished = time.monotonic()
+        bus.publish("stopped", pipeline=self.name)
+
+    async def _read_source(self) -> None:
+        source, inbox, metrics = self.source, self.inbox, self.metrics
+        label = self.labels[0]
+        tracker = AckTracker()
+        batches = source.batches()
+        try:
+            async for batch in batches:
+                records = batch.records
+                errors: list[Record] = []
+                if batch.items:
+                    records = list(records)
+                    for item in batch.items:
+                        if item.error is None:
+                            records.append(item.record)
+                        else:
+                            errors.append(
+                                error_record(self.name, label, item.error, raw=item.raw)
+                            )
+                metrics.inp[0] += len(records) + len(errors)
+                metrics.out[0] += len(records)
+                metrics.errors[0] += len(errors)
+                tokens = [tracker.token(batch.ack)] if batch.ack is not None else []
+                unit = Unit(records, tokens, errors or None)
+                if inbox.full():
+                    await self._put_paused(unit)
+                else:
+                    inbox.put_nowait(unit)
+                if self.engine.stopping:
+                    break
+                await asyncio.sleep(0)
+        except (FlowError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise StageFailure(self.name, label, exc) from exc
+        finally:
+            aclose = getattr(batches, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await inbox.put(END)
+
+    async def _put_paused(self, unit: Unit) -> None:
+        """Put into a full inbox; a wait longer than PAUSE_AFTER is a pause."""
+        loop = asyncio.get_running_loop()
+        paused: list[float] = []
+        bus = self.engine.ctx.bus
+
+        def mark() -> None:
+            paused.append(loop.time())
+            self.metrics.pauses += 1
+            bus.publish("paused", pipeline=self.name, stage=self.labels[0])
+
+        handle = loop.call_later(PAUSE_AFTER, mark)
+        try:
+            await self.inbox.put(unit)
+        finally:
+            handle.cancel()
+        if paused:
+            self.metrics.paused_seconds += loop.time() - paused[0] + PAUSE_AFTER
+            bus.publish("resumed", pipeline=self.name, stage=self.labels[0])
+
+    async def _pump(self) -> None:
+        inbox, metrics = self.inbox, self.metrics
+        from_upstream = self.source is None
+        tick_every = self.engine.ctx.tick_interval
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time() + tick_every
+        while True:
+            if self.has_windows:
+                if loop.time() >= next_tick:
+                    await self._tick()
+                    next_tick = loop.time() + tick_every
+                if inbox.empty():
+                    try:
+                        unit = await asyncio.wait_for(
+                            inbox.get(), max(next_tick - loop.time(), 0.001)
+                        )
+                    except TimeoutError:
+                        continue
+                else:
+                    unit = inbox.get_nowait()
+            else:
+                unit = await inbox.get()
+            if unit is END:
+                break
+            if from_upstream:
+                metrics.inp[0] += len(unit.records)
+                metrics.out[0] += len(unit.records)
+            if unit.errors:
+                await self._emit_errors(unit.errors, unit.tokens)
+            await self._run_steps(unit.records, unit.tokens, 0)
+        await self._flush_windows()
+        for queue in self._outlets:
+            await queue.put(END)
+
+    def _fail(self, at: int, rec: Record, exc: BaseException) -> None:
+        """Called by segments for a record that goes to the error stream."""
+        self.metrics.errors[at] += 1
+        self._failures.append((at, rec, exc))
+
+    async def _emit_failures(self, tokens: list[Token]) -> None:
+        failures, self._failures = self._failures, []
+        labels = self.labels
+        errors = [
+            error_record(self.name, labels[at], exc, record=rec)
+            for at, rec, exc in failures
+        ]
+        await self._emit_errors(errors, tokens)
+
+    async def _run_steps(
+        self, records: list[Record], tokens: list[Token], start: int
+    ) -> None:
+        metrics = self.metrics
+        steps = self.steps
+        for k in range(start, len(steps)):
+            step = steps[k]
+            if type(step) is _Segment:
+                metrics.inp[step.first] += len(records)
+                records = step.run(records, metrics.dropped, self._fail)
+                if self._failures:
+                    await self._emit_failures(tokens)
+            else:
+                emitted = self._add_to_window(step, records, tokens)
+                if self._failures:
+                    await self._emit_failures(step.held)
+                if emitted is None:
+                    return
+                records, tokens = emitted, step.held
+                step.held = []
+            if not records:
+                release(tokens)
+                return
+        await self._deliver(records, tokens)
+
+    def _add_to_window(
+        self, step: _Window, records: list[Record], tokens: list[Token]
+    ) -> list[Record] | None:
+        proc, i, metrics = step.proc, step.index, self.metrics
+        metrics.inp[i] += len(records)
+        emitted: list[Record] = []
+        for rec in records:
+            try:
+                ready = proc.add(rec)
+            except Exception as exc:
+                self._fail(i, rec, exc)
+                continue
+            if ready:
+                emitted.extend(ready)
+        step.held.extend(tokens)
+        if not emitted:
+            return None
+        metrics.out[i] += len(emitted)
+        return emitted
+
+    async def _window_output(
+        self, k: int, step: _Window, emitted: list[Record]
+    ) -> None:
+        tokens, step.held = step.held, []
+        if emitted:
+            self.metrics.out[step.index] += len(emitted)
+            await self._run_steps(emitted, tokens, k + 1)
+        else:
+            release(tokens)
+
+    async def _tick(self) -> None:
+        now = _dt.datetime.now(_UTC)
+        for k, step in enumerate(self.steps):
+            if type(step) is _Window:
+                try:
+                    emitted = step.proc.tick(now)
+                except Exception as exc:
+                    raise StageFailure(self.name, self.labels[step.index], exc) from exc
+                if emitted:
+                    await self._window_output(k, step, emitted)
+
+    async def _flush_windows(self) -> None:
+        bus = self.engine.ctx.bus
+        for k, step in enumerate(self.steps):
+            if type(step) is _Window:
+                try:
+                    emitted = step.proc.flush()
+                except Exception as exc:
+                    raise StageFailure(self.name, self.labels[step.index], exc) from exc
+                await self._window_output(k, step, emitted or [])
+                bus.publish(
+                    "flushed", pipeline=self.name, stage=self.labels[step.index]
+                )
+
+    async def _deliver(self, records: list[Record], tokens: list[Token]) -> None:
+        self.metrics.emitted += len(records)
+        outlets = self._outlets
+        n = len(outlets)
+        if n == 0 or not records:
+            release(tokens)
+            return
+        if n > 1:
+            retain(tokens, n - 1)
+        for j, queue in enumerate(outlets):
+            batch = records if j == n - 1 else copy_records(records)
+            await queue.put(Unit(batch, tokens))
+
+    async def _emit_errors(self, errors: list[Record], tokens: list[Token]) -> None:
+        """Send error records to the readers of this pipeline's error stream,
+        or count them (with a sample) when nobody reads it."""
+        self.engine.on_error(errors[0])
+        if self.first_error is None:
+            self.first_error = errors[0]
+        readers = self.error_readers
+        if not readers:
+            self.metrics.unread_errors += len(errors)
+            return
+        n = len(readers)
+        retain(tokens, n)
+        for j, reader in enumerate(readers):
+            batch = errors if j == n - 1 else copy_records(errors)
+            await reader.inbox.put(Unit(batch, tokens))
+
+    async def _write_sink(self) -> None:
+        queue, sink, i, metrics = (
+            self.sink_queue,
+            self.sink,
+            self.sink_index,
+            self.metrics,
+        )
+        assert queue is not None
+        label = self.labels[i]
+        clock = time.perf_counter
+        while True:
+            unit = await queue.get()
+            if unit is END:
+                break
+            records = unit.records
+            metrics.inp[i] += len(records)
+            began = clock()
+            try:
+                rejected = await sink.write(records)
+            except (FlowError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                raise StageFailure(self.name, label, exc) from exc
+            took = clock() - began
+            metrics.sink_writes += 1
+            metrics.sink_seconds += took
+            if took > metrics.sink_max_seconds:
+                metrics.sink_max_seconds = took
+            if rejected:
+                metrics.errors[i] += len(rejected)
+                errors = [
+                    error_record(
+                        self.name,
+                        label,
+                        None,
+                        record=r.record,
+                        code=r.code,
+                        message=r.message,
+                    )
+                    for r in rejected
+                ]
+                await self._emit_errors(errors, unit.tokens)
+            metrics.out[i] += len(records) - len(rejected or ())
+            release(unit.tokens)
+        await self.close_sink()
+
+    async def close_sink(self) -> None:
+        """Flush and close the sink once (at the end, or when the run fails)."""
+        if self.sink is None or self.sink_closed:
+            return
+        self.sink_closed = True
+        try:
+            await self.sink.close()
+        except (FlowError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise StageFailure(self.name, self.labels[self.sink_index], exc) from exc
+        self.engine.ctx.bus.publish(
+            "flushed", pipeline=self.name, stage=self.labels[self.sink_index]
+        )

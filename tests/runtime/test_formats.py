@@ -1,0 +1,203 @@
+"""JSON lines encoding, line reading with bounded memory, and the input
+formats (`auto`, `json`, `lines`, `csv`) with schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowlang.runtime import jsonl
+from flowlang.runtime.decode import Decoder
+from flowlang.runtime.lines import LineReader, LineSplitter, TooLong, line_batches
+
+UTC = dt.timezone.utc
+
+
+# --- jsonl ---------------------------------------------------------------------
+
+
+def test_dumps_writes_time_as_utc_with_z_and_durations_as_seconds():
+    when = dt.datetime(
+        2024, 3, 1, 14, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))
+    )
+    line = jsonl.dumps({"t": when, "d": dt.timedelta(milliseconds=1500), "n": None})
+    assert line == b'{"t":"2024-03-01T12:00:00.250000Z","d":1.5,"n":null}'
+
+
+def test_dumps_falls_back_to_text_for_what_json_cannot_hold():
+    class Thing:
+        def __str__(self):
+            return "thing!"
+
+    assert json.loads(jsonl.dumps({"x": Thing(), "big": 2**70, 1: "k"})) == {
+        "x": "thing!",
+        "big": 2**70,
+        "1": "k",
+    }
+    assert (
+        jsonl.dumps({"nan": float("nan"), "big": 2**65})
+        == b'{"nan":null,"big":36893488147419103232}'
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+        | st.floats(allow_nan=False, allow_infinity=False),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+        max_leaves=12,
+    )
+)  # fmt: skip
+def test_loads_inverts_dumps_for_json_values(value):
+    assert jsonl.loads(jsonl.dumps(value)) == value
+
+
+# --- lines ---------------------------------------------------------------------
+
+
+def test_line_reader_leaves_a_partial_line_for_later_and_tracks_offsets():
+    f = io.BytesIO(b"one\ntwo\r\nthr")
+    reader = LineReader(f)
+    assert reader.read(10, final=False) == [b"one", b"two\r"]
+    assert reader.offset == 9
+    f.seek(0, io.SEEK_END)
+    f.write(b"ee\n")
+    f.seek(reader.offset)
+    assert reader.read(10, final=False) == [b"three"]
+    assert reader.offset == 15
+
+
+def test_over_long_lines_become_markers_and_are_skipped_whole():
+    data = b"short\n" + b"x" * 50 + b"\nafter\n"
+    reader = LineReader(io.BytesIO(data), max_line=20)
+    got = reader.read(10, final=True)
+    assert got[0] == b"short" and isinstance(got[1], TooLong) and got[2] == b"after"
+    assert got[1].head == b"x" * 21
+    assert reader.offset == len(data)
+
+    splitter = LineSplitter(max_line=20)
+    out = []
+    for i in range(0, len(data), 7):  # the long line spans many chunks
+        out += splitter.feed(data[i : i + 7])
+    out += splitter.finish()
+    assert out[0] == b"short" and isinstance(out[1], TooLong) and out[2:] == [b"after"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    st.integers(1, 40),
+    st.integers(1, 7),
+    st.integers(1, 5),
+)
+def test_chunked_and_line_by_line_reading_agree(lines, chunk, n, min_lines):
+    data = b"".join(line + b"\n" for line in lines)
+    batches = list(
+        line_batches(
+            io.BytesIO(data), n, max_line=20, batch_bytes=chunk, min_lines=min_lines
+        )
+    )
+    assert all(0 < len(b) <= n for b in batches)
+    flat = [
+        x.head[:0] + b"<long>" if isinstance(x, TooLong) else x
+        for b in batches
+        for x in b
+    ]
+    reader = LineReader(io.BytesIO(data), max_line=20)
+    expected = []
+    while True:
+        got = reader.read(5, final=True)
+        if not got:
+            break
+        expected += [b"<long>" if isinstance(x, TooLong) else x for x in got]
+    assert flat == expected
+    assert [x for x in expected if x != b"<long>"] == [
+        line for line in lines if len(line) <= 20
+    ]
+
+
+# --- formats -------------------------------------------------------------------
+
+
+def decode(fmt, lines, **kw):
+    records, failed = Decoder(fmt, **kw).decode(lines)
+    return records, [(f.error.code, f.raw) for f in failed]
+
+
+def test_auto_reads_json_objects_and_wraps_everything_else():
+    records, failed = decode(
+        "auto", [b'{"a": 1}', b"plain text\r", b"[1, 2]", b"", b"{broken"]
+    )
+    assert records == [
+        {"a": 1},
+        {"message": "plain text"},
+        {"message": "[1, 2]"},
+        {"message": "{broken"},
+    ]
+    assert failed == []
+
+
+def test_json_sends_malformed_and_non_object_lines_to_errors_with_their_text():
+    records, failed = decode("json", [b'{"a": 1}\r', b"{broken", b"[1]", b"   "])
+    assert records == [{"a": 1}]
+    assert failed == [("parse", "{broken"), ("parse", "[1]")]
+
+
+def test_invalid_utf8_is_an_error_with_replacement_characters():
+    for fmt in ("auto", "json", "lines", "csv"):
+        _, failed = decode(fmt, [b"caf\xe9 au lait"], format_args={"header": False})
+        assert failed == [("decode", "caf\ufffd au lait")], fmt
+
+
+def test_lines_keep_every_line_as_a_message():
+    records, _ = decode("lines", [b"a", b"", b'{"x": 1}'])
+    assert records == [{"message": "a"}, {"message": ""}, {"message": '{"x": 1}'}]
+
+
+def test_csv_with_header_and_schema():
+    schema = ("{}", False, (("name", "str"), ("age", "int"), ("seen", ("?", "time"))))
+    d = Decoder("csv", {"header": True, "delimiter": ";"}, schema)
+    records, failed = d.decode(
+        [b"name;age;seen", b"ann;41;2024-01-01T00:00:00Z", b'"b;o";x;', b"c;1"]
+    )
+    assert records == [
+        {"name": "ann", "age": 41, "seen": dt.datetime(2024, 1, 1, tzinfo=UTC)}
+    ]
+    assert [(f.error.code, f.error.message) for f in failed] == [
+        ("schema", 'field `age`: expected int, got str "x"'),
+        ("parse", "CSV row has 2 values, the header names 3"),
+    ]
+    assert failed[0].raw == '"b;o";x;'
+    d.new_file()  # the next file has its own header
+    assert d.decode([b"name;age;seen", b"dan;7;"])[0] == [
+        {"name": "dan", "age": 7, "seen": None}
+    ]
+
+
+def test_csv_without_header_numbers_its_columns():
+    records, _ = decode("csv", [b"a,b"], format_args={"header": False})
+    assert records == [{"column1": "a", "column2": "b"}]
+
+
+def test_json_with_schema_coerces_or_reports():
+    schema = ("{}", True, (("ip", "ip"), ("t", "time")))
+    records, failed = decode(
+        "json",
+        [b'{"ip": "::FFFF:1.2.3.4", "t": 0, "x": 1}', b'{"ip": "nope", "t": 0}'],
+        schema=schema,
+    )
+    assert records == [
+        {"ip": "::ffff:102:304", "t": dt.datetime(1970, 1, 1, tzinfo=UTC), "x": 1}
+    ]
+    assert failed == [("schema", '{"ip": "nope", "t": 0}')]
+
+
+def test_dumps_lines_matches_dumps_line_by_line_including_fallbacks():
+    batch = [{"a": 1}, {"t": dt.datetime(2024, 1, 1, tzinfo=UTC)}, {"big": 2**70}]
+    assert jsonl.dumps_lines(batch) == b"".join(jsonl.dumps(r) + b"\n" for r in batch)
+    assert jsonl.dumps_lines([]) == b""
