@@ -1,4 +1,4 @@
-"""The examples in docs/*.md are real: every fenced ```flow block checks
+"""The examples in docs/*.md, README.md and ARCHITECTURE.md are real: every fenced ```flow block checks
 clean, every ```flow-error block produces at least one error diagnostic, and a
 ```flow block followed by ```jsonl input and ```jsonl output blocks, run on
 that input, writes exactly that output."""
@@ -18,7 +18,8 @@ from flowlang.parser import parse
 from flowlang.source import SourceFile
 from tests.flowrun import run_flow
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md", ROOT / "ARCHITECTURE.md"]
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -32,7 +33,7 @@ class Block:
 def blocks() -> list[Block]:
     """Every fenced block of every doc page, in order."""
     found = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in PAGES:
         text = page.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1

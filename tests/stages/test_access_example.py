@@ -43,7 +43,11 @@ def run_example(workdir: Path) -> tuple[list[dict], list[dict], str]:
 
 
 def without_time(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "at"} for r in records]
+    """Error records without their time, in a fixed order: errors of the
+    source and of later stages reach the error stream from different tasks,
+    so their interleaving is not part of the contract."""
+    plain = [{k: v for k, v in r.items() if k != "at"} for r in records]
+    return sorted(plain, key=lambda r: jsonl.dumps(r))
 
 
 def regenerate() -> list[Path]:
@@ -71,7 +75,7 @@ def example_run(tmp_path_factory):
 def test_output_equals_the_expected_file(example_run):
     output, rejects, _ = example_run
     assert output == read_jsonl(EXPECTED / "access.jsonl")
-    assert without_time(rejects) == read_jsonl(EXPECTED / "access.rejects.jsonl")
+    assert without_time(rejects) == without_time(read_jsonl(EXPECTED / "access.rejects.jsonl"))
 
 
 def test_every_line_is_accounted_for(example_run):
