@@ -15,7 +15,7 @@ Run-time behaviour, in short:
   aggregates are rebuilt from re-read input only if the run is killed).
 - Error records go to the readers of `from P.errors`, else they are counted
   and summarised with a sample at exit. Under `--strict` the first error
-  record, read or not, stops the run with status 1.
+  record that nobody reads stops the run with status 1.
 - First SIGINT/SIGTERM: sources stop, in-flight batches drain, windows and
   sinks flush, checkpoints are written, status 0. A second one exits at once
   with 128 + the signal number.
@@ -82,8 +82,9 @@ class Engine:
         for runner in self.runners.values():
             runner.instantiate()
 
-    def on_error(self, error: dict) -> None:
-        """Every error record passes here first; under --strict the first stops the run."""
+    def on_unread_error(self, error: dict) -> None:
+        """An error record nobody reads; under --strict the first stops the run
+        (a program that reads `from P.errors` handles P's errors itself)."""
         if self.ctx.strict:
             self.strict_error = error
             raise StrictStop(error)

@@ -388,11 +388,11 @@ class Runner:
     async def _emit_errors(self, errors: list[Record], tokens: list[Token]) -> None:
         """Send error records to the readers of this pipeline's error stream,
         or count them (with a sample) when nobody reads it."""
-        self.engine.on_error(errors[0])
         if self.first_error is None:
             self.first_error = errors[0]
         readers = self.error_readers
         if not readers:
+            self.engine.on_unread_error(errors[0])
             self.metrics.unread_errors += len(errors)
             return
         n = len(readers)

@@ -92,8 +92,12 @@ def test_a_run_writes_records_errors_metrics_and_a_summary_table(web):
         assert word in stderr
 
 
-def test_strict_fails_on_the_first_error_record(web):
+def test_strict_fails_on_the_first_unread_error_record(web):
+    # with `problems` reading web's errors, they are handled: no failure
     code, _, stderr = run_web(web, "--strict", "--no-status")
+    assert code == 0, stderr
+    # running web alone leaves its errors unread: the first one fails the run
+    code, _, stderr = run_web(web, "--strict", "--no-status", "--pipeline", "web")
     assert code == 1
     assert "error record under --strict" in stderr
     assert "wall time" not in stderr  # --no-status: no table

@@ -323,12 +323,31 @@ def test_windows_are_ticked_by_the_clock():
 # --- strict mode, failures, selection -------------------------------------------
 
 
-def test_strict_mode_stops_at_the_first_error_record(capsys):
+def test_strict_mode_stops_at_the_first_unread_error_record(capsys):
     outcome = run(build_fan, strict=True)
     assert outcome.exit_code == 1
-    assert outcome.strict_error["code"] == "parse"
+    # main's errors (the unparseable line) are read by `errors`: they do not
+    # stop the run; the first error of a pipeline whose errors nobody reads does
+    assert outcome.strict_error["pipeline"] in ("a", "b")
     assert "--strict" in capsys.readouterr().err
     assert ACKS["src"] == []  # the failing batch was never acknowledged
+
+
+def test_strict_mode_lets_a_program_handle_its_errors(capsys):
+    def build(ctx):
+        prog = rt.Program("handled.flow", ctx)
+        main = prog.pipeline("main", line=1, stages=[("source list", 1), ("sink memory", 2)])
+        main.source(0, ts.ListSource, name="src", batches=[[{"i": 1}, "garbage"], [{"i": 2}]])
+        main.sink(1, ts.MemorySink, name="main")
+        errors = prog.pipeline("errors", line=4, stages=[("from main.errors", 4), ("sink memory", 5)])
+        errors.read_errors_from("main")
+        errors.sink(1, ts.MemorySink, name="errors")
+        return prog
+
+    outcome = run(build, strict=True)
+    assert outcome.exit_code == 0 and outcome.strict_error is None
+    assert [r["i"] for r in COLLECTED["main"]] == [1, 2]
+    assert [e["code"] for e in COLLECTED["errors"]] == ["parse"]
 
 
 def test_a_sink_that_raises_fails_the_run_with_the_stage_named(capsys):
