@@ -4,6 +4,7 @@ table, the unread-error summary, and one-line descriptions of error records."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from typing import IO, Any
@@ -95,7 +96,7 @@ def summary_table(
                     f"max {stage['latency_max_ms']:.1f}ms",
                 )
             table.add_row(
-                "  " + stage["stage"],
+                "  " + _table_label(stage["stage"]),
                 f"{stage['in']:,}",
                 f"{stage['out']:,}",
                 f"{stage['dropped']:,}",
@@ -106,6 +107,21 @@ def summary_table(
     # a log file or pipe gets a table wide enough not to wrap stage names
     width = None if stream.isatty() else 132
     Console(file=stream, highlight=False, soft_wrap=False, width=width).print(table)
+
+
+_LOCATED = re.compile(r"^(?P<label>.*) \((?P<file>.*):(?P<line>\d+)\)$", re.DOTALL)
+
+
+def _table_label(stage: str, width: int = 44) -> str:
+    """`geoip(ip) (web.flow:3)` as `3 geoip(ip)`, cut to `width`, with Rich's
+    markup characters escaped (`by=[host]` must show as written)."""
+    from rich.markup import escape
+
+    found = _LOCATED.match(stage)
+    text = f"{found['line']:>3} {found['label']}" if found else stage
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return escape(text)
 
 
 class StatusLine:
