@@ -5,17 +5,16 @@ process; and what geoip's lookup cache is worth."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hmac
-import io
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
 import orjson
+
+from ._harness import race
 
 RECORDS = 200_000
 ROUNDS = 3
@@ -115,51 +114,12 @@ def hand_written(src: Path, dst: Path) -> int:
     return n
 
 
-def _compiled(workdir: Path, src: Path, dst: Path):
-    from flowlang.compiler import compile_source
-    from flowlang.runner import load_module
-    from flowlang.source import SourceFile
-
-    text = PROGRAM.format(input=src, output=dst)
-    result = compile_source(SourceFile("bench_enrich.flow", text))
-    assert result.ok, result.diagnostics
-    module_path = workdir / "bench_enrich_flow.py"
-    module_path.write_text(result.code)
-    return load_module(module_path).build
-
-
-def _run_compiled(build, state: Path) -> None:
-    from flowlang.runtime.cli import run_program
-    from flowlang.runtime.context import Context
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        outcome = run_program(build, Context(state_dir=str(state), status=False))
-    assert outcome.exit_code == 0, outcome.failure
-
-
 def pipeline_row() -> dict:
     saved = os.environ.get("FLOW_ANON_KEY")
     os.environ["FLOW_ANON_KEY"] = KEY
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            src = work / "in.jsonl"
-            make_input(src, RECORDS)
-            build = _compiled(work, src, work / "compiled.jsonl")
-            best_compiled = best_hand = float("inf")
-            for _ in range(ROUNDS):
-                for out in ("compiled.jsonl", "hand.jsonl"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(work / out)
-                t = time.perf_counter()
-                _run_compiled(build, work / "state")
-                best_compiled = min(best_compiled, time.perf_counter() - t)
-                t = time.perf_counter()
-                hand_written(src, work / "hand.jsonl")
-                best_hand = min(best_hand, time.perf_counter() - t)
-            compiled = [orjson.loads(x) for x in open(work / "compiled.jsonl", "rb")]
-            hand = [orjson.loads(x) for x in open(work / "hand.jsonl", "rb")]
-            assert compiled == hand, "compiled and hand-written outputs differ"
+        best_compiled, best_hand = race(PROGRAM, make_input, hand_written, RECORDS, ROUNDS,
+                                        "bench_enrich")  # fmt: skip
     finally:
         if saved is None:
             os.environ.pop("FLOW_ANON_KEY", None)

@@ -3,15 +3,12 @@ loop doing the same work with the same libraries, in the same process."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import random
-import tempfile
-import time
 from pathlib import Path
 
 import orjson
+
+from ._harness import race
 
 RECORDS = 300_000
 ROUNDS = 3
@@ -63,49 +60,9 @@ def hand_written(src: Path, dst: Path) -> int:
     return n
 
 
-def _compiled(workdir: Path, src: Path, dst: Path):
-    from flowlang.compiler import compile_source
-    from flowlang.runner import load_module
-    from flowlang.source import SourceFile
-
-    text = PROGRAM.format(input=src, output=dst)
-    result = compile_source(SourceFile("bench.flow", text))
-    assert result.ok, result.diagnostics
-    module_path = workdir / "bench_flow.py"
-    module_path.write_text(result.code)
-    return load_module(module_path).build
-
-
-def _run_compiled(build, state: Path) -> None:
-    from flowlang.runtime.cli import run_program
-    from flowlang.runtime.context import Context
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        outcome = run_program(build, Context(state_dir=str(state), status=False))
-    assert outcome.exit_code == 0, outcome.failure
-
-
 def run() -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        src = work / "in.jsonl"
-        _make_input(src, RECORDS)
-        build = _compiled(work, src, work / "compiled.jsonl")
-        best_compiled = best_hand = float("inf")
-        for _ in range(ROUNDS):
-            for out in ("compiled.jsonl", "hand.jsonl"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(work / out)
-            t = time.perf_counter()
-            _run_compiled(build, work / "state")
-            best_compiled = min(best_compiled, time.perf_counter() - t)
-            t = time.perf_counter()
-            hand_written(src, work / "hand.jsonl")
-            best_hand = min(best_hand, time.perf_counter() - t)
-        # same work: the outputs hold the same records
-        compiled = [orjson.loads(x) for x in open(work / "compiled.jsonl", "rb")]
-        hand = [orjson.loads(x) for x in open(work / "hand.jsonl", "rb")]
-        assert compiled == hand, "compiled and hand-written outputs differ"
+    best_compiled, best_hand = race(PROGRAM, _make_input, hand_written, RECORDS, ROUNDS,
+                                    "bench")  # fmt: skip
     rps, base = RECORDS / best_compiled, RECORDS / best_hand
     return [{
         "benchmark": "file(json) | where | set | drop | sink file",

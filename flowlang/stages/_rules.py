@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import codes
-from ..types import BOOL, OPEN_RECORD, STR, RecordT, Type
+from ..types import BOOL, DURATION, OPEN_RECORD, STR, RecordT, Type
 from ._spec import Kind, Param, RuleContext
 
 FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
@@ -15,6 +15,16 @@ FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
         Param("delimiter", Kind.VALUE, "the column separator", type=STR, default=","),
     ),
 }
+
+
+# the network sinks' retry policy (see _netsink.Retrier)
+RETRY_PARAMS = (
+    Param("retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION,
+          default=30_000),
+    Param("shutdown_grace", Kind.VALUE, "how long a stopping run keeps retrying before "
+          "it gives up (unwritten records stay unacknowledged)", type=DURATION,
+          default=10_000),
+)  # fmt: skip
 
 
 def decoded_record(ctx: RuleContext) -> Type:

@@ -5,7 +5,8 @@ Also home of the retry policy the network sinks share (`Retrier`).
 
 from __future__ import annotations
 
-from ..types import ANY, DURATION, INT, STR, TIME, Nullable
+from ..types import ANY, INT, STR, TIME, Nullable
+from ._rules import RETRY_PARAMS
 from ._spec import EnvRef, Example, Kind, Param, StageSpec
 
 SPEC = StageSpec(
@@ -36,11 +37,7 @@ SPEC = StageSpec(
         Param("batch_size", Kind.VALUE, "documents per bulk request", type=INT, default=500),
         Param("batch_bytes", Kind.VALUE, "bytes per bulk request", type=INT,
               default=5_000_000),
-        Param("retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION,
-              default=30_000),
-        Param("shutdown_grace", Kind.VALUE, "how long a stopping run keeps retrying before "
-              "it gives up (unwritten records stay unacknowledged)", type=DURATION,
-              default=10_000),
+        *RETRY_PARAMS,
     ),  # fmt: skip
     output=lambda ctx: None,
     runtime="ElasticSink",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import codes
-from ..types import ANY, BOOL, DURATION, FLOAT, INT, IP, STR, TIME, Nullable, RecordT, strip_null
+from ..types import ANY, BOOL, FLOAT, INT, IP, STR, TIME, Nullable, RecordT, strip_null
+from ._rules import RETRY_PARAMS
 from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
 
 TAG_TYPES = (STR, INT, FLOAT, BOOL, IP)
@@ -59,11 +60,7 @@ SPEC = StageSpec(
         Param("org", Kind.VALUE, "organisation", type=STR, allow_env=True,
               default=EnvRef("FLOW_INFLUX_ORG", "")),
         Param("batch_size", Kind.VALUE, "points per write", type=INT, default=5000),
-        Param("retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION,
-              default=30_000),
-        Param("shutdown_grace", Kind.VALUE, "how long a stopping run keeps retrying before "
-              "it gives up (unwritten records stay unacknowledged)", type=DURATION,
-              default=10_000),
+        *RETRY_PARAMS,
     ),  # fmt: skip
     output=_check,
     runtime="InfluxSink",
