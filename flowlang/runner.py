@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import __version__
-from .compiler import CompileResult, compile_source
+from .compiler import CompileResult, compile_source, module_name
 from .diagnostics import render_all
 from .source import SourceFile
 
@@ -38,8 +38,6 @@ def compile_cached(src: SourceFile) -> tuple[Path | None, str]:
     """The path of the compiled module (None on errors) and the rendered
     diagnostics (warnings are kept with the cached module and shown again)."""
     folder = cache_dir() / _key(src)
-    from .compiler import module_name
-
     module_path = folder / f"{module_name(src.name)}.py"
     notes_path = folder / "diagnostics.txt"
     if module_path.is_file() and notes_path.is_file():
