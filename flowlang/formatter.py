@@ -31,7 +31,7 @@
   precedence (loosest first): `if`, `or`, `and`, `not`, comparisons
   (non-associative), `??` (right-associative), `+ -`, `* / %`, unary `-`.
   `-(5)` keeps its parentheses, because `-5` is the literal minus five.
-- Strings are re-escaped (`\\"` `\\\\` `\\n` `\\t`, and `\\uXXXX` for other
+- Strings are re-escaped (`\\"` `\\\\` `\\n` `\\t`, and `\\uHHHH` for other
   control characters, U+2028, U+2029 and lone surrogates); a raw string
   stays raw when its text can be written raw. Floats are written by `repr`
   (always with a `.` or an exponent), durations in the largest exact unit

@@ -11,7 +11,7 @@ What this module decides beyond the grammar:
   `Unary("-", Duration(300000))`.
 - Integers are 64-bit signed, floats finite, durations whole numbers of
   `ms s m h d` no longer than Python's `timedelta.max` (E006).
-- Strings know the escapes `\\" \\\\ \\n \\t \\uXXXX` (each `\\uXXXX` is one
+- Strings know the escapes `\\" \\\\ \\n \\t \\uHHHH` (each `\\uHHHH` is one
   UTF-16 code unit, so a surrogate pair written this way stays two code
   units); anything else is E003. Control characters (but tab, CR and form
   feed) and lone surrogates anywhere in the text are E005.
@@ -63,7 +63,7 @@ _DURATION_RE = re.compile(r"([0-9]+)(ms|s|m|h|d)\Z")
 _ESCAPE_RE = re.compile(r"\\(u[0-9A-Fa-f]{4}|u|.)", re.S)
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 _ESCAPES_HINT = (
-    'valid escapes are \\" \\\\ \\n \\t \\uXXXX; for a regular expression use r"..."'
+    'valid escapes are \\" \\\\ \\n \\t \\uHHHH; for a regular expression use r"..."'
 )
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _BAD_CHARS_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
