@@ -15,15 +15,9 @@ from flowlang.ast import (
     Arg, Binary, Call, Duration, FieldRef, IfExpr, ListExpr, Literal, Unary,
 )  # fmt: skip
 from flowlang.names import KEYWORDS
-from flowlang.parser import (
-    MAX_NESTING,
-    _grammar_text,
-    _example_table,
-    _lark,
-    grammar_keywords,
-    parse,
-    parse_text,
-)
+from flowlang.parser import MAX_NESTING, parse, parse_text
+from flowlang.parser.grammar import _grammar_text, grammar_keywords, lark_parser
+from flowlang.parser.syntax_errors import _example_table
 from flowlang.diagnostics import render_all
 from flowlang.source import SourceFile
 
@@ -471,7 +465,7 @@ def test_crlf_line_endings():
 
 # ---------------------------------------------------------------- syntax errors
 
-TERMINAL_NAMES = {t.name for t in _lark().terminals} | {"$END"}
+TERMINAL_NAMES = {t.name for t in lark_parser().terminals} | {"$END"}
 
 
 def raw_terminals(text: str) -> set[str]:

@@ -1,0 +1,110 @@
+"""The Lark parser of grammar/flow.lark, built once per process, and the
+lexer callbacks that keep keywords reserved and collect comments."""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+import threading
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+
+_local = threading.local()
+_build_lock = threading.Lock()
+_lark_parser: Lark | None = None
+keyword_types: dict[str, str] = {}
+
+
+def _grammar_text() -> str:
+    packaged = importlib.resources.files("flowlang").joinpath("grammar/flow.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / "flow.lark").read_text(
+        encoding="utf-8"
+    )
+
+
+def _reserve_keywords(token: Token) -> Token:
+    # The contextual lexer only knows the terminals of the current parser
+    # state, so where a keyword is not expected it would lex as a NAME; keep
+    # keywords reserved everywhere by retyping them here.
+    kind = keyword_types.get(token.value)
+    if kind is not None:
+        token.type = kind
+    return token
+
+
+def _collect_comment(token: Token) -> None:
+    sink = getattr(_local, "comments", None)
+    if sink is not None:
+        sink.append(token)
+
+
+def lark_parser() -> Lark:
+    global _lark_parser
+    if _lark_parser is None:
+        with _build_lock:
+            if _lark_parser is None:
+                parser = Lark(
+                    _grammar_text(),
+                    parser="lalr",
+                    lexer="contextual",
+                    strict=True,
+                    propagate_positions=True,
+                    maybe_placeholders=False,
+                    # NAME must come last: lark 1.3.1 chains a callback after
+                    # its own keyword check with a condition that reads the
+                    # loop variable of this dict's iteration after the loop
+                    lexer_callbacks={
+                        "COMMENT": _collect_comment,
+                        "NAME": _reserve_keywords,
+                    },
+                )
+                keyword_types.update(grammar_keywords(parser))
+                _lark_parser = parser
+    return _lark_parser
+
+
+def grammar_keywords(parser: Lark | None = None) -> dict[str, str]:
+    """The grammar's reserved words, mapped to their terminal names."""
+    parser = parser or lark_parser()
+    return {
+        t.pattern.value: t.name
+        for t in parser.terminals
+        if t.pattern.type == "str" and re.fullmatch(r"[A-Za-z_]\w*", t.pattern.value)
+    }
+
+
+def lark_parse(text: str) -> tuple[Tree, list[Token]]:
+    parser = lark_parser()
+    _local.comments = comments = []
+    try:
+        return parser.parse(text), comments
+    finally:
+        _local.comments = None
+
+
+# statements are found again by a plain scan when the parse fails
+SCAN_RE = re.compile(
+    r"""(?P<ws>[ \t\f\r\n]+)
+      | (?P<comment>\#[^\r\n]*)
+      | (?P<string>r?"(?:[^"\\\n]|\\[^\n])*"?)
+      | (?P<tick>`[^`\n]*`?)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<other>[0-9][A-Za-z0-9_.]*|==|=~|.)""",
+    re.X | re.S,
+)
+STATEMENT_WORDS = ("schema", "pipeline", "source", "from")
+
+
+def significant_tokens(text: str, start: int = 0, end: int | None = None):
+    """(kind, start, end) of each token that is not white space or a comment."""
+    end = len(text) if end is None else end
+    pos = start
+    while pos < end:
+        m = SCAN_RE.match(text, pos, end)
+        kind = m.lastgroup
+        if kind not in ("ws", "comment"):
+            yield kind, m.start(), m.end()
+        pos = m.end()

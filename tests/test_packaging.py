@@ -1,0 +1,51 @@
+"""A plain, non-editable install of the wheel gives a working `flowc`: the
+grammar ships inside the package."""
+
+from __future__ import annotations
+
+import site
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 'source file("x.log") | geoip | anonymize(email) | sink elastic("idx")\n'
+
+
+@pytest.mark.timeout(600)
+def test_the_wheel_installs_a_working_flowc(tmp_path: Path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist),
+                    str(ROOT)], check=True, capture_output=True, timeout=300)  # fmt: skip
+    (wheel,) = dist.glob("flowlang-*.whl")
+    assert "flowlang/grammar/flow.lark" in zipfile.ZipFile(wheel).namelist()
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    # the dependencies come from this environment; flowlang itself only from the wheel
+    (purelib,) = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "seed.flow").write_text(SEED)
+    where = subprocess.run([python, "-c", "import flowlang; print(flowlang.__file__)"],
+                           cwd=work, check=True, capture_output=True, text=True)  # fmt: skip
+    assert where.stdout.startswith(str(env_dir))
+    check = subprocess.run([env_dir / "bin" / "flowc", "check", "seed.flow"], cwd=work,
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    compiled = subprocess.run([env_dir / "bin" / "flowc", "compile", "seed.flow", "-o", "out"],
+                              cwd=work, capture_output=True, text=True)  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    assert (work / "out" / "seed_flow.py").read_text().startswith("# generated from seed.flow")
