@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.search",
     "tests.fixtures.metrics_db",
     "tests.fixtures.nats",
+    "tests.fixtures.faults",
 ]

@@ -12,7 +12,6 @@ import pytest
 from flowlang.runtime.base import RecordError, StageContext
 from flowlang.runtime.errors import FlowError
 from flowlang.stages.influx import InfluxSink, encode_point, time_ns
-from tests.fixtures.faults import fake_influx  # noqa: F401 - fixture
 from tests.flowrun import run_flow
 
 UTC = dt.timezone.utc
@@ -123,7 +122,7 @@ async def test_values_line_protocol_cannot_carry_are_rejected_and_the_rest_writt
 
 async def test_null_tags_are_left_out_and_null_fields_skipped(
     fake_influx,
-):  # noqa: F811
+):
     sink = InfluxSink(context(), "b", "m", tags=(("host",), ("dc",)), fields=(("a",), ("b",)),
                       time=("ts",), url=fake_influx.url)  # fmt: skip
     assert (
@@ -135,7 +134,7 @@ async def test_null_tags_are_left_out_and_null_fields_skipped(
 
 async def test_points_without_time_get_distinct_processing_times(
     fake_influx,
-):  # noqa: F811
+):
     before = time.time_ns()
     sink = InfluxSink(context(), "b", "m", tags=(("host",),), url=fake_influx.url)
     assert await write_all(sink, [{"host": "h", "v": 1}] * 50) == []
@@ -145,7 +144,7 @@ async def test_points_without_time_get_distinct_processing_times(
     assert all(before <= s <= after + 50 for s in stamps)
 
 
-async def test_writes_are_batched_by_count(fake_influx):  # noqa: F811
+async def test_writes_are_batched_by_count(fake_influx):
     ctx = context()
     sink = InfluxSink(ctx, "b", "m", url=fake_influx.url, batch_size=40)
     assert await write_all(sink, [{"v": i} for i in range(100)]) == []
@@ -154,7 +153,7 @@ async def test_writes_are_batched_by_count(fake_influx):  # noqa: F811
     assert fake_influx.params[0] == {"org": "-", "bucket": "b", "precision": "ns"}
 
 
-async def test_token_and_org_are_sent(fake_influx):  # noqa: F811
+async def test_token_and_org_are_sent(fake_influx):
     sink = InfluxSink(
         context(), "b", "m", url=fake_influx.url, token="t0k3n", org="acme"
     )

@@ -22,7 +22,6 @@ from flowlang.runtime.errors import FlowError
 from flowlang.stages.elastic import ElasticSink
 from flowlang.stages.influx import InfluxSink
 from tests.fixtures.faults import RESET, FakeElastic, FakeInflux, Reply, self_signed
-from tests.fixtures.faults import fake_elastic, fake_influx  # noqa: F401 - fixtures
 from tests.fixtures.metrics_db import free_port
 from tests.fixtures.search import count, read_all
 from tests.flowrun import FLOWC
@@ -43,7 +42,7 @@ def gaps(calls: list[float]) -> list[float]:
 
 async def test_partial_bulk_failure_resends_only_the_retryable_items(
     fake_elastic,
-):  # noqa: F811
+):
     fake_elastic.store[("idx", "r1")] = {"n": 1}  # already there: 409 on create
     fake_elastic.store[("idx", "r2")] = {"n": 2}
     first = {"r3": 429, "r4": 429, "r5": 400, "r6": 503, "r7": 500, "r8": 404}
@@ -83,7 +82,7 @@ async def test_partial_bulk_failure_resends_only_the_retryable_items(
 
 async def test_a_429_storm_is_waited_out_as_retry_after_asks(
     fake_elastic,
-):  # noqa: F811
+):
     busy = Reply(429, {"error": {"type": "es_rejected_execution_exception", "reason": "busy"},
                        "status": 429}, {"Retry-After": "1"})  # fmt: skip
     fake_elastic.request_fault = lambda call, items: busy if call <= 3 else None
@@ -100,7 +99,7 @@ async def test_a_429_storm_is_waited_out_as_retry_after_asks(
 
 async def test_a_reset_after_the_bulk_was_applied_leaves_no_duplicates_with_id(
     fake_elastic,
-):  # noqa: F811
+):
     # two resets: the HTTP library itself retries an idempotent request once
     fake_elastic.request_fault = lambda call, items: RESET if call <= 2 else None
     records = [{"rid": f"r{i}", "n": i} for i in range(40)]
@@ -117,7 +116,7 @@ async def test_a_reset_after_the_bulk_was_applied_leaves_no_duplicates_with_id(
     assert ctx.counters["retries"] == 1
 
 
-async def test_without_id_a_reset_after_apply_writes_twice(fake_elastic):  # noqa: F811
+async def test_without_id_a_reset_after_apply_writes_twice(fake_elastic):
     # the reason `id=` exists: without it, delivery is at least once
     fake_elastic.request_fault = lambda call, items: RESET if call <= 2 else None
     sink = ElasticSink(context(), "idx", url=fake_elastic.url, **FAST)
@@ -131,7 +130,7 @@ async def test_without_id_a_reset_after_apply_writes_twice(fake_elastic):  # noq
 
 async def test_a_request_too_large_is_split_and_a_document_too_large_rejected(
     fake_elastic,
-):  # noqa: F811
+):
     too_large = Reply(
         413,
         {
@@ -225,7 +224,7 @@ async def test_a_write_cancelled_while_retrying_raises_cancelled_and_closes_clea
 
 async def test_refused_credentials_stop_the_run_without_showing_secrets(
     fake_elastic, caplog
-):  # noqa: F811
+):
     caplog.set_level(logging.DEBUG)
     denied = Reply(401, {"error": {"type": "security_exception", "reason": "unable to authenticate"},
                          "status": 401})  # fmt: skip
@@ -247,7 +246,7 @@ async def test_refused_credentials_stop_the_run_without_showing_secrets(
     assert "retrying" in caplog.text  # the 503 was logged, without the key
 
 
-async def test_basic_auth_is_sent_and_never_shown(fake_elastic, caplog):  # noqa: F811
+async def test_basic_auth_is_sent_and_never_shown(fake_elastic, caplog):
     caplog.set_level(logging.DEBUG)
     fake_elastic.item_fault = lambda call, item: 503 if call == 1 else 400
     sink = ElasticSink(
@@ -301,7 +300,7 @@ def points(n: int) -> list[dict]:
     return [{"host": f"h{i % 3}", "v": i} for i in range(n)]
 
 
-async def test_influx_429_is_waited_out_as_retry_after_asks(fake_influx):  # noqa: F811
+async def test_influx_429_is_waited_out_as_retry_after_asks(fake_influx):
     slow = Reply(
         429, {"code": "too many requests", "message": "slow down"}, {"Retry-After": "1"}
     )
@@ -319,7 +318,7 @@ async def test_influx_429_is_waited_out_as_retry_after_asks(fake_influx):  # noq
 
 async def test_influx_resends_the_same_points_after_503_and_a_reset(
     fake_influx,
-):  # noqa: F811
+):
     faults = {1: Reply(503, {"message": "unavailable"}), 2: RESET, 3: RESET}
     fake_influx.request_fault = lambda call, lines: faults.get(call)
     ctx = context()
@@ -335,7 +334,7 @@ async def test_influx_resends_the_same_points_after_503_and_a_reset(
 
 async def test_influx_finds_the_bad_points_of_a_refused_batch(
     fake_influx,
-):  # noqa: F811
+):
     fake_influx.bad_line = lambda line: (
         "invalid field" if " v=7i " in line or " v=13i " in line else None
     )
@@ -356,7 +355,7 @@ async def test_influx_finds_the_bad_points_of_a_refused_batch(
 
 async def test_influx_refused_token_stops_the_run_without_showing_it(
     fake_influx, caplog
-):  # noqa: F811
+):
     caplog.set_level(logging.DEBUG)
     fake_influx.request_fault = lambda call, lines: Reply(401, {"code": "unauthorized",
                                                                 "message": "unauthorized access"})  # fmt: skip

@@ -27,7 +27,7 @@ KEYS = st.text(min_size=1, max_size=80)
 
 
 def stage(field=("email",), method="hash", key="k") -> Anonymize:
-    ctx = StageContext("p", f"anonymize (t.flow:3)", "t.flow:3")
+    ctx = StageContext("p", "anonymize (t.flow:3)", "t.flow:3")
     return Anonymize(ctx, field, method=method, method_args={}, key=key)
 
 
