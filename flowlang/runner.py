@@ -10,18 +10,10 @@ from pathlib import Path
 from types import ModuleType
 
 from . import __version__
+from .cachedir import cache_dir
 from .compiler import CompileResult, compile_source, module_name
 from .diagnostics import render_all
 from .source import SourceFile
-
-
-def cache_dir() -> Path:
-    """Where compiled modules are kept: $FLOWC_CACHE_DIR, else ~/.cache/flowc."""
-    env = os.environ.get("FLOWC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flowc"
 
 
 def _key(src: SourceFile) -> str:
