@@ -11,13 +11,8 @@ import pytest
 from flowlang.runtime.base import SourceBatch, StageContext
 from flowlang.runtime.errors import FlowError
 from flowlang.stages.nats_source import NatsSource
-from tests.fixtures.nats import (
-    consumer_state,
-    create_stream,
-    free_port,
-    publish_many,
-    subjects_of,
-)
+from tests.fixtures.nats import consumer_state, create_stream, publish_many, subjects_of
+from tests.fixtures.processes import free_port
 
 
 def context() -> StageContext:

@@ -22,7 +22,7 @@ from flowlang.runtime.errors import FlowError
 from flowlang.stages.elastic import ElasticSink
 from flowlang.stages.influx import InfluxSink
 from tests.fixtures.faults import RESET, FakeElastic, FakeInflux, Reply, self_signed
-from tests.fixtures.metrics_db import free_port
+from tests.fixtures.processes import free_port
 from tests.fixtures.search import count, read_all
 from tests.flowrun import FLOWC
 
