@@ -68,3 +68,12 @@ def regenerate() -> list[Path]:
             shutil.copytree(work / "out" / example.stem, target)
             written += sorted(target.glob("*"))
     return written
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_is_in_canonical_layout(example: Path):
+    from flowlang.formatter import format_source
+
+    text = example.read_text()
+    formatted, diagnostics = format_source(SourceFile(example.name, text))
+    assert not diagnostics and formatted == text
