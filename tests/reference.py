@@ -10,6 +10,7 @@ the two (tests/test_differential.py) finds mistakes in either.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import re2
 
 from flowlang import ir
+from flowlang.types import IP, Nullable
 
 UTC = dt.timezone.utc
 
@@ -237,6 +239,21 @@ def equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _is_ip_type(t) -> bool:
+    return t in (IP, Nullable(IP))
+
+
+def _address(value: Any) -> Any:
+    """Addresses order by (version, number): IPv4 before IPv6."""
+    if value is None:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise Failure(f"{value!r} is not an ip address") from None
+    return address.version * 2**128 + int(address)
+
+
 def _ordered(op: str, a: Any, b: Any) -> bool:
     if a is None or b is None:
         return False
@@ -373,6 +390,8 @@ def _binary(expr: ir.BinaryE, rec: dict, env: dict[str, str]) -> Any:
     if op == "!=":
         return not equal(left, right)
     if op in ("<", "<=", ">", ">="):
+        if _is_ip_type(expr.left.type) and _is_ip_type(expr.right.type):
+            left, right = _address(left), _address(right)
         return _ordered(op, left, right)
     if op == "in":
         return _member(left, right)

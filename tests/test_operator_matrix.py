@@ -195,3 +195,22 @@ def test_typed_operators(tmp_path):
     """Fields of known types (the generated code's fast paths), nullable ones
     included: every operation against the reference."""
     compare_each_pipeline(tmp_path, TYPED_SCHEMA, TYPED_STAGES, _typed_records())
+
+
+def test_addresses_order_by_number_not_text(tmp_path):
+    from tests.flowrun import run_flow
+
+    program = (
+        "schema Hit { a: ip, b: ip? }\n"
+        'source file("input.jsonl", format=json, schema=Hit)\n'
+        "  | set lt = a < b ?? a, ge = a >= b ?? a\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    records = [
+        {"a": "9.0.0.1", "b": "10.0.0.2"},  # as text "9…" > "1…"; as addresses 9 < 10
+        {"a": "::1", "b": "255.255.255.255"},  # every IPv6 after every IPv4
+        {"a": "10.0.0.1", "b": None},
+    ]
+    result = run_flow(program, tmp_path, records=records)
+    assert [(r["lt"], r["ge"]) for r in result.output] == [(True, False), (False, True),
+                                                           (False, True)]  # fmt: skip

@@ -14,7 +14,7 @@ from ..types import ANY, BOOL, DURATION, FLOAT, INT, IP, STR, TIME, ListT, Recor
 from .literals import pyrepr
 
 _NUMS = (INT, FLOAT)
-_ORDERED_SAME = (STR, TIME, DURATION, IP)
+_ORDERED_SAME = (STR, TIME, DURATION)  # ips order by address: ops.ip_key
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
 _FAST_ARITH = {
@@ -98,6 +98,8 @@ class ExprCompiler:
                 return f"({left} {op} {right})"
             return f"_ops.{'eq' if op == '==' else 'ne'}({left}, {right})"
         if op in _COMPARE:
+            if strip_null(lt) == IP and strip_null(rt_) == IP:
+                return f"_ops.{_COMPARE[op]}(_ops.ip_key({left}), _ops.ip_key({right}))"
             if _same_kind(lt, rt_) and (lt in _NUMS or lt in _ORDERED_SAME):
                 return f"({left} {op} {right})"
             return f"_ops.{_COMPARE[op]}({left}, {right})"

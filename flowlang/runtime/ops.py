@@ -9,6 +9,7 @@ run-time type error, so the record goes to the error stream.
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import math
 from typing import Any
 
@@ -173,6 +174,18 @@ def gt(a: Any, b: Any) -> bool:
 
 def ge(a: Any, b: Any) -> bool:
     return a is not None and b is not None and _ordered(a, b, ">=") and a >= b
+
+
+def ip_key(v: Any) -> Any:
+    """An ip's place in address order (every IPv4 before every IPv6), so that
+    `< <= > >=` order addresses numerically rather than as text."""
+    if v is None:
+        return None
+    try:
+        address = ipaddress.ip_address(v)
+    except ValueError:
+        raise _type_error(f"{v!r} is not an ip address") from None
+    return (address.version << 128) | int(address)
 
 
 def in_(x: Any, container: Any) -> bool:
