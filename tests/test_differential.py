@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from flowlang import ir
-from flowlang.names import is_identifier
+from flowlang.formatter import field_name, quote
 from flowlang.source import SourceFile
 from flowlang.types import (
     ANY,
@@ -62,26 +62,7 @@ Path = tuple[str, ...]
 
 def field_text(path: Path) -> str:
     """A field path as written in a program (backticks where needed)."""
-    return ".".join(p if is_identifier(p) else f"`{p}`" for p in path)
-
-
-def str_lit(text: str) -> str:
-    """A flowlang string literal for `text`."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return ".".join(field_name(p) for p in path)
 
 
 def num_lit(value: int | float) -> str:
@@ -167,7 +148,7 @@ class ExprGen:
     # ---- leaves
 
     def str_literal(self) -> str:
-        return str_lit(
+        return quote(
             self.draw(st.sampled_from(STRINGS) | st.text('ab"\\ é\n', max_size=4))
         )
 
@@ -274,7 +255,7 @@ class ExprGen:
         kind = self.pick(options)
         d = depth - 1
         if kind == "parse":
-            return f"parse_time({str_lit(self.pick(list(TIMES)))})"
+            return f"parse_time({quote(self.pick(list(TIMES)))})"
         if kind == "field":
             return self.path_of(lambda t: t == TIME)
         if kind == "plus":
@@ -401,7 +382,7 @@ class ExprGen:
             left = (
                 field_text(self.draw(st.sampled_from(paths))) if paths else self.str_(d)
             )
-            return f"({left} =~ r{str_lit(self.pick(list(PATTERNS)))})"
+            return f"({left} =~ r{quote(self.pick(list(PATTERNS)))})"
         if kind in ("and", "or"):
             return f"({self.weak_bool(d)} {kind} {self.weak_bool(d)})"
         if kind == "not":

@@ -18,6 +18,7 @@ import string
 import pytest
 
 from flowlang.compiler import compile_source
+from flowlang.formatter import quote
 from flowlang.source import SourceFile
 from tests.flowrun import read_jsonl, run_flow
 
@@ -101,25 +102,6 @@ def has_surrogate(text: str) -> bool:
 
 
 # ---------------------------------------------------------------- writing text
-
-
-def str_lit(text: str) -> str:
-    """`text` as a flowlang string literal, escaped where the lexer needs it."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif not ch.isprintable() or is_surrogate(ch):
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def re2_escape(text: str) -> str:
@@ -243,7 +225,7 @@ def test_string_literals_round_trip(tmp_path):
     """Every payload as a string literal: the module holds it as a constant
     and the record comes out with exactly that text."""
     sets = ", ".join(
-        f"v{i} = {str_lit(p)}, same{i} = v{i} == {str_lit(p)}, n{i} = len(v{i})"
+        f"v{i} = {quote(p)}, same{i} = v{i} == {quote(p)}, n{i} = len(v{i})"
         for i, p in enumerate(PAYLOADS)
     )
     unencodable = ", ".join(f"v{i}" for i, p in enumerate(PAYLOADS) if not json_safe(p))
@@ -303,7 +285,7 @@ def test_field_names_round_trip(tmp_path):
     names = [backtick(p) for p in FIELD_NAMES]
     where = " and ".join(f'{n} == "in"' for n in names)
     copies = ", ".join(f"copy.{n} = {n}" for n in names)
-    sets = ", ".join(f"{n} = {str_lit(p)}" for n, p in zip(names, FIELD_NAMES))
+    sets = ", ".join(f"{n} = {quote(p)}" for n, p in zip(names, FIELD_NAMES))
     deep = ", ".join(f"deep.{n}.{n} = 1" for n in names)
     text = (
         f"{SOURCE}\n  | where {where}\n  | set {copies}\n  | set {sets}\n"
@@ -500,8 +482,8 @@ def test_env_names_and_defaults(tmp_path):
     """Payloads as env() names and defaults: set variables are read, unset
     ones give the default, and neither is ever code."""
     sets = ", ".join(
-        f"v{i} = env({str_lit(_env_name(i, p))}, {str_lit(p)}), "
-        f"w{i} = env({str_lit(_env_name(i, p) + '_UNSET')}, {str_lit(p)})"
+        f"v{i} = env({quote(_env_name(i, p))}, {quote(p)}), "
+        f"w{i} = env({quote(_env_name(i, p) + '_UNSET')}, {quote(p)})"
         for i, p in enumerate(PAYLOADS)
     )
     unencodable = [
@@ -552,8 +534,8 @@ def test_file_paths(tmp_path):
     file and writes its own, named with the payload."""
     usable = [p for p in PAYLOADS if _path_allowed(p)]
     lines = [
-        f"pipeline p{i} = source file({str_lit(f'in {p}.jsonl')}, format=json)"
-        f" | set seen = {i} | sink file({str_lit(f'out {p}.jsonl')})"
+        f"pipeline p{i} = source file({quote(f'in {p}.jsonl')}, format=json)"
+        f" | set seen = {i} | sink file({quote(f'out {p}.jsonl')})"
         for i, p in enumerate(usable)
     ]
     text = "\n".join(lines) + "\n"
@@ -573,7 +555,7 @@ def test_unusable_file_paths_still_compile_to_safe_code():
     """Paths no file system holds (NUL, lone surrogates) are still only data."""
     for payload in [p for p in PAYLOADS if not _path_allowed(p)]:
         found = safe_compiled(
-            f"source file({str_lit(payload)}) | sink file({str_lit(payload)})\n"
+            f"source file({quote(payload)}) | sink file({quote(payload)})\n"
         )
         assert payload in found, ascii(payload)
 
@@ -623,7 +605,7 @@ def test_generated_module_runs_standalone_with_hostile_names(tmp_path):
     import subprocess
     import sys
 
-    sets = ", ".join(f"{backtick(p)} = {str_lit(p)}" for p in FIELD_NAMES)
+    sets = ", ".join(f"{backtick(p)} = {quote(p)}" for p in FIELD_NAMES)
     text = f"{SOURCE} | set {sets} | {SINK}\n"
     result = compiled(text, 'we"ird {x} %s.flow')
     assert result.ok, result.diagnostics
