@@ -80,11 +80,13 @@ def set_path(rec: dict, path: tuple[str, ...], value: Any) -> None:
 
 
 def fresh(value: Any) -> Any:
-    """A copy of `value` sharing no dict or list with it: `set v = a` must not
-    alias `a`, or a later change to one would show in the other."""
-    if isinstance(value, dict):
+    """A copy of `value` sharing no dict or list with it (scalars are
+    immutable): `set v = a` must not alias `a`, and each reader of a pipeline
+    gets records of its own."""
+    kind = type(value)
+    if kind is dict:
         return {k: fresh(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [fresh(v) for v in value]
     return value
 

@@ -17,6 +17,7 @@ from .acks import AckTracker, Token, release, retain
 from .base import Record, StageContext
 from .errors import FlowError, error_record
 from .metrics import PipelineMetrics
+from .ops import fresh
 from .program import PipelineDecl, SegmentDecl, StageDecl
 
 if TYPE_CHECKING:
@@ -57,19 +58,9 @@ class StageFailure(Exception):
         self.cause = cause
 
 
-def copy_value(value: Any) -> Any:
-    """A copy deep enough that no dict or list is shared (scalars are immutable)."""
-    kind = type(value)
-    if kind is dict:
-        return {k: copy_value(v) for k, v in value.items()}
-    if kind is list:
-        return [copy_value(v) for v in value]
-    return value
-
-
 def copy_records(records: list[Record]) -> list[Record]:
     """Independent copies for a second reader of the same records."""
-    return [copy_value(rec) for rec in records]
+    return [fresh(rec) for rec in records]
 
 
 class _Segment:
