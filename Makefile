@@ -26,6 +26,7 @@ servers:
 ## make test: install everything, run the whole suite (fixtures start the servers)
 test: $(STAMP) servers
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/flowc test examples/
 
 ## make bench: throughput ratios against hand-written baselines
 bench: $(STAMP) servers

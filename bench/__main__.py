@@ -15,6 +15,7 @@ MODULES = [
     "bench.summarize",
     "bench.nats",
     "bench.elastic",
+    "bench.flowtest",
 ]
 
 

@@ -112,7 +112,23 @@ class Call:
     name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-Expr = Union[Literal, Duration, FieldRef, ListExpr, Unary, Binary, IfExpr, Call]
+@dataclass(frozen=True)
+class RecordEntry:
+    name: str
+    value: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class RecordExpr:
+    """`{status: 500, path: "/"}`: a record literal (tests' given and
+    expected records)."""
+
+    entries: tuple[RecordEntry, ...]
+    span: Span = _span()
+
+
+Expr = Union[Literal, Duration, FieldRef, ListExpr, RecordExpr, Unary, Binary, IfExpr, Call]
 
 
 # ---------------------------------------------------------------- types
@@ -298,7 +314,68 @@ class Pipeline:
     name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-Statement = Union[Schema, Pipeline]
+# ---------------------------------------------------------------- tests
+
+
+@dataclass(frozen=True)
+class Given:
+    """`given P = [records]` (records set) or, in a property test,
+    `given P [where C]` (records generated from P's source type)."""
+
+    pipeline: str
+    records: Expr | None = None
+    where: Expr | None = None
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """`now = "…"`, `env NAME = "…"` or `examples N` inside a test."""
+
+    name: str  # "now" | "env" | "examples"
+    value: Expr
+    variable: str | None = None  # for env
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One expectation of a test.
+
+    kind "that":    `expect C` (C over outputs and counts)
+    kind "every":   `expect every P: C` (C holds for every record P emits;
+                    `P.errors` for its error records)
+    kind "reaches": `expect every given G [where C] reaches P [by k, …]`
+    kind "absent":  `expect no given G [where C] reaches P [by k, …]`
+    """
+
+    kind: str
+    cond: Expr | None = None
+    target: FieldRef | None = None  # every
+    given: str | None = None  # reaches / absent
+    pipeline: str | None = None  # reaches / absent
+    by: tuple[FieldRef, ...] = ()
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+    pipeline_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+TestItem = Union[Given, Setting, Expect]
+
+
+@dataclass(frozen=True)
+class Test:
+    """`test "name" { … }` (example) or `property "name" { … }`."""
+
+    name: str
+    property: bool
+    items: tuple[TestItem, ...]
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+Statement = Union[Schema, Pipeline, Test]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`flowc`: check, format, graph, compile and run .flow files.
+"""`flowc`: check, format, graph, compile, run and test .flow files.
 
 Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
 2 usage errors and unreadable files. Diagnostics go to stderr; a command's
@@ -132,7 +132,32 @@ def _parser() -> argparse.ArgumentParser:
         "--state-dir", metavar="DIR", help="where checkpoints are kept (default: .flowc-state)"
     )
     run.set_defaults(run=_cmd_run)  # fmt: skip
+
+    test = commands.add_parser(
+        "test", help="run the example and property tests written in .flow files",
+        description="Run the `test` and `property` blocks of .flow files (directories are "
+        "searched for .flow files) on the real compiled pipelines, with sources replaced by "
+        "given or generated records and sinks captured. Exit 0 when every test passes, 1 when "
+        "one fails, 2 on a compile error, an unreadable file or no tests.",
+    )  # fmt: skip
+    test.add_argument("files", nargs="+", metavar="FILE", help=".flow files or directories")
+    test.add_argument("-k", metavar="PATTERN", dest="pattern",
+                      help="run only the tests whose name contains PATTERN (or matches it "
+                      "as a glob)")  # fmt: skip
+    test.add_argument("--examples", type=_positive, metavar="N",
+                      help="inputs per property test (default: the test's `examples`, else 100)")
+    test.add_argument("--seed", type=int, metavar="S",
+                      help="seed of the generated inputs (a failure prints the one to replay)")
+    test.add_argument("--junit-xml", metavar="PATH", help="also write the results as JUnit XML")
+    test.set_defaults(run=_cmd_test)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 # ---------------------------------------------------------------- helpers
@@ -175,6 +200,14 @@ def _plural(n: int, word: str) -> str:
 
 
 # ---------------------------------------------------------------- commands
+
+
+def _cmd_test(args) -> int:
+    from .testing.report import run_paths
+
+    return run_paths(args.files, pattern=args.pattern, examples=args.examples, seed=args.seed,
+                     junit=args.junit_xml, out=sys.stdout, err=sys.stderr,
+                     colour=use_colour(sys.stdout))  # fmt: skip
 
 
 def _cmd_check(args) -> int:

@@ -3,7 +3,7 @@ retire a code by leaving it here with `retired=True`.
 
 E0xx  syntax            E1xx  names and structure     E2xx  fields and records
 E3xx  types             E4xx  stage arguments          W5xx  warnings
-E9xx  internal compiler errors
+E6xx  tests             E9xx  internal compiler errors
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ BAD_AGGREGATE = _c("E408", "invalid aggregate")
 # warnings
 NO_ANON_KEY = _c("W501", "anonymize has no key")
 UNREACHABLE = _c("W502", "stage can never pass a record")
+
+# tests
+RECORD_OUTSIDE_TEST = _c("E601", "record literal outside a test")
+GIVEN_NO_SOURCE = _c("E602", "input given to a pipeline without a source")
+BAD_TEST_SETTING = _c("E603", "invalid test setting")
+BAD_EXPECTATION = _c("E604", "invalid expectation")
+NOT_DOWNSTREAM = _c("E605", "pipeline does not receive the given records")
 
 # internal
 INTERNAL = _c("E901", "internal compiler error")

@@ -81,6 +81,16 @@ def render(d: Diagnostic, src: SourceFile, colour: bool = False) -> str:
     return "\n".join(out)
 
 
+def snippet(src: SourceFile, span: Span, note: str | None = None, colour: bool = False) -> str:
+    """The source line of `span` with carets under it and `note` after them
+    (how `flowc test` shows a failing expectation)."""
+
+    def paint(text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if colour else text
+
+    return "\n".join(_snippet(src, span, note, paint, primary=True))
+
+
 def _snippet(src, span, hint, paint, primary):
     line, col = src.line_col(span.start)
     end_line, end_col = src.line_col(max(span.start, span.end))

@@ -168,6 +168,8 @@ def _attach_comments(
 def _statement(statement: ast.Statement) -> list[_Line]:
     if isinstance(statement, ast.Schema):
         return _schema(statement)
+    if isinstance(statement, ast.Test):
+        return _test(statement)
     chain = statement.chain
     if statement.name is None:
         lines = [_Line("", _head(chain.head, ""), chain.head.span)]
@@ -179,6 +181,66 @@ def _statement(statement: ast.Statement) -> list[_Line]:
         ]
     lines += [_Line(INDENT, _stage(s), s.span) for s in chain.stages]
     return lines
+
+
+def _test(test: ast.Test) -> list[_Line]:
+    word = "property" if test.property else "test"
+    header = f"{word} {quote(test.name)} {{"
+    end = test.span.end
+    lines = [_Line("", header, Span(test.span.start, test.name_span.end))]
+    for item in test.items:
+        lines += _test_item(item)
+    lines.append(_Line("", "}", Span(max(end - 1, 0), end), comment_indent=INDENT))
+    return lines
+
+
+def _test_item(item: ast.TestItem) -> list[_Line]:
+    inner = INDENT * 2
+    if isinstance(item, ast.Given):
+        if item.records is None:
+            where = f" where {format_expr(item.where)}" if item.where is not None else ""
+            text = f"given {_name(item.pipeline)}{where}"
+            cond = item.where
+            if (len(INDENT + text) > MAX_WIDTH and isinstance(cond, ast.Binary) and cond.op == "in"
+                    and isinstance(cond.right, ast.ListExpr) and len(cond.right.items) > 1):  # fmt: skip
+                # a long value set: one value per line
+                values = cond.right.items
+                head = f"given {_name(item.pipeline)} where {format_expr(cond.left)} in ["
+                out = [_Line(INDENT, head, Span(item.span.start, values[0].span.start))]
+                out += [_Line(inner, format_expr(v) + ",", v.span) for v in values]
+                out.append(_Line(INDENT, "]", Span(max(item.span.end - 1, 0), item.span.end),
+                                 comment_indent=inner))  # fmt: skip
+                return out
+            return [_Line(INDENT, text, item.span)]
+        records = item.records
+        if not isinstance(records, ast.ListExpr) or len(records.items) < 2:
+            return [_Line(INDENT, f"given {_name(item.pipeline)} = {format_expr(records)}",
+                          item.span)]  # fmt: skip
+        first = Span(item.span.start, records.items[0].span.start)
+        out = [_Line(INDENT, f"given {_name(item.pipeline)} = [", first)]
+        out += [_Line(inner, format_expr(r) + ",", r.span) for r in records.items]
+        out.append(_Line(INDENT, "]", Span(max(item.span.end - 1, 0), item.span.end),
+                         comment_indent=inner))  # fmt: skip
+        return out
+    if isinstance(item, ast.Setting):
+        if item.name == "env":
+            text = f"env {_name(item.variable)} = {format_expr(item.value)}"
+        elif item.name == "now":
+            text = f"now = {format_expr(item.value)}"
+        else:
+            text = f"examples {format_expr(item.value)}"
+        return [_Line(INDENT, text, item.span)]
+    if item.kind == "that":
+        text = f"expect {format_expr(item.cond)}"
+    elif item.kind == "every":
+        text = f"expect every {_path(item.target)}: {format_expr(item.cond)}"
+    else:
+        quantifier = "every" if item.kind == "reaches" else "no"
+        where = f" where {format_expr(item.cond)}" if item.cond is not None else ""
+        by = (" by " + ", ".join(_path(k) for k in item.by)) if item.by else ""
+        text = (f"expect {quantifier} given {_name(item.given)}{where} reaches "
+                f"{_name(item.pipeline)}{by}")  # fmt: skip
+    return [_Line(INDENT, text, item.span)]
 
 
 def _schema(schema: ast.Schema) -> list[_Line]:
@@ -364,6 +426,9 @@ def _expr(e: ast.Expr) -> tuple[str, int]:
         return "[" + ", ".join(format_expr(i) for i in e.items) + "]", _ATOM
     if isinstance(e, ast.Call):
         return _call(e), _ATOM
+    if isinstance(e, ast.RecordExpr):
+        entries = (f"{field_name(x.name)}: {format_expr(x.value)}" for x in e.entries)
+        return "{" + ", ".join(entries) + "}", _ATOM
     raise TypeError(f"not an expression: {e!r}")
 
 

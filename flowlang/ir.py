@@ -190,7 +190,61 @@ class PipelinePlan:
     error_readers: tuple[str, ...]  # pipelines reading `from NAME.errors`
 
 
+# ---------------------------------------------------------------- tests
+
+
+@dataclass(frozen=True)
+class GivenPlan:
+    """Input for the source of `pipeline`: fixed records (already coerced to
+    run-time values), or generated from `type` (a property test), optionally
+    constrained by `where`."""
+
+    pipeline: str
+    type: Type  # the record type the replaced source produces
+    records: tuple[Any, ...] | None
+    where: TExpr | None
+
+
+@dataclass(frozen=True)
+class ExpectPlan:
+    """One `expect` line, lowered.
+
+    kind: "equals" (P's records are exactly `records`, in any order),
+    "contains" / "lacks" (a record matching the partial `records[0]` is / is
+    not among P's), "every" (`cond` holds for each of P's records), "counts"
+    (`cond` over the counts record, whose fields are named `count(P)`,
+    `count(P.errors)`, `count(P.input)`, `count(P.dropped)`), "reaches" /
+    "absent" (each record given to `given` that satisfies `cond` does / does
+    not reach P, matched on the fields `key`)."""
+
+    kind: str
+    line: int
+    text: str  # the expectation as written, one line
+    span: Any  # source.Span of the expectation
+    pipeline: str | None = None
+    errors: bool = False  # P.errors rather than P
+    records: tuple[Any, ...] = ()
+    cond: TExpr | None = None
+    given: str | None = None
+    key: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    name: str
+    property: bool
+    line: int
+    span: Any  # source.Span of the whole test
+    given: tuple[GivenPlan, ...]
+    expects: tuple[ExpectPlan, ...]
+    now: Any  # an aware datetime
+    env: tuple[tuple[str, str], ...]
+    examples: int | None  # property tests: how many inputs (None: the default)
+
+
 @dataclass(frozen=True)
 class Plan:
     file: str  # the .flow file's name as given
     pipelines: tuple[PipelinePlan, ...]  # producers before their readers
+    tests: tuple[TestPlan, ...] = ()
+    schemas: tuple[tuple[str, Type], ...] = ()  # the declared schemas, by name

@@ -17,6 +17,11 @@ KEYWORDS = frozenset(
 )
 
 
+# words that are keywords only inside tests, where a test expects them; a
+# field may still be called `test` or `given` anywhere else
+TEST_WORDS = frozenset("test property given expect now env no reaches examples".split())
+
+
 def is_identifier(text: str) -> bool:
     """Is `text` a flowlang identifier (ASCII, not a keyword)?"""
     return bool(_IDENT.match(text)) and text not in KEYWORDS

@@ -93,3 +93,29 @@ def test_doc_example_output(program, given, expected, tmp_path):
     result = run_flow(program.text, tmp_path, records=jsonl(given))
     assert result.exit_code == 0, result.stderr
     assert result.output == jsonl(expected), program.where
+
+
+FLOW_TESTS = [b for b in BLOCKS if b.info == "flow-test"]
+
+
+@pytest.mark.parametrize("block", FLOW_TESTS, ids=[b.where for b in FLOW_TESTS])
+def test_doc_flow_tests_pass(block):
+    from flowlang.testing import load_text
+
+    outcomes = load_text(block.text, "example.flow").run_tests(seed=1)
+    assert outcomes, f"{block.where} has no tests"
+    assert [o.failure for o in outcomes if not o.passed] == [], block.where
+
+
+def test_testing_page_python_example_runs(tmp_path, monkeypatch):
+    page = [b for b in BLOCKS if b.where.startswith("testing.md")]
+    program = next(b for b in page if b.info == "flow-test")
+    (python,) = [b for b in page if b.info == "python"]
+    (tmp_path / "events.flow").write_text(program.text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(python.text, f"docs/{python.where}", "exec"), namespace)
+    tests = [fn for name, fn in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 2
+    for fn in tests:
+        fn()

@@ -142,6 +142,11 @@ class ExprChecker:
             return ir.CondE(cond, then, else_, join(then.type, else_.type))
         if isinstance(e, ast.Call):
             return self._call(e, record)
+        if isinstance(e, ast.RecordExpr):
+            self.rep.error(codes.RECORD_OUTSIDE_TEST, "a record literal cannot be used here",
+                           e.span, hint="record literals are a test's given and expected "
+                           "records; in a pipeline, build a record field by field with `set`")  # fmt: skip
+            return ir.Lit(None, ANY)
         raise TypeError(f"not an expression node: {type(e).__name__}")
 
     # ------------------------------------------------------------ operators

@@ -18,6 +18,7 @@ from .calls import CallChecker
 from .chain import ChainChecker, ChainResult
 from .exprs import ExprChecker
 from .report import Reporter, did_you_mean, field_name, pick_span
+from .tests import TestChecker
 
 
 def pipeline_name_for_file(filename: str) -> str:
@@ -74,6 +75,9 @@ class ProgramChecker:
         for extra in extras:
             chains.check(extra.node.chain, head_type)
         readers, error_readers = self._readers(entries, order)
+        tests = TestChecker(self.src, self.rep, exprs, results).check_all(
+            [s for s in self.program.statements if isinstance(s, ast.Test)]
+        )
         for name in order:
             entry = entries[name]
             if not results[name].has_sink and not readers[name]:
@@ -102,7 +106,8 @@ class ProgramChecker:
                     tuple(error_readers[name]),
                 )
             )
-        return ir.Plan(self.src.name, tuple(plans)), self.rep.sorted()
+        schemas = tuple(self.schemas.items())
+        return ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas), self.rep.sorted()
 
     # ------------------------------------------------------------ schemas
 

@@ -175,6 +175,15 @@ def _parse_each_statement(text: str, diags: list[Diagnostic]) -> bool:
 
 # ---------------------------------------------------------------- tree to ast
 
+_TEST_WORD_TYPES = frozenset(
+    "KW_GIVEN KW_EXPECT KW_NOW KW_ENV KW_NO KW_REACHES KW_EXAMPLES EVERY WHERE BY".split()
+)
+
+
+def _is_test_word(node: Tree | Token) -> bool:
+    """A keyword token kept in a test item's tree (named terminals are kept)."""
+    return isinstance(node, Token) and node.type in _TEST_WORD_TYPES
+
 
 _PRECEDENCE = {
     "OR": 1, "AND": 2,
@@ -291,6 +300,59 @@ class _Builder:
         return ast.Chain(
             self.head(head), tuple(self.stage(s) for s in stages), span=self.span(node)
         )
+
+    # tests
+
+    def test(self, node: Tree) -> ast.Test:
+        word, name, *items = node.children
+        return ast.Test(
+            self.string(name),
+            word.type == "KW_PROPERTY",
+            tuple(self.test_item(item) for item in items),
+            span=self.span(node),
+            name_span=self.span(name),
+        )
+
+    def test_item(self, node: Tree) -> ast.TestItem:
+        kind, span = node.data, self.span(node)
+        parts = [c for c in node.children if not _is_test_word(c)]
+        if kind == "given_records":
+            name, records = parts
+            return ast.Given(name.value, records=self.expr(records), span=span,
+                             name_span=self.span(name))  # fmt: skip
+        if kind == "given_generated":
+            name, *where = parts
+            return ast.Given(name.value, where=self.expr(where[0]) if where else None,
+                             span=span, name_span=self.span(name))  # fmt: skip
+        if kind == "now_item":
+            return ast.Setting("now", self.expr(parts[0]), span=span)
+        if kind == "env_item":
+            name, value = parts
+            return ast.Setting("env", self.expr(value), variable=name.value, span=span)
+        if kind == "examples_item":
+            return ast.Setting("examples", self.atom(parts[0]), span=span)
+        if kind == "expect_that":
+            return ast.Expect("that", cond=self.expr(parts[0]), span=span)
+        if kind == "expect_every":
+            target, cond = parts
+            return ast.Expect("every", cond=self.expr(cond), target=self.field_ref(target),
+                              span=span)  # fmt: skip
+        given, *rest = parts
+        where = None
+        if isinstance(rest[0], Tree) or rest[0].type != "NAME":
+            where = self.expr(rest.pop(0))
+        pipeline, *by = rest
+        return ast.Expect(
+            "reaches" if kind == "expect_reaches" else "absent",
+            cond=where,
+            given=given.value,
+            pipeline=pipeline.value,
+            by=tuple(self.field_ref(p) for p in by[0].children if isinstance(p, Tree))
+            if by else (),
+            span=span,
+            name_span=self.span(given),
+            pipeline_span=self.span(pipeline),
+        )  # fmt: skip
 
     # types
 
@@ -490,6 +552,15 @@ class _Builder:
             return self.expr(children[0], depth)
         if kind == "list":
             return ast.ListExpr(tuple(self.expr(c, depth) for c in children), span=span)
+        if kind == "record":
+            return ast.RecordExpr(
+                tuple(
+                    ast.RecordEntry(self.field_name(c.children[0]),
+                                    self.expr(c.children[1], depth), span=self.span(c))
+                    for c in children
+                ),
+                span=span,
+            )  # fmt: skip
         cond, then, else_ = children
         return ast.IfExpr(
             self.expr(cond, depth),

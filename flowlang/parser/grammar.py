@@ -10,6 +10,8 @@ from pathlib import Path
 
 from lark import Lark, Token, Tree
 
+from ..names import TEST_WORDS
+
 _local = threading.local()
 _build_lock = threading.Lock()
 _lark_parser: Lark | None = None
@@ -83,12 +85,15 @@ def lark_parser() -> Lark:
 
 
 def grammar_keywords(parser: Lark | None = None) -> dict[str, str]:
-    """The grammar's reserved words, mapped to their terminal names."""
+    """The grammar's reserved words, mapped to their terminal names (the
+    test words are keywords only where a test expects them)."""
     parser = parser or lark_parser()
     return {
         t.pattern.value: t.name
         for t in parser.terminals
-        if t.pattern.type == "str" and re.fullmatch(r"[A-Za-z_]\w*", t.pattern.value)
+        if t.pattern.type == "str"
+        and re.fullmatch(r"[A-Za-z_]\w*", t.pattern.value)
+        and t.pattern.value not in TEST_WORDS
     }
 
 
@@ -111,7 +116,7 @@ SCAN_RE = re.compile(
       | (?P<other>[0-9][A-Za-z0-9_.]*|==|=~|.)""",
     re.X | re.S,
 )
-STATEMENT_WORDS = ("schema", "pipeline", "source", "from")
+STATEMENT_WORDS = ("schema", "pipeline", "source", "from", "test", "property")
 
 
 def significant_tokens(text: str, start: int = 0, end: int | None = None):

@@ -18,12 +18,12 @@ from .grammar import STATEMENT_WORDS, keyword_types, lark_parse, lark_parser, si
 
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 
-_STATEMENT_TERMINALS = frozenset({"SCHEMA", "PIPELINE", "SOURCE", "FROM"})
+_STATEMENT_TERMINALS = frozenset({"SCHEMA", "PIPELINE", "SOURCE", "FROM", "KW_TEST", "KW_PROPERTY"})
 _STAGE_WORDS = ("where", "set", "drop", "keep", "rename", "summarize", "sink")
 _COMPARISONS = frozenset("EQ NE LT LE GT GE IN MATCH".split())
 _OPERATORS = _COMPARISONS | set("OR AND COALESCE PLUS MINUS STAR SLASH PERCENT".split())
 _EXPRESSION_STARTS = frozenset(
-    "NAME BACKTICK STRING RAW_STRING NUMBER TRUE FALSE NULL LSQB LPAR MINUS NOT IF".split()
+    "NAME BACKTICK STRING RAW_STRING NUMBER TRUE FALSE NULL LSQB LBRACE LPAR MINUS NOT IF".split()
 )
 _BRACKETS = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}
 _TERMINAL_WORDS = {

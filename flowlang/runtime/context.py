@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping
 
 from .bus import Bus
 from .errors import FlowError
@@ -22,6 +25,7 @@ class Context:
     batch (sources reading files also cut batches at about 16 KiB of input,
     see `lines.BATCH_BYTES`); `queue_size` bounds every queue between tasks,
     in batches; `tick_interval` is how often windows are ticked, in seconds.
+    `observe_output`/`observe_errors` see what each pipeline emits (tests).
     """
 
     strict: bool = False
@@ -32,6 +36,11 @@ class Context:
     queue_size: int = 2
     tick_interval: float = 1.0
     bus: Bus = field(default_factory=Bus)
+    # called with (pipeline, copies of records) for every batch a pipeline
+    # emits and every batch of error records it produces (`flowc test`)
+    signals: bool = True  # handle SIGINT/SIGTERM (off for runs inside tests)
+    observe_output: Callable[[str, list], None] | None = None
+    observe_errors: Callable[[str, list], None] | None = None
 
     def stage_options(self) -> dict:
         """The run options every StageContext carries."""
@@ -49,11 +58,29 @@ class MissingVariable(FlowError):
         self.name = name
 
 
+# the variables a run under `flowc test` sees instead of the process's
+_environment: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "flowlang_environment", default=None
+)
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, `env()` reads `variables` and never the process
+    environment (a test's run is hermetic)."""
+    token = _environment.set(dict(variables))
+    try:
+        yield
+    finally:
+        _environment.reset(token)
+
+
 def env(name: str, default: str | None = None) -> str:
     """The value of environment variable `name`, else `default`; without a
     default, a missing variable is a start-up error. The value is never logged."""
+    variables = _environment.get()
     try:
-        value = os.environ.get(name)
+        value = (os.environ if variables is None else variables).get(name)
     except (UnicodeEncodeError, ValueError):
         value = None  # a name no environment can hold (a lone surrogate, NUL)
     if value is not None:

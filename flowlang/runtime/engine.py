@@ -109,7 +109,9 @@ class Engine:
         os._exit(128 + signum)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        installed = []
+        installed: list[int] = []
+        if not self.ctx.signals:
+            return installed
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(signum, self._on_signal, signum)

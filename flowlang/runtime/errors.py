@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any
 
+from . import clock
 from .base import Record, RecordError
 
 
@@ -49,7 +49,7 @@ def error_record(
         "stage": stage,
         "code": code or "runtime",
         "message": message or "",
-        "at": _dt.datetime.now(_dt.timezone.utc),
+        "at": clock.now(),
         "record": record,
         "raw": raw,
     }

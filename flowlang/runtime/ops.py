@@ -13,6 +13,7 @@ import ipaddress
 import math
 from typing import Any
 
+from . import clock
 from .base import RecordError
 
 UTC = _dt.timezone.utc
@@ -344,7 +345,7 @@ def fn_contains(container: Any, x: Any) -> Any:
 
 
 def fn_now() -> _dt.datetime:
-    return _dt.datetime.now(UTC)
+    return clock.now()
 
 
 def fn_to_int(v: Any) -> Any:

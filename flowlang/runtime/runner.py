@@ -9,10 +9,10 @@ here runs once per batch.
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import clock
 from .acks import AckTracker, Token, release, retain
 from .base import Record, StageContext
 from .errors import FlowError, error_record
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 END = None  # the last item a queue carries
-_UTC = _dt.timezone.utc
 PAUSE_AFTER = 0.2  # seconds a source waits on a full queue before it counts as paused
 
 
@@ -340,7 +339,7 @@ class Runner:
             release(tokens)
 
     async def _tick(self) -> None:
-        now = _dt.datetime.now(_UTC)
+        now = clock.now()
         for k, step in enumerate(self.steps):
             if type(step) is _Window:
                 try:
@@ -365,6 +364,9 @@ class Runner:
 
     async def _deliver(self, records: list[Record], tokens: list[Token]) -> None:
         self.metrics.emitted += len(records)
+        observe = self.engine.ctx.observe_output
+        if observe is not None and records:
+            observe(self.name, copy_records(records))
         outlets = self._outlets
         n = len(outlets)
         if n == 0 or not records:
@@ -381,6 +383,9 @@ class Runner:
         or count them (with a sample) when nobody reads it."""
         if self.first_error is None:
             self.first_error = errors[0]
+        observe = self.engine.ctx.observe_errors
+        if observe is not None:
+            observe(self.name, copy_records(errors))
         readers = self.error_readers
         if not readers:
             self.engine.on_unread_error(errors[0])

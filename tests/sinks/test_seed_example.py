@@ -45,6 +45,7 @@ def test_seed_example_indexes_every_event_enriched_and_pseudonymised(
         SEED.read_text(),
         workdir,
         env={"FLOW_ELASTIC_URL": elastic_url, "FLOW_ANON_KEY": KEY},
+        name="seed.flow",  # its tests name the bare chain after the file
     )
     assert result.exit_code == 0, result.stderr
     assert result.errors == []
@@ -59,7 +60,7 @@ def test_seed_example_indexes_every_event_enriched_and_pseudonymised(
     assert not any("@" in str(d.get("email")) for d in docs)
     private = next(d for d in docs if d.get("ip") == "10.1.2.3")
     assert private["geo"] is None
-    metrics = result.metrics["test"]  # the bare chain is named after its file
+    metrics = result.metrics["seed"]  # the bare chain is named after its file
     assert (metrics["in"], metrics["out"], metrics["errors"]) == (15, 15, 0)
     assert metrics["stages"][-1]["counters"]["bulk_requests"] == 1
 
