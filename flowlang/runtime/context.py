@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
 
 from .bus import Bus
 from .errors import FlowError
@@ -22,6 +24,9 @@ class Context:
     batch (sources reading files also cut batches at about 16 KiB of input,
     see `lines.BATCH_BYTES`); `queue_size` bounds every queue between tasks,
     in batches; `tick_interval` is how often windows are ticked, in seconds.
+    `clock` is what `now()` reads in expressions (and what `parse_time`
+    infers a missing year from): a function returning an aware time, or None
+    for the system clock; tests fix it to make a run reproducible.
     """
 
     strict: bool = False
@@ -31,6 +36,7 @@ class Context:
     batch_size: int = DEFAULT_BATCH_SIZE
     queue_size: int = 2
     tick_interval: float = 1.0
+    clock: Callable[[], datetime] | None = None
     bus: Bus = field(default_factory=Bus)
 
     def stage_options(self) -> dict:

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import times
 from .context import Context
 from .errors import FlowError, StrictStop
 from .program import Program
@@ -125,6 +126,7 @@ class Engine:
     async def run(self, status: Any = None) -> Outcome:
         """Start sinks, run every pipeline to completion, close everything."""
         loop = asyncio.get_running_loop()
+        times.use_clock(self.ctx.clock)
         installed = self._install_signals(loop)
         started_sinks: list[Runner] = []
         failure: str | None = None
