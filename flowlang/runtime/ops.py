@@ -66,6 +66,16 @@ def get_path(rec: dict, path: tuple[str, ...]) -> Any:
     return value
 
 
+def has_path(rec: dict, path: tuple[str, ...]) -> bool:
+    """Is there a field at `path` (its value may be null)?"""
+    value: Any = rec
+    for name in path:
+        if not isinstance(value, dict) or name not in value:
+            return False
+        value = value[name]
+    return True
+
+
 def set_path(rec: dict, path: tuple[str, ...], value: Any) -> None:
     """Set `path`, creating missing or null intermediate records."""
     target = rec
