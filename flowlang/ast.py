@@ -298,10 +298,15 @@ class Chain:
 
 @dataclass(frozen=True)
 class Schema:
+    """`schema NAME { fields }`; `open` when it ends with `..` (other fields
+    are allowed, as in an open record type)."""
+
     name: str
     fields: tuple[FieldDecl, ...]
+    open: bool = False
     span: Span = _span()
     name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+    open_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)

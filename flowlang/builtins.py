@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .runtime.times import zone_problem
 from .types import (
     ANY,
     BOOL,
@@ -34,9 +35,13 @@ ANY_LIST = ListT(ANY)
 
 @dataclass(frozen=True)
 class FuncParam:
+    """A parameter of a builtin. `check` says what is wrong with a constant
+    argument (None when nothing is); other arguments are checked at run time."""
+
     name: str
     accepts: tuple[Type, ...]  # ANY among them: every type is accepted
     default: Any = REQUIRED  # a literal value; REQUIRED params come first
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def required(self) -> bool:
@@ -47,8 +52,9 @@ class FuncParam:
 class Function:
     """A builtin function. `returns` is the result type when every argument is
     known and non-null; a nullable or `any` argument makes it nullable, since
-    a null argument gives null. `relate` checks constraints between arguments
-    and returns a message when they do not hold."""
+    a null argument gives null, except for an optional parameter whose
+    default is null (there null means the default). `relate` checks
+    constraints between arguments and returns a message when they do not hold."""
 
     name: str
     params: tuple[FuncParam, ...]
@@ -57,7 +63,11 @@ class Function:
     relate: Callable[[list[Type]], str | None] | None = None
 
     def result_type(self, arg_types: list[Type]) -> Type:
-        if any(is_nullable(t) for t in arg_types):
+        if any(
+            is_nullable(t)
+            for param, t in zip(self.params, arg_types)
+            if param.required or param.default is not None
+        ):
             return nullable(self.returns)
         return self.returns
 
@@ -93,9 +103,12 @@ FUNCTIONS: dict[str, Function] = {
                  "the value as a float (text is parsed)"),
         Function("to_str", (FuncParam("value", (ANY,)),), STR,
                  "the value as text (time as ISO 8601 UTC)"),
-        Function("parse_time", (FuncParam("s", _S), FuncParam("format", _S, default=None)),
+        Function("parse_time", (FuncParam("s", _S), FuncParam("format", _S, default=None),
+                                FuncParam("timezone", _S, default=None, check=zone_problem)),
                  TIME, "the text parsed as a time: ISO 8601 when `format` is omitted, "
-                 "else a strptime format; a time without zone is UTC"),
+                 "else a strptime format (without a year: the latest year that puts it "
+                 "at most a day after now); a time without offset is in `timezone` "
+                 "(an IANA name, default UTC)"),
     )
 }  # fmt: skip
 

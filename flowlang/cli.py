@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--state-dir", metavar="DIR", help="where checkpoints are kept (default: .flowc-state)"
     )
+    run.add_argument(
+        "--metrics", metavar="FILE", help="write the final metrics to FILE as JSON"
+    )
     run.set_defaults(run=_cmd_run)  # fmt: skip
 
     test = commands.add_parser(
@@ -325,7 +328,7 @@ def _cmd_run(args) -> int:
         print(f"flowc: cannot read {args.file}: {reason}", file=sys.stderr)
         return USAGE
     return run_file(args.file, pipeline=args.pipeline, strict=args.strict,
-                    state_dir=args.state_dir)  # fmt: skip
+                    state_dir=args.state_dir, metrics=args.metrics)  # fmt: skip
 
 
 if __name__ == "__main__":

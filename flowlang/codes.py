@@ -72,6 +72,8 @@ UNKNOWN_OPTION = _c("E405", "unknown option")
 NOT_CONSTANT = _c("E406", "argument must be a constant")
 BAD_ARG_VALUE = _c("E407", "invalid argument value")
 BAD_AGGREGATE = _c("E408", "invalid aggregate")
+BAD_INDEX_NAME = _c("E409", "invalid Elasticsearch index name")
+BAD_TABLE = _c("E410", "lookup table is not usable")
 
 # warnings
 NO_ANON_KEY = _c("W501", "anonymize has no key")

@@ -14,7 +14,8 @@
       | sink file("errors.jsonl")
 
 - A schema has one field per line, indented two spaces, each followed by a
-  comma (`schema S {}` when it has none).
+  comma, and an open one ends with `..` on a line of its own (`schema S {}`
+  or `schema S { .. }` when it has no fields).
 - A named pipeline is `pipeline NAME =`, then its head on the next line
   indented two spaces, then each further stage on a line of its own as
   `  | stage`. A bare chain starts at column 0 with its head and goes on
@@ -246,11 +247,14 @@ def _test_item(item: ast.TestItem) -> list[_Line]:
 def _schema(schema: ast.Schema) -> list[_Line]:
     header = f"schema {_name(schema.name)} {{"
     if not schema.fields:
-        return [_Line("", header + "}", schema.span)]
+        return [_Line("", header + (" .. }" if schema.open else "}"), schema.span)]
     end = schema.span.end
+    fields = [_Line(INDENT, _field_decl(f) + ",", f.span) for f in schema.fields]
+    if schema.open:
+        fields.append(_Line(INDENT, "..", schema.open_span))
     return [
         _Line("", header, Span(schema.span.start, schema.name_span.end)),
-        *(_Line(INDENT, _field_decl(f) + ",", f.span) for f in schema.fields),
+        *fields,
         _Line("", "}", Span(max(end - 1, 0), end), comment_indent=INDENT),
     ]
 

@@ -95,6 +95,9 @@ class StepInfo:
     index: int  # 0 is the head; the sink, if any, is last
     label: str  # the stage as the user wrote it, one line, for comments and errors
     line: int  # 1-based line in the .flow file
+    # fields the stage reads that the checker could not prove exist (of open
+    # records or `any`); the run reports those absent from every record
+    unproven_reads: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

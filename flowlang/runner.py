@@ -57,7 +57,8 @@ def load_module(path: Path) -> ModuleType:
 
 
 def run_file(path: str, *, pipeline: str | None = None, strict: bool = False,
-             state_dir: str | None = None, status: bool | None = None) -> int:  # fmt: skip
+             state_dir: str | None = None, status: bool | None = None,
+             metrics: str | None = None) -> int:  # fmt: skip
     """Compile and run; the process exit code (diagnostics → 1)."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
@@ -74,4 +75,4 @@ def run_file(path: str, *, pipeline: str | None = None, strict: bool = False,
     from .runtime import run
 
     return run(module.build, pipeline=pipeline, strict=strict, state_dir=state_dir,
-               status=status)  # fmt: skip
+               status=status, metrics=metrics)  # fmt: skip

@@ -95,8 +95,8 @@ def _environment(cwd: Path, env: dict[str, str] | None):
 
 def run_flow(text: str, tmp_path, *, records=None, env: dict[str, str] | None = None,
              collect_errors: bool = True, strict: bool = False,
-             name: str = "test.flow") -> FlowResult:  # fmt: skip
-    """Compile and run `text` in this process."""
+             name: str = "test.flow", clock=None) -> FlowResult:  # fmt: skip
+    """Compile and run `text` in this process; `clock` fixes the run's now()."""
     tmp_path = Path(tmp_path)
     if records is not None:
         write_jsonl(tmp_path / "input.jsonl", records)
@@ -112,8 +112,9 @@ def run_flow(text: str, tmp_path, *, records=None, env: dict[str, str] | None = 
     stderr = io.StringIO()
     with _environment(tmp_path, env), contextlib.redirect_stderr(stderr):
         ctx = Context(
-            strict=strict, state_dir=str(tmp_path / ".flowc-state"), status=False
-        )
+            strict=strict, state_dir=str(tmp_path / ".flowc-state"), status=False,
+            clock=clock,
+        )  # fmt: skip
         outcome = run_program(module.build, ctx)
     return FlowResult(
         output=read_jsonl(tmp_path / "output.jsonl"),

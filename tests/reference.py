@@ -13,6 +13,8 @@ import datetime as dt
 import ipaddress
 import math
 import os
+import re
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -410,6 +412,8 @@ def _want(value: Any, *kinds: str) -> Any:
 def _call(name: str, args: list[Any]) -> Any:
     if name == "now":
         return dt.datetime.now(UTC)
+    if name == "parse_time" and args[0] is not None:
+        return _parse_time(*args)  # a null format or time zone means the default
     if any(arg is None for arg in args):
         return None
     if name == "lower":
@@ -435,8 +439,6 @@ def _call(name: str, args: list[Any]) -> Any:
         return _to_float(args[0])
     if name == "to_str":
         return _to_str(args[0])
-    if name == "parse_time":
-        return _parse_time(*args)
     raise NotImplementedError(f"builtin {name}")
 
 
@@ -488,17 +490,39 @@ def _to_str(value: Any) -> str:
     raise Failure(f"cannot convert {k} to str")
 
 
-def _parse_time(text: Any, fmt: Any = None) -> dt.datetime:
+def _parse_time(text: Any, fmt: Any = None, timezone: Any = None) -> dt.datetime:
     _want(text, "str")
+    try:
+        zone = UTC if timezone is None else zoneinfo.ZoneInfo(_want(timezone, "str"))
+    except (KeyError, ValueError, OSError):
+        raise Failure(f"not a time zone: {timezone!r}") from None
     try:
         if fmt is None:
             if text.endswith("Z"):
                 text = text[:-1] + "+00:00"
             parsed = dt.datetime.fromisoformat(text)
+        elif re.search(r"(?<!%)(?:%%)*%[YyGcx]", _want(fmt, "str")):
+            parsed = dt.datetime.strptime(text, fmt)
         else:
-            parsed = dt.datetime.strptime(text, _want(fmt, "str"))
+            return _in_latest_year(text, fmt, zone)
     except ValueError:
         raise Failure(f"not a time: {text!r}") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
+        return parsed.replace(tzinfo=zone).astimezone(UTC)
     return parsed.astimezone(UTC)
+
+
+def _in_latest_year(text: str, fmt: str, zone) -> dt.datetime:
+    """The latest of the years around now that puts `text` in (now - 366 days,
+    now + 1 day]; every candidate year is parsed from scratch."""
+    now = dt.datetime.now(UTC)
+    for year in range(now.year + 2, now.year - 3, -1):
+        try:
+            parsed = dt.datetime.strptime(f"{year} {text}", f"%Y {fmt}")
+        except ValueError:
+            continue
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        if now - dt.timedelta(days=366) < parsed <= now + dt.timedelta(days=1):
+            return parsed.astimezone(UTC)
+    raise ValueError(text)

@@ -156,6 +156,7 @@ schemas = st.builds(
     ast.Schema,
     identifiers,
     st.lists(st.builds(ast.FieldDecl, field_names, type_exprs), max_size=4).map(tuple),
+    st.booleans(),
 )
 
 programs = st.builds(

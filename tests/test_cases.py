@@ -6,7 +6,8 @@ the diagnostics `flowc check` must print for it, as a trailing comment block:
     # e101.flow:1:16: error[E101]: unknown processor `geoipp`
     # …
 
-A clean program's block says `# (no diagnostics)`. Only the text before the
+A clean program's block says `# (no diagnostics)`. A case is checked in
+`tests/cases`, so a lookup table it names is found in `tests/cases/tables`. Only the text before the
 block is checked (so a diagnostic at the end of the input does not depend on
 the block); it starts the file, so line numbers match the file.
 `python -m tests.regen` rewrites the blocks after a deliberate change.
@@ -14,6 +15,7 @@ the block); it starts the file, so line numbers match the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -51,9 +53,11 @@ def split_case(text: str) -> tuple[str, str | None]:
 
 
 def render_case(path: Path, program: str) -> str:
-    """The plain-text diagnostics of a case's program, or CLEAN."""
+    """The plain-text diagnostics of a case's program, or CLEAN. Relative
+    paths in it (lookup tables) are found next to the case files."""
     src = SourceFile(path.name, program)
-    _, diags = check_source(src)
+    with contextlib.chdir(CASES_DIR):
+        _, diags = check_source(src)
     return render_all(diags, src) if diags else CLEAN
 
 

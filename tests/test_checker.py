@@ -405,6 +405,22 @@ def test_function_return_types_follow_nullability():
     assert types["g"] == BOOL and types["h"] == Nullable(STR) and types["k"] == STR
 
 
+def test_defaults_of_null_do_not_make_a_result_nullable():
+    # parse_time's format and timezone default to null, which means ISO 8601 and UTC
+    types = set_types(R, 'a = parse_time(s, timezone="Europe/Prague"), b = parse_time(s, ns),'
+                         ' c = parse_time(ns, timezone="UTC"), d = parse_time(s, null, ns)')  # fmt: skip
+    assert types["a"] == TIME and types["b"] == TIME and types["d"] == TIME
+    assert types["c"] == Nullable(TIME)
+
+
+def test_a_literal_time_zone_is_checked():
+    text = f"{R}\nsource stdin(format=json, schema=R)"
+    assert codes_of(f'{text} | set t = parse_time(s, "%b %d", "Mars/Olympus") | sink stdout') == [
+        codes.BAD_ARG_VALUE
+    ]
+    assert codes_of(f'{text} | set t = parse_time(s, timezone=s) | sink stdout') == []
+
+
 def test_function_calls_are_lowered():
     text = (
         f"{R}\nsource stdin(format=json, schema=R)"

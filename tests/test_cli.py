@@ -307,6 +307,26 @@ def test_run_a_small_program(tmp_path):
     assert rows == [{"a": 1, "b": 10}, {"a": 2, "b": 20}]
 
 
+def test_run_keeps_the_other_fields_of_an_open_schema(tmp_path):
+    write(tmp_path, "in.jsonl",
+          '{"ts": 0, "host": "a", "pid": 7, "tags": ["x"]}\n{"ts": "1970-01-01T00:00:01Z"}\n')  # fmt: skip
+    write(tmp_path, "r.flow", (
+        "schema Event { ts: time, host: str, .. }\n"
+        'source file("in.jsonl", format=json, schema=Event)\n'
+        "  | set next = pid + 1\n"
+        '  | sink file("out.jsonl")\n'
+        'pipeline rejected = from r.errors | sink file("errors.jsonl")\n'
+    ))  # fmt: skip
+    done = flowc("run", "r.flow", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert rows == [
+        {"ts": "1970-01-01T00:00:00Z", "host": "a", "pid": 7, "tags": ["x"], "next": 8}
+    ]
+    (error,) = [json.loads(line) for line in (tmp_path / "errors.jsonl").read_text().splitlines()]
+    assert error["message"] == "field `host`: missing, expected str"
+
+
 def test_run_of_a_missing_file_exits_2(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.flow")]) == 2
     assert "cannot read" in capsys.readouterr().err

@@ -256,6 +256,29 @@ def test_comments_move_with_their_element_into_canonical_places():
     )
 
 
+def test_an_open_schema_ends_with_dotdot_on_its_own_line():
+    messy = (
+        "schema Event { ts: time, # the time\n"
+        "  # others are allowed\n"
+        "  .. # open\n"
+        "  # last\n"
+        "}\n"
+        "schema Any {..}\n"
+    )
+    canonical = (
+        "schema Event {\n"
+        "  ts: time,  # the time\n"
+        "  # others are allowed\n"
+        "  ..  # open\n"
+        "  # last\n"
+        "}\n"
+        "\n"
+        "schema Any { .. }\n"
+    )
+    assert fmt(messy) == canonical
+    assert fmt(canonical) == canonical
+
+
 def test_a_file_of_comments_only():
     assert fmt("  # one\n# two   \n") == "# one\n# two\n"
     assert fmt("  # one\n\n\n# two   \n\n") == "# one\n\n# two\n"

@@ -699,3 +699,25 @@ def test_parse_restores_the_garbage_collectors_state():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_schema_ending_in_dotdot_is_open():
+    open_, bare, empty, closed = ok("""
+        schema Event { ts: time, host: str, .. }
+        schema Bare { ts: time .. }
+        schema Anything { .. }
+        schema Closed { ts: time }
+        """).statements
+    fields = (ast.FieldDecl("ts", ast.TypeName("time")),)
+    host = ast.FieldDecl("host", ast.TypeName("str"))
+    assert open_ == ast.Schema("Event", fields + (host,), True)
+    assert bare == ast.Schema("Bare", fields, True)
+    assert empty == ast.Schema("Anything", (), True)
+    assert closed == ast.Schema("Closed", fields, False)
+    assert open_.open_span.start > 0
+
+
+@pytest.mark.parametrize("text", ["schema S { .., a: int }", "schema S { a: int, .., .. }"])
+def test_dotdot_ends_a_schema(text):
+    program, diags = parse_text(text, "t.flow")
+    assert program is None and [d.code for d in diags] == [codes.SYNTAX]

@@ -3,16 +3,17 @@ through and lowering every stage into a plan step."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .. import ast, codes, ir
 from ..source import SourceFile, Span
 from ..stages import find
 from ..stages._spec import StageSpec
-from ..types import OPEN_RECORD, Nullable, RecordT, Type
+from ..types import OPEN_RECORD, RecordT, Type
 from .calls import CallChecker, lower_args
 from .exprs import ExprChecker, const_bool, is_condition
+from .reads import declared, unproven_reads
 from .records import as_record, keep_paths, lookup, remove_path, rename_path, set_path
 from .report import Reporter, field_name, pick_span, stage_label
 from .summarize import check_summarize
@@ -61,8 +62,12 @@ class ChainChecker:
                 if step is not None:
                     steps.append(step)
                 continue
+            before = record
             step, record = self._stage(stage, record, info)
             if step is not None:
+                reads = unproven_reads(step, before)
+                if reads:
+                    step = replace(step, info=replace(step.info, unproven_reads=reads))
                 steps.append(step)
             elif index == last and _names_a_sink(stage):
                 has_sink = True  # `| file("o")`: a sink was meant, and E109 says so
@@ -189,7 +194,7 @@ class ChainChecker:
             typ = lookup(record, old, old_span, self.rep)
             if typ is None:
                 continue
-            if _declared(record, new):
+            if declared(record, new):
                 self.rep.error(
                     codes.FIELD_EXISTS,
                     f"cannot rename `{field_name(old)}` as `{field_name(new)}`: "
@@ -205,22 +210,6 @@ class ChainChecker:
         self.rep.error(
             codes.DUPLICATE_FIELD, f"`{field_name(path)}` is named twice in one `{stage}`", span
         )
-
-
-def _declared(record: Type, path: tuple[str, ...]) -> bool:
-    """Is `path` a field the record type declares (unknown fields of open
-    records are not known to exist)?"""
-    current = record
-    for name in path:
-        if isinstance(current, Nullable):
-            current = current.inner
-        if not isinstance(current, RecordT):
-            return False
-        found = current.get(name)
-        if found is None:
-            return False
-        current = found
-    return True
 
 
 def _names_a_sink(stage: ast.Stage) -> bool:

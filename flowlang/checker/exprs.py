@@ -361,6 +361,12 @@ class ExprChecker:
                                f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
                                f"this is {value.type}", arg.value.span)  # fmt: skip
                 ok = False
+            elif param.check is not None and isinstance(value, ir.Lit) and value.value is not None:
+                problem = param.check(value.value)
+                if problem:
+                    self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of `{fn.name}`: {problem}",
+                                   arg.value.span)  # fmt: skip
+                    ok = False
         missing = [p.name for p, b in zip(params, bound) if b is None and p.required]
         if missing:
             self.rep.error(

@@ -146,7 +146,7 @@ class ProgramChecker:
             schema = decls[name]
             record = self._record(schema.fields, False, resolve, decls)
             resolving.pop()
-            self.schemas[name] = RecordT(record.fields, open=False, name=name)
+            self.schemas[name] = RecordT(record.fields, open=schema.open, name=name)
             return self.schemas[name]
 
         for name, schema in decls.items():

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from .. import __version__, ir
 from ..names import python_identifier
-from .exprs import ExprCompiler, Hoister, step_lines
+from .exprs import ExprCompiler, Hoister, step_lines, watch_lines
 from .literals import comment_text, pyrepr
 
 _FUSABLE = (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep)
@@ -30,6 +30,7 @@ class _Segment:
     first: int
     setup: list[str]
     blocks: list[_Block]
+    slots: list[int]  # the watch slots its stages note (see step_lines)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class _Generator:
         else:
             calls.append(_Call(_location(self.plan, head.info), self._call(f"{var}.source", head)))
         run: list[ir.Step] = []
+        self._watches: list[tuple[int, ir.Path]] = []
         for step in p.steps:
             if isinstance(step, _FUSABLE) or (
                 isinstance(step, ir.CallStep) and step.kind == "processor"
@@ -149,6 +151,8 @@ class _Generator:
             else:  # the sink
                 calls.append(_Call(_location(self.plan, step.info), self._call(f"{var}.sink", step)))
         self._flush_segment(p, var, run, calls)
+        if self._watches:
+            calls.append(_Call("", f"{var}.watch({pyrepr(tuple(self._watches))})"))
         return _Pipeline(
             var=var,
             comment=comment_text(f"{self.plan.file}:{p.line} pipeline {p.name}"),
@@ -158,7 +162,16 @@ class _Generator:
             calls=calls,
         )
 
+    def _slots(self, step: ir.Step) -> list[tuple[int, ir.Path]]:
+        """Watch slots for the step's unproven reads: (slot, path) each."""
+        slots = []
+        for path in step.info.unproven_reads:
+            slots.append((len(self._watches), path))
+            self._watches.append((step.info.index, path))
+        return slots
+
     def _window(self, var: str, step: ir.SummarizeStep) -> str:
+        self._slots(step)
         self._alias("flowlang.stages.summarize")
         aggregates = tuple((a.name, a.function, a.path) for a in step.aggregates)
         return (
@@ -176,6 +189,7 @@ class _Generator:
         hoist = Hoister()
         exprs = ExprCompiler(hoist)
         blocks = []
+        segment_slots: list[int] = []
         for step in run:
             stage_var = None
             if isinstance(step, ir.CallStep):
@@ -183,7 +197,10 @@ class _Generator:
                 hoist.lines.append(f"{stage_var} = stages[{step.info.index}]")
                 calls.append(_Call(_location(self.plan, step.info),
                                    self._call(f"{var}.processor", step)))  # fmt: skip
-            blocks.append(_Block(step.info.index, _location(self.plan, step.info),
-                                 step_lines(step, exprs, stage_var)))  # fmt: skip
-        self.segments.append(_Segment(name, first, hoist.lines, blocks))
-        calls.append(_Call("", f"{var}.segment({name}, first={first}, last={last})"))
+            slots = self._slots(step)
+            segment_slots += [slot for slot, _ in slots]
+            lines = watch_lines(slots) + step_lines(step, exprs, stage_var)
+            blocks.append(_Block(step.info.index, _location(self.plan, step.info), lines))
+        self.segments.append(_Segment(name, first, hoist.lines, blocks, segment_slots))
+        watched = ", watched=True" if segment_slots else ""
+        calls.append(_Call("", f"{var}.segment({name}, first={first}, last={last}{watched})"))

@@ -138,6 +138,20 @@ def _may_share(e: ir.TExpr) -> bool:
     return strip_null(e.type) == ANY or isinstance(strip_null(e.type), (ListT, RecordT))
 
 
+def watch_lines(slots: list[tuple[int, ir.Path]]) -> list[str]:
+    """Lines that note, once, that a record reaching the stage had the field
+    of each watch slot; `_seen_<slot>` is local to the segment's run and
+    saved in `present` after the batch."""
+    lines = []
+    for slot, path in slots:
+        if len(path) == 1:
+            test = f"{pyrepr(path[0])} in rec"
+        else:
+            test = f"_ops.has_path(rec, {pyrepr(path)})"
+        lines += [f"if not _seen_{slot} and {test}:", f"    _seen_{slot} = True"]
+    return lines
+
+
 def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> list[str]:
     """The body lines of one fused stage; `rec` is the current record."""
     i = step.info.index

@@ -43,7 +43,7 @@ from .. import ast
 from .. import codes
 from ..diagnostics import Diagnostic, error, sort_key
 from ..names import KEYWORDS
-from ..source import SourceFile, Span
+from ..source import NO_SPAN, SourceFile, Span
 
 from .grammar import SCAN_RE, STATEMENT_WORDS, lark_parse, significant_tokens
 from .syntax_errors import bad_character, syntax_error
@@ -274,12 +274,15 @@ class _Builder:
         return result
 
     def schema(self, node: Tree) -> ast.Schema:
-        name, *fields = node.children
+        name, *rest = node.children
+        dotdot = [t for t in rest if isinstance(t, Token) and t.type == "DOTDOT"]
         return ast.Schema(
             name.value,
-            tuple(self.field_decl(f) for f in fields),
+            tuple(self.field_decl(f) for f in rest if isinstance(f, Tree)),
+            bool(dotdot),
             span=self.span(node),
             name_span=self.span(name),
+            open_span=self.span(dotdot[0]) if dotdot else NO_SPAN,
         )
 
     def pipeline(self, node: Tree) -> ast.Pipeline:

@@ -12,7 +12,7 @@ from .context import DEFAULT_STATE_DIR, Context
 from .engine import Engine, Outcome
 from .errors import FlowError
 from .program import Program
-from .report import StatusLine, error_summary, summary_table
+from .report import StatusLine, absent_summary, error_summary, summary_table
 
 Build = Callable[[Context], Program]
 
@@ -32,6 +32,8 @@ def run_program(build: Build, ctx: Context) -> Outcome:
         summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
     for line in error_summary(engine.runners.values()):
         sys.stderr.write(line + "\n")
+    for line in absent_summary(engine.runners.values()):
+        sys.stderr.write(line + "\n")
     if outcome.failure:
         sys.stderr.write(f"flowc: {outcome.failure}\n")
     elif outcome.signals:
@@ -46,16 +48,29 @@ def run(
     strict: bool = False,
     state_dir: str | None = None,
     status: bool | None = None,
+    metrics: str | None = None,
 ) -> int:
     """Run a generated module's program; returns the exit status (0 ok, 1 the
-    run failed, 2 the program could not start)."""
+    run failed, 2 the program could not start). `metrics`: a file to write
+    the final metrics to, as JSON."""
     ctx = Context(
         strict=strict,
         state_dir=state_dir or DEFAULT_STATE_DIR,
         pipeline=pipeline,
         status=status,
     )
-    return run_program(build, ctx).exit_code
+    outcome = run_program(build, ctx)
+    if metrics:
+        write_metrics(metrics, outcome)
+    return outcome.exit_code
+
+
+def write_metrics(path: str, outcome: Outcome) -> None:
+    """The exit status and every pipeline's final metrics, as one JSON object."""
+    from . import jsonl
+
+    with open(path, "wb") as out:
+        out.write(jsonl.dumps({"exit_code": outcome.exit_code, "pipelines": outcome.metrics}))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,12 +105,5 @@ def main(build: Build, argv: list[str] | None = None) -> NoReturn:
     )
     outcome = run_program(build, ctx)
     if args.metrics:
-        from . import jsonl
-
-        with open(args.metrics, "wb") as out:
-            out.write(
-                jsonl.dumps(
-                    {"exit_code": outcome.exit_code, "pipelines": outcome.metrics}
-                )
-            )
+        write_metrics(args.metrics, outcome)
     sys.exit(outcome.exit_code)

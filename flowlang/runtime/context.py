@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Iterator, Mapping
 
 from .bus import Bus
@@ -25,6 +26,9 @@ class Context:
     batch (sources reading files also cut batches at about 16 KiB of input,
     see `lines.BATCH_BYTES`); `queue_size` bounds every queue between tasks,
     in batches; `tick_interval` is how often windows are ticked, in seconds.
+    `clock` is what `now()` reads in expressions (and what `parse_time`
+    infers a missing year from): a function returning an aware time, or None
+    for the system clock; tests fix it to make a run reproducible.
     `observe_output`/`observe_errors` see what each pipeline emits (tests).
     """
 
@@ -35,10 +39,11 @@ class Context:
     batch_size: int = DEFAULT_BATCH_SIZE
     queue_size: int = 2
     tick_interval: float = 1.0
+    clock: Callable[[], datetime] | None = None
     bus: Bus = field(default_factory=Bus)
+    signals: bool = True  # handle SIGINT/SIGTERM (off for runs inside tests)
     # called with (pipeline, copies of records) for every batch a pipeline
     # emits and every batch of error records it produces (`flowc test`)
-    signals: bool = True  # handle SIGINT/SIGTERM (off for runs inside tests)
     observe_output: Callable[[str, list], None] | None = None
     observe_errors: Callable[[str, list], None] | None = None
 

@@ -16,6 +16,11 @@ Run-time behaviour, in short:
 - Error records go to the readers of `from P.errors`, else they are counted
   and summarised with a sample at exit. Under `--strict` the first error
   record that nobody reads stops the run with status 1.
+- A field a stage reads that the checker could not prove exists (open
+  records, `any`) and that no record reaching the stage had is named in the
+  metrics (`absent_fields`) and the summary; under `--strict` a run that
+  ended with its input then exits with status 1 (a run stopped by a signal
+  keeps status 0, as it would without the field).
 - First SIGINT/SIGTERM: sources stop, in-flight batches drain, windows and
   sinks flush, checkpoints are written, status 0. A second one exits at once
   with 128 + the signal number.
@@ -34,6 +39,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import times
 from .context import Context
 from .errors import FlowError, StrictStop
 from .program import Program
@@ -127,6 +133,7 @@ class Engine:
     async def run(self, status: Any = None) -> Outcome:
         """Start sinks, run every pipeline to completion, close everything."""
         loop = asyncio.get_running_loop()
+        times.use_clock(self.ctx.clock)
         installed = self._install_signals(loop)
         started_sinks: list[Runner] = []
         failure: str | None = None
@@ -185,6 +192,14 @@ class Engine:
                 except (StageFailure, FlowError, TimeoutError) as exc:
                     code = code or 1
                     failure = failure or f"closing pipeline {runner.name}'s sink: {exc}"
+        if self.ctx.strict and code == 0 and not self.signals:
+            absent = [(r, a) for r in self.runners.values() for a in r.absent_fields()]
+            if absent:
+                runner, (at, path, _) = absent[0]
+                code, failure = 1, (
+                    f"--strict: field `{'.'.join(path)}` of stage {runner.labels[at]} "
+                    "was absent in every record it saw"
+                )
         for runner in self.runners.values():
             if runner.source is not None:
                 try:

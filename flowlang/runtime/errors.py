@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import clock
+from . import times
 from .base import Record, RecordError
 
 
@@ -49,7 +49,7 @@ def error_record(
         "stage": stage,
         "code": code or "runtime",
         "message": message or "",
-        "at": clock.now(),
+        "at": times.now(),
         "record": record,
         "raw": raw,
     }

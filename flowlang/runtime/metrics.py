@@ -40,6 +40,9 @@ class PipelineMetrics:
         self.unread_errors = 0
         self.started = time.monotonic()
         self.finished: float | None = None
+        # watched fields (stage, path) and whether a record had each
+        self.watches: tuple[tuple[int, tuple[str, ...]], ...] = ()
+        self.present: list[bool] = []
 
     def derive(self) -> None:
         """Fill in/out of stages inside segments from the segment input."""
@@ -55,6 +58,10 @@ class PipelineMetrics:
         self.derive()
         stages = []
         absorbed_total = 0
+        absent: dict[int, list[str]] = {}
+        for slot, (at, path) in enumerate(self.watches):
+            if not self.present[slot] and self.inp[at] > 0:
+                absent.setdefault(at, []).append(".".join(path))
         for i, label in enumerate(self.labels):
             entry: dict[str, Any] = {
                 "index": i,
@@ -64,6 +71,8 @@ class PipelineMetrics:
                 "out": self.out[i],
                 "dropped": self.dropped[i],
                 "errors": self.errors[i],
+                # fields the stage reads that no record it saw had
+                "absent_fields": absent.get(i, []),
             }
             if self.kinds[i] == "window":
                 entry["absorbed"] = self.inp[i] - self.out[i] - self.errors[i]

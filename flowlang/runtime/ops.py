@@ -13,7 +13,7 @@ import ipaddress
 import math
 from typing import Any
 
-from . import clock
+from . import times
 from .base import RecordError
 
 UTC = _dt.timezone.utc
@@ -64,6 +64,16 @@ def get_path(rec: dict, path: tuple[str, ...]) -> Any:
             raise _type_error(f"field `{where}` is {_kind(value)}, not a record")
         value = value.get(name)
     return value
+
+
+def has_path(rec: dict, path: tuple[str, ...]) -> bool:
+    """Is there a field at `path` (its value may be null)?"""
+    value: Any = rec
+    for name in path:
+        if not isinstance(value, dict) or name not in value:
+            return False
+        value = value[name]
+    return True
 
 
 def set_path(rec: dict, path: tuple[str, ...], value: Any) -> None:
@@ -345,7 +355,7 @@ def fn_contains(container: Any, x: Any) -> Any:
 
 
 def fn_now() -> _dt.datetime:
-    return clock.now()
+    return times.now()
 
 
 def fn_to_int(v: Any) -> Any:
@@ -399,18 +409,14 @@ def fn_to_str(v: Any) -> Any:
     raise _type_error(f"to_str() of {_kind(v)}")
 
 
-def fn_parse_time(s: Any, fmt: Any = None) -> Any:
+def fn_parse_time(s: Any, fmt: Any = None, timezone: Any = None) -> Any:
+    """Text to a time; null format: ISO 8601; null timezone: UTC (see `times`)."""
     if s is None:
         return None
     text = _str_arg("parse_time", s)
     try:
-        if fmt is None:
-            t = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-            value = _dt.datetime.fromisoformat(t)
-        else:
-            value = _dt.datetime.strptime(text, _str_arg("parse_time", fmt))
-    except ValueError as exc:
+        tz = UTC if timezone is None else times.zone(_str_arg("parse_time", timezone))
+        fmt = None if fmt is None else _str_arg("parse_time", fmt)
+        return times.parse(text, fmt, tz)
+    except (ValueError, OverflowError) as exc:
         raise RecordError("conversion", f"parse_time() of {text!r}: {exc}") from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

@@ -30,11 +30,14 @@ class StageDecl:
 
 @dataclass
 class SegmentDecl:
-    """Stages first..last fused into one synchronous loop over a batch."""
+    """Stages first..last fused into one synchronous loop over a batch;
+    `watched`: its stages note which watched fields they saw (see
+    `PipelineDecl.watch`), so it runs as `run(batch, dropped, fail, present)`."""
 
     factory: SegmentFactory
     first: int
     last: int
+    watched: bool = False
 
 
 class PipelineDecl:
@@ -53,6 +56,7 @@ class PipelineDecl:
         self.reads_errors = False
         self.segments: list[SegmentDecl] = []
         self.windows: list[StageDecl] = []
+        self.watches: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     # builder API, called by generated code
 
@@ -72,11 +76,23 @@ class PipelineDecl:
         """Stage `index` (the last) is a Sink of class `cls`."""
         self.sink_stage = self._stage(index, "sink", cls, args)
 
-    def segment(self, factory: SegmentFactory, first: int, last: int) -> None:
-        """Stages first..last run as `factory(stages)(batch, dropped, fail)`."""
+    def segment(self, factory: SegmentFactory, first: int, last: int,
+                watched: bool = False) -> None:  # fmt: skip
+        """Stages first..last run as `factory(stages)(batch, dropped, fail)`,
+        with `present` (the pipeline's watch flags) when `watched`."""
         if not (0 < first <= last < len(self.stages)):
             raise FlowError(f"pipeline {self.name}: bad segment {first}..{last}")
-        self.segments.append(SegmentDecl(factory, first, last))
+        self.segments.append(SegmentDecl(factory, first, last, watched))
+
+    def watch(self, slots: tuple[tuple[int, tuple[str, ...]], ...]) -> None:
+        """Fields to watch: slot k is (stage index, field path), a field the
+        stage reads that may be absent from every record (the checker could
+        not prove it exists). A segment sets `present[k]` once a record that
+        reaches the stage has it; windows are watched by the runner."""
+        for index, _ in slots:
+            if not 0 < index < len(self.stages):
+                raise FlowError(f"pipeline {self.name}: no stage {index} to watch")
+        self.watches = tuple(slots)
 
     def read_from(self, upstream: str) -> None:
         """The head is `from upstream`: every record upstream emits."""

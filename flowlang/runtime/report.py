@@ -45,6 +45,25 @@ def error_summary(runners: Any) -> list[str]:
     return lines
 
 
+def absent_summary(runners: Any) -> list[str]:
+    """Lines about fields a stage read that no record it saw had (a typo on
+    records without a schema), with the closest field of the first record."""
+    import difflib
+
+    lines = []
+    for runner in runners:
+        for at, path, seen in runner.absent_fields():
+            name = ".".join(path)
+            noun = "the record" if seen == 1 else f"all {seen:,} records"
+            line = (f"flowc: pipeline {runner.name}, stage {runner.labels[at]}: field "
+                    f"`{name}` was absent in {noun} it saw")  # fmt: skip
+            close = difflib.get_close_matches(name, runner.sample_fields or [], n=1)
+            if close:
+                line += f" (did you mean `{close[0]}`?)"
+            lines.append(line)
+    return lines
+
+
 def summary_table(
     metrics: dict[str, dict], wall_seconds: float, stream: IO[str]
 ) -> None:
@@ -87,6 +106,8 @@ def summary_table(
         )
         for stage in snap["stages"]:
             notes = [f"{k} {v:,}" for k, v in sorted(stage["counters"].items())]
+            if stage.get("absent_fields"):
+                notes.insert(0, "absent: " + ", ".join(stage["absent_fields"]))
             if "absorbed" in stage:
                 notes.insert(0, f"absorbed {stage['absorbed']:,}")
             if stage["kind"] == "sink" and stage.get("writes"):

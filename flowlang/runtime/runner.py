@@ -12,12 +12,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import clock
+from . import times
 from .acks import AckTracker, Token, release, retain
 from .base import Record, StageContext
 from .errors import FlowError, error_record
 from .metrics import PipelineMetrics
-from .ops import fresh
+from .ops import fresh, has_path
 from .program import PipelineDecl, SegmentDecl, StageDecl
 
 if TYPE_CHECKING:
@@ -63,21 +63,23 @@ def copy_records(records: list[Record]) -> list[Record]:
 
 
 class _Segment:
-    __slots__ = ("run", "first", "last")
+    __slots__ = ("run", "first", "last", "watched")
 
-    def __init__(self, run: Callable, first: int, last: int):
+    def __init__(self, run: Callable, first: int, last: int, watched: bool):
         self.run = run
         self.first = first
         self.last = last
+        self.watched = watched
 
 
 class _Window:
-    __slots__ = ("proc", "index", "held")
+    __slots__ = ("proc", "index", "held", "watching")
 
-    def __init__(self, proc: Any, index: int):
+    def __init__(self, proc: Any, index: int, watching: list[tuple[int, tuple[str, ...]]]):
         self.proc = proc
         self.index = index
         self.held: list[Token] = []  # references of the batches absorbed so far
+        self.watching = watching  # (slot, path) of watched fields not yet seen
 
 
 class Runner:
@@ -104,6 +106,10 @@ class Runner:
         self.steps: list[_Segment | _Window] = []
         self.first_error: Record | None = None
         self._failures: list[tuple[int, Record, BaseException]] = []
+        # watched fields (PipelineDecl.watch): has any record had it yet?
+        self.present = [False] * len(decl.watches)
+        self.metrics.watches, self.metrics.present = decl.watches, self.present
+        self.sample_fields: list[str] | None = None  # of the first record read
 
     # set-up
 
@@ -145,10 +151,12 @@ class Runner:
         for step in self.decl.steps():
             if isinstance(step, SegmentDecl):
                 self.steps.append(
-                    _Segment(step.factory(instances), step.first, step.last)
+                    _Segment(step.factory(instances), step.first, step.last, step.watched)
                 )
             else:
-                self.steps.append(_Window(instances[step.index], step.index))
+                watching = [(slot, path) for slot, (at, path) in enumerate(self.decl.watches)
+                            if at == step.index]  # fmt: skip
+                self.steps.append(_Window(instances[step.index], step.index, watching))
         self.has_windows = any(isinstance(s, _Window) for s in self.steps)
 
     def outlets(self) -> list[asyncio.Queue]:
@@ -262,6 +270,9 @@ class Runner:
             if from_upstream:
                 metrics.inp[0] += len(unit.records)
                 metrics.out[0] += len(unit.records)
+            if self.sample_fields is None and unit.records:
+                first = unit.records[0]
+                self.sample_fields = list(first) if isinstance(first, dict) else []
             if unit.errors:
                 await self._emit_errors(unit.errors, unit.tokens)
             await self._run_steps(unit.records, unit.tokens, 0)
@@ -292,7 +303,10 @@ class Runner:
             step = steps[k]
             if type(step) is _Segment:
                 metrics.inp[step.first] += len(records)
-                records = step.run(records, metrics.dropped, self._fail)
+                if step.watched:
+                    records = step.run(records, metrics.dropped, self._fail, self.present)
+                else:
+                    records = step.run(records, metrics.dropped, self._fail)
                 if self._failures:
                     await self._emit_failures(tokens)
             else:
@@ -313,6 +327,8 @@ class Runner:
     ) -> list[Record] | None:
         proc, i, metrics = step.proc, step.index, self.metrics
         metrics.inp[i] += len(records)
+        if step.watching:
+            self._note_present(step, records)
         emitted: list[Record] = []
         for rec in records:
             try:
@@ -328,6 +344,26 @@ class Runner:
         metrics.out[i] += len(emitted)
         return emitted
 
+    def _note_present(self, step: _Window, records: list[Record]) -> None:
+        """Mark the window's watched fields that some record has."""
+        still = []
+        for slot, path in step.watching:
+            if any(has_path(rec, path) for rec in records if isinstance(rec, dict)):
+                self.present[slot] = True
+            else:
+                still.append((slot, path))
+        step.watching = still
+
+    def absent_fields(self) -> list[tuple[int, tuple[str, ...], int]]:
+        """(stage, path, records seen) of each watched field that no record
+        reaching its stage had, for stages that saw records."""
+        self.metrics.derive()
+        return [
+            (at, path, self.metrics.inp[at])
+            for slot, (at, path) in enumerate(self.decl.watches)
+            if not self.present[slot] and self.metrics.inp[at] > 0
+        ]
+
     async def _window_output(
         self, k: int, step: _Window, emitted: list[Record]
     ) -> None:
@@ -339,7 +375,7 @@ class Runner:
             release(tokens)
 
     async def _tick(self) -> None:
-        now = clock.now()
+        now = times.now()
         for k, step in enumerate(self.steps):
             if type(step) is _Window:
                 try:

@@ -5,9 +5,96 @@ Also home of the retry policy the network sinks share (`Retrier`).
 
 from __future__ import annotations
 
+import re
+
+from .. import codes
 from ..types import ANY, INT, STR, TIME, Nullable
 from ._rules import RETRY_PARAMS
-from ._spec import EnvRef, Example, Kind, Param, StageSpec
+from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
+
+# strftime directives an index name may hold: they write digits only, so the
+# name stays valid whatever the time
+INDEX_DIRECTIVES = frozenset("YyGmdjHIMSUWVuw")
+# what Elasticsearch refuses in an index name (besides upper case and a
+# leading - _ +): https://www.elastic.co/guide/en/elasticsearch/reference/current/indices-create-index.html
+INDEX_FORBIDDEN = '\\/*?"<>| ,#:'
+INDEX_MAX_BYTES = 255
+# Joda-Time (Logstash `%{+YYYY.MM.dd}`) to strftime, longest tokens first
+_JODA = {"YYYY": "%Y", "yyyy": "%Y", "xxxx": "%G", "YY": "%y", "yy": "%y", "DDD": "%j",
+         "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S", "ww": "%V"}  # fmt: skip
+_JODA_TOKENS = re.compile("|".join(_JODA))
+_LOGSTASH_REFERENCE = re.compile(r"%\{([^}]*)\}")
+_DIRECTIVE = re.compile(r"%(.?)", re.S)
+
+
+def _strftime_of_joda(pattern: str) -> str:
+    """`YYYY.MM.dd` as `%Y.%m.%d`; letters that the table does not know are kept."""
+    return _JODA_TOKENS.sub(lambda m: _JODA[m.group()], pattern)
+
+
+def _logstash_problem(index: str, references: list[str]) -> tuple[str, str]:
+    fields = [r for r in references if not r.startswith("+")]
+    if fields:
+        return (f"`%{{{fields[0]}}}` is a Logstash field reference; an index name here "
+                "takes only strftime patterns of the record's time",
+                "split the records with `where` into one sink per index")  # fmt: skip
+    dates = [_strftime_of_joda(r[1:]) for r in references]
+    fixed = _LOGSTASH_REFERENCE.sub(lambda m: _strftime_of_joda(m.group(1)[1:]), index)
+    hint = f'write it with strftime patterns: "{fixed}"'
+    if any(re.search("[A-Za-z]", _DIRECTIVE.sub("", d)) for d in dates):
+        hint += " (translate the letters left over by hand)"
+    else:
+        still = index_problem(fixed)
+        if still is not None:
+            hint += f", but then {still[0]}"
+    return (f"`%{{{references[0]}}}` is Logstash's Joda-Time date syntax, which "
+            "Elasticsearch would receive as it is", hint)  # fmt: skip
+
+
+def index_problem(index: str) -> tuple[str, str | None] | None:
+    """What Elasticsearch would refuse about an index name (a literal with
+    strftime patterns), as (message, hint), or None when it is fine."""
+    references = _LOGSTASH_REFERENCE.findall(index)
+    if references:
+        return _logstash_problem(index, references)
+    if not index:
+        return "the index name is empty", None
+    for m in _DIRECTIVE.finditer(index):
+        directive = m.group(1)
+        if directive not in INDEX_DIRECTIVES and directive != "%":
+            allowed = " ".join(f"%{d}" for d in sorted(INDEX_DIRECTIVES))
+            hint = f"index names take the strftime patterns that write digits: {allowed}"
+            if not directive:
+                return "a lone `%` cannot end an index name", hint + " (and %% for %)"
+            return f"`%{directive}` cannot be in an index name", hint
+    # the name as Elasticsearch sees it, each pattern standing for its digits
+    literal = _DIRECTIVE.sub(lambda m: "%" if m.group(1) == "%" else "0", index)
+    bad = sorted({c for c in literal if c in INDEX_FORBIDDEN}, key=literal.index)
+    if bad:
+        shown = ", ".join("a space" if c == " " else f"`{c}`" for c in bad)
+        return (f"an index name cannot hold {shown}",
+                'Elasticsearch refuses \\ / * ? " < > | , # : and spaces in index names')  # fmt: skip
+    if literal != literal.lower():
+        pieces = re.split(r"(%.)", index, flags=re.S)
+        lowered = "".join(p if p.startswith("%") else p.lower() for p in pieces)
+        return "an index name must be lowercase", f'write "{lowered}"'
+    if literal[0] in "-_+":
+        return f"an index name cannot start with `{literal[0]}`", None
+    if literal in (".", ".."):
+        return f"`{literal}` cannot be an index name", None
+    if len(literal.encode("utf-8")) > INDEX_MAX_BYTES:
+        return f"an index name is at most {INDEX_MAX_BYTES} bytes long", None
+    return None
+
+
+def _check(ctx: RuleContext) -> None:
+    index = ctx.args.get("index")
+    if isinstance(index, str):
+        problem = index_problem(index)
+        if problem is not None:
+            ctx.error(codes.BAD_INDEX_NAME, problem[0], param="index", hint=problem[1])
+    return None
+
 
 SPEC = StageSpec(
     name="elastic",
@@ -39,7 +126,7 @@ SPEC = StageSpec(
               default=5_000_000),
         *RETRY_PARAMS,
     ),  # fmt: skip
-    output=lambda ctx: None,
+    output=_check,
     runtime="ElasticSink",
     module=__name__,
     examples=(
@@ -130,8 +217,9 @@ class ElasticSink(Sink):
                  shutdown_grace: int = 10_000, *, retry_initial: float = 0.1,
                  request_timeout: float = 30.0) -> None:  # fmt: skip
         self.ctx = ctx
-        if not index:
-            raise FlowError("elastic: the index name is empty")
+        problem = index_problem(index)
+        if problem is not None:
+            raise FlowError(f"elastic: index {index!r}: {problem[0]}")
         if batch_size < 1 or batch_bytes < 1:
             raise FlowError("elastic: batch_size and batch_bytes must be positive")
         if ca_certs and not os.path.isfile(ca_certs):

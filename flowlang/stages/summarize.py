@@ -14,7 +14,7 @@ import math
 from array import array
 from typing import Any, Callable
 
-from ..runtime import clock as _clock
+from ..runtime import times as _times
 from ..runtime.base import Record, RecordError, StageContext, WindowProcessor
 from ..runtime.ops import get_path
 from ..runtime.sketch import DistinctSketch, QuantileSketch, nearest_rank
@@ -222,7 +222,7 @@ class Summarize(WindowProcessor):
         self._lateness_text = _duration_text(allowed_lateness)
         self._on = on
         self._on_label = ".".join(on) if on else ""
-        self._clock = clock or _clock.now
+        self._clock = clock or _times.now
         self._exact_limit = exact_limit
         self._key_names = tuple(name for name, _ in keys)
         self._key_getters = tuple(_getter(path) for _, path in keys)

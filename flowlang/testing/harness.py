@@ -19,7 +19,6 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..runtime import clock
 from ..runtime.base import Record, RecordError, Sink, Source, SourceBatch, SourceItem
 from ..runtime.coerce import coercer
 from ..runtime.context import Context, environment
@@ -95,13 +94,14 @@ def run_module(module: Any, sources: Mapping[str, Any], inputs: Mapping[str, lis
     ctx = Context(
         status=False,
         signals=False,
+        clock=lambda: now,
         state_dir=os.path.join(tempfile.gettempdir(), "flowc-test-state"),
         observe_output=lambda name, recs: outputs.setdefault(name, []).extend(recs),
         observe_errors=lambda name, recs: errors.setdefault(name, []).extend(recs),
     )
     variables = {"FLOW_ANON_KEY": TEST_ANON_KEY, **dict(env)}
     given = {name: list(records) for name, records in inputs.items()}
-    with clock.fixed(now), environment(variables):
+    with environment(variables):
         try:
             program = module.build(ctx)
             for decl in program.pipelines.values():

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowlang import codes
+from flowlang.checker import check_source
 from flowlang.runtime.base import StageContext
 from flowlang.runtime.errors import FlowError
 from flowlang.stages.lookup import Lookup, key_text
-from tests.flowrun import run_flow
+from flowlang.source import SourceFile
+from flowlang.types import ANY, OPEN_RECORD, nullable
+from tests.flowrun import run_flow, run_flow_cli, write_jsonl
 
 HOSTS_CSV = "host,team,tier\nweb-1,payments,1\nweb-2,search,2\n42,numbers,3\nweb-1,payments-new,1\n"
 
@@ -111,7 +116,7 @@ def test_each_record_gets_its_own_row(hosts_csv):
     ("t.csv", "", "has no column 'host'"),
     ("t.csv", 'host,x\n"unterminated,1\n', "not usable"),
     ("t.json", "[1, 2]", "row 1 is not an object"),
-    ("t.json", '{"a": 1}', "the value of key 'a' is not an object"),
+    ("t.json", '{"a": {"x": 1}, "b": 1}', "mixes objects \\(key 'a'\\) and plain values \\(key 'b'\\)"),
     ("t.json", '"text"', "expected an object of objects or a list of objects"),
     ("t.json", "{broken", "not usable"),
     ("t.txt", "host\nx\n", "must be a .csv, .json, .jsonl or .ndjson file"),
@@ -148,3 +153,134 @@ def test_missing_table_in_a_compiled_pipeline_is_a_start_error(tmp_path):
     result = run_flow(program, tmp_path, records=[{"host": "a"}])
     assert result.exit_code == 2
     assert "cannot read table 'nope.csv'" in result.stderr
+
+
+# ---------------------------------------------------------------- key → value tables
+
+COUNTRIES = {"CZ": "Czech Republic", "DE": "Germany", "42": 7, "L": ["a", "b"], "N": None}
+
+
+@pytest.fixture
+def countries(tmp_path):
+    path = tmp_path / "countries.json"
+    path.write_text(json.dumps(COUNTRIES), encoding="utf-8")
+    return path
+
+
+def test_a_json_object_of_plain_values_maps_keys_to_values(countries):
+    look = stage(countries, key=("cc",), into="country")
+    assert look({"cc": "CZ"}) == {"cc": "CZ", "country": "Czech Republic"}
+    assert look({"cc": 42})["country"] == 7
+    assert look({"cc": "N"})["country"] is None  # a key whose value is null is not missing
+    assert look({"cc": "FR"})["country"] is None
+    assert look.ctx.counters == {"missing": 1}
+
+
+def test_each_record_gets_its_own_list_value(countries):
+    look = stage(countries, key=("cc",), into="letters")
+    look({"cc": "L"})["letters"].append("changed")
+    assert look({"cc": "L"})["letters"] == ["a", "b"]
+
+
+def test_a_key_value_table_has_no_column(countries):
+    with pytest.raises(FlowError, match="maps keys to plain values, so it has no column 'code'"):
+        stage(countries, key=("cc",), column="code")
+
+
+@settings(max_examples=100)
+@given(
+    st.dictionaries(st.text(max_size=4), st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+                    max_size=6),
+    st.lists(st.text(max_size=4) | st.integers(-3, 3), max_size=6),
+)  # fmt: skip
+def test_a_key_value_table_gives_the_value_of_the_keys_text(tmp_path_factory, table, keys):
+    path = tmp_path_factory.mktemp("t") / "t.json"
+    path.write_text(json.dumps(table), encoding="utf-8")
+    look = stage(path, key=("k",), into="v")
+    for key in keys:
+        assert look({"k": key})["v"] == table.get(key_text(key))
+
+
+def test_a_key_value_table_in_a_run(tmp_path):
+    (tmp_path / "countries.json").write_text(json.dumps(COUNTRIES))
+    write_jsonl(tmp_path / "in.jsonl", [{"cc": "CZ"}, {"cc": "FR"}, {"cc": "DE"}])
+    (tmp_path / "geo.flow").write_text(
+        'source file("in.jsonl", format=json)\n'
+        '  | lookup("countries.json", key=cc, into=country)\n'
+        '  | set shout = upper(country)\n'
+        '  | sink file("out.jsonl")\n'
+    )
+    done = run_flow_cli(tmp_path / "geo.flow", "--strict", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert rows == [
+        {"cc": "CZ", "country": "Czech Republic", "shout": "CZECH REPUBLIC"},
+        {"cc": "FR", "country": None, "shout": None},
+        {"cc": "DE", "country": "Germany", "shout": "GERMANY"},
+    ]
+
+
+# ---------------------------------------------------------------- checked with the program
+
+
+def check_in(folder, table: str, extra: str = ""):
+    """Check a lookup of `table` from `folder` (relative tables are found in
+    the working directory, as when the program runs)."""
+    text = f'source stdin(format=json) | lookup("{table}", key=cc, into=c{extra}) | sink stdout\n'
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        plan, diags = check_source(SourceFile("t.flow", text))
+    finally:
+        os.chdir(cwd)
+    return plan, [(d.code, d.message) for d in diags]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("t.json", '{"a": {"x": 1}, "b": 1}', "mixes objects (key 'a') and plain values (key 'b')"),
+    ("t.json", "[1]", "row 1 is not an object"),
+    ("t.json", "{broken", "not usable"),
+    ("t.csv", "code,name\nCZ,Czechia\n", "the CSV header has no column 'cc'"),
+    ("t.txt", "{}", "must be a .csv, .json, .jsonl or .ndjson file"),
+])  # fmt: skip
+def test_a_table_there_when_the_program_is_checked_is_checked_then(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    _, diags = check_in(tmp_path, name)
+    ((code, text),) = diags
+    assert code == codes.BAD_TABLE and message in text and name in text
+
+
+def test_column_of_a_key_value_table_is_an_error_when_checked(tmp_path, countries):
+    _, diags = check_in(tmp_path, "countries.json", ', column="code"')
+    assert [c for c, _ in diags] == [codes.BAD_TABLE]
+
+
+def test_a_table_not_there_when_checked_is_checked_when_the_run_starts(tmp_path):
+    plan, diags = check_in(tmp_path, "later.json")
+    assert diags == [] and plan is not None
+
+
+def test_the_type_of_into_follows_what_the_text_says(tmp_path, countries, hosts_csv):
+    def into_type(table, extra=""):
+        plan, diags = check_in(tmp_path, table, extra)
+        assert diags == []
+        return plan.pipelines[0].steps[0].output_type.get("c")
+
+    # a .json object may hold rows or plain values: the text cannot tell, and
+    # the type does not depend on the file
+    assert into_type("countries.json") == ANY
+    assert into_type("hosts.csv", ', column="host"') == nullable(OPEN_RECORD)
+
+
+def test_a_bad_table_named_by_env_stops_the_start(tmp_path):
+    (tmp_path / "mixed.json").write_text('{"CZ": {"name": "Czechia"}, "DE": "Germany"}')
+    write_jsonl(tmp_path / "in.jsonl", [{"cc": "CZ"}])
+    (tmp_path / "geo.flow").write_text(
+        'source file("in.jsonl", format=json)\n'
+        '  | lookup(env("TABLE"), key=cc)\n'
+        '  | sink file("out.jsonl")\n'
+    )
+    done = run_flow_cli(tmp_path / "geo.flow", cwd=tmp_path, env={"TABLE": "mixed.json"})
+    assert done.returncode == 2
+    assert b"mixes objects (key 'CZ') and plain values (key 'DE')" in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
