@@ -49,3 +49,16 @@ def test_the_wheel_installs_a_working_flowc(tmp_path: Path):
                               cwd=work, capture_output=True, text=True)  # fmt: skip
     assert compiled.returncode == 0, compiled.stderr
     assert (work / "out" / "seed_flow.py").read_text().startswith("# generated from seed.flow")
+
+    # flowc test works from a plain install: Hypothesis is a dependency of the
+    # package, not of its test extra
+    metadata = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("/METADATA"))
+    requires = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert any(line.startswith("Requires-Dist: hypothesis") and "extra ==" not in line
+               for line in requires.splitlines())  # fmt: skip
+    (work / "quickstart.flow").write_text((ROOT / "examples" / "quickstart.flow").read_text())
+    tested = subprocess.run([env_dir / "bin" / "flowc", "test", "quickstart.flow", "--seed", "1"],
+                            cwd=work, capture_output=True, text=True, timeout=300,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(work)})  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "3 passed" in tested.stdout
