@@ -291,8 +291,8 @@ class TestChecker:
             return ir.ExpectPlan("lacks" if negated else "contains", pipeline=name,
                                  errors=errors, records=(record,), **base)  # fmt: skip
         if (isinstance(cond, ast.Binary) and cond.op == "=="
-                and isinstance(cond.left, ast.FieldRef) and isinstance(cond.right, ast.ListExpr)
-                and cond.left.path[0] in self.results):  # fmt: skip
+                and isinstance(cond.left, ast.FieldRef)
+                and isinstance(cond.right, ast.ListExpr)):  # fmt: skip
             target = self._target(cond.left)
             if target is None:
                 return None
