@@ -10,14 +10,17 @@ Run-time behaviour, in short:
   a source blocked for more than 0.2 s is published as `paused`/`resumed`.
 - A source batch is acknowledged (its `ack` called, in read order) once every
   record derived from it was accepted by every sink or went to an error
-  stream. Batches absorbed by a window are held until the window emits, and
-  acknowledged with the records it emits then (a window's still-open
-  aggregates are rebuilt from re-read input only if the run is killed).
+  stream. A batch absorbed by a window is acknowledged once every window its
+  records went to has been emitted and that output accepted, so a restart
+  (after a stop or kill -9) reads an open window's records again and builds
+  it whole (see `runner`).
 - Error records go to the readers of `from P.errors`, else they are counted
   and summarised with a sample at exit. Under `--strict` the first error
   record that nobody reads stops the run with status 1.
-- First SIGINT/SIGTERM: sources stop, in-flight batches drain, windows and
-  sinks flush, checkpoints are written, status 0. A second one exits at once
+- First SIGINT/SIGTERM: sources stop, in-flight batches drain, sinks flush,
+  checkpoints are written, status 0. Open windows are flushed too, unless
+  their input is read again by the next run (a followed file, NATS): then
+  they are left to that run. A second one exits at once
   with 128 + the signal number.
 - Exit status: 0 done, 1 the run failed (a stage raised, `--strict`), 2 the
   program could not start (bad option, missing variable or file, a sink that
@@ -52,6 +55,7 @@ class Outcome:
     strict_error: dict | None = None  # the error record that stopped a strict run
     signals: int = 0
     wall_seconds: float = 0.0
+    kept_open: list[str] = field(default_factory=list)  # windows left for the next run
 
 
 class Engine:
@@ -199,6 +203,7 @@ class Engine:
             strict_error=self.strict_error,
             signals=self.signals,
             wall_seconds=time.monotonic() - self.started,
+            kept_open=[label for r in self.runners.values() for label in r.kept_open],
         )
 
 
