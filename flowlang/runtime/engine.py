@@ -17,11 +17,11 @@ Run-time behaviour, in short:
 - Error records go to the readers of `from P.errors`, else they are counted
   and summarised with a sample at exit. Under `--strict` the first error
   record that nobody reads stops the run with status 1.
-- First SIGINT/SIGTERM: sources stop, in-flight batches drain, sinks flush,
-  checkpoints are written, status 0. Open windows are flushed too, unless
-  their input is read again by the next run (a followed file, NATS): then
-  they are left to that run. A second one exits at once
-  with 128 + the signal number.
+- First SIGINT, SIGTERM or SIGHUP: sources stop, in-flight batches drain,
+  sinks flush, checkpoints are written, status 0. Open windows are flushed
+  too, unless their input is read again by the next run (a followed file,
+  NATS): then they are left to that run. A second signal exits at once with
+  128 + its number. SIGHUP does not reload (see STOP_SIGNALS).
 - Exit status: 0 done, 1 the run failed (a stage raised, `--strict`), 2 the
   program could not start (bad option, missing variable or file, a sink that
   cannot open).
@@ -43,6 +43,12 @@ from .program import Program
 from .runner import Runner, StageFailure
 
 CLOSE_TIMEOUT = 30.0  # seconds a sink may take to flush when the run fails
+# Signals that stop a run gracefully. SIGHUP (a closed terminal, or a
+# daemon's "reload") drains and exits like SIGTERM: flowlang does not reload
+# a running program, and dying on it would skip the drain and the checkpoints.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 @dataclass
@@ -114,7 +120,7 @@ class Engine:
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
         installed = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             try:
                 loop.add_signal_handler(signum, self._on_signal, signum)
             except (ValueError, RuntimeError, NotImplementedError):

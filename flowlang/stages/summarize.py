@@ -29,7 +29,7 @@ DOC = (
     "goes to the error stream (code `late`), as does a record whose `on` field is "
     "null or not a time (code `window`). Without `on` they follow processing time "
     "and close by the clock. Every open window is emitted at the end of the input. "
-    "At a stop (SIGINT, SIGTERM) open windows are emitted too when the "
+    "At a stop (SIGINT, SIGTERM, SIGHUP) open windows are emitted too when the "
     "input cannot be read again (a file read once, stdin); when it can "
     "(`follow=true`, `nats`), their records stay unacknowledged and the next "
     "run reads them again and emits those windows whole. After a restart, a "
