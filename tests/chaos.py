@@ -308,15 +308,16 @@ def trial(scenario: Scenario, records: list[dict], expected: dict, root: Path, c
     data = lines_of(records)
     body, last = data[:-1], data[-1]
 
-    pause = WRITING / (len(body) / 210)  # chunks hold 210 lines on average
+    pause = WRITING / (len(body) / 440)  # chunks hold 440 lines on average
 
     def writer() -> None:
         # the input grows in chunks of random size at a random pace for about
-        # WRITING seconds; the last record comes alone, at the end
+        # WRITING seconds, now and then in a burst that keeps the process busy
+        # for a while; the last record comes alone, at the end
         i = 0
         with open(source, "ab") as f:
             while i < len(body):
-                step = rng.randint(20, 400)
+                step = rng.randint(20, 400) if rng.random() < 0.9 else rng.randint(1000, 4000)
                 f.write(b"".join(body[i : i + step]))
                 f.flush()
                 i += step
