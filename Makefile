@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench servers regen clean
+.PHONY: run test chaos bench servers regen clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ servers:
 test: $(STAMP) servers
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(VENV)/bin/flowc test examples/
+
+## make chaos: kill -9 at random moments, 10 trials per pipeline, a table of
+## lost / duplicated / corrupt records and exact windows (make test runs 2)
+chaos: $(STAMP)
+	$(PY) -m tests.chaos --trials 10
 
 ## make bench: throughput ratios against hand-written baselines
 bench: $(STAMP) servers

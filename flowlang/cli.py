@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="compile (cached) and run",
         description="Compile a .flow file (cached by content hash) and run its pipelines "
-        "until their input ends or SIGINT/SIGTERM.",
+        "until their input ends or SIGINT/SIGTERM/SIGHUP.",
     )  # fmt: skip
     run.add_argument("file", metavar="FILE", help="a .flow file")
     run.add_argument(

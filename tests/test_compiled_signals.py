@@ -88,3 +88,40 @@ def test_kill_9_then_restart_loses_nothing(compiled: Path, tmp_path: Path):
     seen = collections.Counter(numbers(out))
     assert set(seen) == set(range(total))
     assert sum(c - 1 for c in seen.values()) <= 1024  # duplicates: one batch at most
+
+
+def _sighup_drains(proc: subprocess.Popen, tmp_path: Path, restart) -> None:
+    log, out = tmp_path / "app.log", tmp_path / "out.jsonl"
+    wait_for(lambda: len(numbers(out)) == 1_000, what="the first lines")
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    # SIGHUP drains and exits like SIGTERM (no reload yet): status 0, checkpoint saved
+    assert proc.returncode == 0, err.decode()
+    assert "stopped by signal" in err.decode()
+    assert numbers(out) == list(range(1_000))
+    write_numbers(log, 1_000, 1_500)
+    proc = restart()
+    wait_for(lambda: len(numbers(out)) >= 1_500, what="the lines written while stopped")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert numbers(out) == list(range(1_500))  # resumed at the checkpoint: nothing twice
+
+
+def test_sighup_drains_and_exits_0_like_sigterm(compiled: Path, tmp_path: Path):
+    write_numbers(tmp_path / "app.log", 0, 1_000, "w")
+    _sighup_drains(start(compiled, tmp_path), tmp_path, lambda: start(compiled, tmp_path))
+
+
+def test_sighup_drains_a_flowc_run_too(tmp_path: Path):
+    flow = tmp_path / "tail.flow"
+    flow.write_text(TAIL)
+    write_numbers(tmp_path / "app.log", 0, 1_000, "w")
+    env = dict(os.environ, FLOW_IN=str(tmp_path / "app.log"), FLOW_OUT=str(tmp_path / "out.jsonl"),
+               FLOWC_CACHE_DIR=str(tmp_path / "cache"))  # fmt: skip
+
+    def run() -> subprocess.Popen:
+        return subprocess.Popen([FLOWC, "run", str(flow), "--state-dir", str(tmp_path / "state")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+    _sighup_drains(run(), tmp_path, run)

@@ -69,7 +69,19 @@ class WindowProcessor:
     closed); `tick` is called about once a second with the processing time and
     returns what closed by the clock; `flush` returns everything still open
     (end of input and shutdown). Raise RecordError from `add` for a record that
-    cannot be accepted (late)."""
+    cannot be accepted (late).
+
+    Windows are numbered (a number that grows with time, e.g. the window's
+    start divided by its length). The engine keeps the acknowledgement of
+    every batch until each window its records went to has been emitted and
+    its output accepted: `begin_batch` is called before a batch's records are
+    added, `high_window` after them, and `emitted_below` after an emission.
+    The defaults (every record in window 0, every emission releases all)
+    suit a processor that emits everything it holds at once.
+
+    `state` and `restore` carry what a restarted run must know about windows
+    emitted before (the engine saves `state` once an emission is accepted,
+    when the input is re-read after a restart; see `runtime.runner`)."""
 
     def __init__(self, ctx: StageContext, **args: Any) -> None:
         self.ctx = ctx
@@ -82,6 +94,25 @@ class WindowProcessor:
 
     def flush(self) -> list[Record]:
         return []
+
+    def begin_batch(self) -> None:
+        """The records added next arrived together (one source batch)."""
+
+    def high_window(self) -> int | None:
+        """The highest window number that records added since the last call
+        went to; None when none was absorbed (all refused, or skipped)."""
+        return 0
+
+    def emitted_below(self) -> float:
+        """Every window numbered below this has been emitted."""
+        return float("inf")
+
+    def state(self) -> dict | None:
+        """What a restart needs to know (plain JSON data), or None."""
+        return None
+
+    def restore(self, state: dict) -> None:
+        """Take back `state` saved by an earlier run, before the first record."""
 
 
 @dataclass

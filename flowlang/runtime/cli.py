@@ -38,6 +38,11 @@ def run_program(build: Build, ctx: Context) -> Outcome:
         sys.stderr.write(f"flowc: {outcome.failure}\n")
     elif outcome.signals:
         sys.stderr.write("flowc: stopped by signal; in-flight records drained\n")
+        if outcome.kept_open:
+            sys.stderr.write(
+                "flowc: open windows kept for the next run, which reads their records "
+                "again and emits them whole: " + "; ".join(outcome.kept_open) + "\n"
+            )
     return outcome
 
 

@@ -10,9 +10,10 @@ Run-time behaviour, in short:
   a source blocked for more than 0.2 s is published as `paused`/`resumed`.
 - A source batch is acknowledged (its `ack` called, in read order) once every
   record derived from it was accepted by every sink or went to an error
-  stream. Batches absorbed by a window are held until the window emits, and
-  acknowledged with the records it emits then (a window's still-open
-  aggregates are rebuilt from re-read input only if the run is killed).
+  stream. A batch absorbed by a window is acknowledged once every window its
+  records went to has been emitted and that output accepted, so a restart
+  (after a stop or kill -9) reads an open window's records again and builds
+  it whole (see `runner`).
 - Error records go to the readers of `from P.errors`, else they are counted
   and summarised with a sample at exit. Under `--strict` the first error
   record that nobody reads stops the run with status 1.
@@ -21,9 +22,11 @@ Run-time behaviour, in short:
   metrics (`absent_fields`) and the summary; under `--strict` a run that
   ended with its input then exits with status 1 (a run stopped by a signal
   keeps status 0, as it would without the field).
-- First SIGINT/SIGTERM: sources stop, in-flight batches drain, windows and
-  sinks flush, checkpoints are written, status 0. A second one exits at once
-  with 128 + the signal number.
+- First SIGINT, SIGTERM or SIGHUP: sources stop, in-flight batches drain,
+  sinks flush, checkpoints are written, status 0. Open windows are flushed
+  too, unless their input is read again by the next run (a followed file,
+  NATS): then they are left to that run. A second signal exits at once with
+  128 + its number. SIGHUP does not reload (see STOP_SIGNALS).
 - Exit status: 0 done, 1 the run failed (a stage raised, `--strict`), 2 the
   program could not start (bad option, missing variable or file, a sink that
   cannot open).
@@ -46,6 +49,12 @@ from .program import Program
 from .runner import Runner, StageFailure
 
 CLOSE_TIMEOUT = 30.0  # seconds a sink may take to flush when the run fails
+# Signals that stop a run gracefully. SIGHUP (a closed terminal, or a
+# daemon's "reload") drains and exits like SIGTERM: flowlang does not reload
+# a running program, and dying on it would skip the drain and the checkpoints.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 @dataclass
@@ -58,6 +67,7 @@ class Outcome:
     strict_error: dict | None = None  # the error record that stopped a strict run
     signals: int = 0
     wall_seconds: float = 0.0
+    kept_open: list[str] = field(default_factory=list)  # windows left for the next run
 
 
 class Engine:
@@ -118,7 +128,7 @@ class Engine:
         installed: list[int] = []
         if not self.ctx.signals:
             return installed
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             try:
                 loop.add_signal_handler(signum, self._on_signal, signum)
             except (ValueError, RuntimeError, NotImplementedError):
@@ -216,6 +226,7 @@ class Engine:
             strict_error=self.strict_error,
             signals=self.signals,
             wall_seconds=time.monotonic() - self.started,
+            kept_open=[label for r in self.runners.values() for label in r.kept_open],
         )
 
 

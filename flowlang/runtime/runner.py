@@ -4,15 +4,31 @@ writer, and the bounded queues between them and to the pipelines reading it.
 Data moves in units (a batch of records plus the ack tokens it holds). The
 per-record work happens inside the generated segment functions; everything
 here runs once per batch.
+
+Windows and acknowledgements. A window holds the token of every batch it
+absorbed until every window the batch's records went to has been emitted
+and that output accepted downstream, so a source's checkpoint never passes
+a record of an open window: a run killed at any moment loses no window,
+the next run reads the open windows' records again and builds them whole.
+A batch whose records straddle an emitted window and an open one is read
+again too; for that, a window whose input can be re-read (its batches carry
+acknowledgements) saves its processor's `state` (for `summarize`: up to
+which time windows were emitted) in the state directory each time an
+emission is accepted, before the source's checkpoint moves, and a restarted
+run restores it so the re-read records of emitted windows are skipped, not
+counted twice. At a stop (signal), such a window is not flushed: its open
+windows are emitted by the next run, whole. Windows whose input cannot be
+re-read (a file read once, stdin) are flushed at the end and at a stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import times
+from . import checkpoint, times
 from .acks import AckTracker, Token, release, retain
 from .base import Record, StageContext
 from .errors import FlowError, error_record
@@ -73,12 +89,18 @@ class _Segment:
 
 
 class _Window:
-    __slots__ = ("proc", "index", "held", "watching")
+    __slots__ = ("proc", "index", "held", "state_path", "resumes", "emissions", "watching")
 
-    def __init__(self, proc: Any, index: int, watching: list[tuple[int, tuple[str, ...]]]):
+    def __init__(self, proc: Any, index: int, state_path: str,
+                 watching: list[tuple[int, tuple[str, ...]]]):  # fmt: skip
         self.proc = proc
         self.index = index
-        self.held: list[Token] = []  # references of the batches absorbed so far
+        # (the highest window its records went to, the batch's references),
+        # for each batch absorbed and not yet released
+        self.held: list[tuple[float, list[Token]]] = []
+        self.state_path = state_path  # where `proc.state()` is kept between runs
+        self.resumes = False  # its batches carry acknowledgements: input is re-read
+        self.emissions = AckTracker()  # one token per emission, acked when accepted
         self.watching = watching  # (slot, path) of watched fields not yet seen
 
 
@@ -105,6 +127,7 @@ class Runner:
         self.sink_closed = False
         self.steps: list[_Segment | _Window] = []
         self.first_error: Record | None = None
+        self.kept_open: list[str] = []  # windows left open at a stop, for the next run
         self._failures: list[tuple[int, Record, BaseException]] = []
         # watched fields (PipelineDecl.watch): has any record had it yet?
         self.present = [False] * len(decl.watches)
@@ -156,8 +179,19 @@ class Runner:
             else:
                 watching = [(slot, path) for slot, (at, path) in enumerate(self.decl.watches)
                             if at == step.index]  # fmt: skip
-                self.steps.append(_Window(instances[step.index], step.index, watching))
+                self.steps.append(
+                    _Window(instances[step.index], step.index, self._state_path(step), watching)
+                )
         self.has_windows = any(isinstance(s, _Window) for s in self.steps)
+
+    def _state_path(self, decl: StageDecl) -> str:
+        """A window's state file: by pipeline, position and arguments, so a
+        changed `summarize` starts afresh."""
+        position = sum(1 for w in self.decl.windows if w.index < decl.index)
+        args = repr(sorted(decl.args.items()))
+        return checkpoint.checkpoint_path(
+            self.engine.ctx.state_dir, "window", self.name, str(position), args
+        )
 
     def outlets(self) -> list[asyncio.Queue]:
         queues = [r.inbox for r in self.readers]
@@ -255,10 +289,12 @@ class Runner:
                     await self._tick()
                     next_tick = loop.time() + tick_every
                 if inbox.empty():
+                    # asyncio.timeout, not wait_for: wait_for can turn the
+                    # cancellation of a failed run into a timeout when both
+                    # come at once, and this loop would then never end
                     try:
-                        unit = await asyncio.wait_for(
-                            inbox.get(), max(next_tick - loop.time(), 0.001)
-                        )
+                        async with asyncio.timeout(max(next_tick - loop.time(), 0.001)):
+                            unit = await inbox.get()
                     except TimeoutError:
                         continue
                 else:
@@ -310,13 +346,14 @@ class Runner:
                 if self._failures:
                     await self._emit_failures(tokens)
             else:
-                emitted = self._add_to_window(step, records, tokens)
+                emitted, held = self._add_to_window(step, records, tokens)
                 if self._failures:
-                    await self._emit_failures(step.held)
+                    await self._emit_failures(tokens)
+                if not held:
+                    release(tokens)  # nothing of this batch stays in a window
                 if emitted is None:
                     return
-                records, tokens = emitted, step.held
-                step.held = []
+                records, tokens = emitted, self._ready(step)
             if not records:
                 release(tokens)
                 return
@@ -324,12 +361,17 @@ class Runner:
 
     def _add_to_window(
         self, step: _Window, records: list[Record], tokens: list[Token]
-    ) -> list[Record] | None:
+    ) -> tuple[list[Record] | None, bool]:
+        """Add a batch; returns what windows emitted (None: nothing) and
+        whether the window now holds the batch's references."""
         proc, i, metrics = step.proc, step.index, self.metrics
+        if tokens and not step.resumes:
+            self._resume(step)
         metrics.inp[i] += len(records)
         if step.watching:
             self._note_present(step, records)
         emitted: list[Record] = []
+        proc.begin_batch()
         for rec in records:
             try:
                 ready = proc.add(rec)
@@ -338,11 +380,49 @@ class Runner:
                 continue
             if ready:
                 emitted.extend(ready)
-        step.held.extend(tokens)
+        top = proc.high_window()
+        if top is not None:
+            step.held.append((top, tokens))
         if not emitted:
-            return None
+            return None, top is not None
         metrics.out[i] += len(emitted)
-        return emitted
+        return emitted, top is not None
+
+    def _resume(self, step: _Window) -> None:
+        """The window's input carries acknowledgements, so a later run reads
+        again what this one did not finish: take back what the last run
+        saved about its emitted windows."""
+        step.resumes = True
+        saved = checkpoint.load(step.state_path)
+        if saved is not None:
+            try:
+                step.proc.restore(saved)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise FlowError(
+                    f"window state {step.state_path} cannot be used ({exc}); "
+                    "remove the state directory to start over"
+                ) from None
+
+    def _ready(self, step: _Window, everything: bool = False) -> list[Token]:
+        """After an emission: the references of the batches whose windows
+        have all been emitted now (all of them with `everything`), led by a
+        token that saves the window's state once the emission is accepted."""
+        below = float("inf") if everything else step.proc.emitted_below()
+        ready: list[Token] = []
+        kept = []
+        for top, tokens in step.held:
+            if top < below:
+                ready.extend(tokens)
+            else:
+                kept.append((top, tokens))
+        step.held = kept
+        if step.resumes:
+            state = step.proc.state()
+            if state is not None:
+                saver = partial(checkpoint.save, step.state_path, state)
+                # first: the state is saved before any source checkpoint moves
+                ready.insert(0, step.emissions.token(saver))
+        return ready
 
     def _note_present(self, step: _Window, records: list[Record]) -> None:
         """Mark the window's watched fields that some record has."""
@@ -365,9 +445,9 @@ class Runner:
         ]
 
     async def _window_output(
-        self, k: int, step: _Window, emitted: list[Record]
+        self, k: int, step: _Window, emitted: list[Record], everything: bool = False
     ) -> None:
-        tokens, step.held = step.held, []
+        tokens = self._ready(step, everything)
         if emitted:
             self.metrics.out[step.index] += len(emitted)
             await self._run_steps(emitted, tokens, k + 1)
@@ -386,14 +466,21 @@ class Runner:
                     await self._window_output(k, step, emitted)
 
     async def _flush_windows(self) -> None:
+        """End of input: emit every open window, except at a stop when the
+        window's input is read again by the next run (then the open windows
+        are emitted by that run, whole, and their batches stay unacknowledged)."""
         bus = self.engine.ctx.bus
         for k, step in enumerate(self.steps):
             if type(step) is _Window:
+                if self.engine.stopping and step.resumes:
+                    if step.held:
+                        self.kept_open.append(self.labels[step.index])
+                    continue
                 try:
                     emitted = step.proc.flush()
                 except Exception as exc:
                     raise StageFailure(self.name, self.labels[step.index], exc) from exc
-                await self._window_output(k, step, emitted or [])
+                await self._window_output(k, step, emitted or [], everything=True)
                 bus.publish(
                     "flushed", pipeline=self.name, stage=self.labels[step.index]
                 )

@@ -29,8 +29,13 @@ DOC = (
     "`allowed_lateness` (default 0); a record for a window that has already closed "
     "goes to the error stream (code `late`), as does a record whose `on` field is "
     "null or not a time (code `window`). Without `on` they follow processing time "
-    "and close by the clock. Every open window is emitted at the end of the input "
-    "and at shutdown. Records come out in window order, then key order (null "
+    "and close by the clock. Every open window is emitted at the end of the input. "
+    "At a stop (SIGINT, SIGTERM, SIGHUP) open windows are emitted too when the "
+    "input cannot be read again (a file read once, stdin); when it can "
+    "(`follow=true`, `nats`), their records stay unacknowledged and the next "
+    "run reads them again and emits those windows whole. After a restart, a "
+    "record read again for an event-time window emitted before it is skipped "
+    "(counted as `replayed`). Records come out in window order, then key order (null "
     "first, then booleans, numbers, strings, times). Keys may be nested fields "
     "(`by geo.country_iso` gives the output field `country_iso`; `by country = "
     "geo.country_iso` names it); a null key is a group of its own.\n\n"
@@ -263,6 +268,48 @@ class Summarize(WindowProcessor):
         self._last_groups: dict[Any, list] = {}
         self._watermark_us = _NEVER  # the latest time seen (event or processing)
         self._closed_below = _NEVER  # windows with a lower index have been emitted
+        self._replayed_below = _NEVER  # ... by an earlier run (see `restore`)
+        self._high = _NEVER  # the highest window a record went to since `high_window`
+        self._batch_us: int | None = None  # processing time of the current batch
+
+    # ------------------------------------------------------------ engine hooks
+
+    def begin_batch(self) -> None:
+        """Processing time: a batch's records all go to the window of the
+        time it arrived, so no batch is split between two windows."""
+        if self._on is None:
+            self._batch_us = max(_epoch_us(self._clock()), self._watermark_us)
+
+    def high_window(self) -> int | None:
+        high, self._high = self._high, _NEVER
+        return None if high == _NEVER else high
+
+    def emitted_below(self) -> float:
+        return self._closed_below
+
+    def state(self) -> dict | None:
+        """Event time: up to which time windows have been emitted. (Processing
+        time keeps nothing: records read again after a restart belong to the
+        windows of the time they are read again.)"""
+        if self._on is None or self._closed_below == _NEVER:
+            return None
+        before = self._closed_below * self._every_us
+        saved: dict = {"emitted_before_us": before}
+        try:
+            saved["emitted_before"] = _time_text(_EPOCH + _dt.timedelta(microseconds=before))
+        except OverflowError:
+            pass  # past the year 9999: the number alone
+        return saved
+
+    def restore(self, state: dict) -> None:
+        """Windows before `state`'s time were emitted by an earlier run: a
+        record for one of them is a record read again, skipped."""
+        if self._on is None:
+            return
+        frontier = int(state["emitted_before_us"]) // self._every_us
+        self._replayed_below = frontier
+        if frontier > self._closed_below:
+            self._closed_below = frontier
 
     # ------------------------------------------------------------ records in
 
@@ -279,12 +326,17 @@ class Summarize(WindowProcessor):
                 now_us = self._event_time_us(t)
             window = now_us // every
             if window < self._closed_below:
+                if window < self._replayed_below:
+                    self.ctx.count("replayed")
+                    return []
                 self.ctx.count("late")
                 raise RecordError("late", self._late_message(t, window))
             lateness = self._lateness_us
         else:
             # Processing time never goes back, even if the wall clock does.
-            now_us = max(_epoch_us(self._clock()), self._watermark_us)
+            now_us = self._batch_us
+            if now_us is None:
+                now_us = max(_epoch_us(self._clock()), self._watermark_us)
             window = now_us // every
             lateness = 0
 
@@ -348,6 +400,8 @@ class Summarize(WindowProcessor):
                 if v is not None:
                     self._update(state, base, plan, v)
                 base += _WIDTH
+        if window > self._high:
+            self._high = window
         return out
 
     def _update(self, state: list, base: int, plan: _FieldPlan, v: Any) -> None:
@@ -406,6 +460,7 @@ class Summarize(WindowProcessor):
         advances only with records, so this returns nothing then."""
         if self._on is not None:
             return []
+        self._batch_us = None
         now_us = _epoch_us(now)
         if now_us <= self._watermark_us:
             return []

@@ -471,12 +471,28 @@ def test_a_well_typed_summarize_into_influx_checks_clean():
     assert "_st_summarize.Summarize" in result.code
 
 
-def test_open_windows_are_flushed_at_shutdown(tmp_path):
-    import signal
-    import subprocess
+def _wait_for_rows(proc, path, count: int) -> None:
     import time
 
-    from tests.flowrun import FLOWC, read_jsonl, write_jsonl
+    from tests.flowrun import read_jsonl
+
+    deadline = time.monotonic() + 60
+    while len(read_jsonl(path)) < count and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.1)
+
+
+def _rows(path) -> list[tuple]:
+    from tests.flowrun import read_jsonl
+
+    return [(r["window_start"], r["host"], r["n"]) for r in read_jsonl(path)]
+
+
+def test_open_windows_of_a_followed_file_are_left_to_the_next_run(tmp_path):
+    import signal
+    import subprocess
+
+    from tests.flowrun import FLOWC, write_jsonl
 
     (tmp_path / "metrics.flow").write_text(
         "schema R { ts: time, host: str }\n"
@@ -489,27 +505,69 @@ def test_open_windows_are_flushed_at_shutdown(tmp_path):
         {"ts": _iso(at(s)), "host": h} for s, h in [(61, "a"), (62, "a"), (70, "c")]
     ]
     write_jsonl(tmp_path / "input.jsonl", first + second)
+    env = {**os.environ, "FLOWC_CACHE_DIR": str(tmp_path / "cache")}
+
+    def start():
+        return subprocess.Popen([FLOWC, "run", "metrics.flow"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+    output = tmp_path / "output.jsonl"
+    for later in ([], [{"ts": _iso(at(121)), "host": "a"}]):
+        with open(tmp_path / "input.jsonl", "ab") as f:
+            from flowlang.runtime import jsonl
+
+            f.write(b"".join(jsonl.dumps(r) + b"\n" for r in later))
+        proc = start()
+        try:
+            # the first window closes as soon as 12:01:01 has been read; the
+            # second, in the second run, once 12:02:01 has
+            _wait_for_rows(proc, output, 2 if not later else 4)
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, stderr.decode()
+        if not later:
+            # the window of 12:01 is open: not emitted, its records not acknowledged
+            assert _rows(output) == [("2024-05-01T12:00:00Z", "a", 2),
+                                     ("2024-05-01T12:00:00Z", "b", 1)]  # fmt: skip
+            assert "open windows kept for the next run" in stderr.decode()
+    assert _rows(output) == [("2024-05-01T12:00:00Z", "a", 2), ("2024-05-01T12:00:00Z", "b", 1),
+                             ("2024-05-01T12:01:00Z", "a", 2), ("2024-05-01T12:01:00Z", "c", 1)]  # fmt: skip
+
+
+def test_open_windows_over_stdin_are_flushed_at_shutdown(tmp_path):
+    """Input that cannot be read again: a stop emits what is open."""
+    import signal
+    import subprocess
+
+    from flowlang.runtime import jsonl
+    from tests.flowrun import FLOWC
+
+    (tmp_path / "metrics.flow").write_text(
+        "schema R { ts: time, host: str }\n"
+        "source stdin(format=json, schema=R)\n"
+        "  | summarize n = count() by host every 1m on ts\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    events = [(1, "a"), (2, "b"), (3, "a"), (61, "a"), (62, "a"), (70, "c")]
     proc = subprocess.Popen([FLOWC, "run", "metrics.flow"], cwd=tmp_path,
                             env={**os.environ, "FLOWC_CACHE_DIR": str(tmp_path / "cache")},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        # the first window closes as soon as 12:01:01 has been read
-        while (
-            len(read_jsonl(tmp_path / "output.jsonl")) < 2
-            and time.monotonic() < deadline
-        ):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.1)
+        assert proc.stdin is not None
+        for s, h in events:
+            proc.stdin.write(jsonl.dumps({"ts": _iso(at(s)), "host": h}) + b"\n")
+        proc.stdin.flush()  # stdin stays open: the input has not ended
+        _wait_for_rows(proc, tmp_path / "output.jsonl", 2)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, stderr.decode()
-    got = [
-        (r["window_start"], r["host"], r["n"])
-        for r in read_jsonl(tmp_path / "output.jsonl")
-    ]
-    assert got == [("2024-05-01T12:00:00Z", "a", 2), ("2024-05-01T12:00:00Z", "b", 1),
-                   ("2024-05-01T12:01:00Z", "a", 2), ("2024-05-01T12:01:00Z", "c", 1)]  # fmt: skip
+    assert _rows(tmp_path / "output.jsonl") == [
+        ("2024-05-01T12:00:00Z", "a", 2), ("2024-05-01T12:00:00Z", "b", 1),
+        ("2024-05-01T12:01:00Z", "a", 2), ("2024-05-01T12:01:00Z", "c", 1)]  # fmt: skip
