@@ -677,7 +677,9 @@ class _Builder:
     ) -> ast.Literal | ast.Duration | None:
         text, span = token.value, self.span(token)
         if _INT_RE.match(text):
-            value = -int(text) if negative else int(text)
+            # int() refuses thousands of digits; past 20 the value is out of range anyway
+            value = int(text) if len(text.lstrip("0")) <= 20 else 10**20
+            value = -value if negative else value
             if _INT_MIN <= value <= _INT_MAX:
                 return ast.Literal(value, span=span)
             hint = f"integers are 64-bit: at most {_INT_MAX}"
@@ -691,7 +693,8 @@ class _Builder:
             return None
         m = _DURATION_RE.match(text)
         if m:
-            millis = int(m.group(1)) * _DURATION_UNITS[m.group(2)]
+            count = m.group(1).lstrip("0") or "0"
+            millis = int(count) * _DURATION_UNITS[m.group(2)] if len(count) <= 20 else 10**20
             if millis <= _MAX_DURATION_MS:
                 return ast.Duration(millis, span=span)
             self.fail(codes.BAD_NUMBER, f"duration `{text}` is too long", span)
