@@ -11,6 +11,7 @@ from .. import ast, codes
 from ..stages import CATALOGUE, find, names
 from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
 from ..source import Span
+from ..syntax import STAGE_FORMS
 from ..types import ANY, BOOL, DURATION, FLOAT, INT, NULL, OPEN_RECORD, STR, ListT, RecordT, Type
 from ..types import assignable, field_type, strip_null, to_descriptor
 from .exprs import env_call
@@ -22,8 +23,6 @@ _ALIASES = {
     "filter": "where", "select": "keep", "remove": "drop", "mutate": "set",
     "eval": "set", "aggregate": "summarize", "stats": "summarize", "group": "summarize",
 }  # fmt: skip
-
-_WRITTEN = {"source": "source {}", "processor": "| {}", "sink": "sink {}"}
 
 
 @dataclass
@@ -108,7 +107,7 @@ class CallChecker:
         others = [s for s in CATALOGUE if s.name == call.name]
         if others:
             other = next((s for s in others if s.kind == "sink"), others[0])
-            what = " and a ".join(k for k in _WRITTEN if any(s.kind == k for s in others))
+            what = " and a ".join(k for k in STAGE_FORMS if any(s.kind == k for s in others))
             self.rep.error(
                 codes.WRONG_STAGE_KIND,
                 f"`{call.name}` is a {what}, not a {kind}",
@@ -123,7 +122,7 @@ class CallChecker:
             near = closest(call.name, [s.name for s in CATALOGUE])
             if near is not None:
                 near_kind = next(s.kind for s in CATALOGUE if s.name == near)
-                hint = f"did you mean `{_WRITTEN[near_kind].format(near + dots)}`?"
+                hint = f"did you mean `{STAGE_FORMS[near_kind].format(near + dots)}`?"
         if hint is None:
             hint = f"the {kind}s are {one_of(names(kind))}"
         self.rep.error(codes.UNKNOWN_STAGE, f"unknown {kind} `{call.name}`", span, hint=hint)
@@ -423,10 +422,10 @@ def _signature(owner: str, params: tuple[Param, ...], more: bool = False) -> str
 
 def _wrong_kind_hint(position: str, actual: str, written: str) -> str:
     if position == "processor":
-        return f"did you mean `{_WRITTEN[actual].format(written)}`?"
+        return f"did you mean `{STAGE_FORMS[actual].format(written)}`?"
     if actual == "processor":
         return f"use it as a stage of the chain: `| {written}`"
-    return f"did you mean `{_WRITTEN[actual].format(written)}`?"
+    return f"did you mean `{STAGE_FORMS[actual].format(written)}`?"
 
 
 def _best_guess(spec: StageSpec, record: RecordT | None) -> Type | None:
