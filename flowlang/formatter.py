@@ -32,11 +32,12 @@
   precedence (loosest first): `if`, `or`, `and`, `not`, comparisons
   (non-associative), `??` (right-associative), `+ -`, `* / %`, unary `-`.
   `-(5)` keeps its parentheses, because `-5` is the literal minus five.
-- Strings are re-escaped (`\\"` `\\\\` `\\n` `\\t`, and `\\uHHHH` for other
-  control characters, U+2028, U+2029 and lone surrogates); a raw string
-  stays raw when its text can be written raw. Floats are written by `repr`
-  (always with a `.` or an exponent), durations in the largest exact unit
-  (`90s` is `90s`, `120s` is `2m`).
+- Strings and durations are written as `flowlang.syntax` writes them:
+  strings re-escaped (`\\"` `\\\\` `\\n` `\\t`, and `\\uHHHH` for other
+  control characters, U+2028, U+2029 and lone surrogates), a raw string
+  kept raw when its text can be written raw; durations in the largest exact
+  unit (`90s` is `90s`, `120s` is `2m`, zero is `0s`). Floats are written
+  by `repr` (always with a `.` or an exponent).
 - A field name is written in backticks when it is not an identifier or is a
   reserved word. A stage's call without arguments has no parentheses
   (`| geoip`); aggregates and calls in expressions always have them.
@@ -64,25 +65,12 @@ from .diagnostics import Diagnostic
 from .names import is_identifier
 from .parser import parse
 from .source import SourceFile, Span
+from .syntax import ATOM, BINARY_PRECEDENCE, COMPARISON, IF, NEGATE, NOT, RIGHT_ASSOCIATIVE
+from .syntax import duration_text, field_name, field_path, quote, raw_literal
 
 INDENT = "  "
 _CONTINUATION = INDENT + "    "
 MAX_WIDTH = 88  # a longer line wraps where it has a list (see above)
-
-_PRECEDENCE = {
-    "or": 1, "and": 2,
-    "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "=~": 4,
-    "??": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7,
-}  # fmt: skip
-_IF, _NOT, _COMPARISON, _COALESCE, _NEGATE, _ATOM = 0, 3, 4, 5, 8, 9
-
-_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
-# control characters, lone surrogates, and the line separators that some
-# tools take for line breaks
-_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_RAW_BODY = re.compile(r'(?:[^"\\\n]|\\[^\n])*\Z')
-_BACKTICK_BODY = re.compile("[^`\n\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]+\\Z")
 
 
 def format_source(src: SourceFile) -> tuple[str | None, list[Diagnostic]]:
@@ -333,11 +321,11 @@ def _summarize(stage: ast.SummarizeStage) -> str:
             for k in stage.by
         ]
         tail += " by " + ", ".join(keys)
-    tail += " every " + format_duration(stage.every.millis)
+    tail += " every " + duration_text(stage.every.millis)
     if stage.on is not None:
         tail += " on " + _path(stage.on)
     if stage.allowed_lateness is not None:
-        tail += " allowed_lateness = " + format_duration(stage.allowed_lateness.millis)
+        tail += " allowed_lateness = " + duration_text(stage.allowed_lateness.millis)
     return _items("summarize", aggregates, tail)
 
 
@@ -396,43 +384,43 @@ def format_expr(expr: ast.Expr) -> str:
 def _expr(e: ast.Expr) -> tuple[str, int]:
     """The text of `e` and the precedence of its outermost operator."""
     if isinstance(e, ast.Binary):
-        prec = _PRECEDENCE[e.op]
+        prec = BINARY_PRECEDENCE[e.op]
         left, left_prec = _expr(e.left)
         right, right_prec = _expr(e.right)
         # comparisons do not associate, ?? associates to the right, the rest to the left
-        if left_prec < prec or (left_prec == prec and prec in (_COMPARISON, _COALESCE)):
+        if left_prec < prec or (left_prec == prec and prec in (COMPARISON, RIGHT_ASSOCIATIVE)):
             left = f"({left})"
-        if right_prec < prec or (right_prec == prec and prec != _COALESCE):
+        if right_prec < prec or (right_prec == prec and prec != RIGHT_ASSOCIATIVE):
             right = f"({right})"
         return f"{left} {e.op} {right}", prec
     if isinstance(e, ast.Unary):
         operand, operand_prec = _expr(e.operand)
         if e.op == "not":
-            return "not " + (f"({operand})" if operand_prec < _NOT else operand), _NOT
+            return "not " + (f"({operand})" if operand_prec < NOT else operand), NOT
         if (
-            operand_prec < _NEGATE
+            operand_prec < NEGATE
             or _is_number(e.operand)
             and not operand.startswith("-")
         ):
             operand = f"({operand})"
-        return "-" + operand, _NEGATE
+        return "-" + operand, NEGATE
     if isinstance(e, ast.IfExpr):
         parts = (format_expr(e.cond), format_expr(e.then), format_expr(e.else_))
-        return "if {} then {} else {}".format(*parts), _IF
+        return "if {} then {} else {}".format(*parts), IF
     if isinstance(e, ast.Literal):
         text = format_literal(e)
-        return text, _NEGATE if text.startswith("-") else _ATOM
+        return text, NEGATE if text.startswith("-") else ATOM
     if isinstance(e, ast.Duration):
-        return format_duration(e.millis), _ATOM
+        return duration_text(e.millis), ATOM
     if isinstance(e, ast.FieldRef):
-        return _path(e), _ATOM
+        return _path(e), ATOM
     if isinstance(e, ast.ListExpr):
-        return "[" + ", ".join(format_expr(i) for i in e.items) + "]", _ATOM
+        return "[" + ", ".join(format_expr(i) for i in e.items) + "]", ATOM
     if isinstance(e, ast.Call):
-        return _call(e), _ATOM
+        return _call(e), ATOM
     if isinstance(e, ast.RecordExpr):
         entries = (f"{field_name(x.name)}: {format_expr(x.value)}" for x in e.entries)
-        return "{" + ", ".join(entries) + "}", _ATOM
+        return "{" + ", ".join(entries) + "}", ATOM
     raise TypeError(f"not an expression: {e!r}")
 
 
@@ -448,9 +436,7 @@ def format_literal(lit: ast.Literal) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     if isinstance(value, str):
-        if lit.raw and _NEEDS_ESCAPE.search(value) is None and _RAW_BODY.match(value):
-            return f'r"{value}"'
-        return quote(value)
+        return (lit.raw and raw_literal(value)) or quote(value)
     if isinstance(value, float):
         text = repr(value)
         if not re.fullmatch(r"-?[0-9][0-9.e+-]*", text):
@@ -459,37 +445,8 @@ def format_literal(lit: ast.Literal) -> str:
     return str(value)
 
 
-def quote(text: str) -> str:
-    """A string literal for `text`, escaped canonically."""
-    body = "".join(_ESCAPES.get(c) or _escape_other(c) for c in text)
-    return f'"{body}"'
-
-
-def _escape_other(char: str) -> str:
-    return f"\\u{ord(char):04x}" if _NEEDS_ESCAPE.match(char) else char
-
-
-def format_duration(millis: int) -> str:
-    """A duration in its largest exact unit: 90000 -> `90s`, 120000 -> `2m`."""
-    if millis == 0:
-        return "0s"
-    for unit, size in _UNITS:
-        if millis % size == 0:
-            return f"{millis // size}{unit}"
-    return f"{millis}ms"
-
-
-def field_name(name: str) -> str:
-    """A field name as written: bare when it is an identifier, else in backticks."""
-    if is_identifier(name):
-        return name
-    if not _BACKTICK_BODY.match(name):
-        raise ValueError(f"field name {name!r} cannot be written in flowlang")
-    return f"`{name}`"
-
-
 def _path(ref: ast.FieldRef) -> str:
-    return ".".join(field_name(part) for part in ref.path)
+    return field_path(ref.path)
 
 
 def _name(name: str) -> str:

@@ -16,13 +16,12 @@ from typing import Any
 
 from .stages import CATALOGUE
 from .stages._spec import REQUIRED, EnvRef, Example, Kind, Param, RuleContext, StageSpec
+from .syntax import STAGE_FORMS, duration_text, field_path, quote
 from .types import DURATION, OPEN_RECORD, ListT, Prim, Type
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "stages.md"
 
 _KIND_WORDS = {"source": "Sources", "processor": "Processors", "sink": "Sinks"}
-_WRITTEN = {"source": "source {}", "processor": "| {}", "sink": "sink {}"}
-_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
 
 INTRO = """\
 # Stage reference
@@ -50,54 +49,24 @@ See also [the language](language.md) and [privacy](privacy.md).
 # ---------------------------------------------------------------- values in flow syntax
 
 
-def flow_string(text: str) -> str:
-    """`text` as a flowlang string literal."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def flow_duration(millis: int) -> str:
-    for unit, size in _UNITS:
-        if millis and millis % size == 0:
-            return f"{millis // size}{unit}"
-    return f"{millis}ms"
-
-
 def flow_value(value: Any, typ: Type | None = None) -> str:
     """A constant as it would be written in a program."""
     if isinstance(value, EnvRef):
         if value.default:
-            return f"env({flow_string(value.name)}, {flow_string(value.default)})"
-        return f"env({flow_string(value.name)})"
+            return f"env({quote(value.name)}, {quote(value.default)})"
+        return f"env({quote(value.name)})"
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int) and typ == DURATION:
-        return flow_duration(value)
+        return duration_text(value)
     if isinstance(value, str):
-        return flow_string(value)
+        return quote(value)
     if isinstance(value, (list, tuple)):
         item = typ.item if isinstance(typ, ListT) else None
         return "[" + ", ".join(flow_value(v, item) for v in value) + "]"
     return repr(value)
-
-
-def _path(path: tuple[str, ...]) -> str:
-    from .names import is_identifier
-
-    return ".".join(p if is_identifier(p) else f"`{p}`" for p in path)
 
 
 def default_text(param: Param) -> str | None:
@@ -107,15 +76,15 @@ def default_text(param: Param) -> str | None:
         return None
     default = param.default
     if param.kind is Kind.FIELD:
-        return _path(default) if default else None
+        return field_path(default) if default else None
     if param.kind is Kind.FIELDS:
-        return "[" + ", ".join(_path(p) for p in default) + "]"
+        return "[" + ", ".join(field_path(p) for p in default) + "]"
     if param.kind in (Kind.NEW_FIELD, Kind.CHOICE):
         return default
     if param.kind is Kind.SCHEMA or default is None:
         return None
     if isinstance(default, EnvRef) and not default.default:
-        return f"env({flow_string(default.name)})"
+        return f"env({quote(default.name)})"
     return flow_value(default, param.type)
 
 
@@ -308,7 +277,7 @@ def example_lines(spec_kind: str, example: Example) -> list[str]:
 
 
 def stage_section(spec: StageSpec) -> list[str]:
-    lines = [f"### `{spec.name}`", "", f"`{_WRITTEN[spec.kind].format(signature(spec))}`", ""]
+    lines = [f"### `{spec.name}`", "", f"`{STAGE_FORMS[spec.kind].format(signature(spec))}`", ""]
     lines += [spec.doc, ""]
     if spec.may_drop:
         lines += ["This stage may drop records (counted as dropped).", ""]

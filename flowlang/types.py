@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Union
 
+from .syntax import field_label as _field_label
+
 PRIMITIVE_NAMES = ("str", "int", "float", "bool", "time", "ip", "duration", "any")
 
 
@@ -106,12 +108,6 @@ DURATION = Prim("duration")
 ANY = Prim("any")
 NULL = Prim("null")
 OPEN_RECORD = RecordT((), open=True)
-
-
-def _field_label(name: str) -> str:
-    from .names import is_identifier
-
-    return name if is_identifier(name) else f"`{name}`"
 
 
 def nullable(t: Type) -> Type:

@@ -374,6 +374,18 @@ def test_bad_numbers_are_e006(number):
     assert number in diags[0].message
 
 
+@pytest.mark.parametrize("number", ["9" * 5000, "-" + "9" * 5000, "7" * 5000 + "ms", "0" * 5000 + "1s"])
+def test_numbers_of_thousands_of_digits_are_e006_or_read(number):
+    # int() of a string of more than 4300 digits raises; the parser must not
+    program, diags = parse_text(f"source f | set x = {number} | sink s")
+    if number.startswith("0"):
+        assert diags == [] and program is not None
+        assert program.statements[0].chain.stages[0].assignments[0].value == Duration(1000)
+    else:
+        assert [d.code for d in diags] == [codes.BAD_NUMBER]
+        assert "out of range" in diags[0].message or "too long" in diags[0].message
+
+
 def test_every_and_lateness_need_durations():
     diags = bad(
         "source f | summarize n = count() every 5 allowed_lateness = 1.5 | sink s"

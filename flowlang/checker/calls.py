@@ -11,6 +11,7 @@ from .. import ast, codes
 from ..stages import CATALOGUE, find, names
 from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
 from ..source import Span
+from ..syntax import STAGE_FORMS
 from ..types import ANY, BOOL, DURATION, FLOAT, INT, NULL, OPEN_RECORD, STR, ListT, RecordT, Type
 from ..types import assignable, field_type, strip_null, to_descriptor
 from .exprs import env_call
@@ -23,7 +24,17 @@ _ALIASES = {
     "eval": "set", "aggregate": "summarize", "stats": "summarize", "group": "summarize",
 }  # fmt: skip
 
-_WRITTEN = {"source": "source {}", "processor": "| {}", "sink": "sink {}"}
+
+@dataclass(frozen=True)
+class Owner:
+    """The stage or option whose arguments are bound; `str()` names it in
+    messages (`` `geoip` ``, ``option `csv` ``)."""
+
+    name: str
+    option: bool = False
+
+    def __str__(self) -> str:
+        return f"option `{self.name}`" if self.option else f"`{self.name}`"
 
 
 @dataclass
@@ -108,7 +119,7 @@ class CallChecker:
         others = [s for s in CATALOGUE if s.name == call.name]
         if others:
             other = next((s for s in others if s.kind == "sink"), others[0])
-            what = " and a ".join(k for k in _WRITTEN if any(s.kind == k for s in others))
+            what = " and a ".join(k for k in STAGE_FORMS if any(s.kind == k for s in others))
             self.rep.error(
                 codes.WRONG_STAGE_KIND,
                 f"`{call.name}` is a {what}, not a {kind}",
@@ -123,7 +134,7 @@ class CallChecker:
             near = closest(call.name, [s.name for s in CATALOGUE])
             if near is not None:
                 near_kind = next(s.kind for s in CATALOGUE if s.name == near)
-                hint = f"did you mean `{_WRITTEN[near_kind].format(near + dots)}`?"
+                hint = f"did you mean `{STAGE_FORMS[near_kind].format(near + dots)}`?"
         if hint is None:
             hint = f"the {kind}s are {one_of(names(kind))}"
         self.rep.error(codes.UNKNOWN_STAGE, f"unknown {kind} `{call.name}`", span, hint=hint)
@@ -135,7 +146,7 @@ class CallChecker:
         The rule runs only on cleanly bound arguments; otherwise the output is
         a best guess (the input record, opened) so checking goes on."""
         span = pick_span(call.name_span, call.span)
-        bound = self.bind(f"`{spec.name}`", spec.params, call, record, span)
+        bound = self.bind(Owner(spec.name), spec.params, call, record, span)
         if not bound.ok:
             return bound, _best_guess(spec, record)
         ctx = StageRuleContext(self.rep, record, bound, self.schemas, span)
@@ -148,7 +159,7 @@ class CallChecker:
 
     # ------------------------------------------------------------ arguments
 
-    def bind(self, owner: str, params: tuple[Param, ...], call: ast.Call,
+    def bind(self, owner: Owner, params: tuple[Param, ...], call: ast.Call,
              record: RecordT | None, span: Span) -> Bound:  # fmt: skip
         """Bind `call.args` to `params`, defaults filled in; `owner` names the
         stage or option in messages."""
@@ -194,7 +205,7 @@ class CallChecker:
             self._bind_one(owner, param, arg.value, record, bound)
         return bound
 
-    def _default(self, owner: str, param: Param, record: RecordT | None, span: Span,
+    def _default(self, owner: Owner, param: Param, record: RecordT | None, span: Span,
                  bound: Bound) -> None:  # fmt: skip
         if param.required:
             self.rep.error(codes.MISSING_ARG, f"{owner} needs `{param.name}`: {param.doc}",
@@ -207,8 +218,8 @@ class CallChecker:
         bound.values[param.name] = param.default
         if param.kind is Kind.CHOICE:
             option = param.options.get(param.default, ())
-            sub = self.bind(f"option `{param.default}`", option, ast.Call(str(param.default)),
-                            record, span)  # fmt: skip
+            sub = self.bind(Owner(str(param.default), option=True), option,
+                            ast.Call(str(param.default)), record, span)  # fmt: skip
             bound.values[param.name + "_args"] = sub.values
             bound.ok = bound.ok and sub.ok
         elif param.kind is Kind.FIELD and param.default is not None and record is not None:
@@ -216,7 +227,7 @@ class CallChecker:
             found = self._field(owner, param, param.default, span, record, by_default=True)
             bound.ok = bound.ok and found
 
-    def _bind_one(self, owner: str, param: Param, expr: ast.Expr, record: RecordT | None,
+    def _bind_one(self, owner: Owner, param: Param, expr: ast.Expr, record: RecordT | None,
                   bound: Bound) -> None:  # fmt: skip
         name = param.name
         span = bound.spans[name]
@@ -262,7 +273,7 @@ class CallChecker:
 
     # ------------------------------------------------------------ by kind
 
-    def _value(self, owner: str, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
+    def _value(self, owner: Owner, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
         if isinstance(expr, ast.Call) and expr.name == "env":
             if not param.allow_env:
                 self.rep.error(codes.NOT_CONSTANT,
@@ -275,7 +286,7 @@ class CallChecker:
             return True, EnvRef(*found)
         return self._constant(owner, param, expr, param.type, span)
 
-    def _constant(self, owner: str, param: Param, expr: ast.Expr, typ: Type | None,
+    def _constant(self, owner: Owner, param: Param, expr: ast.Expr, typ: Type | None,
                   span: Span) -> tuple[bool, Any]:  # fmt: skip
         if isinstance(expr, ast.ListExpr):
             if typ is not None and typ != ANY and not isinstance(typ, ListT):
@@ -307,7 +318,7 @@ class CallChecker:
                        f"this is {got}", span, hint=hint)  # fmt: skip
         return False
 
-    def _path(self, owner: str, param: Param, expr: ast.Expr, span: Span) -> tuple | None:
+    def _path(self, owner: Owner, param: Param, expr: ast.Expr, span: Span) -> tuple | None:
         """A field path written as an argument, or None after reporting."""
         if isinstance(expr, ast.FieldRef):
             return expr.path
@@ -318,7 +329,7 @@ class CallChecker:
                        span, hint=hint)  # fmt: skip
         return None
 
-    def _field(self, owner: str, param: Param, path: tuple, span: Span,
+    def _field(self, owner: Owner, param: Param, path: tuple, span: Span,
                record: RecordT | None, by_default: bool = False) -> bool:  # fmt: skip
         """Does the field exist, with a type the parameter accepts?"""
         if record is None:
@@ -344,7 +355,7 @@ class CallChecker:
             return False
         return True
 
-    def _choice(self, owner: str, param: Param, expr: ast.Expr, record: RecordT | None,
+    def _choice(self, owner: Owner, param: Param, expr: ast.Expr, record: RecordT | None,
                 span: Span) -> tuple[bool, Any, dict]:  # fmt: skip
         if isinstance(expr, ast.FieldRef) and len(expr.path) == 1:
             option_call = ast.Call(expr.path[0], (), parens=False, span=expr.span,
@@ -369,10 +380,10 @@ class CallChecker:
                            pick_span(option_call.name_span, span), hint=hint)  # fmt: skip
             return False, name, {}
         sub_span = pick_span(option_call.name_span, span)
-        sub = self.bind(f"option `{name}`", option, option_call, record, sub_span)
+        sub = self.bind(Owner(name, option=True), option, option_call, record, sub_span)
         return sub.ok, name, sub.values
 
-    def _schema(self, owner: str, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
+    def _schema(self, owner: Owner, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
         if not (isinstance(expr, ast.FieldRef) and len(expr.path) == 1):
             self.rep.error(
                 codes.BAD_ARG_VALUE,
@@ -414,19 +425,18 @@ def _literal(expr: ast.Expr) -> tuple[Any, Type | None]:
     return None, None
 
 
-def _signature(owner: str, params: tuple[Param, ...], more: bool = False) -> str:
-    """`geoip(field=…, into=…)` for the stage or option `owner` names."""
-    name = owner.split("`")[1] if "`" in owner else owner
+def _signature(owner: Owner, params: tuple[Param, ...], more: bool = False) -> str:
+    """`geoip(field=…, into=…)` for the stage or option `owner`."""
     shown = [p.name if p.required else f"{p.name}=…" for p in params]
-    return f"{name}({', '.join(shown + (['…'] if more else []))})"
+    return f"{owner.name}({', '.join(shown + (['…'] if more else []))})"
 
 
 def _wrong_kind_hint(position: str, actual: str, written: str) -> str:
     if position == "processor":
-        return f"did you mean `{_WRITTEN[actual].format(written)}`?"
+        return f"did you mean `{STAGE_FORMS[actual].format(written)}`?"
     if actual == "processor":
         return f"use it as a stage of the chain: `| {written}`"
-    return f"did you mean `{_WRITTEN[actual].format(written)}`?"
+    return f"did you mean `{STAGE_FORMS[actual].format(written)}`?"
 
 
 def _best_guess(spec: StageSpec, record: RecordT | None) -> Type | None:

@@ -8,8 +8,8 @@ import difflib
 from typing import Iterable
 
 from ..diagnostics import Diagnostic, Label, sort_key
-from ..names import is_identifier
 from ..source import NO_SPAN, SourceFile, Span
+from ..syntax import path_label as field_name  # a field path as messages write it
 
 
 class Reporter:
@@ -60,11 +60,6 @@ def did_you_mean(name: str, candidates: Iterable[str], render=None) -> str | Non
     if found is None:
         return None
     return f"did you mean `{render(found) if render else found}`?"
-
-
-def field_name(path: tuple[str, ...]) -> str:
-    """A field path as written in flowlang: `geo.city`, `` `user-agent` ``."""
-    return ".".join(part if is_identifier(part) else f"`{part}`" for part in path)
 
 
 def one_of(names: Iterable[str]) -> str:

@@ -34,13 +34,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 import re
-from datetime import timedelta
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from .. import ast
 from .. import codes
+from .. import syntax
 from ..diagnostics import Diagnostic, error, sort_key
 from ..names import KEYWORDS
 from ..source import NO_SPAN, SourceFile, Span
@@ -51,18 +51,13 @@ from .syntax_errors import bad_character, syntax_error
 MAX_NESTING = 100
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
-_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_MAX_DURATION_MS = timedelta.max // timedelta(milliseconds=1)
 
 _INT_RE = re.compile(r"[0-9]+\Z")
 _FLOAT_RE = re.compile(r"[0-9]+(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)\Z")
-_DURATION_RE = re.compile(r"([0-9]+)(ms|s|m|h|d)\Z")
-_ESCAPE_RE = re.compile(r"\\(u[0-9A-Fa-f]{4}|u|.)", re.S)
 _ESCAPES_HINT = (
     'valid escapes are \\" \\\\ \\n \\t \\uHHHH; for a regular expression use r"..."'
 )
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
-_BAD_CHARS_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+_BAD_CHARS_RE = re.compile(f"[{syntax.FORBIDDEN_CHARACTERS}]")
 
 # ---------------------------------------------------------------- entry points
 
@@ -185,18 +180,12 @@ def _is_test_word(node: Tree | Token) -> bool:
     return isinstance(node, Token) and node.type in _TEST_WORD_TYPES
 
 
-_PRECEDENCE = {
-    "OR": 1, "AND": 2,
-    "EQ": 4, "NE": 4, "LT": 4, "LE": 4, "GT": 4, "GE": 4, "IN": 4, "MATCH": 4,
-    "COALESCE": 5, "PLUS": 6, "MINUS": 6, "STAR": 7, "SLASH": 7, "PERCENT": 7,
-}  # fmt: skip
-_NOT = 3  # `not` binds looser than comparisons: `not a == b` is `not (a == b)`
-_COMPARISON = 4
-_NOT_LEFT_ASSOCIATIVE = (_COMPARISON, _PRECEDENCE["COALESCE"])  # none, right
+_NOT_LEFT_ASSOCIATIVE = (syntax.NON_ASSOCIATIVE, syntax.RIGHT_ASSOCIATIVE)
 
 
 def _prec(op: Token) -> int:
-    return _NOT if op.type == "NOT" else _PRECEDENCE[op.type]
+    # `not` binds looser than comparisons: `not a == b` is `not (a == b)`
+    return syntax.NOT if op.type == "NOT" else syntax.BINARY_PRECEDENCE[op.value]
 
 
 def _shape_tree(shape: tuple) -> Tree | Token:
@@ -589,16 +578,16 @@ class _Builder:
 
         for i, item in enumerate(items):
             if i % 2:  # a binary operator
-                prec = _PRECEDENCE[item.type]
+                prec = syntax.BINARY_PRECEDENCE[item.value]
                 while ops and (_prec(ops[-1]) > prec or (
                         _prec(ops[-1]) == prec and prec not in _NOT_LEFT_ASSOCIATIVE)):  # fmt: skip
                     reduce()
-                if ops and prec == _COMPARISON and _prec(ops[-1]) == _COMPARISON:
+                if ops and prec == syntax.COMPARISON and _prec(ops[-1]) == syntax.COMPARISON:
                     raise _ChainedComparison(ops[-1], item)
                 ops.append(item)
                 continue
             while isinstance(item, Tree) and item.data == "prefix" and item.children[0].type == "NOT":
-                if ops and _prec(ops[-1]) > _NOT:
+                if ops and _prec(ops[-1]) > syntax.NOT:
                     raise _MisplacedNot(item.children[0], ops[-1])
                 ops.append(item.children[0])
                 item = item.children[1]
@@ -654,13 +643,8 @@ class _Builder:
         body = token.value[1:-1]
         start = token.start_pos + self.base + 1
 
-        def unescape(m: re.Match) -> str:
-            esc = m.group(1)
-            if esc in _SIMPLE_ESCAPES:
-                return _SIMPLE_ESCAPES[esc]
-            if len(esc) == 5:
-                return chr(int(esc[1:], 16))
-            where = Span(start + m.start(), start + m.end())
+        def bad(begin: int, end: int, esc: str) -> None:
+            where = Span(start + begin, start + end)
             if esc == "u":
                 message, hint = (
                     "`\\u` must be followed by four hex digits",
@@ -671,16 +655,17 @@ class _Builder:
                 message = f"invalid escape `\\{shown}` in string"
                 hint = _ESCAPES_HINT
             self.fail(codes.BAD_ESCAPE, message, where, hint)
-            return ""
 
-        return _ESCAPE_RE.sub(unescape, body)
+        return syntax.unescape(body, bad)
 
     def number(
         self, token: Token, negative: bool = False
     ) -> ast.Literal | ast.Duration | None:
         text, span = token.value, self.span(token)
         if _INT_RE.match(text):
-            value = -int(text) if negative else int(text)
+            # int() refuses thousands of digits; past 20 the value is out of range anyway
+            value = int(text) if len(text.lstrip("0")) <= 20 else 10**20
+            value = -value if negative else value
             if _INT_MIN <= value <= _INT_MAX:
                 return ast.Literal(value, span=span)
             hint = f"integers are 64-bit: at most {_INT_MAX}"
@@ -692,10 +677,9 @@ class _Builder:
                 return ast.Literal(-value if negative else value, span=span)
             self.fail(codes.BAD_NUMBER, f"number `{text}` is too large", span)
             return None
-        m = _DURATION_RE.match(text)
-        if m:
-            millis = int(m.group(1)) * _DURATION_UNITS[m.group(2)]
-            if millis <= _MAX_DURATION_MS:
+        millis = syntax.parse_duration(text)
+        if millis is not None:
+            if millis <= syntax.MAX_DURATION_MS:
                 return ast.Duration(millis, span=span)
             self.fail(codes.BAD_NUMBER, f"duration `{text}` is too long", span)
             return None

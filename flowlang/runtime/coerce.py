@@ -20,6 +20,7 @@ import math
 import re
 from typing import Any, Callable
 
+from ..syntax import DURATION_UNITS
 from .base import RecordError
 
 Coercer = Callable[[Any], Any]
@@ -27,8 +28,9 @@ _Node = Callable[[Any, str], Any]
 
 _UTC = _dt.timezone.utc
 _MISSING = object()
-_DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*\Z")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# data is laxer than source: `1.5 s`, `-2m`
+_DURATION = re.compile(rf"\s*(-?\d+(?:\.\d+)?)\s*({'|'.join(DURATION_UNITS)})\s*\Z")
+_SECONDS_PER_UNIT = {unit: ms / 1000 for unit, ms in DURATION_UNITS.items()}
 _INT_TEXT = re.compile(r"\s*[-+]?\d+\s*\Z")
 
 
@@ -201,7 +203,7 @@ def _make_duration(from_text: bool) -> _Node:
         elif isinstance(value, str):
             match = _DURATION.match(value)
             if match:
-                seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+                seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)]
             elif from_text:
                 try:
                     seconds = float(value)

@@ -11,22 +11,14 @@ from typing import Any
 
 import orjson
 
-_UTC = _dt.timezone.utc
+from ..syntax import time_text
+
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
-def format_time(value: _dt.datetime) -> str:
-    """ISO 8601 in UTC with a `Z` suffix (naive values are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_UTC)
-    else:
-        value = value.astimezone(_UTC)
-    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
-        return format_time(value)
+        return time_text(value)
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
     if isinstance(value, (set, frozenset)):

@@ -12,7 +12,9 @@ from typing import Any
 
 
 class PipelineMetrics:
-    """Raw counters of one pipeline, indexed by stage."""
+    """Raw counters of one pipeline, indexed by stage. `labels` name the
+    stages as error records do (`geoip(ip) (web.flow:2)`); `written` gives
+    the parts of each: the stage as written and its line."""
 
     def __init__(
         self,
@@ -20,10 +22,12 @@ class PipelineMetrics:
         labels: list[str],
         kinds: list[str],
         segments: list[tuple[int, int]],
+        written: list[tuple[str, int]],
     ):
         n = len(labels)
         self.name = name
         self.labels = labels
+        self.written = written
         self.kinds = kinds
         self.segments = segments
         self.inp = [0] * n
@@ -66,6 +70,8 @@ class PipelineMetrics:
             entry: dict[str, Any] = {
                 "index": i,
                 "stage": label,
+                "written": self.written[i][0],
+                "line": self.written[i][1],
                 "kind": self.kinds[i],
                 "in": self.inp[i],
                 "out": self.out[i],

@@ -4,7 +4,6 @@ table, the unread-error summary, and one-line descriptions of error records."""
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import time
 from typing import IO, Any
@@ -117,7 +116,7 @@ def summary_table(
                     f"max {stage['latency_max_ms']:.1f}ms",
                 )
             table.add_row(
-                "  " + _table_label(stage["stage"]),
+                "  " + _table_label(stage["written"], stage["line"]),
                 f"{stage['in']:,}",
                 f"{stage['out']:,}",
                 f"{stage['dropped']:,}",
@@ -130,16 +129,12 @@ def summary_table(
     Console(file=stream, highlight=False, soft_wrap=False, width=width).print(table)
 
 
-_LOCATED = re.compile(r"^(?P<label>.*) \((?P<file>.*):(?P<line>\d+)\)$", re.DOTALL)
-
-
-def _table_label(stage: str, width: int = 44) -> str:
-    """`geoip(ip) (web.flow:3)` as `3 geoip(ip)`, cut to `width`, with Rich's
-    markup characters escaped (`by=[host]` must show as written)."""
+def _table_label(written: str, line: int, width: int = 44) -> str:
+    """Stage `geoip(ip)` of line 3 as `  3 geoip(ip)`, cut to `width`, with
+    Rich's markup characters escaped (`by=[host]` must show as written)."""
     from rich.markup import escape
 
-    found = _LOCATED.match(stage)
-    text = f"{found['line']:>3} {found['label']}" if found else stage
+    text = f"{line:>3} {written}"
     if len(text) > width:
         text = text[: width - 1] + "…"
     return escape(text)

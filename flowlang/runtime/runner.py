@@ -116,7 +116,8 @@ class Runner:
         self.labels = [decl.stage_label(i) for i in range(len(decl.stages))]
         kinds = [s.kind for s in decl.stages]
         self.metrics = PipelineMetrics(
-            decl.name, self.labels, kinds, [(s.first, s.last) for s in decl.segments]
+            decl.name, self.labels, kinds, [(s.first, s.last) for s in decl.segments],
+            [(s.label, s.line) for s in decl.stages],
         )
         self.readers: list[Runner] = []
         self.error_readers: list[Runner] = []

@@ -18,6 +18,7 @@ from ..runtime import times as _times
 from ..runtime.base import Record, RecordError, StageContext, WindowProcessor
 from ..runtime.ops import get_path
 from ..runtime.sketch import DistinctSketch, QuantileSketch, nearest_rank
+from ..syntax import duration_text, time_text
 from ._spec import Example
 
 DOC = (
@@ -159,17 +160,6 @@ def _epoch_us(t: _dt.datetime) -> int:
     return (t - _EPOCH) // _MICROSECOND
 
 
-def _time_text(t: _dt.datetime) -> str:
-    return t.astimezone(_UTC).isoformat().replace("+00:00", "Z")
-
-
-def _duration_text(ms: int) -> str:
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
-
-
 def _not_a_number(plan: "_FieldPlan", v: Any) -> RecordError:
     if isinstance(v, float):
         return RecordError("type", f"`{plan.label}` is {v!r}, not a finite number")
@@ -224,7 +214,7 @@ class Summarize(WindowProcessor):
             raise ValueError("summarize: `exact_limit` must be at least 1")
         self._every_us = every * 1000
         self._lateness_us = allowed_lateness * 1000
-        self._lateness_text = _duration_text(allowed_lateness)
+        self._lateness_text = duration_text(allowed_lateness)
         self._on = on
         self._on_label = ".".join(on) if on else ""
         self._clock = clock or _times.now
@@ -484,9 +474,8 @@ class Summarize(WindowProcessor):
     def _late_message(self, t: _dt.datetime, window: int) -> str:
         start = _EPOCH + _dt.timedelta(microseconds=window * self._every_us)
         end = start + _dt.timedelta(microseconds=self._every_us)
-        when = _time_text(t if t.tzinfo is not None else t.replace(tzinfo=_UTC))
-        return (f"`{self._on_label}` {when} falls in the window {_time_text(start)} to "
-                f"{_time_text(end)}, which was already emitted "
+        return (f"`{self._on_label}` {time_text(t)} falls in the window {time_text(start)} to "
+                f"{time_text(end)}, which was already emitted "
                 f"(allowed_lateness {self._lateness_text})")  # fmt: skip
 
     def _add_value(self, state: list, slot: int, v: int | float) -> None:

@@ -1,5 +1,5 @@
 """Run-time values written back as flowlang literals, so that a failing
-input can be pasted into a test: `{ts: "2025-01-01T00:00:00+00:00", n: 1}`."""
+input can be pasted into a test: `{ts: "2025-01-01T00:00:00Z", n: 1}`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import datetime as _dt
 from typing import Any
 
 from .. import ast
-from ..formatter import field_name, format_literal, quote
+from ..formatter import format_literal
+from ..syntax import duration_text, field_name, quote, time_text
 
 _MS = _dt.timedelta(milliseconds=1)
 
@@ -19,11 +20,12 @@ def value_literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(value_literal(v) for v in value) + "]"
     if isinstance(value, _dt.datetime):
-        return quote(value.isoformat())
+        return quote(time_text(value))
     if isinstance(value, _dt.timedelta):
         if value % _MS:
             return format_literal(ast.Literal(value.total_seconds()))
-        return f"{value // _MS}ms"
+        millis = value // _MS
+        return duration_text(millis) if millis >= 0 else "-" + duration_text(-millis)
     if value is None or isinstance(value, (str, bool, int, float)):
         return format_literal(ast.Literal(value))
     return quote(str(value))

@@ -149,7 +149,7 @@ def test_late_records_go_to_the_error_stream_with_the_reason():
     assert err.value.code == "late"
     assert "2024-05-01T12:00:30Z" in err.value.message
     assert "12:00:00Z to 2024-05-01T12:01:00Z" in err.value.message
-    assert "allowed_lateness 0ms" in err.value.message
+    assert "allowed_lateness 0s" in err.value.message
     assert proc.ctx.counters["late"] == 1
     # the late record left no trace: the open window holds only the one record
     assert [(r["window_start"], r["n"]) for r in proc.flush()] == [(at(60), 1)]
