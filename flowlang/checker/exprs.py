@@ -12,42 +12,27 @@ from ..types import (
     DURATION,
     FLOAT,
     INT,
-    IP,
     NULL,
     STR,
-    TIME,
     ListT,
     Nullable,
-    RecordT,
     Type,
+    is_numeric,
     join,
     join_all,
+    may_equal,
+    operator_type,
     strip_null,
 )
 from .records import lookup
 from .report import Reporter, did_you_mean, field_name, pick_span
 
-_ORDERED_KINDS = {(STR, STR), (TIME, TIME), (DURATION, DURATION), (IP, IP)}
 _RE2_HINT = "patterns use RE2 syntax, which has no backreferences and no lookaround"
 
 
 def is_condition(t: Type) -> bool:
     """May `t` be used as a condition (bool, bool?, any; null counts as false)?"""
     return strip_null(t) == BOOL or t in (ANY, NULL)
-
-
-def may_equal(a: Type, b: Type) -> bool:
-    """Can a value of type `a` ever equal one of type `b`?"""
-    a, b = strip_null(a), strip_null(b)
-    if ANY in (a, b) or NULL in (a, b) or a == b:
-        return True
-    if a in (INT, FLOAT) and b in (INT, FLOAT):
-        return True
-    if {a, b} == {IP, STR}:
-        return True  # an ip is compared by its canonical text
-    if isinstance(a, ListT) and isinstance(b, ListT):
-        return may_equal(a.item, b.item)
-    return isinstance(a, RecordT) and isinstance(b, RecordT)
 
 
 def const_bool(e: ir.TExpr) -> bool | None:
@@ -161,8 +146,9 @@ class ExprChecker:
             return ir.UnaryE("not", operand, BOOL)
         if self._null_operand(e.op, operand, e.operand.span):
             return ir.UnaryE(e.op, operand, ANY)
-        if t in (INT, FLOAT, DURATION, ANY):
-            return ir.UnaryE(e.op, operand, t)
+        typ = operator_type(e.op, t)
+        if typ is not None:
+            return ir.UnaryE(e.op, operand, typ)
         self.rep.error(codes.NOT_NUMERIC, f"unary `-` needs a number or a duration; this is {t}",
                        e.operand.span)  # fmt: skip
         return ir.UnaryE(e.op, operand, ANY)
@@ -195,8 +181,7 @@ class ExprChecker:
             return ir.BinaryE(op, left, right, BOOL)  # fmt: skip
         if op in ("<", "<=", ">", ">="):
             a, b = strip_null(lt), strip_null(rt)
-            numbers = a in (INT, FLOAT) and b in (INT, FLOAT)
-            if not (ANY in (a, b) or NULL in (a, b) or numbers or (a, b) in _ORDERED_KINDS):
+            if operator_type(op, a, b) is None:
                 self.rep.error(codes.BAD_OPERANDS, f"cannot order {a} and {b} with `{op}`",
                                e.span, hint="both sides must be numbers, or both str, time, "
                                "duration or ip")  # fmt: skip
@@ -269,25 +254,14 @@ class ExprChecker:
         a, b = strip_null(left.type), strip_null(right.type)
         if bad_null and NULL in (a, b):
             return ANY
-        numbers = a in (INT, FLOAT, ANY) and b in (INT, FLOAT, ANY)
-        if numbers:
-            if op == "/":
-                return Nullable(FLOAT) if ANY in (a, b) else FLOAT
-            if ANY in (a, b):
-                return ANY
-            return INT if a == b == INT else FLOAT
-        if op == "*" and sorted((a, b), key=str) in ([DURATION, INT], [DURATION, FLOAT]):
-            return DURATION  # scaling a duration
-        if op in ("*", "/", "%"):
-            for t, node in ((a, e.left), (b, e.right)):
-                if t not in (INT, FLOAT, ANY):
-                    self.rep.error(codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}",
-                                   node.span)  # fmt: skip
-            return ANY
-        found = _ADDITIVE[op].get((a, b))
+        found = operator_type(op, a, b)
         if found is not None:
             return found
-        if ANY in (a, b):
+        if op in ("*", "/", "%"):
+            for t, node in ((a, e.left), (b, e.right)):
+                if not is_numeric(t):
+                    self.rep.error(codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}",
+                                   node.span)  # fmt: skip
             return ANY
         hint = "convert with to_str(…) to join text" if op == "+" and STR in (a, b) else None
         self.rep.error(codes.BAD_OPERANDS, f"`{op}` does not apply to {a} and {b}", e.span,
@@ -406,21 +380,6 @@ def _literal_type(value) -> Type:
     if isinstance(value, float):
         return FLOAT
     return STR
-
-
-_ADDITIVE: dict[str, dict[tuple[Type, Type], Type]] = {
-    "+": {
-        (STR, STR): STR,
-        (TIME, DURATION): TIME,
-        (DURATION, TIME): TIME,
-        (DURATION, DURATION): DURATION,
-    },
-    "-": {
-        (TIME, TIME): DURATION,
-        (TIME, DURATION): TIME,
-        (DURATION, DURATION): DURATION,
-    },
-}
 
 
 def regex_error(pattern: str) -> str | None:
