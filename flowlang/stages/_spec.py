@@ -54,14 +54,6 @@ class EnvRef:
     default: str | None = None
 
 
-@dataclass(frozen=True)
-class Option:
-    """A bound CHOICE: the option's name and its own bound arguments."""
-
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-
 class RuleContext:
     """What an output-type rule sees, and how it reports problems.
 
