@@ -1,9 +1,10 @@
 """The builtin functions and the aggregates of `summarize`: names, parameter
 types, return-type rules and docs, declared once.
 
-The checker types calls with this table and the run-time side
-(`flowlang.runtime.ops`) implements exactly these names. `env` is not here:
-it is read once when a program starts, never per record (see `ir.EnvE`).
+The checker types calls with this table; each function names its
+implementation in `flowlang.runtime.ops`, which generated code calls. `env`
+is not here: it is read once when a program starts, never per record (see
+`ir.EnvE`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .runtime import ops
 from .types import (
     ANY,
     BOOL,
@@ -47,12 +49,15 @@ class FuncParam:
 class Function:
     """A builtin function. `returns` is the result type when every argument is
     known and non-null; a nullable or `any` argument makes it nullable, since
-    a null argument gives null. `relate` checks constraints between arguments
-    and returns a message when they do not hold."""
+    a null argument gives null. `impl` is its implementation, a function of
+    `flowlang.runtime.ops` taking the arguments in parameter order. `relate`
+    checks constraints between arguments and returns a message when they do
+    not hold."""
 
     name: str
     params: tuple[FuncParam, ...]
     returns: Type
+    impl: Callable[..., Any]
     doc: str
     relate: Callable[[list[Type]], str | None] | None = None
 
@@ -74,28 +79,30 @@ _S, _STR_OR_LIST = (STR,), (STR, ANY_LIST)
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
-        Function("lower", (FuncParam("s", _S),), STR, "the text in lower case"),
-        Function("upper", (FuncParam("s", _S),), STR, "the text in upper case"),
-        Function("trim", (FuncParam("s", _S),), STR, "the text without surrounding white space"),
-        Function("len", (FuncParam("value", _STR_OR_LIST),), INT,
+        Function("lower", (FuncParam("s", _S),), STR, ops.fn_lower, "the text in lower case"),
+        Function("upper", (FuncParam("s", _S),), STR, ops.fn_upper, "the text in upper case"),
+        Function("trim", (FuncParam("s", _S),), STR, ops.fn_trim,
+                 "the text without surrounding white space"),
+        Function("len", (FuncParam("value", _STR_OR_LIST),), INT, ops.fn_len,
                  "the number of characters of a str or items of a list"),
         Function("starts_with", (FuncParam("s", _S), FuncParam("prefix", _S)), BOOL,
-                 "does the text start with `prefix`?"),
+                 ops.fn_starts_with, "does the text start with `prefix`?"),
         Function("ends_with", (FuncParam("s", _S), FuncParam("suffix", _S)), BOOL,
-                 "does the text end with `suffix`?"),
+                 ops.fn_ends_with, "does the text end with `suffix`?"),
         Function("contains", (FuncParam("value", _STR_OR_LIST), FuncParam("item", (ANY,))),
-                 BOOL, "is `item` a substring of the str, or an item of the list?",
+                 BOOL, ops.fn_contains,
+                 "is `item` a substring of the str, or an item of the list?",
                  relate=_contains_relation),
-        Function("now", (), TIME, "the processing time (UTC)"),
-        Function("to_int", (FuncParam("value", (ANY,)),), INT,
+        Function("now", (), TIME, ops.fn_now, "the processing time (UTC)"),
+        Function("to_int", (FuncParam("value", (ANY,)),), INT, ops.fn_to_int,
                  "the value as an int (numbers are truncated, text is parsed)"),
-        Function("to_float", (FuncParam("value", (ANY,)),), FLOAT,
+        Function("to_float", (FuncParam("value", (ANY,)),), FLOAT, ops.fn_to_float,
                  "the value as a float (text is parsed)"),
-        Function("to_str", (FuncParam("value", (ANY,)),), STR,
+        Function("to_str", (FuncParam("value", (ANY,)),), STR, ops.fn_to_str,
                  "the value as text (time as ISO 8601 UTC)"),
         Function("parse_time", (FuncParam("s", _S), FuncParam("format", _S, default=None)),
-                 TIME, "the text parsed as a time: ISO 8601 when `format` is omitted, "
-                 "else a strptime format; a time without zone is UTC"),
+                 TIME, ops.fn_parse_time, "the text parsed as a time: ISO 8601 when "
+                 "`format` is omitted, else a strptime format; a time without zone is UTC"),
     )
 }  # fmt: skip
 

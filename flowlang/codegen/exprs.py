@@ -9,7 +9,7 @@ hoisted out of the record loop into the segment's setup.
 from __future__ import annotations
 
 from .. import ir
-from ..names import python_identifier
+from ..builtins import FUNCTIONS
 from ..types import ANY, BOOL, IP, STR, ListT, RecordT, python_operator, strip_null
 from .literals import pyrepr
 
@@ -102,8 +102,8 @@ class ExprCompiler:
         return f"({self.expr(e.then)} if {self.cond(e.cond)} else {self.expr(e.else_)})"
 
     def _FuncE(self, e: ir.FuncE) -> str:
-        name = python_identifier(e.name)
-        return f"_ops.fn_{name}(" + ", ".join(self.expr(a) for a in e.args) + ")"
+        impl = FUNCTIONS[e.name].impl.__name__  # a function of runtime.ops (tests/test_builtins.py)
+        return f"_ops.{impl}(" + ", ".join(self.expr(a) for a in e.args) + ")"
 
     def _EnvE(self, e: ir.EnvE) -> str:
         return self.hoist.const("env", f"rt.env({pyrepr(e.name)}, {pyrepr(e.default)})")
