@@ -36,3 +36,15 @@ def test_a_null_argument_gives_null(fn):
         args = ["a"] * len(required)
         args[i] = None
         assert fn.impl(*args) is None, (fn.name, args)
+
+
+def test_the_summarize_runtime_knows_exactly_the_declared_aggregates():
+    """stages/summarize.py implements the aggregates by name; the numeric
+    ones are those whose field parameter accepts only numbers."""
+    from flowlang.builtins import AGGREGATES
+    from flowlang.stages import summarize
+    from flowlang.types import STR
+
+    assert summarize._FUNCTIONS == set(AGGREGATES)
+    numeric = {a.name for a in AGGREGATES.values() if a.params and not a.params[0].admits(STR)}
+    assert summarize._NUMERIC == numeric

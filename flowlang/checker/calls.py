@@ -12,7 +12,7 @@ from ..stages import CATALOGUE, find, names
 from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
 from ..source import Span
 from ..types import ANY, BOOL, DURATION, FLOAT, INT, NULL, OPEN_RECORD, STR, ListT, RecordT, Type
-from ..types import assignable, field_type, strip_null, to_descriptor
+from ..types import field_type, strip_null, to_descriptor
 from .exprs import env_call
 from .records import lookup
 from .report import Reporter, closest, did_you_mean, field_name, one_of, pick_span
@@ -335,8 +335,8 @@ class CallChecker:
         typ = lookup(record, path, span, self.rep)
         if typ is None:
             return False
-        wanted = [t for t in param.accepts if t != ANY]
-        if param.accepts and typ != ANY and not any(assignable(typ, t) for t in wanted):
+        if not param.admits(typ):
+            wanted = [t for t in param.accepts if t != ANY]
             accepted = " or ".join(dict.fromkeys(str(strip_null(t)) for t in wanted))
             self.rep.error(codes.TYPE_MISMATCH,
                            f"`{param.name}` of {owner} must be a field of type {accepted}; "

@@ -4,7 +4,7 @@ every node with its static type, reporting what can never work."""
 from __future__ import annotations
 
 from .. import ast, codes, ir
-from ..builtins import AGGREGATES, FUNCTIONS, Function, accepts, describe
+from ..builtins import AGGREGATES, ENV_PARAMS, FUNCTIONS, Function, describe
 from ..source import Span
 from ..types import (
     ANY,
@@ -79,15 +79,17 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
         rep.error(codes.MISSING_ARG, "env() needs the name of an environment variable", span,
                   hint='env("NAME") or env("NAME", "default")')  # fmt: skip
         return None
-    if len(values) > 2:
-        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most 2 arguments, got {len(values)}",
-                  pick_span(call.args[2].span, span), hint='env("NAME", "default")')  # fmt: skip
+    most = len(ENV_PARAMS)
+    if len(values) > most:
+        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most {most} arguments, got {len(values)}",
+                  pick_span(call.args[most].span, span), hint='env("NAME", "default")')  # fmt: skip
         return None
     if not values[0]:
         rep.error(codes.BAD_ARG_VALUE, "env() needs a non-empty variable name",
                   pick_span(call.args[0].span, span))  # fmt: skip
         return None
-    return values[0], values[1] if len(values) == 2 else None
+    name, default = values + [p.default for p in ENV_PARAMS[len(values):]]
+    return name, default
 
 
 def _describe_operand(e: ir.TExpr) -> str:
@@ -330,7 +332,7 @@ class ExprChecker:
                 ok = False
                 continue
             bound[index] = value
-            if not accepts(param, value.type):
+            if not param.admits(value.type):
                 self.rep.error(codes.TYPE_MISMATCH,
                                f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
                                f"this is {value.type}", arg.value.span)  # fmt: skip
