@@ -479,6 +479,24 @@ def test_an_any_operand_is_accepted_where_some_rule_could_apply():
     assert types["m"] == ANY and types["n"] == ANY
 
 
+def test_env_call_errors():
+    """env() takes one or two literal strings, positionally."""
+    text = "source stdin | set v = "
+    cases = {
+        'env(name="A")': (codes.UNKNOWN_PARAM, "env() takes no keyword argument `name`"),
+        "env(x)": (codes.NOT_CONSTANT, "env() takes literal strings"),
+        'env("A", x, y)': (codes.NOT_CONSTANT, "env() takes literal strings"),
+        "env()": (codes.MISSING_ARG, "env() needs the name of an environment variable"),
+        'env("A", "b", "c")': (codes.TOO_MANY_ARGS, "env() takes at most 2 arguments, got 3"),
+        'env("", "b")': (codes.BAD_ARG_VALUE, "env() needs a non-empty variable name"),
+    }
+    for expr, expected in cases.items():
+        diags = checked(text + expr + " | sink stdout")[1]
+        assert [(d.code, d.message) for d in diags] == [expected], expr
+    plan = plan_of(text + 'env("A", "b") | sink stdout')
+    assert pipeline(plan, "t").steps[0].assignments[0][1] == ir.EnvE("A", "b", STR)
+
+
 def test_set_field_lowering_keeps_the_expression_tree():
     text = f"{R}\nsource stdin(format=json, schema=R) | set v = -(i + 2) ?? 0 | sink stdout"
     set_step, _ = pipeline(plan_of(text), "t").steps

@@ -24,6 +24,7 @@ from ..types import (
     operator_type,
     strip_null,
 )
+from .arguments import count, match_arguments
 from .records import lookup
 from .report import Reporter, did_you_mean, field_name, pick_span
 
@@ -60,7 +61,6 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
     """The (name, default) of `env("NAME"[, "default"])`, or None after
     reporting why the call is not one."""
     span = pick_span(call.span, call.name_span)
-    values: list[str] = []
     for arg in call.args:
         if arg.name is not None:
             rep.error(codes.UNKNOWN_PARAM, f"env() takes no keyword argument `{arg.name}`",
@@ -74,21 +74,24 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
                 hint='the variable\'s name and an optional default: env("NAME", "default")',
             )
             return None  # fmt: skip
-        values.append(arg.value.value)
-    if not values:
+    matched = match_arguments(ENV_PARAMS, call.args)
+    if matched.missing:
         rep.error(codes.MISSING_ARG, "env() needs the name of an environment variable", span,
                   hint='env("NAME") or env("NAME", "default")')  # fmt: skip
         return None
-    most = len(ENV_PARAMS)
-    if len(values) > most:
-        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most {most} arguments, got {len(values)}",
-                  pick_span(call.args[most].span, span), hint='env("NAME", "default")')  # fmt: skip
+    if matched.extra:
+        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most {count(len(ENV_PARAMS))}, got "
+                  f"{len(call.args)}", pick_span(matched.extra[0].span, span),
+                  hint='env("NAME", "default")')  # fmt: skip
         return None
-    if not values[0]:
+    name, default = (
+        p.default if p.name not in matched.given else matched.given[p.name].value.value
+        for p in ENV_PARAMS
+    )
+    if not name:
         rep.error(codes.BAD_ARG_VALUE, "env() needs a non-empty variable name",
-                  pick_span(call.args[0].span, span))  # fmt: skip
+                  pick_span(matched.given["name"].span, span))  # fmt: skip
         return None
-    name, default = values + [p.default for p in ENV_PARAMS[len(values):]]
     return name, default
 
 
@@ -300,49 +303,40 @@ class ExprChecker:
 
     def _builtin(self, fn: Function, call: ast.Call, record: Type, name_span: Span) -> ir.TExpr:
         params = fn.params
-        bound: list[ir.TExpr | None] = [None] * len(params)
-        positional = 0
-        ok = True
-        for arg in call.args:
-            value = self.check(arg.value, record)
-            if arg.name is None:
-                if positional >= len(params):
-                    self.rep.error(codes.TOO_MANY_ARGS,
-                                   f"`{fn.name}` takes {_count(len(params))}, got "
-                                   f"{sum(1 for a in call.args if a.name is None)}",
-                                   pick_span(arg.span, arg.value.span))  # fmt: skip
-                    ok = False
-                    continue
-                index = positional
-                positional += 1
-            else:
-                names = [p.name for p in params]
-                if arg.name not in names:
-                    self.rep.error(codes.UNKNOWN_PARAM,
-                                   f"`{fn.name}` has no parameter `{arg.name}`",
-                                   pick_span(arg.span, arg.value.span),
-                                   hint=did_you_mean(arg.name, names))  # fmt: skip
-                    ok = False
-                    continue
-                index = names.index(arg.name)
-            param = params[index]
-            if bound[index] is not None:
-                self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice",
-                               pick_span(arg.span, arg.value.span))  # fmt: skip
-                ok = False
-                continue
-            bound[index] = value
-            if not param.admits(value.type):
+        matched = match_arguments(params, call.args)
+
+        def at(arg: ast.Arg) -> Span:
+            return pick_span(arg.span, arg.value.span)
+
+        for arg in matched.misplaced:
+            self.check(arg.value, record)
+        positional = sum(1 for a in call.args if a.name is None)
+        for arg in matched.extra:
+            self.rep.error(codes.TOO_MANY_ARGS,
+                           f"`{fn.name}` takes {count(len(params))}, got {positional}",
+                           at(arg))  # fmt: skip
+        for arg in matched.unknown:
+            self.rep.error(codes.UNKNOWN_PARAM, f"`{fn.name}` has no parameter `{arg.name}`",
+                           at(arg), hint=did_you_mean(arg.name, [p.name for p in params]))  # fmt: skip
+        for arg, param in matched.repeated:
+            self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice",
+                           at(arg))  # fmt: skip
+        ok = not matched.misplaced
+        bound: list[ir.TExpr | None] = []
+        for param in params:
+            arg = matched.given.get(param.name)
+            value = None if arg is None else self.check(arg.value, record)
+            bound.append(value)
+            if value is not None and not param.admits(value.type):
                 self.rep.error(codes.TYPE_MISMATCH,
                                f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
                                f"this is {value.type}", arg.value.span)  # fmt: skip
                 ok = False
-        missing = [p.name for p, b in zip(params, bound) if b is None and p.required]
-        if missing:
+        if matched.missing:
             self.rep.error(
                 codes.MISSING_ARG,
-                f"`{fn.name}` needs {_count(sum(p.required for p in params))}: "
-                f"missing `{'`, `'.join(missing)}`",
+                f"`{fn.name}` needs {count(sum(p.required for p in params))}: "
+                f"missing `{'`, `'.join(p.name for p in matched.missing)}`",
                 name_span,
                 hint=f"{fn.name}({', '.join(p.name for p in params)}): {fn.doc}",
             )
@@ -366,10 +360,6 @@ def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:
             value = ir.Lit(default, _literal_type(default))
         out.append(value)
     return tuple(out)
-
-
-def _count(n: int) -> str:
-    return f"{n} argument" + ("" if n == 1 else "s")
 
 
 def _literal_type(value) -> Type:
