@@ -49,3 +49,16 @@ def test_runtime_defaults_are_the_declared_ones(spec):
         if name not in passed:
             # a knob for tests only: generated code never passes it
             assert extra.default is not EMPTY, f"{spec.runtime} needs `{name}`, never passed"
+
+
+def test_option_argument_defaults_built_by_hand_are_the_declared_ones():
+    """A class built by hand without `<name>_args` uses the option's declared
+    defaults, read from the declaration rather than written again."""
+    from flowlang.runtime.base import StageContext
+    from flowlang.stages import anomaly, parse
+
+    ctx = StageContext("p", "stage (t.flow:1)", "t.flow:1")
+    (alpha,) = anomaly.SPEC.param("method").options["ewma"]
+    assert anomaly.Anomaly(ctx, field=("x",), method="ewma")._alpha == alpha.default
+    columns, delimiter = parse.SPEC.param("format").options["csv"]
+    assert parse.Parse(ctx, "csv", {"columns": ["a"]}).delimiter == delimiter.default
