@@ -1,9 +1,10 @@
 """The builtin functions and the aggregates of `summarize`: names, parameter
 types, return-type rules and docs, declared once.
 
-The checker types calls with this table and the run-time side
-(`flowlang.runtime.ops`) implements exactly these names. `env` is not here:
-it is read once when a program starts, never per record (see `ir.EnvE`).
+The checker types calls with this table; each function names its
+implementation in `flowlang.runtime.ops`, which generated code calls. `env`
+is not here: it is read once when a program starts, never per record (see
+`ir.EnvE`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .runtime import ops
 from .runtime.times import zone_problem
+from .stages._spec import Kind, Param
 from .types import (
     ANY,
     BOOL,
@@ -28,24 +31,7 @@ from .types import (
     strip_null,
 )
 
-REQUIRED: Any = object()  # default marker: the argument must be given
-
 ANY_LIST = ListT(ANY)
-
-
-@dataclass(frozen=True)
-class FuncParam:
-    """A parameter of a builtin. `check` says what is wrong with a constant
-    argument (None when nothing is); other arguments are checked at run time."""
-
-    name: str
-    accepts: tuple[Type, ...]  # ANY among them: every type is accepted
-    default: Any = REQUIRED  # a literal value; REQUIRED params come first
-    check: Callable[[Any], str | None] | None = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
 
 
 @dataclass(frozen=True)
@@ -53,12 +39,15 @@ class Function:
     """A builtin function. `returns` is the result type when every argument is
     known and non-null; a nullable or `any` argument makes it nullable, since
     a null argument gives null, except for an optional parameter whose
-    default is null (there null means the default). `relate` checks
-    constraints between arguments and returns a message when they do not hold."""
+    default is null (there null means the default). `impl` is its implementation, a function of
+    `flowlang.runtime.ops` taking the arguments in parameter order. `relate`
+    checks constraints between arguments and returns a message when they do
+    not hold."""
 
     name: str
-    params: tuple[FuncParam, ...]
+    params: tuple[Param, ...]  # Kind.EXPR
     returns: Type
+    impl: Callable[..., Any]
     doc: str
     relate: Callable[[list[Type]], str | None] | None = None
 
@@ -79,52 +68,53 @@ def _contains_relation(types: list[Type]) -> str | None:
     return None
 
 
-_S, _STR_OR_LIST = (STR,), (STR, ANY_LIST)
+def _arg(name: str, doc: str, *accepts: Type, **default: Any) -> Param:
+    """An argument of a builtin function (`accepts`: its types; ANY: every type)."""
+    return Param(name, Kind.EXPR, doc, accepts=accepts, **default)
+
+
+_S = _arg("s", "the text", STR)
+_VALUE = _arg("value", "the value", ANY)
+_STR_OR_LIST = _arg("value", "a str or a list", STR, ANY_LIST)
 
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
-        Function("lower", (FuncParam("s", _S),), STR, "the text in lower case"),
-        Function("upper", (FuncParam("s", _S),), STR, "the text in upper case"),
-        Function("trim", (FuncParam("s", _S),), STR, "the text without surrounding white space"),
-        Function("len", (FuncParam("value", _STR_OR_LIST),), INT,
+        Function("lower", (_S,), STR, ops.fn_lower, "the text in lower case"),
+        Function("upper", (_S,), STR, ops.fn_upper, "the text in upper case"),
+        Function("trim", (_S,), STR, ops.fn_trim, "the text without surrounding white space"),
+        Function("len", (_STR_OR_LIST,), INT, ops.fn_len,
                  "the number of characters of a str or items of a list"),
-        Function("starts_with", (FuncParam("s", _S), FuncParam("prefix", _S)), BOOL,
-                 "does the text start with `prefix`?"),
-        Function("ends_with", (FuncParam("s", _S), FuncParam("suffix", _S)), BOOL,
-                 "does the text end with `suffix`?"),
-        Function("contains", (FuncParam("value", _STR_OR_LIST), FuncParam("item", (ANY,))),
-                 BOOL, "is `item` a substring of the str, or an item of the list?",
+        Function("starts_with", (_S, _arg("prefix", "the start looked for", STR)), BOOL,
+                 ops.fn_starts_with, "does the text start with `prefix`?"),
+        Function("ends_with", (_S, _arg("suffix", "the end looked for", STR)), BOOL,
+                 ops.fn_ends_with, "does the text end with `suffix`?"),
+        Function("contains", (_STR_OR_LIST, _arg("item", "the substring or item looked for", ANY)),
+                 BOOL, ops.fn_contains,
+                 "is `item` a substring of the str, or an item of the list?",
                  relate=_contains_relation),
-        Function("now", (), TIME, "the processing time (UTC)"),
-        Function("to_int", (FuncParam("value", (ANY,)),), INT,
+        Function("now", (), TIME, ops.fn_now, "the processing time (UTC)"),
+        Function("to_int", (_VALUE,), INT, ops.fn_to_int,
                  "the value as an int (numbers are truncated, text is parsed)"),
-        Function("to_float", (FuncParam("value", (ANY,)),), FLOAT,
+        Function("to_float", (_VALUE,), FLOAT, ops.fn_to_float,
                  "the value as a float (text is parsed)"),
-        Function("to_str", (FuncParam("value", (ANY,)),), STR,
+        Function("to_str", (_VALUE,), STR, ops.fn_to_str,
                  "the value as text (time as ISO 8601 UTC)"),
-        Function("parse_time", (FuncParam("s", _S), FuncParam("format", _S, default=None),
-                                FuncParam("timezone", _S, default=None, check=zone_problem)),
-                 TIME, "the text parsed as a time: ISO 8601 when `format` is omitted, "
-                 "else a strptime format (without a year: the latest year that puts it "
-                 "at most a day after now); a time without offset is in `timezone` "
+        Function("parse_time", (_S, _arg("format", "a strptime format", STR, default=None),
+                                _arg("timezone", "an IANA zone name", STR, default=None,
+                                     check=zone_problem)),
+                 TIME, ops.fn_parse_time, "the text parsed as a time: ISO 8601 when `format` "
+                 "is omitted, else a strptime format (without a year: the latest year that "
+                 "puts it at most a day after now); a time without offset is in `timezone` "
                  "(an IANA name, default UTC)"),
     )
 }  # fmt: skip
 
-
-def accepts(param: FuncParam, typ: Type) -> bool:
-    """May an argument of type `typ` be passed for `param`? Null and `any`
-    always may (null gives null; `any` is checked at run time)."""
-    typ = strip_null(typ)
-    if typ in (ANY, NULL) or ANY in param.accepts:
-        return True
-    for wanted in param.accepts:
-        if typ == wanted or (wanted == ANY_LIST and isinstance(typ, ListT)):
-            return True
-        if wanted == FLOAT and typ == INT:
-            return True
-    return False
+# `env("NAME"[, "default"])`: literal strings, positionally (see checker.exprs.env_call)
+ENV_PARAMS = (
+    Param("name", Kind.VALUE, "the environment variable's name", type=STR),
+    Param("default", Kind.VALUE, "its value when it is not set", type=STR, default=None),
+)
 
 
 def describe(types: tuple[Type, ...]) -> str:
@@ -138,15 +128,18 @@ def describe(types: tuple[Type, ...]) -> str:
 
 @dataclass(frozen=True)
 class Aggregate:
-    """An aggregate of `summarize`. `takes_field` is False only for count().
-    `numeric` aggregates need an int or float field; `result` maps the field's
-    type (ANY for count) to the output field's type."""
+    """An aggregate of `summarize`: `params` is the field it reads (none for
+    count()); `result` maps the field's type (ANY for count) to the output
+    field's type."""
 
     name: str
-    takes_field: bool
-    numeric: bool
+    params: tuple[Param, ...]  # Kind.FIELD
     result: Callable[[Type], Type]
     doc: str
+
+    @property
+    def takes_field(self) -> bool:
+        return bool(self.params)
 
 
 def _sum_type(t: Type) -> Type:
@@ -159,21 +152,26 @@ def _extreme_type(t: Type) -> Type:
 
 
 _FLOAT_OR_NULL = Nullable(FLOAT)
+_ANY_FIELD = (Param("field", Kind.FIELD, "the field to aggregate"),)
+_NUMBER_FIELD = (Param("field", Kind.FIELD, "the field to aggregate",
+                       accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT))),)  # fmt: skip
 
 AGGREGATES: dict[str, Aggregate] = {
     a.name: a
     for a in (
-        Aggregate("count", False, False, lambda t: INT, "the number of records"),
-        Aggregate("sum", True, True, _sum_type, "the sum of the non-null values"),
-        Aggregate("avg", True, True, lambda t: _FLOAT_OR_NULL,
+        Aggregate("count", (), lambda t: INT, "the number of records"),
+        Aggregate("sum", _NUMBER_FIELD, _sum_type, "the sum of the non-null values"),
+        Aggregate("avg", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL,
                   "the mean of the non-null values; null when there are none"),
-        Aggregate("min", True, True, _extreme_type, "the least value; null when there are none"),
-        Aggregate("max", True, True, _extreme_type, "the greatest value; null when there are none"),
-        Aggregate("p50", True, True, lambda t: _FLOAT_OR_NULL, "the median of the non-null values"),
-        Aggregate("p90", True, True, lambda t: _FLOAT_OR_NULL, "the 90th percentile"),
-        Aggregate("p95", True, True, lambda t: _FLOAT_OR_NULL, "the 95th percentile"),
-        Aggregate("p99", True, True, lambda t: _FLOAT_OR_NULL, "the 99th percentile"),
-        Aggregate("distinct_count", True, False, lambda t: INT,
+        Aggregate("min", _NUMBER_FIELD, _extreme_type, "the least value; null when there are none"),
+        Aggregate("max", _NUMBER_FIELD, _extreme_type,
+                  "the greatest value; null when there are none"),
+        Aggregate("p50", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL,
+                  "the median of the non-null values"),
+        Aggregate("p90", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the 90th percentile"),
+        Aggregate("p95", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the 95th percentile"),
+        Aggregate("p99", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the 99th percentile"),
+        Aggregate("distinct_count", _ANY_FIELD, lambda t: INT,
                   "the number of distinct non-null values"),
     )
 }  # fmt: skip

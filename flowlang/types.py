@@ -237,6 +237,139 @@ def field_type(record: Type, path: tuple[str, ...]) -> Type | None:
     return nullable(current) if through_null else current
 
 
+# ---------------------------------------------------------------- operators
+
+
+@dataclass(frozen=True)
+class OperatorRule:
+    """An operator is defined on operands of these types (known, not null) and
+    gives `result`. `python`: Python's own operator on the run-time values
+    computes exactly that, so generated code uses it directly (the fast path);
+    otherwise it calls the runtime.ops helper."""
+
+    operands: tuple[Type, ...]
+    result: Type
+    python: bool = True
+
+
+def _numbers(result: Type | None, python: bool = True) -> tuple[OperatorRule, ...]:
+    """The four mixes of int and float; `result` None: int for two ints, else float."""
+    pairs = ((INT, INT), (INT, FLOAT), (FLOAT, INT), (FLOAT, FLOAT))
+    return tuple(
+        OperatorRule(p, result or (INT if p == (INT, INT) else FLOAT), python) for p in pairs
+    )
+
+
+_ORDERING = _numbers(BOOL) + (
+    OperatorRule((STR, STR), BOOL),  # by code point
+    OperatorRule((TIME, TIME), BOOL),
+    OperatorRule((DURATION, DURATION), BOOL),
+    OperatorRule((IP, IP), BOOL, python=False),  # by address (runtime.ops.ip_key), not as text
+)
+_EQUALITY = _numbers(BOOL) + tuple(
+    OperatorRule((t, t), BOOL) for t in (STR, BOOL, TIME, DURATION, IP)
+) + (
+    OperatorRule((IP, STR), BOOL),  # an ip is its canonical text
+    OperatorRule((STR, IP), BOOL),
+)
+
+# Every binary operator but `and or in =~ ??` (whose operands are conditions,
+# containers, patterns and anything), and unary `-` (one operand). Lists and
+# records compare for equality item by item (`may_equal`).
+OPERATORS: dict[str, tuple[OperatorRule, ...]] = {
+    "+": _numbers(None) + (
+        OperatorRule((STR, STR), STR),
+        OperatorRule((TIME, DURATION), TIME),
+        OperatorRule((DURATION, TIME), TIME),
+        OperatorRule((DURATION, DURATION), DURATION),
+    ),
+    "-": _numbers(None) + (
+        OperatorRule((TIME, TIME), DURATION),
+        OperatorRule((TIME, DURATION), TIME),
+        OperatorRule((DURATION, DURATION), DURATION),
+    ),
+    "*": _numbers(None) + (  # scaling a duration
+        OperatorRule((DURATION, INT), DURATION),
+        OperatorRule((DURATION, FLOAT), DURATION),
+        OperatorRule((INT, DURATION), DURATION),
+        OperatorRule((FLOAT, DURATION), DURATION),
+    ),
+    # by zero is a record error, not Python's ZeroDivisionError
+    "/": _numbers(FLOAT, python=False),
+    "%": _numbers(None, python=False),
+    "<": _ORDERING,
+    "<=": _ORDERING,
+    ">": _ORDERING,
+    ">=": _ORDERING,
+    "==": _EQUALITY,
+    "!=": _EQUALITY,
+}
+NEGATION: tuple[OperatorRule, ...] = tuple(OperatorRule((t,), t) for t in (INT, FLOAT, DURATION))
+
+# a null operand makes these null; the others are comparisons, where null is a value
+NULL_GIVES_NULL = frozenset(("+", "-", "*", "/", "%"))
+
+
+def _rules(op: str, operands: tuple[Type, ...]) -> tuple[OperatorRule, ...]:
+    return NEGATION if len(operands) == 1 else OPERATORS[op]
+
+
+def operator_rule(op: str, *operands: Type) -> OperatorRule | None:
+    """The rule of `op` for exactly these operand types (one operand: unary `-`)."""
+    for rule in _rules(op, operands):
+        if rule.operands == operands:
+            return rule
+    return None
+
+
+def python_operator(op: str, *operands: Type) -> bool:
+    """May generated code apply Python's own `op` to operands of these static types?"""
+    rule = operator_rule(op, *operands)
+    return rule is not None and rule.python
+
+
+def operator_type(op: str, *operands: Type) -> Type | None:
+    """The type of `op` applied to operands of these types (null taken off:
+    the checker reports nullable operands of arithmetic itself), or None when
+    no values of these types can be its operands.
+
+    An `any` operand matches every rule; the result is then the one type
+    every rule of `op` gives (nullable where null gives null), else `any`.
+    A null operand gives null in arithmetic and false in a comparison.
+    """
+    if op in ("==", "!="):
+        return BOOL if may_equal(*operands) else None
+    operands = tuple(strip_null(t) for t in operands)
+    if NULL in operands:
+        return BOOL if op not in NULL_GIVES_NULL else NULL
+    rules = _rules(op, operands)
+    if ANY not in operands:
+        found = operator_rule(op, *operands)
+        return None if found is None else found.result
+    fits = [
+        r for r in rules if all(t in (ANY, want) for t, want in zip(operands, r.operands))
+    ]
+    if not fits:
+        return None
+    results = {r.result for r in rules}
+    if len(results) > 1:
+        return ANY
+    result = results.pop()
+    return nullable(result) if op in NULL_GIVES_NULL else result
+
+
+def may_equal(a: Type, b: Type) -> bool:
+    """Can a value of type `a` ever equal one of type `b`?"""
+    a, b = strip_null(a), strip_null(b)
+    if ANY in (a, b) or NULL in (a, b):
+        return True
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        return may_equal(a.item, b.item)
+    if isinstance(a, RecordT) and isinstance(b, RecordT):
+        return True
+    return operator_rule("==", a, b) is not None
+
+
 # the error-record type of every pipeline (SPEC section 7)
 ERROR_RECORD = RecordT(
     (

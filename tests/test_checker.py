@@ -465,6 +465,54 @@ def test_typing_errors():
         assert codes_of(text + expr + " | sink stdout") == expected, expr
 
 
+ANY_OPERANDS = "schema A { d: duration, b: bool, s: str, t: time, ip: ip, xs: [int], x: any }"
+
+
+def test_an_any_operand_is_accepted_where_some_rule_could_apply():
+    """An `any` operand stands for a value of any type: the operator is
+    accepted when some rule of types.OPERATORS fits the other operand, and
+    rejected when none can (so `d * x` checks, `b + x` does not)."""
+    text = f"{ANY_OPERANDS}\nsource stdin(format=json, schema=A) | set v = "
+    accepted = ("d * x", "x * d", "x * 2.5", "t - x", "x - d", "x + s", "ip < x", "s >= x",
+                "x < x", "-x", "x % 2")  # fmt: skip
+    for expr in accepted:
+        assert codes_of(text + expr + " | sink stdout") == [], expr
+    rejected = {
+        "b + x": [codes.BAD_OPERANDS],
+        'x - "a"': [codes.BAD_OPERANDS],
+        "xs + x": [codes.BAD_OPERANDS],
+        "b < x": [codes.BAD_OPERANDS],
+        "xs >= x": [codes.BAD_OPERANDS],
+        '"a" * x': [codes.NOT_NUMERIC],
+        "d / x": [codes.NOT_NUMERIC],
+        "-b": [codes.NOT_NUMERIC],
+    }
+    for expr, expected in rejected.items():
+        assert codes_of(text + expr + " | sink stdout") == expected, expr
+    types = set_types(ANY_OPERANDS.replace("schema A", "schema R"),
+                      "a = d * x, q = x / 2, c = x < 1, m = x % 2, n = -x")  # fmt: skip
+    assert types["a"] == ANY and types["q"] == Nullable(FLOAT) and types["c"] == BOOL
+    assert types["m"] == ANY and types["n"] == ANY
+
+
+def test_env_call_errors():
+    """env() takes one or two literal strings, positionally."""
+    text = "source stdin | set v = "
+    cases = {
+        'env(name="A")': (codes.UNKNOWN_PARAM, "env() takes no keyword argument `name`"),
+        "env(x)": (codes.NOT_CONSTANT, "env() takes literal strings"),
+        'env("A", x, y)': (codes.NOT_CONSTANT, "env() takes literal strings"),
+        "env()": (codes.MISSING_ARG, "env() needs the name of an environment variable"),
+        'env("A", "b", "c")': (codes.TOO_MANY_ARGS, "env() takes at most 2 arguments, got 3"),
+        'env("", "b")': (codes.BAD_ARG_VALUE, "env() needs a non-empty variable name"),
+    }
+    for expr, expected in cases.items():
+        diags = checked(text + expr + " | sink stdout")[1]
+        assert [(d.code, d.message) for d in diags] == [expected], expr
+    plan = plan_of(text + 'env("A", "b") | sink stdout')
+    assert pipeline(plan, "t").steps[0].assignments[0][1] == ir.EnvE("A", "b", STR)
+
+
 def test_set_field_lowering_keeps_the_expression_tree():
     text = f"{R}\nsource stdin(format=json, schema=R) | set v = -(i + 2) ?? 0 | sink stdout"
     set_step, _ = pipeline(plan_of(text), "t").steps

@@ -13,7 +13,9 @@ from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
 from ..source import Span
 from ..syntax import STAGE_FORMS
 from ..types import ANY, BOOL, DURATION, FLOAT, INT, NULL, OPEN_RECORD, STR, ListT, RecordT, Type
-from ..types import assignable, field_type, strip_null, to_descriptor
+from ..types import field_type, strip_null, to_descriptor
+from .arguments import count as _count
+from .arguments import match_arguments
 from .exprs import env_call
 from .records import lookup
 from .report import Reporter, closest, did_you_mean, field_name, one_of, pick_span
@@ -164,40 +166,23 @@ class CallChecker:
         """Bind `call.args` to `params`, defaults filled in; `owner` names the
         stage or option in messages."""
         bound = Bound()
-        written: dict[str, ast.Arg] = {}
-        next_positional = 0
-        param_names = [p.name for p in params]
-        for arg in call.args:
-            arg_span = pick_span(arg.span, arg.value.span, span)
-            if arg.name is None:
-                # a positional argument fills the next parameter not yet given
-                while next_positional < len(params) and param_names[next_positional] in written:
-                    next_positional += 1
-                if next_positional >= len(params):
-                    self.rep.error(codes.TOO_MANY_ARGS,
-                                   f"{owner} takes at most {len(params)} argument"
-                                   f"{'' if len(params) == 1 else 's'}", arg_span,
-                                   hint=_signature(owner, params))  # fmt: skip
-                    bound.ok = False
-                    continue
-                name = param_names[next_positional]
-                next_positional += 1
-            else:
-                name = arg.name
-                if name not in param_names:
-                    hint = did_you_mean(name, param_names) or _signature(owner, params)
-                    self.rep.error(codes.UNKNOWN_PARAM, f"{owner} has no parameter `{name}`",
-                                   arg_span, hint=hint)  # fmt: skip
-                    bound.ok = False
-                    continue
-                if name in written:
-                    self.rep.error(codes.DUPLICATE_ARG, f"`{name}` of {owner} is given twice",
-                                   arg_span)  # fmt: skip
-                    bound.ok = False
-                    continue
-            written[name] = arg
+        matched = match_arguments(params, call.args)
+        def at(arg: ast.Arg) -> Span:
+            return pick_span(arg.span, arg.value.span, span)
+
+        for arg in matched.extra:
+            self.rep.error(codes.TOO_MANY_ARGS, f"{owner} takes at most {_count(len(params))}",
+                           at(arg), hint=_signature(owner, params))  # fmt: skip
+        for arg in matched.unknown:
+            hint = did_you_mean(arg.name, [p.name for p in params]) or _signature(owner, params)
+            self.rep.error(codes.UNKNOWN_PARAM, f"{owner} has no parameter `{arg.name}`",
+                           at(arg), hint=hint)  # fmt: skip
+        for arg, param in matched.repeated:
+            self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of {owner} is given twice",
+                           at(arg))  # fmt: skip
+        bound.ok = not matched.misplaced
         for param in params:
-            arg = written.get(param.name)
+            arg = matched.given.get(param.name)
             if arg is None:
                 self._default(owner, param, record, span, bound)
                 continue
@@ -346,8 +331,8 @@ class CallChecker:
         typ = lookup(record, path, span, self.rep)
         if typ is None:
             return False
-        wanted = [t for t in param.accepts if t != ANY]
-        if param.accepts and typ != ANY and not any(assignable(typ, t) for t in wanted):
+        if not param.admits(typ):
+            wanted = [t for t in param.accepts if t != ANY]
             accepted = " or ".join(dict.fromkeys(str(strip_null(t)) for t in wanted))
             self.rep.error(codes.TYPE_MISMATCH,
                            f"`{param.name}` of {owner} must be a field of type {accepted}; "

@@ -4,7 +4,7 @@ every node with its static type, reporting what can never work."""
 from __future__ import annotations
 
 from .. import ast, codes, ir
-from ..builtins import AGGREGATES, FUNCTIONS, Function, accepts, describe
+from ..builtins import AGGREGATES, ENV_PARAMS, FUNCTIONS, Function, describe
 from ..source import Span
 from ..types import (
     ANY,
@@ -12,42 +12,28 @@ from ..types import (
     DURATION,
     FLOAT,
     INT,
-    IP,
     NULL,
     STR,
-    TIME,
     ListT,
     Nullable,
-    RecordT,
     Type,
+    is_numeric,
     join,
     join_all,
+    may_equal,
+    operator_type,
     strip_null,
 )
+from .arguments import count, match_arguments
 from .records import lookup
 from .report import Reporter, did_you_mean, field_name, pick_span
 
-_ORDERED_KINDS = {(STR, STR), (TIME, TIME), (DURATION, DURATION), (IP, IP)}
 _RE2_HINT = "patterns use RE2 syntax, which has no backreferences and no lookaround"
 
 
 def is_condition(t: Type) -> bool:
     """May `t` be used as a condition (bool, bool?, any; null counts as false)?"""
     return strip_null(t) == BOOL or t in (ANY, NULL)
-
-
-def may_equal(a: Type, b: Type) -> bool:
-    """Can a value of type `a` ever equal one of type `b`?"""
-    a, b = strip_null(a), strip_null(b)
-    if ANY in (a, b) or NULL in (a, b) or a == b:
-        return True
-    if a in (INT, FLOAT) and b in (INT, FLOAT):
-        return True
-    if {a, b} == {IP, STR}:
-        return True  # an ip is compared by its canonical text
-    if isinstance(a, ListT) and isinstance(b, ListT):
-        return may_equal(a.item, b.item)
-    return isinstance(a, RecordT) and isinstance(b, RecordT)
 
 
 def const_bool(e: ir.TExpr) -> bool | None:
@@ -75,7 +61,6 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
     """The (name, default) of `env("NAME"[, "default"])`, or None after
     reporting why the call is not one."""
     span = pick_span(call.span, call.name_span)
-    values: list[str] = []
     for arg in call.args:
         if arg.name is not None:
             rep.error(codes.UNKNOWN_PARAM, f"env() takes no keyword argument `{arg.name}`",
@@ -89,20 +74,25 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
                 hint='the variable\'s name and an optional default: env("NAME", "default")',
             )
             return None  # fmt: skip
-        values.append(arg.value.value)
-    if not values:
+    matched = match_arguments(ENV_PARAMS, call.args)
+    if matched.missing:
         rep.error(codes.MISSING_ARG, "env() needs the name of an environment variable", span,
                   hint='env("NAME") or env("NAME", "default")')  # fmt: skip
         return None
-    if len(values) > 2:
-        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most 2 arguments, got {len(values)}",
-                  pick_span(call.args[2].span, span), hint='env("NAME", "default")')  # fmt: skip
+    if matched.extra:
+        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most {count(len(ENV_PARAMS))}, got "
+                  f"{len(call.args)}", pick_span(matched.extra[0].span, span),
+                  hint='env("NAME", "default")')  # fmt: skip
         return None
-    if not values[0]:
+    name, default = (
+        p.default if p.name not in matched.given else matched.given[p.name].value.value
+        for p in ENV_PARAMS
+    )
+    if not name:
         rep.error(codes.BAD_ARG_VALUE, "env() needs a non-empty variable name",
-                  pick_span(call.args[0].span, span))  # fmt: skip
+                  pick_span(matched.given["name"].span, span))  # fmt: skip
         return None
-    return values[0], values[1] if len(values) == 2 else None
+    return name, default
 
 
 def _describe_operand(e: ir.TExpr) -> str:
@@ -161,8 +151,9 @@ class ExprChecker:
             return ir.UnaryE("not", operand, BOOL)
         if self._null_operand(e.op, operand, e.operand.span):
             return ir.UnaryE(e.op, operand, ANY)
-        if t in (INT, FLOAT, DURATION, ANY):
-            return ir.UnaryE(e.op, operand, t)
+        typ = operator_type(e.op, t)
+        if typ is not None:
+            return ir.UnaryE(e.op, operand, typ)
         self.rep.error(codes.NOT_NUMERIC, f"unary `-` needs a number or a duration; this is {t}",
                        e.operand.span)  # fmt: skip
         return ir.UnaryE(e.op, operand, ANY)
@@ -195,8 +186,7 @@ class ExprChecker:
             return ir.BinaryE(op, left, right, BOOL)  # fmt: skip
         if op in ("<", "<=", ">", ">="):
             a, b = strip_null(lt), strip_null(rt)
-            numbers = a in (INT, FLOAT) and b in (INT, FLOAT)
-            if not (ANY in (a, b) or NULL in (a, b) or numbers or (a, b) in _ORDERED_KINDS):
+            if operator_type(op, a, b) is None:
                 self.rep.error(codes.BAD_OPERANDS, f"cannot order {a} and {b} with `{op}`",
                                e.span, hint="both sides must be numbers, or both str, time, "
                                "duration or ip")  # fmt: skip
@@ -269,25 +259,14 @@ class ExprChecker:
         a, b = strip_null(left.type), strip_null(right.type)
         if bad_null and NULL in (a, b):
             return ANY
-        numbers = a in (INT, FLOAT, ANY) and b in (INT, FLOAT, ANY)
-        if numbers:
-            if op == "/":
-                return Nullable(FLOAT) if ANY in (a, b) else FLOAT
-            if ANY in (a, b):
-                return ANY
-            return INT if a == b == INT else FLOAT
-        if op == "*" and sorted((a, b), key=str) in ([DURATION, INT], [DURATION, FLOAT]):
-            return DURATION  # scaling a duration
-        if op in ("*", "/", "%"):
-            for t, node in ((a, e.left), (b, e.right)):
-                if t not in (INT, FLOAT, ANY):
-                    self.rep.error(codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}",
-                                   node.span)  # fmt: skip
-            return ANY
-        found = _ADDITIVE[op].get((a, b))
+        found = operator_type(op, a, b)
         if found is not None:
             return found
-        if ANY in (a, b):
+        if op in ("*", "/", "%"):
+            for t, node in ((a, e.left), (b, e.right)):
+                if not is_numeric(t):
+                    self.rep.error(codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}",
+                                   node.span)  # fmt: skip
             return ANY
         hint = "convert with to_str(…) to join text" if op == "+" and STR in (a, b) else None
         self.rep.error(codes.BAD_OPERANDS, f"`{op}` does not apply to {a} and {b}", e.span,
@@ -324,39 +303,31 @@ class ExprChecker:
 
     def _builtin(self, fn: Function, call: ast.Call, record: Type, name_span: Span) -> ir.TExpr:
         params = fn.params
-        bound: list[ir.TExpr | None] = [None] * len(params)
-        positional = 0
-        ok = True
-        for arg in call.args:
-            value = self.check(arg.value, record)
-            if arg.name is None:
-                if positional >= len(params):
-                    self.rep.error(codes.TOO_MANY_ARGS,
-                                   f"`{fn.name}` takes {_count(len(params))}, got "
-                                   f"{sum(1 for a in call.args if a.name is None)}",
-                                   pick_span(arg.span, arg.value.span))  # fmt: skip
-                    ok = False
-                    continue
-                index = positional
-                positional += 1
-            else:
-                names = [p.name for p in params]
-                if arg.name not in names:
-                    self.rep.error(codes.UNKNOWN_PARAM,
-                                   f"`{fn.name}` has no parameter `{arg.name}`",
-                                   pick_span(arg.span, arg.value.span),
-                                   hint=did_you_mean(arg.name, names))  # fmt: skip
-                    ok = False
-                    continue
-                index = names.index(arg.name)
-            param = params[index]
-            if bound[index] is not None:
-                self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice",
-                               pick_span(arg.span, arg.value.span))  # fmt: skip
-                ok = False
-                continue
-            bound[index] = value
-            if not accepts(param, value.type):
+        matched = match_arguments(params, call.args)
+
+        def at(arg: ast.Arg) -> Span:
+            return pick_span(arg.span, arg.value.span)
+
+        for arg in matched.misplaced:
+            self.check(arg.value, record)
+        positional = sum(1 for a in call.args if a.name is None)
+        for arg in matched.extra:
+            self.rep.error(codes.TOO_MANY_ARGS,
+                           f"`{fn.name}` takes {count(len(params))}, got {positional}",
+                           at(arg))  # fmt: skip
+        for arg in matched.unknown:
+            self.rep.error(codes.UNKNOWN_PARAM, f"`{fn.name}` has no parameter `{arg.name}`",
+                           at(arg), hint=did_you_mean(arg.name, [p.name for p in params]))  # fmt: skip
+        for arg, param in matched.repeated:
+            self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice",
+                           at(arg))  # fmt: skip
+        ok = not matched.misplaced
+        bound: list[ir.TExpr | None] = []
+        for param in params:
+            arg = matched.given.get(param.name)
+            value = None if arg is None else self.check(arg.value, record)
+            bound.append(value)
+            if value is not None and not param.admits(value.type):
                 self.rep.error(codes.TYPE_MISMATCH,
                                f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
                                f"this is {value.type}", arg.value.span)  # fmt: skip
@@ -367,12 +338,11 @@ class ExprChecker:
                     self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of `{fn.name}`: {problem}",
                                    arg.value.span)  # fmt: skip
                     ok = False
-        missing = [p.name for p, b in zip(params, bound) if b is None and p.required]
-        if missing:
+        if matched.missing:
             self.rep.error(
                 codes.MISSING_ARG,
-                f"`{fn.name}` needs {_count(sum(p.required for p in params))}: "
-                f"missing `{'`, `'.join(missing)}`",
+                f"`{fn.name}` needs {count(sum(p.required for p in params))}: "
+                f"missing `{'`, `'.join(p.name for p in matched.missing)}`",
                 name_span,
                 hint=f"{fn.name}({', '.join(p.name for p in params)}): {fn.doc}",
             )
@@ -398,10 +368,6 @@ def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:
     return tuple(out)
 
 
-def _count(n: int) -> str:
-    return f"{n} argument" + ("" if n == 1 else "s")
-
-
 def _literal_type(value) -> Type:
     if value is None:
         return NULL
@@ -412,21 +378,6 @@ def _literal_type(value) -> Type:
     if isinstance(value, float):
         return FLOAT
     return STR
-
-
-_ADDITIVE: dict[str, dict[tuple[Type, Type], Type]] = {
-    "+": {
-        (STR, STR): STR,
-        (TIME, DURATION): TIME,
-        (DURATION, TIME): TIME,
-        (DURATION, DURATION): DURATION,
-    },
-    "-": {
-        (TIME, TIME): DURATION,
-        (TIME, DURATION): TIME,
-        (DURATION, DURATION): DURATION,
-    },
-}
 
 
 def regex_error(pattern: str) -> str | None:

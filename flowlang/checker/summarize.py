@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import ast, codes, ir
 from ..builtins import AGGREGATES, FUNCTIONS
-from ..types import ANY, TIME, RecordT, Type, is_numeric, strip_null
+from ..types import ANY, TIME, RecordT, Type, strip_null
 from .records import lookup
 from .report import Reporter, did_you_mean, field_name, one_of, pick_span
 
@@ -105,7 +105,7 @@ def _aggregate(agg: ast.Aggregate, record: RecordT, rep: Reporter) -> ir.Aggrega
     typ = lookup(record, path, arg.value.span, rep)
     if typ is None:
         typ = ANY
-    elif fn.numeric and not is_numeric(typ, allow_null=True):
+    elif not fn.params[0].admits(typ):
         rep.error(codes.NOT_NUMERIC, f"`{fn.name}` needs a numeric field; `{field_name(path)}` "
                   f"is {typ}", arg.value.span, hint="convert it with to_float(…) in a `set` "
                   "before summarize")  # fmt: skip

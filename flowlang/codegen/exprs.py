@@ -9,19 +9,12 @@ hoisted out of the record loop into the segment's setup.
 from __future__ import annotations
 
 from .. import ir
-from ..names import python_identifier
-from ..types import ANY, BOOL, DURATION, FLOAT, INT, IP, STR, TIME, ListT, RecordT, Type, strip_null
+from ..builtins import FUNCTIONS
+from ..types import ANY, BOOL, IP, STR, ListT, RecordT, python_operator, strip_null
 from .literals import pyrepr
 
-_NUMS = (INT, FLOAT)
-_ORDERED_SAME = (STR, TIME, DURATION)  # ips order by address: ops.ip_key
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
-_FAST_ARITH = {
-    "+": {(STR, STR), (TIME, DURATION), (DURATION, TIME), (DURATION, DURATION)},
-    "-": {(TIME, TIME), (TIME, DURATION), (DURATION, DURATION)},
-    "*": {(DURATION, INT), (DURATION, FLOAT), (INT, DURATION), (FLOAT, DURATION)},
-}
 
 
 class Hoister:
@@ -76,7 +69,7 @@ class ExprCompiler:
         if e.op == "not":
             return f"(not {self.cond(e.operand)})"
         operand = self.expr(e.operand)
-        if e.operand.type in (INT, FLOAT, DURATION):
+        if python_operator("-", e.operand.type):
             return f"(-{operand})"
         return f"_ops.neg({operand})"
 
@@ -93,40 +86,27 @@ class ExprCompiler:
                 return f"({pattern}.search({self.expr(e.left)}) is not None)"
             return f"_ops.match({pattern}, {self.expr(e.left)})"
         left, right = self.expr(e.left), self.expr(e.right)
+        if op == "in":
+            return f"_ops.in_({left}, {right})"
+        if python_operator(op, lt, rt_):
+            return f"({left} {op} {right})"
         if op in ("==", "!="):
-            if _same_kind(lt, rt_):
-                return f"({left} {op} {right})"
             return f"_ops.{'eq' if op == '==' else 'ne'}({left}, {right})"
         if op in _COMPARE:
             if strip_null(lt) == IP and strip_null(rt_) == IP:
                 return f"_ops.{_COMPARE[op]}(_ops.ip_key({left}), _ops.ip_key({right}))"
-            if _same_kind(lt, rt_) and (lt in _NUMS or lt in _ORDERED_SAME):
-                return f"({left} {op} {right})"
             return f"_ops.{_COMPARE[op]}({left}, {right})"
-        if op == "in":
-            return f"_ops.in_({left}, {right})"
-        if op in ("+", "-", "*") and (
-            (lt in _NUMS and rt_ in _NUMS) or (lt, rt_) in _FAST_ARITH.get(op, ())
-        ):
-            return f"({left} {op} {right})"
         return f"_ops.{_ARITH[op]}({left}, {right})"
 
     def _CondE(self, e: ir.CondE) -> str:
         return f"({self.expr(e.then)} if {self.cond(e.cond)} else {self.expr(e.else_)})"
 
     def _FuncE(self, e: ir.FuncE) -> str:
-        name = python_identifier(e.name)
-        return f"_ops.fn_{name}(" + ", ".join(self.expr(a) for a in e.args) + ")"
+        impl = FUNCTIONS[e.name].impl.__name__  # a function of runtime.ops (tests/test_builtins.py)
+        return f"_ops.{impl}(" + ", ".join(self.expr(a) for a in e.args) + ")"
 
     def _EnvE(self, e: ir.EnvE) -> str:
         return self.hoist.const("env", f"rt.env({pyrepr(e.name)}, {pyrepr(e.default)})")
-
-
-def _same_kind(a: Type, b: Type) -> bool:
-    """Both statically non-null, and plain Python comparison means what ours does."""
-    if a in _NUMS and b in _NUMS:
-        return True
-    return a == b and a in (STR, TIME, DURATION, IP)
 
 
 def _may_share(e: ir.TExpr) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Literal
 
-from ..types import Type
+from ..types import ANY, NULL, Type, assignable, strip_null
 
 
 class Kind(Enum):
@@ -25,6 +25,7 @@ class Kind(Enum):
     # (plus `<param>_args`, a dict of the option's own arguments, when any option takes some)
     SCHEMA = "schema"  # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
     VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
+    EXPR = "expr"  # an expression evaluated for each record (builtin functions) -> ir.TExpr
 
 
 REQUIRED: Any = object()  # default marker: the argument must be given
@@ -36,14 +37,33 @@ class Param:
     kind: Kind
     doc: str
     type: Type | None = None  # VALUE: the constant's type; FIELD/FIELDS: None or see `accepts`
-    accepts: tuple[Type, ...] = ()  # FIELD/FIELDS: allowed field types (empty: any type)
+    # FIELD/FIELDS: allowed field types (empty: any type); EXPR: allowed types of the
+    # argument, null aside (a null argument gives null; ANY among them: every type)
+    accepts: tuple[Type, ...] = ()
     default: Any = REQUIRED  # FIELD default is a tuple path, CHOICE default an option name
     options: dict[str, tuple["Param", ...]] = field(default_factory=dict)  # CHOICE
     allow_env: bool = False  # VALUE of type str: env("X") allowed
+    # EXPR: what is wrong with a constant argument (None when nothing is);
+    # other arguments are checked at run time
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    def admits(self, typ: Type) -> bool:
+        """May an argument of type `typ` be passed (FIELD, FIELDS, EXPR)? `any`
+        always may: it is checked at run time. A field must be assignable to
+        one of `accepts` (none: every type; `any` among them only says that
+        `any` fields may be passed). An EXPR argument may also be null (null
+        gives null), and `any` among its `accepts` admits every type."""
+        if self.kind is Kind.EXPR:
+            typ = strip_null(typ)
+            if typ == NULL or ANY in self.accepts:
+                return True
+        if not self.accepts or typ == ANY:
+            return True
+        return any(assignable(typ, t) for t in self.accepts if t != ANY)
 
 
 @dataclass(frozen=True)
@@ -52,14 +72,6 @@ class EnvRef:
 
     name: str
     default: str | None = None
-
-
-@dataclass(frozen=True)
-class Option:
-    """A bound CHOICE: the option's name and its own bound arguments."""
-
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
 
 
 class RuleContext:

@@ -15,6 +15,9 @@ from ._spec import Example, Kind, Param, RuleContext, StageSpec
 from .summarize import freeze_value
 
 
+_ALPHA = Param("alpha", Kind.VALUE, "smoothing factor", type=FLOAT, default=0.1)
+
+
 def _problem(method: str, alpha: float, threshold: float, window: int, warmup: int,
              max_keys: int) -> tuple[str, str] | None:  # fmt: skip
     """The first argument that makes no sense, as (parameter, why), or None."""
@@ -36,7 +39,7 @@ def _problem(method: str, alpha: float, threshold: float, window: int, warmup: i
 
 def _output(ctx: RuleContext):
     args = ctx.args
-    alpha = args.get("method_args", {}).get("alpha", 0.1)
+    alpha = args.get("method_args", {}).get("alpha", _ALPHA.default)
     values = (args["threshold"], args["window"], args["warmup"], args["max_keys"], alpha)
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         problem = _problem(args["method"], alpha, args["threshold"], args["window"],
@@ -68,7 +71,7 @@ SPEC = StageSpec(
               accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT), ANY)),
         Param("method", Kind.CHOICE, "the detector", default="zscore", options={
             "zscore": (),
-            "ewma": (Param("alpha", Kind.VALUE, "smoothing factor", type=FLOAT, default=0.1),),
+            "ewma": (_ALPHA,),
         }),
         Param("threshold", Kind.VALUE, "an anomaly is a score beyond ±threshold",
               type=FLOAT, default=3.0),
@@ -227,7 +230,7 @@ class Anomaly(Processor):
         super().__init__(ctx)
         if method not in ("zscore", "ewma"):
             raise ValueError(f"anomaly: unknown method {method!r}")
-        alpha = float((method_args or {}).get("alpha", 0.1))
+        alpha = float((method_args or {}).get("alpha", _ALPHA.default))
         problem = _problem(method, alpha, threshold, window, warmup, max_keys)
         if problem:
             raise ValueError(f"anomaly: {problem}")

@@ -42,6 +42,9 @@ def compile_regex(pattern: str):
         raise ValueError(str(reason)) from None
 
 
+_DELIMITER = Param("delimiter", Kind.VALUE, "column separator", type=STR, default=",")
+
+
 def _merge(record: Type, fields) -> Type:
     for name, typ in fields:
         record = with_field(record, name, typ)
@@ -113,7 +116,7 @@ SPEC = StageSpec(
             "kv": (),
             "csv": (
                 Param("columns", Kind.VALUE, "column names", type=ListT(STR)),
-                Param("delimiter", Kind.VALUE, "column separator", type=STR, default=","),
+                _DELIMITER,
             ),
             "regex": (Param("pattern", Kind.VALUE, "a regex with named groups", type=STR),),
             "combined": (),
@@ -212,7 +215,7 @@ class Parse:
             self._parse = self._kv
         elif format == "csv":
             self.columns = tuple(args["columns"])
-            self.delimiter = args.get("delimiter", ",")
+            self.delimiter = args.get("delimiter", _DELIMITER.default)
             self._parse = self._csv
         elif format == "regex":
             self._regex = compile_regex(args["pattern"])
