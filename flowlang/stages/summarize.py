@@ -286,7 +286,7 @@ class Summarize(WindowProcessor):
         before = self._closed_below * self._every_us
         saved: dict = {"emitted_before_us": before}
         try:
-            saved["emitted_before"] = _time_text(_EPOCH + _dt.timedelta(microseconds=before))
+            saved["emitted_before"] = time_text(_EPOCH + _dt.timedelta(microseconds=before))
         except OverflowError:
             pass  # past the year 9999: the number alone
         return saved
