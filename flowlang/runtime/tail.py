@@ -6,12 +6,16 @@ rescanned about once a second:
 - rotation by rename: the renamed file keeps its identity; it is read to its
   end and closed once it has been out of the glob and quiet for `linger`
   seconds, while the new file at the path is read from its start;
-- copytruncate and truncation: a file whose size drops below the read offset
-  is read again from its start;
+- copytruncate and truncation: before every read the file's first bytes are
+  compared with its fingerprint (the first `HEAD` bytes read from it, as
+  Filebeat and Vector do); a file whose size dropped below the read offset,
+  or whose first bytes changed (truncated and written again past the old
+  offset between two reads), is read again from its start;
 - a checkpoint `{path, dev, inode, offset, head}` per file, saved only when
   the sinks accepted the records up to `offset`, lets a restart resume where
   the last run stopped (a rotated file is found again by its inode in the
-  directory; `head`, the file's first bytes, guards against inode reuse).
+  directory; `head`, the fingerprint, guards against inode reuse and files
+  rewritten while no run was reading them).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from typing import Any
 from . import checkpoint
 from .lines import BATCH_BYTES, LineReader, TooLong
 
-HEAD = 64  # bytes of a file's start kept in the checkpoint as its fingerprint
+# Bytes of a file's start that identify it (Filebeat's fingerprint length).
+# Two contents with the same first HEAD bytes are taken for one file that grew.
+HEAD = 1024
 
 
 def expand(pattern: str) -> list[str]:
@@ -38,7 +44,8 @@ def expand(pattern: str) -> list[str]:
 class Watched:
     """One followed file."""
 
-    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int):
+    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int,
+                 prefix: bytes):  # fmt: skip
         self.path = path
         self.f = f
         self.key = (st.st_dev, st.st_ino)
@@ -46,20 +53,42 @@ class Watched:
         self.acked = offset
         self.gone_since: float | None = None
         self.quiet_since = time.monotonic()
-        self.prefix = b""  # the file's first bytes, up to HEAD
+        # the file's first min(HEAD, reader.offset) bytes, as they were read:
+        # it grows with the offset, so a file short when first read is
+        # recognised by as many bytes as it has once it grew
+        self.prefix = prefix
         self.closed = False
 
     def fingerprint(self, upto: int) -> str:
         """The hex of the file's first min(HEAD, upto) bytes."""
-        want = min(HEAD, upto)
-        if len(self.prefix) < want and not self.closed:
-            self.prefix = os.pread(self.f.fileno(), HEAD, 0)
-        return self.prefix[:want].hex()
+        return self.prefix[: min(HEAD, upto)].hex()
+
+    def restart(self) -> None:
+        """The file was truncated or rewritten: read it again from its start."""
+        self.reader.reset(0)
+        self.prefix = b""
+        self.acked = 0
+
+    def grow_prefix(self, lines: list) -> None:
+        """Extend the fingerprint with the bytes `lines` came from (the last
+        read, from `reader.last_start` to `reader.offset`)."""
+        want = min(HEAD, self.reader.offset) - len(self.prefix)
+        if want <= 0:
+            return
+        got = bytearray()
+        for line in lines:
+            if isinstance(line, TooLong):
+                got += line.head  # an over-long line's head is longer than HEAD
+                break
+            got += line
+            got += b"\n"  # one too many after a last line without newline: cut below
+            if len(got) >= want:
+                break
+        self.prefix += bytes(got[:want])
 
 
-def _head_of(path: str, size: int) -> str:
-    with open(path, "rb") as f:
-        return f.read(min(HEAD, size)).hex()
+def _read_head(f: Any, n: int) -> bytes:
+    return os.pread(f.fileno(), min(HEAD, n), 0)
 
 
 class Tailer:
@@ -110,9 +139,11 @@ class Tailer:
             if (st.st_dev, st.st_ino) != key or key in self.files:
                 continue
             offset = int(entry.get("offset", 0))
-            if st.st_size < offset or _head_of(path, offset) != entry.get("head", ""):
-                offset = 0  # truncated or a different file on a reused inode
-            self._open(path, st, offset)
+            try:
+                head = bytes.fromhex(entry.get("head", ""))
+            except (TypeError, ValueError):
+                head = b""
+            self._open(path, st, offset, head)
             return
 
     def _add(self, path: str, initial: bool = False) -> None:
@@ -127,7 +158,11 @@ class Tailer:
         at_end = self.start == "end" and initial
         self._open(path, st, st.st_size if at_end else 0)
 
-    def _open(self, path: str, st: os.stat_result, offset: int) -> None:
+    def _open(self, path: str, st: os.stat_result, offset: int,
+              head: bytes | None = None) -> None:  # fmt: skip
+        """Follow the file at `path` from `offset`; `head` is the fingerprint
+        a checkpoint holds for it: a file whose first bytes differ from it, or
+        that is now shorter than `offset`, is read from its start."""
         try:
             f = open(path, "rb")
         except OSError:
@@ -136,7 +171,12 @@ class Tailer:
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
             f.close()  # replaced between stat and open: the next scan finds it
             return
-        self.files[(st.st_dev, st.st_ino)] = Watched(path, f, st, offset)
+        if offset and head is not None:
+            stale = opened.st_size < offset or _read_head(f, len(head)) != head
+            if stale:  # truncated, rewritten, or a different file on a reused inode
+                offset = 0
+        prefix = _read_head(f, offset) if offset else b""
+        self.files[(st.st_dev, st.st_ino)] = Watched(path, f, st, offset, prefix)
 
     # reading
 
@@ -150,10 +190,12 @@ class Tailer:
             w = watched[(self._turn + i) % len(watched)]
             if w.closed:
                 continue
-            self._check_truncation(w)
+            self._check_replaced(w)
             final = w.gone_since is not None and now - w.gone_since >= self.linger
             lines = w.reader.read(n, final=final, max_bytes=BATCH_BYTES)
             if lines:
+                if len(w.prefix) < HEAD:
+                    w.grow_prefix(lines)
                 self._turn = (self._turn + i + 1) % max(len(watched), 1)
                 w.quiet_since = now
                 return w, lines
@@ -161,14 +203,19 @@ class Tailer:
                 self._close(w)
         return None
 
-    def _check_truncation(self, w: Watched) -> None:
+    def _check_replaced(self, w: Watched) -> None:
+        """Start `w` again when it was truncated, or truncated and written
+        again (its first bytes are no longer those read from it)."""
+        fd = w.f.fileno()
         try:
-            size = os.fstat(w.f.fileno()).st_size
+            size = os.fstat(fd).st_size
+            changed = size < w.reader.offset or (
+                w.prefix and os.pread(fd, len(w.prefix), 0) != w.prefix
+            )
         except OSError:
             return
-        if size < w.reader.offset:
-            w.reader.reset(0)
-            w.prefix = b""
+        if changed:
+            w.restart()
 
     def _scan(self, now: float) -> None:
         self.last_scan = now
@@ -190,7 +237,6 @@ class Tailer:
                 w.gone_since = now
 
     def _close(self, w: Watched) -> None:
-        w.fingerprint(w.reader.offset)
         w.closed = True
         w.f.close()
         if w.acked >= w.reader.offset:
@@ -199,11 +245,14 @@ class Tailer:
 
     # checkpoints
 
-    def acked(self, w: Watched, offset: int) -> None:
-        """Records up to `offset` in `w` were accepted: save the checkpoint."""
-        w.acked = offset
-        if w.closed and offset >= w.reader.offset:
-            self.files.pop(w.key, None)
+    def acked(self, w: Watched, restarts: int, offset: int) -> None:
+        """Records up to `offset` in `w` were accepted: save the checkpoint.
+        `restarts` is `w.reader.restarts` when they were read: records read
+        before the file was truncated say nothing about its new content."""
+        if restarts == w.reader.restarts:
+            w.acked = offset
+        if w.closed and w.acked >= w.reader.offset and self.files.get(w.key) is w:
+            del self.files[w.key]
         self._save()
 
     def _save(self) -> None:

@@ -17,7 +17,18 @@ SPEC = StageSpec(
         "With `schema=S` every record is validated and coerced to `S`; one that "
         "does not conform goes to the error stream. `follow=true` tails the files "
         "(rotation and truncation handled) and checkpoints the offset once the "
-        "sinks have accepted the records, so a restart resumes without loss."
+        "sinks have accepted the records, so a restart resumes without loss.\n\n"
+        "**Truncation.** A followed file is known by its device and inode and by "
+        "its fingerprint: its first 1 KiB as read (all of it while it is shorter; "
+        "the fingerprint grows with the file). Before every read the file's first "
+        "bytes are compared with the fingerprint. A file that became shorter than "
+        "the offset read so far, or whose first bytes changed (truncated, as by "
+        "copytruncate, and written again, even past the old offset, between two "
+        "reads), is read again from its start; so is one found changed that way at "
+        "a restart. As in Filebeat and Vector, a file rewritten in place with the "
+        "same first KiB is taken for the same file, grown. Records read before a "
+        "truncation are delivered, but if the run is killed before the sinks "
+        "accepted them they cannot be read again: the file no longer holds them."
     ),
     params=(
         Param("path", Kind.VALUE, "file path or glob", type=STR, allow_env=True),
@@ -126,7 +137,9 @@ class FileSource(Source):
                 continue
             watched, lines = got
             records, failed = self._decoder_for(decoders, watched).decode(lines)
-            ack = partial(tailer.acked, watched, watched.reader.offset)
+            ack = partial(
+                tailer.acked, watched, watched.reader.restarts, watched.reader.offset
+            )
             yield SourceBatch(failed, ack=ack, records=records)
 
     def _decoder_for(self, decoders: dict, watched):
