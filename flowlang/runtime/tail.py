@@ -1,11 +1,17 @@
 """Following files as they grow (`file(..., follow=true)`).
 
 Files are identified by (device, inode), found through a glob that is
-rescanned about once a second:
+rescanned about once a second, and, where inotify is available, through a
+watch on the glob's directory (`dirwatch`): a file that comes to a followed
+name is opened as soon as the kernel reports it, and its descriptor kept, so
+a file that sits at the path for a moment is read all the same. A file that
+came and was renamed again before the report was handled is found at its
+new name by following the renames the watch reported.
 
-- rotation by rename: the renamed file keeps its identity; it is read to its
-  end and closed once it has been out of the glob and quiet for `linger`
-  seconds, while the new file at the path is read from its start;
+- rotation by rename: the renamed file keeps its identity; it is read
+  through its descriptor to its end, before the file now at the path, and
+  closed once it has been out of the glob and quiet for `linger` seconds,
+  while the new file at the path is read from its start;
 - copytruncate and truncation: before every read the file's first bytes are
   compared with its fingerprint (the first `HEAD` bytes read from it, as
   Filebeat and Vector do); a file whose size dropped below the read offset,
@@ -20,12 +26,14 @@ rescanned about once a second:
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import time
 from typing import Any
 
 from . import checkpoint
+from .dirwatch import CREATED, DELETED, MOVED_FROM, MOVED_TO, DirWatch
 from .lines import BATCH_BYTES, LineReader, TooLong
 
 # Bytes of a file's start that identify it (Filebeat's fingerprint length).
@@ -95,7 +103,7 @@ class Tailer:
     """The followed files of one source, with their checkpoint."""
 
     def __init__(self, pattern: str, state_path: str, start: str = "beginning",
-                 rescan: float = 1.0, linger: float = 2.0):  # fmt: skip
+                 rescan: float = 1.0, linger: float = 2.0, watch: bool = True):  # fmt: skip
         self.pattern = pattern
         self.state_path = state_path
         self.start = start
@@ -104,6 +112,12 @@ class Tailer:
         self.files: dict[tuple[int, int], Watched] = {}
         self.last_scan = 0.0
         self._turn = 0
+        # the directory the names live in, and the last part of the pattern;
+        # a glob whose directories are patterns too is only polled
+        self._dir, self._base = os.path.split(os.path.expanduser(pattern))
+        self._use_watch = watch and not glob.has_magic(self._dir)
+        self.watch: DirWatch | None = None
+        self._moving: dict[int, str] = {}  # rename cookie -> the name it left
 
     # opening
 
@@ -111,6 +125,8 @@ class Tailer:
         """Open the files the glob names, at their checkpointed offsets (or
         where `start` says when there is no checkpoint), and save the
         starting positions."""
+        if self._use_watch:  # first, so that nothing created from now on is missed
+            self.watch = DirWatch.create(self._dir or ".")
         saved = checkpoint.load(self.state_path)
         entries = (saved or {}).get("files", [])
         paths = expand(self.pattern)
@@ -181,13 +197,21 @@ class Tailer:
     # reading
 
     def read(self, n: int) -> tuple[Watched, list[bytes | TooLong]] | None:
-        """Up to `n` complete lines from one file that has some, or None."""
+        """Up to `n` complete lines from one file that has some, or None.
+        Rotated files come first, oldest first, so their records come out
+        before those of the file that replaced them; the others take turns."""
+        self.on_changes()
         now = time.monotonic()
         if now - self.last_scan >= self.rescan_every:
             self._scan(now)
-        watched = list(self.files.values())
-        for i in range(len(watched)):
-            w = watched[(self._turn + i) % len(watched)]
+        live = [w for w in self.files.values() if w.gone_since is None]
+        rotated = sorted(
+            (w for w in self.files.values() if w.gone_since is not None),
+            key=lambda w: w.gone_since,
+        )
+        turn = self._turn % len(live) if live else 0
+        order = rotated + live[turn:] + live[:turn]
+        for w in order:
             if w.closed:
                 continue
             self._check_replaced(w)
@@ -196,7 +220,8 @@ class Tailer:
             if lines:
                 if len(w.prefix) < HEAD:
                     w.grow_prefix(lines)
-                self._turn = (self._turn + i + 1) % max(len(watched), 1)
+                if w.gone_since is None:
+                    self._turn = live.index(w) + 1
                 w.quiet_since = now
                 return w, lines
             if final and now - w.quiet_since >= self.linger:
@@ -217,8 +242,81 @@ class Tailer:
         if changed:
             w.restart()
 
+    # the directory watch
+
+    def watch_fileno(self) -> int | None:
+        """The descriptor that becomes readable when the directory watch has
+        something to report (None: no watch, the glob is polled)."""
+        return self.watch.fileno() if self.watch is not None else None
+
+    def _follows(self, name: str) -> bool:
+        """Whether a name in the watched directory is one the pattern names
+        (the last part of a glob matches as `glob` would: not a hidden name
+        unless the pattern starts with a dot)."""
+        if not glob.has_magic(self._base):
+            return name == self._base
+        if name.startswith(".") and not self._base.startswith("."):
+            return False
+        return fnmatch.fnmatchcase(name, self._base)
+
+    def on_changes(self) -> None:
+        """Act on what the directory watch reported: open every file that
+        came to a followed name, where it is now (renames reported since are
+        followed), and rescan when a followed name moved or went."""
+        if self.watch is None:
+            return
+        changes, rescan = self.watch.changes()
+        arrived: dict[str, None] = {}  # names holding a file that came, in order
+        for kind, name, cookie in changes:
+            followed = self._follows(name)
+            if kind == MOVED_FROM:
+                if followed or name in arrived:
+                    self._moving[cookie] = name
+                    arrived.pop(name, None)
+                rescan = rescan or followed
+            elif kind in (CREATED, MOVED_TO):
+                moved_on = kind == MOVED_TO and self._moving.pop(cookie, None) is not None
+                if followed or moved_on:
+                    arrived[name] = None
+                else:
+                    arrived.pop(name, None)  # replaced by a file of no interest
+            elif kind == DELETED:
+                arrived.pop(name, None)
+                rescan = rescan or followed
+        if len(self._moving) > 1024:
+            self._moving.clear()  # halves of renames out of the directory
+        now = time.monotonic()
+        for name in arrived:
+            self._arrived(os.path.join(self._dir, name), self._follows(name), now)
+        if rescan:
+            self._scan(now)
+
+    def _arrived(self, path: str, followed: bool, now: float) -> None:
+        """A file came to `path`: follow it from its start unless it is one
+        already followed (renamed); one that has already left the pattern
+        again is read to its end and closed like any rotated file."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return  # gone again: its rename, if any, is reported next
+        w = self.files.get((st.st_dev, st.st_ino))
+        if w is None:
+            self._open(path, st, 0)
+            w = self.files.get((st.st_dev, st.st_ino))
+            if w is None:
+                return
+        w.path = path
+        if followed:
+            w.gone_since = None
+        elif w.gone_since is None:
+            w.gone_since = now
+
+    # rescanning
+
     def _scan(self, now: float) -> None:
         self.last_scan = now
+        if self.watch is not None:
+            self.watch.rewatch()
         seen = set()
         for path in expand(self.pattern):
             try:
@@ -269,6 +367,9 @@ class Tailer:
         checkpoint.save(self.state_path, {"pattern": self.pattern, "files": entries})
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
         for w in self.files.values():
             if not w.closed:
                 w.f.close()

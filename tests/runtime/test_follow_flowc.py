@@ -132,3 +132,57 @@ def test_a_file_fingerprinted_short_is_recognised_once_it_has_grown(tail):
     tail.wait_delivered()
     assert tail.stop(proc) == 0, tail.stderr()
     assert tail.lost_and_duplicated() == (0, 0)
+
+
+# ---------------------------------------------------------------- rotation
+
+
+def rotate(tail: Tail, rotations: int, pause: float, per_file: int,
+           shift: bool = False) -> None:  # fmt: skip
+    """Write to app.log and rotate it by rename `rotations` times, `pause`
+    seconds apart; the writer keeps its old handle for a few more records
+    after each rename, as a logger does until it reopens. `shift` renames
+    as logrotate does (app.log.1 -> app.log.2, ..., app.log -> app.log.1),
+    else each rotated file gets a name of its own (app.log.<i>)."""
+    n = 1_000_000
+    handle = open(tail.log, "a")
+    try:
+        for i in range(1, rotations + 1):
+            records = range(n, n + per_file)
+            handle.writelines(json.dumps({"n": k}) + "\n" for k in records)
+            handle.flush()
+            tail.written.update(records)
+            n += per_file
+            if shift:
+                for k in range(i - 1, 0, -1):
+                    os.rename(f"{tail.log}.{k}", f"{tail.log}.{k + 1}")
+                os.rename(tail.log, f"{tail.log}.1")
+            else:
+                os.rename(tail.log, f"{tail.log}.{i}")
+            late = range(n, n + 10)  # written to the renamed file
+            handle.writelines(json.dumps({"n": k}) + "\n" for k in late)
+            handle.close()
+            tail.written.update(late)
+            n += 10
+            handle = open(tail.log, "w")
+            time.sleep(pause)
+        last = range(n, n + per_file)
+        handle.writelines(json.dumps({"n": k}) + "\n" for k in last)
+        tail.written.update(last)
+    finally:
+        handle.close()
+
+
+@pytest.mark.parametrize("rotations, pause, shift", [
+    pytest.param(10, 0.1, False, id="10-rotations-100ms-apart"),
+    pytest.param(30, 0.0, True, id="30-logrotate-shifts-at-once"),
+])  # fmt: skip
+def test_rotation_faster_than_any_poll_loses_and_repeats_nothing(tail, rotations, pause, shift):
+    tail.write(0, 100, "w")
+    proc = tail.start()
+    wait_for(lambda: len(numbers(tail.out)) == 100, what="the first records")
+    rotate(tail, rotations, pause, per_file=500, shift=shift)
+    tail.wait_delivered()
+    assert tail.stop(proc) == 0, tail.stderr()
+    lost, duplicated = tail.lost_and_duplicated()
+    assert (lost, duplicated) == (0, 0), f"{lost} lost, {duplicated} duplicated"

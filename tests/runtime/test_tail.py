@@ -100,3 +100,96 @@ def test_an_acknowledgement_from_before_a_truncation_does_not_move_the_checkpoin
     (entry,) = checkpoint.load(str(tmp_path / "state.json"))["files"]
     assert entry["offset"] == 2 and bytes.fromhex(entry["head"]) == b"x\n"
     tailer.close()
+
+
+# ---------------------------------------------------------------- rotation
+
+
+def write(path, *lines: str, mode: str = "a") -> None:
+    with open(path, mode) as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def test_a_file_renamed_twice_before_the_tailer_looked_is_found_by_its_renames(tmp_path):
+    log = tmp_path / "app.log"
+    write(log, "a1", mode="w")
+    tailer = Tailer(str(log), str(tmp_path / "state.json"))
+    tailer.open()
+    assert tailer.watch is not None and tailer.watch.watching
+    try:
+        assert read_all(tailer, 10) == [b"a1"]
+        # two rotations, logrotate's way, before the tailer looks again: the
+        # file b was at the path for no time at all
+        os.rename(log, f"{log}.1")
+        write(log, "b1", "b2", mode="w")
+        os.rename(f"{log}.1", f"{log}.2")
+        os.rename(log, f"{log}.1")
+        write(log, "c1", mode="w")
+        assert sorted(read_all(tailer, 10)) == [b"b1", b"b2", b"c1"]
+        paths = sorted(w.path for w in tailer.files.values())
+        assert paths == [str(log), f"{log}.1", f"{log}.2"]
+    finally:
+        tailer.close()
+
+
+def test_a_rotated_file_is_read_to_its_end_before_the_file_that_replaced_it(tmp_path):
+    log = tmp_path / "app.log"
+    write(log, "old 0", mode="w")
+    tailer = Tailer(str(log), str(tmp_path / "state.json"))
+    tailer.open()
+    try:
+        assert read_all(tailer, 10) == [b"old 0"]
+        with open(log, "a") as old:
+            os.rename(log, f"{log}.1")
+            write(log, "new 0", "new 1", mode="w")
+            old.writelines(f"old {i}\n" for i in range(1, 30))
+        got = read_all(tailer, 10)
+    finally:
+        tailer.close()
+    assert got == [f"old {i}".encode() for i in range(1, 30)] + [b"new 0", b"new 1"]
+
+
+def test_without_a_directory_watch_rotation_is_followed_by_polling(tmp_path):
+    log = tmp_path / "app.log"
+    write(log, "a1", mode="w")
+    tailer = Tailer(str(log), str(tmp_path / "state.json"), rescan=0.0, watch=False)
+    tailer.open()
+    assert tailer.watch is None and tailer.watch_fileno() is None
+    try:
+        assert read_all(tailer, 10) == [b"a1"]
+        with open(log, "a") as old:
+            os.rename(log, f"{log}.1")
+            old.write("a2\n")
+        write(log, "b1", mode="w")
+        assert sorted(read_all(tailer, 10)) == [b"a2", b"b1"]
+    finally:
+        tailer.close()
+
+
+def test_a_directory_that_appears_later_is_watched_once_it_exists(tmp_path):
+    log = tmp_path / "later" / "app.log"
+    tailer = Tailer(str(log), str(tmp_path / "state.json"), rescan=0.0)
+    tailer.open()
+    try:
+        assert tailer.watch is not None and not tailer.watch.watching
+        assert tailer.read(10) is None
+        log.parent.mkdir()
+        assert tailer.read(10) is None  # the rescan puts the watch in place
+        assert tailer.watch.watching
+        write(log, "a1", mode="w")
+        os.rename(log, f"{log}.1")  # came and went between two reads
+        assert read_all(tailer, 10) == [b"a1"]
+    finally:
+        tailer.close()
+
+
+def test_a_glob_in_the_last_part_matches_names_as_glob_does(tmp_path):
+    tailer = Tailer(str(tmp_path / "*.log"), str(tmp_path / "state.json"))
+    assert tailer._follows("a.log") and not tailer._follows(".a.log")
+    assert not tailer._follows("a.log.1")
+    dotted = Tailer(str(tmp_path / ".*.log"), str(tmp_path / "state.json"))
+    assert dotted._follows(".a.log")
+    nested = Tailer(str(tmp_path / "*" / "a.log"), str(tmp_path / "state.json"))
+    nested.open()
+    assert nested.watch is None  # directories named by a pattern are polled
+    nested.close()
