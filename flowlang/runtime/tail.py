@@ -1,30 +1,44 @@
 """Following files as they grow (`file(..., follow=true)`).
 
 Files are identified by (device, inode), found through a glob that is
-rescanned about once a second:
+rescanned about once a second, and, where inotify is available, through a
+watch on the glob's directory (`dirwatch`): a file that comes to a followed
+name is opened as soon as the kernel reports it, and its descriptor kept, so
+a file that sits at the path for a moment is read all the same. A file that
+came and was renamed again before the report was handled is found at its
+new name by following the renames the watch reported.
 
-- rotation by rename: the renamed file keeps its identity; it is read to its
-  end and closed once it has been out of the glob and quiet for `linger`
-  seconds, while the new file at the path is read from its start;
-- copytruncate and truncation: a file whose size drops below the read offset
-  is read again from its start;
+- rotation by rename: the renamed file keeps its identity; it is read
+  through its descriptor to its end, before the file now at the path, and
+  closed once it has been out of the glob and quiet for `linger` seconds,
+  while the new file at the path is read from its start;
+- copytruncate and truncation: before every read the file's first bytes are
+  compared with its fingerprint (the first `HEAD` bytes read from it, as
+  Filebeat and Vector do); a file whose size dropped below the read offset,
+  or whose first bytes changed (truncated and written again past the old
+  offset between two reads), is read again from its start;
 - a checkpoint `{path, dev, inode, offset, head}` per file, saved only when
   the sinks accepted the records up to `offset`, lets a restart resume where
   the last run stopped (a rotated file is found again by its inode in the
-  directory; `head`, the file's first bytes, guards against inode reuse).
+  directory; `head`, the fingerprint, guards against inode reuse and files
+  rewritten while no run was reading them).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import time
 from typing import Any
 
 from . import checkpoint
+from .dirwatch import CREATED, DELETED, MOVED_FROM, MOVED_TO, DirWatch
 from .lines import BATCH_BYTES, LineReader, TooLong
 
-HEAD = 64  # bytes of a file's start kept in the checkpoint as its fingerprint
+# Bytes of a file's start that identify it (Filebeat's fingerprint length).
+# Two contents with the same first HEAD bytes are taken for one file that grew.
+HEAD = 1024
 
 
 def expand(pattern: str) -> list[str]:
@@ -38,7 +52,8 @@ def expand(pattern: str) -> list[str]:
 class Watched:
     """One followed file."""
 
-    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int):
+    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int,
+                 prefix: bytes):  # fmt: skip
         self.path = path
         self.f = f
         self.key = (st.st_dev, st.st_ino)
@@ -46,27 +61,49 @@ class Watched:
         self.acked = offset
         self.gone_since: float | None = None
         self.quiet_since = time.monotonic()
-        self.prefix = b""  # the file's first bytes, up to HEAD
+        # the file's first min(HEAD, reader.offset) bytes, as they were read:
+        # it grows with the offset, so a file short when first read is
+        # recognised by as many bytes as it has once it grew
+        self.prefix = prefix
         self.closed = False
 
     def fingerprint(self, upto: int) -> str:
         """The hex of the file's first min(HEAD, upto) bytes."""
-        want = min(HEAD, upto)
-        if len(self.prefix) < want and not self.closed:
-            self.prefix = os.pread(self.f.fileno(), HEAD, 0)
-        return self.prefix[:want].hex()
+        return self.prefix[: min(HEAD, upto)].hex()
+
+    def restart(self) -> None:
+        """The file was truncated or rewritten: read it again from its start."""
+        self.reader.reset(0)
+        self.prefix = b""
+        self.acked = 0
+
+    def grow_prefix(self, lines: list) -> None:
+        """Extend the fingerprint with the bytes `lines` came from (the last
+        read, from `reader.last_start` to `reader.offset`)."""
+        want = min(HEAD, self.reader.offset) - len(self.prefix)
+        if want <= 0:
+            return
+        got = bytearray()
+        for line in lines:
+            if isinstance(line, TooLong):
+                got += line.head  # an over-long line's head is longer than HEAD
+                break
+            got += line
+            got += b"\n"  # one too many after a last line without newline: cut below
+            if len(got) >= want:
+                break
+        self.prefix += bytes(got[:want])
 
 
-def _head_of(path: str, size: int) -> str:
-    with open(path, "rb") as f:
-        return f.read(min(HEAD, size)).hex()
+def _read_head(f: Any, n: int) -> bytes:
+    return os.pread(f.fileno(), min(HEAD, n), 0)
 
 
 class Tailer:
     """The followed files of one source, with their checkpoint."""
 
     def __init__(self, pattern: str, state_path: str, start: str = "beginning",
-                 rescan: float = 1.0, linger: float = 2.0):  # fmt: skip
+                 rescan: float = 1.0, linger: float = 2.0, watch: bool = True):  # fmt: skip
         self.pattern = pattern
         self.state_path = state_path
         self.start = start
@@ -75,6 +112,12 @@ class Tailer:
         self.files: dict[tuple[int, int], Watched] = {}
         self.last_scan = 0.0
         self._turn = 0
+        # the directory the names live in, and the last part of the pattern;
+        # a glob whose directories are patterns too is only polled
+        self._dir, self._base = os.path.split(os.path.expanduser(pattern))
+        self._use_watch = watch and not glob.has_magic(self._dir)
+        self.watch: DirWatch | None = None
+        self._moving: dict[int, str] = {}  # rename cookie -> the name it left
 
     # opening
 
@@ -82,6 +125,8 @@ class Tailer:
         """Open the files the glob names, at their checkpointed offsets (or
         where `start` says when there is no checkpoint), and save the
         starting positions."""
+        if self._use_watch:  # first, so that nothing created from now on is missed
+            self.watch = DirWatch.create(self._dir or ".")
         saved = checkpoint.load(self.state_path)
         entries = (saved or {}).get("files", [])
         paths = expand(self.pattern)
@@ -110,9 +155,11 @@ class Tailer:
             if (st.st_dev, st.st_ino) != key or key in self.files:
                 continue
             offset = int(entry.get("offset", 0))
-            if st.st_size < offset or _head_of(path, offset) != entry.get("head", ""):
-                offset = 0  # truncated or a different file on a reused inode
-            self._open(path, st, offset)
+            try:
+                head = bytes.fromhex(entry.get("head", ""))
+            except (TypeError, ValueError):
+                head = b""
+            self._open(path, st, offset, head)
             return
 
     def _add(self, path: str, initial: bool = False) -> None:
@@ -127,7 +174,11 @@ class Tailer:
         at_end = self.start == "end" and initial
         self._open(path, st, st.st_size if at_end else 0)
 
-    def _open(self, path: str, st: os.stat_result, offset: int) -> None:
+    def _open(self, path: str, st: os.stat_result, offset: int,
+              head: bytes | None = None) -> None:  # fmt: skip
+        """Follow the file at `path` from `offset`; `head` is the fingerprint
+        a checkpoint holds for it: a file whose first bytes differ from it, or
+        that is now shorter than `offset`, is read from its start."""
         try:
             f = open(path, "rb")
         except OSError:
@@ -136,42 +187,136 @@ class Tailer:
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
             f.close()  # replaced between stat and open: the next scan finds it
             return
-        self.files[(st.st_dev, st.st_ino)] = Watched(path, f, st, offset)
+        if offset and head is not None:
+            stale = opened.st_size < offset or _read_head(f, len(head)) != head
+            if stale:  # truncated, rewritten, or a different file on a reused inode
+                offset = 0
+        prefix = _read_head(f, offset) if offset else b""
+        self.files[(st.st_dev, st.st_ino)] = Watched(path, f, st, offset, prefix)
 
     # reading
 
     def read(self, n: int) -> tuple[Watched, list[bytes | TooLong]] | None:
-        """Up to `n` complete lines from one file that has some, or None."""
+        """Up to `n` complete lines from one file that has some, or None.
+        Rotated files come first, oldest first, so their records come out
+        before those of the file that replaced them; the others take turns."""
+        self.on_changes()
         now = time.monotonic()
         if now - self.last_scan >= self.rescan_every:
             self._scan(now)
-        watched = list(self.files.values())
-        for i in range(len(watched)):
-            w = watched[(self._turn + i) % len(watched)]
+        live = [w for w in self.files.values() if w.gone_since is None]
+        rotated = sorted(
+            (w for w in self.files.values() if w.gone_since is not None),
+            key=lambda w: w.gone_since,
+        )
+        turn = self._turn % len(live) if live else 0
+        order = rotated + live[turn:] + live[:turn]
+        for w in order:
             if w.closed:
                 continue
-            self._check_truncation(w)
+            self._check_replaced(w)
             final = w.gone_since is not None and now - w.gone_since >= self.linger
             lines = w.reader.read(n, final=final, max_bytes=BATCH_BYTES)
             if lines:
-                self._turn = (self._turn + i + 1) % max(len(watched), 1)
+                if len(w.prefix) < HEAD:
+                    w.grow_prefix(lines)
+                if w.gone_since is None:
+                    self._turn = live.index(w) + 1
                 w.quiet_since = now
                 return w, lines
             if final and now - w.quiet_since >= self.linger:
                 self._close(w)
         return None
 
-    def _check_truncation(self, w: Watched) -> None:
+    def _check_replaced(self, w: Watched) -> None:
+        """Start `w` again when it was truncated, or truncated and written
+        again (its first bytes are no longer those read from it)."""
+        fd = w.f.fileno()
         try:
-            size = os.fstat(w.f.fileno()).st_size
+            size = os.fstat(fd).st_size
+            changed = size < w.reader.offset or (
+                w.prefix and os.pread(fd, len(w.prefix), 0) != w.prefix
+            )
         except OSError:
             return
-        if size < w.reader.offset:
-            w.reader.reset(0)
-            w.prefix = b""
+        if changed:
+            w.restart()
+
+    # the directory watch
+
+    def watch_fileno(self) -> int | None:
+        """The descriptor that becomes readable when the directory watch has
+        something to report (None: no watch, the glob is polled)."""
+        return self.watch.fileno() if self.watch is not None else None
+
+    def _follows(self, name: str) -> bool:
+        """Whether a name in the watched directory is one the pattern names
+        (the last part of a glob matches as `glob` would: not a hidden name
+        unless the pattern starts with a dot)."""
+        if not glob.has_magic(self._base):
+            return name == self._base
+        if name.startswith(".") and not self._base.startswith("."):
+            return False
+        return fnmatch.fnmatchcase(name, self._base)
+
+    def on_changes(self) -> None:
+        """Act on what the directory watch reported: open every file that
+        came to a followed name, where it is now (renames reported since are
+        followed), and rescan when a followed name moved or went."""
+        if self.watch is None:
+            return
+        changes, rescan = self.watch.changes()
+        arrived: dict[str, None] = {}  # names holding a file that came, in order
+        for kind, name, cookie in changes:
+            followed = self._follows(name)
+            if kind == MOVED_FROM:
+                if followed or name in arrived:
+                    self._moving[cookie] = name
+                    arrived.pop(name, None)
+                rescan = rescan or followed
+            elif kind in (CREATED, MOVED_TO):
+                moved_on = kind == MOVED_TO and self._moving.pop(cookie, None) is not None
+                if followed or moved_on:
+                    arrived[name] = None
+                else:
+                    arrived.pop(name, None)  # replaced by a file of no interest
+            elif kind == DELETED:
+                arrived.pop(name, None)
+                rescan = rescan or followed
+        if len(self._moving) > 1024:
+            self._moving.clear()  # halves of renames out of the directory
+        now = time.monotonic()
+        for name in arrived:
+            self._arrived(os.path.join(self._dir, name), self._follows(name), now)
+        if rescan:
+            self._scan(now)
+
+    def _arrived(self, path: str, followed: bool, now: float) -> None:
+        """A file came to `path`: follow it from its start unless it is one
+        already followed (renamed); one that has already left the pattern
+        again is read to its end and closed like any rotated file."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return  # gone again: its rename, if any, is reported next
+        w = self.files.get((st.st_dev, st.st_ino))
+        if w is None:
+            self._open(path, st, 0)
+            w = self.files.get((st.st_dev, st.st_ino))
+            if w is None:
+                return
+        w.path = path
+        if followed:
+            w.gone_since = None
+        elif w.gone_since is None:
+            w.gone_since = now
+
+    # rescanning
 
     def _scan(self, now: float) -> None:
         self.last_scan = now
+        if self.watch is not None:
+            self.watch.rewatch()
         seen = set()
         for path in expand(self.pattern):
             try:
@@ -190,7 +335,6 @@ class Tailer:
                 w.gone_since = now
 
     def _close(self, w: Watched) -> None:
-        w.fingerprint(w.reader.offset)
         w.closed = True
         w.f.close()
         if w.acked >= w.reader.offset:
@@ -199,11 +343,14 @@ class Tailer:
 
     # checkpoints
 
-    def acked(self, w: Watched, offset: int) -> None:
-        """Records up to `offset` in `w` were accepted: save the checkpoint."""
-        w.acked = offset
-        if w.closed and offset >= w.reader.offset:
-            self.files.pop(w.key, None)
+    def acked(self, w: Watched, restarts: int, offset: int) -> None:
+        """Records up to `offset` in `w` were accepted: save the checkpoint.
+        `restarts` is `w.reader.restarts` when they were read: records read
+        before the file was truncated say nothing about its new content."""
+        if restarts == w.reader.restarts:
+            w.acked = offset
+        if w.closed and w.acked >= w.reader.offset and self.files.get(w.key) is w:
+            del self.files[w.key]
         self._save()
 
     def _save(self) -> None:
@@ -220,6 +367,9 @@ class Tailer:
         checkpoint.save(self.state_path, {"pattern": self.pattern, "files": entries})
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
         for w in self.files.values():
             if not w.closed:
                 w.f.close()
