@@ -1,4 +1,4 @@
-"""`flowc`: check, format, graph, compile, run and test .flow files.
+"""`flowc`: check, format, graph, compile, run, test and debug .flow files.
 
 Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
 2 usage errors and unreadable files. Diagnostics go to stderr; a command's
@@ -153,6 +153,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="seed of the generated inputs (a failure prints the one to replay)")
     test.add_argument("--junit-xml", metavar="PATH", help="also write the results as JUnit XML")
     test.set_defaults(run=_cmd_test)
+
+    debug = commands.add_parser(
+        "debug", help="print the syntax tree or the checked plan of a file",
+        description="Print an intermediate form of a .flow file on stdout: `ast` is the "
+        "syntax tree the parser builds (with line:column spans), `plan` the typed plan the "
+        "checker hands to the code generator. Exit 1 when the file has errors.",
+    )  # fmt: skip
+    debug.add_argument("form", choices=("ast", "plan"), help="which form to print")
+    debug.add_argument("file", metavar="FILE", help="a .flow file")
+    debug.set_defaults(run=_cmd_debug)
     return parser
 
 
@@ -295,6 +305,25 @@ def _cmd_graph(args) -> int:
     if plan is None:
         return FAILED
     sys.stdout.write(render(plan, args.format))
+    return OK
+
+
+def _cmd_debug(args) -> int:
+    from .checker import check
+    from .debug import dump
+    from .parser import parse
+
+    src = read_source(args.file)
+    if src is None:
+        return USAGE
+    program, diags = parse(src)
+    if program is not None and args.form == "plan" and not any(d.is_error for d in diags):
+        plan, more = check(program, src)
+        diags = diags + more
+    _report(diags, src)
+    if program is None or any(d.is_error for d in diags):
+        return FAILED
+    sys.stdout.write(dump(program if args.form == "ast" else plan, src))
     return OK
 
 
