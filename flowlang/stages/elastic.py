@@ -67,6 +67,9 @@ def index_problem(index: str) -> tuple[str, str | None] | None:
             if not directive:
                 return "a lone `%` cannot end an index name", hint + " (and %% for %)"
             return f"`%{directive}` cannot be in an index name", hint
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in index):
+        # strftime stops at a NUL, and no index should hold a control character
+        return "an index name cannot hold control characters", None
     # the name as Elasticsearch sees it, each pattern standing for its digits
     literal = _DIRECTIVE.sub(lambda m: "%" if m.group(1) == "%" else "0", index)
     bad = sorted({c for c in literal if c in INDEX_FORBIDDEN}, key=literal.index)

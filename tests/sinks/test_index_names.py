@@ -118,6 +118,12 @@ def test_a_name_that_checks_clean_is_accepted_whatever_the_time(index, when):
         assert not _refused(when.strftime(index))
 
 
+@pytest.mark.parametrize("index", ["\x00", "web-\x00-%Y", "a\tb", "logs\x7f"])
+def test_control_characters_are_refused_at_check_time(index):
+    # strftime cuts a name at its first NUL: "\x00" would become ""
+    assert index_problem(index) == ("an index name cannot hold control characters", None)
+
+
 def test_the_sink_refuses_a_bad_name_at_start_up_too():
     with pytest.raises(FlowError, match=re.escape("Logstash's Joda-Time")):
         ElasticSink(context(), "web-%{+YYYY.MM.dd}")
