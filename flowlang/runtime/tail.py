@@ -118,6 +118,8 @@ class Tailer:
         self._use_watch = watch and not glob.has_magic(self._dir)
         self.watch: DirWatch | None = None
         self._moving: dict[int, str] = {}  # rename cookie -> the name it left
+        # names that may hold a file that came to a followed name (on_changes)
+        self._pending: dict[str, None] = {}
 
     # opening
 
@@ -261,35 +263,66 @@ class Tailer:
 
     def on_changes(self) -> None:
         """Act on what the directory watch reported: open every file that
-        came to a followed name, where it is now (renames reported since are
-        followed), and rescan when a followed name moved or went."""
+        came to a followed name, where it is now, and rescan when a followed
+        name moved or went.
+
+        The report is always behind the directory: by the time a name it
+        told of is looked at, later renames may have put another file there
+        and moved the one that came on. So the names that may hold a file
+        that came are kept (`_pending`) and carried along every rename
+        reported, across reports; they are looked at, and the watch read
+        again: a look at a name no change touched since confirms it. Looking
+        at a name that holds another file by then costs nothing (a file
+        already followed is recognised by its inode); letting go of a name
+        too early would lose the file that moved on from it."""
         if self.watch is None:
             return
         changes, rescan = self.watch.changes()
-        arrived: dict[str, None] = {}  # names holding a file that came, in order
+        rescan = self._replay(changes) or rescan
+        for _ in range(8):  # names seldom change that often in a row
+            if not self._pending:
+                break
+            now = time.monotonic()
+            looked = list(self._pending)
+            for name in looked:
+                self._arrived(os.path.join(self._dir, name), self._follows(name), now)
+            changes, lost_some = self.watch.changes()
+            if lost_some:  # the report is incomplete: the rescan must do
+                self._pending.clear()
+                rescan = True
+                break
+            touched = {change.name for change in changes}
+            for name in looked:
+                if name not in touched:  # what was looked at is what is there
+                    del self._pending[name]
+            rescan = self._replay(changes) or rescan
+        if rescan:
+            self._scan(time.monotonic())
+
+    def _replay(self, changes: list) -> bool:
+        """Carry the names that may hold a file that came along `changes`;
+        whether a followed name moved or went (the caller rescans)."""
+        rescan = False
+        pending = self._pending
         for kind, name, cookie in changes:
             followed = self._follows(name)
             if kind == MOVED_FROM:
-                if followed or name in arrived:
+                if followed or name in pending:
                     self._moving[cookie] = name
-                    arrived.pop(name, None)
+                    pending.pop(name, None)
                 rescan = rescan or followed
             elif kind in (CREATED, MOVED_TO):
                 moved_on = kind == MOVED_TO and self._moving.pop(cookie, None) is not None
                 if followed or moved_on:
-                    arrived[name] = None
+                    pending[name] = None
                 else:
-                    arrived.pop(name, None)  # replaced by a file of no interest
+                    pending.pop(name, None)  # replaced by a file of no interest
             elif kind == DELETED:
-                arrived.pop(name, None)
+                pending.pop(name, None)
                 rescan = rescan or followed
         if len(self._moving) > 1024:
             self._moving.clear()  # halves of renames out of the directory
-        now = time.monotonic()
-        for name in arrived:
-            self._arrived(os.path.join(self._dir, name), self._follows(name), now)
-        if rescan:
-            self._scan(now)
+        return rescan
 
     def _arrived(self, path: str, followed: bool, now: float) -> None:
         """A file came to `path`: follow it from its start unless it is one

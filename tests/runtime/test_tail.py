@@ -193,3 +193,41 @@ def test_a_glob_in_the_last_part_matches_names_as_glob_does(tmp_path):
     nested.open()
     assert nested.watch is None  # directories named by a pattern are polled
     nested.close()
+
+
+def shift(log, files: int, line: str) -> None:
+    """One logrotate rotation: app.log.<k> -> app.log.<k+1> for the `files`
+    rotated files there are, app.log -> app.log.1, and a new app.log holding
+    `line`."""
+    for k in range(files, 0, -1):
+        os.rename(f"{log}.{k}", f"{log}.{k + 1}")
+    os.rename(log, f"{log}.1")
+    write(log, line, mode="w")
+
+
+def test_renames_after_the_reported_ones_do_not_hide_a_file_that_came(tmp_path):
+    # the kernel's report is always behind the directory: here three more
+    # rotations happen between the tailer's read of the report and its look
+    # at the names, so every name it was told of holds another file by then
+    log = tmp_path / "app.log"
+    write(log, "f0", mode="w")
+    tailer = Tailer(str(log), str(tmp_path / "state.json"), rescan=3600.0)
+    tailer.open()
+    try:
+        assert read_all(tailer, 10) == [b"f0"]
+        for i in range(1, 4):
+            shift(log, i - 1, f"f{i}")
+        read_changes = tailer.watch.changes
+        later = iter(range(4, 7))
+
+        def changes():
+            reported = read_changes()
+            for i in later:  # once: after the first report only
+                shift(log, i - 1, f"f{i}")
+            return reported
+
+        tailer.watch.changes = changes
+        got = sorted(read_all(tailer, 10))
+    finally:
+        tailer.close()
+    assert got == [f"f{i}".encode() for i in range(1, 7)]
