@@ -16,12 +16,19 @@ import orjson
 
 from .base import Record, RecordError, SourceItem
 from .coerce import coercer
+from .jsonl import LONG_DIGITS, exact, may_hold_long_int
 from .lines import MAX_LINE, TooLong
 
 FORMATS = ("auto", "json", "lines", "csv")
 
-_loads = orjson.loads
+_orjson_loads = orjson.loads
 _DecodeError = (orjson.JSONDecodeError, TypeError)
+
+
+def _loads(line: bytes) -> Any:
+    """One JSON document; integers beyond 64 bits kept exactly (`jsonl.loads`)."""
+    obj = _orjson_loads(line)
+    return exact(line) if may_hold_long_int(line) else obj
 
 
 def _text(line: bytes) -> str | None:
@@ -112,11 +119,16 @@ class Decoder:
     def _json_like(self, lines: list, records: list, failed: list, auto: bool) -> None:
         # the common case, a batch of JSON objects, decodes without a Python loop
         try:
-            objects = list(map(_loads, lines))
+            objects = list(map(_orjson_loads, lines))
         except _DecodeError:
             pass
         else:
             if set(map(type, objects)) <= {dict}:
+                if any(map(LONG_DIGITS.search, lines)):
+                    objects = [
+                        exact(ln) if may_hold_long_int(ln) else obj
+                        for ln, obj in zip(lines, objects)
+                    ]
                 records += objects
                 return
         append = records.append
@@ -155,7 +167,7 @@ class Decoder:
             return _bad_utf8(line)
         text = text[:-1] if text.endswith("\r") else text
         try:
-            _loads(line)
+            _orjson_loads(line)
         except orjson.JSONDecodeError as exc:
             return SourceItem(
                 None, text, RecordError("parse", f"invalid JSON: {exc}", text)

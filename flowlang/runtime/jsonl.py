@@ -7,6 +7,7 @@ import datetime as _dt
 import functools
 import json
 import math
+import re
 from typing import Any
 
 import orjson
@@ -77,6 +78,29 @@ def dumps_pretty(record: Any) -> bytes:
         return json.dumps(_plain(record), ensure_ascii=False, indent=2).encode()
 
 
+# orjson reads an integer beyond 64 bits as the nearest float, silently; a
+# document with a run of 19 digits may hold one, and is read again by the
+# standard json module, which keeps every integer exactly. Only documents
+# orjson accepted are read again, so both agree on everything else.
+LONG_DIGITS = re.compile(rb"\d{19}")
+_LONG_DIGITS_TEXT = re.compile(r"\d{19}")
+
+
+def may_hold_long_int(data: bytes | str) -> bool:
+    """Whether `data` has a run of digits an integer beyond 64 bits needs."""
+    pattern = LONG_DIGITS if isinstance(data, (bytes, bytearray)) else _LONG_DIGITS_TEXT
+    return pattern.search(data) is not None
+
+
+def exact(data: bytes | str) -> Any:
+    """A document orjson accepted, read again keeping big integers exact."""
+    return json.loads(data)
+
+
 def loads(data: bytes | str) -> Any:
-    """Decode one JSON document (raises `orjson.JSONDecodeError`, a ValueError)."""
-    return orjson.loads(data)
+    """Decode one JSON document, integers of any size exactly (raises
+    `orjson.JSONDecodeError`, a ValueError)."""
+    value = orjson.loads(data)
+    if may_hold_long_int(data):
+        return exact(data)
+    return value
