@@ -138,7 +138,13 @@ class SourceBatch:
 
 
 class Source:
-    """Produces batches until exhausted or stopped."""
+    """Produces batches until exhausted or stopped. `acknowledges`: its
+    batches carry acknowledgements (the input can be read again), so windows
+    after it keep their state; `keeps_state`: it keeps checkpoints of its
+    own. Either way the run uses the state directory, and locks it."""
+
+    acknowledges = False
+    keeps_state = False
 
     def __init__(self, ctx: StageContext, **args: Any) -> None:
         self.ctx = ctx
@@ -155,11 +161,18 @@ class Source:
 
 @dataclass
 class Rejected:
-    """A record a sink refused for good, with why."""
+    """A record a sink refused for good, with why; `raw`: how the record is
+    shown when the error record cannot hold it (it cannot be encoded)."""
 
     record: Record
     code: str
     message: str
+    raw: str | None = None
+
+    @classmethod
+    def unencodable(cls, exc: Any) -> Rejected:
+        """The rejection of a record that cannot be encoded (`jsonl.Unencodable`)."""
+        return cls(None, "encode", exc.message, raw=exc.preview)
 
 
 class Sink:

@@ -1,9 +1,14 @@
 """Checkpoint files: small JSON documents replaced atomically (write a
 temporary file, fsync it, rename it over the old one, fsync the directory),
-so a crash leaves either the old or the new checkpoint, never a torn one."""
+so a crash leaves either the old or the new checkpoint, never a torn one.
+
+A run that keeps state holds a lock on its state directory (`StateLock`):
+two runs on one directory would race on the same checkpoints, so the second
+is refused at start."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -55,3 +60,39 @@ def save(path: str, data: Any) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+class StateLock:
+    """An exclusive `flock` on `DIR/lock`, which holds the pid of the run
+    that has it. The kernel releases it when the process ends, however it
+    ends (kill -9 included), so a stale lock never blocks the next run."""
+
+    def __init__(self, fd: int):
+        self._fd: int | None = fd
+
+    @classmethod
+    def claim(cls, state_dir: str) -> StateLock:
+        """The lock on `state_dir` (created if need be); FlowError when
+        another run holds it."""
+        try:
+            os.makedirs(state_dir, exist_ok=True)
+            fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise FlowError(f"cannot use state directory {state_dir}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise FlowError(
+                f"state directory {state_dir} is in use by another run (pid {holder}); "
+                "stop that run, or give this one a --state-dir of its own"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing the descriptor releases the lock

@@ -8,6 +8,7 @@ import asyncio
 import sys
 from typing import Callable, NoReturn
 
+from .checkpoint import StateLock
 from .context import DEFAULT_STATE_DIR, Context
 from .engine import Engine, Outcome
 from .errors import FlowError
@@ -19,15 +20,22 @@ Build = Callable[[Context], Program]
 
 def run_program(build: Build, ctx: Context) -> Outcome:
     """Build the program for `ctx` and run it to the end; report on stderr."""
+    lock = None
     try:
         program = build(ctx)
         engine = Engine(program, ctx)
         engine.prepare()
+        if engine.uses_state():
+            lock = StateLock.claim(ctx.state_dir)
     except FlowError as exc:
         sys.stderr.write(f"flowc: {exc}\n")
         return Outcome(exit_code=2, failure=str(exc))
     live = ctx.status if ctx.status is not None else sys.stderr.isatty()
-    outcome = asyncio.run(engine.run(StatusLine() if live else None))
+    try:
+        outcome = asyncio.run(engine.run(StatusLine() if live else None))
+    finally:
+        if lock is not None:
+            lock.release()
     if ctx.status is not False and outcome.metrics:
         summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
     for line in error_summary(engine.runners.values()):

@@ -4,7 +4,8 @@ optional schema coercion.
 
 Blank lines are skipped, except with `lines`. A trailing carriage return is
 removed. Failed lines become SourceItems with an error (`decode`: not UTF-8,
-`parse`: malformed, `schema`: does not fit the schema, `limit`: too long).
+`parse`: malformed, `schema`: does not fit the schema, `limit`: too long or
+nested too deep).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 
 from .base import Record, RecordError, SourceItem
 from .coerce import coercer
-from .jsonl import LONG_DIGITS, exact, may_hold_long_int
+from .jsonl import LONG_DIGITS, MAX_DEPTH, depth_exceeds, exact, may_hold_long_int, too_deep
 from .lines import MAX_LINE, TooLong
 
 FORMATS = ("auto", "json", "lines", "csv")
@@ -29,6 +30,16 @@ def _loads(line: bytes) -> Any:
     """One JSON document; integers beyond 64 bits kept exactly (`jsonl.loads`)."""
     obj = _orjson_loads(line)
     return exact(line) if may_hold_long_int(line) else obj
+
+
+def _may_be_deep(line: bytes) -> bool:
+    return line.count(b"[") + line.count(b"{") > MAX_DEPTH
+
+
+def _too_deep(line: bytes) -> SourceItem:
+    text = line.decode("utf-8", "replace").rstrip("\r")
+    message = f"the record is nested deeper than {MAX_DEPTH} levels"
+    return SourceItem(None, text, RecordError("limit", message, text))
 
 
 def _text(line: bytes) -> str | None:
@@ -111,7 +122,7 @@ class Decoder:
         except orjson.JSONDecodeError:
             return self._slow(line, self.format == "auto")
         if type(obj) is dict:
-            return SourceItem(obj)
+            return _too_deep(line) if _may_be_deep(line) and too_deep(obj) else SourceItem(obj)
         if self.format == "auto":
             return self._message(line)
         return self._not_object(line, obj)
@@ -123,7 +134,7 @@ class Decoder:
         except _DecodeError:
             pass
         else:
-            if set(map(type, objects)) <= {dict}:
+            if set(map(type, objects)) <= {dict} and not depth_exceeds(lines):
                 if any(map(LONG_DIGITS.search, lines)):
                     objects = [
                         exact(ln) if may_hold_long_int(ln) else obj
@@ -145,7 +156,10 @@ class Decoder:
                         failed.append(item)
                 continue
             if type(obj) is dict:
-                append(obj)
+                if _may_be_deep(line) and too_deep(obj):
+                    failed.append(_too_deep(line))
+                else:
+                    append(obj)
             elif auto:
                 item = self._message(line)
                 if item.error is None:

@@ -98,6 +98,15 @@ class Engine:
         for runner in self.runners.values():
             runner.instantiate()
 
+    def uses_state(self) -> bool:
+        """Whether the run keeps state in its state directory: a source's
+        checkpoints, or windows over input that can be read again."""
+        sources = [r.source for r in self.runners.values() if r.source is not None]
+        if any(getattr(s, "keeps_state", False) for s in sources):
+            return True
+        windows = any(r.has_windows for r in self.runners.values())
+        return windows and any(getattr(s, "acknowledges", False) for s in sources)
+
     def on_unread_error(self, error: dict) -> None:
         """An error record nobody reads; under --strict the first stops the run
         (a program that reads `from P.errors` handles P's errors itself)."""

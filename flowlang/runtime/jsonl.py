@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import itertools
 import json
 import math
 import re
-from typing import Any
+import reprlib
+from typing import Any, Callable
 
 import orjson
 
@@ -68,6 +70,54 @@ def dumps_lines(records: list) -> bytes:
         return b"\n".join(map(dumps, records)) + b"\n"
 
 
+# how a record that cannot be encoded is shown in its error record
+_PREVIEW = reprlib.Repr()  # attributes, not keywords: those need Python 3.12
+_PREVIEW.maxlevel, _PREVIEW.maxdict, _PREVIEW.maxlist = 6, 20, 20
+_PREVIEW.maxstring = _PREVIEW.maxother = 200
+
+
+class Unencodable(Exception):
+    """A record that cannot be written as JSON; `preview` shows it, bounded
+    in depth and size (the error record cannot hold the record itself: its
+    own sink could not write it either)."""
+
+    def __init__(self, record: Any, cause: BaseException):
+        if isinstance(cause, RecursionError) or "Recursion limit" in str(cause):
+            why = "it is nested deeper than JSON output allows"
+        else:
+            why = f"{type(cause).__name__}: {cause}"
+        super().__init__(f"the record cannot be written as JSON: {why}")
+        self.message = str(self)
+        self.preview = _PREVIEW.repr(record)
+
+
+def encode(record: Any, dump: Callable[[Any], bytes] | None = None) -> bytes:
+    """`dump(record)` (default `dumps`); Unencodable when it cannot be done."""
+    try:
+        return (dump or dumps)(record)
+    except Exception as exc:  # RecursionError, an object whose text fails, ...
+        raise Unencodable(record, exc) from None
+
+
+def encode_lines(records: list, dump: Callable[[Any], bytes] | None = None
+                 ) -> tuple[bytes, list[tuple[Any, Unencodable]]]:  # fmt: skip
+    """Records as lines, one call per batch, and the records that could not be
+    encoded, each with why (every other record is in the lines)."""
+    if dump is None:
+        try:
+            return dumps_lines(records), []
+        except Exception:
+            pass  # one record or more cannot be encoded: find which
+    parts: list[bytes] = []
+    failed: list[tuple[Any, Unencodable]] = []
+    for rec in records:
+        try:
+            parts.append(encode(rec, dump))
+        except Unencodable as exc:
+            failed.append((rec, exc))
+    return (b"\n".join(parts) + b"\n" if parts else b""), failed
+
+
 def dumps_pretty(record: Any) -> bytes:
     """One record as indented JSON, for people."""
     try:
@@ -95,6 +145,40 @@ def may_hold_long_int(data: bytes | str) -> bool:
 def exact(data: bytes | str) -> Any:
     """A document orjson accepted, read again keeping big integers exact."""
     return json.loads(data)
+
+
+# Records nested deeper than this are refused where they are decoded: every
+# JSON sink can write what is admitted (orjson's encoder stops at 255 levels)
+# and no stage that walks a record can exhaust Python's stack on it.
+MAX_DEPTH = 200
+
+
+def depth_exceeds(lines: list) -> bool:
+    """Whether some of `lines` might be nested deeper than MAX_DEPTH (a cheap
+    upper bound: the most `[` and the most `{` any line has)."""
+    if not lines:
+        return False
+    return (max(map(bytes.count, lines, itertools.repeat(b"[")))
+            + max(map(bytes.count, lines, itertools.repeat(b"{")))) > MAX_DEPTH  # fmt: skip
+
+
+def too_deep(value: Any) -> bool:
+    """Whether `value` nests lists and records deeper than MAX_DEPTH."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            children = item.values()
+        elif kind is list:
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children
+                     if type(child) is dict or type(child) is list)  # fmt: skip
+    return False
 
 
 def loads(data: bytes | str) -> Any:

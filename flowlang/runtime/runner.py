@@ -557,6 +557,7 @@ class Runner:
                         label,
                         None,
                         record=r.record,
+                        raw=r.raw,
                         code=r.code,
                         message=r.message,
                     )

@@ -1,6 +1,6 @@
-"""What the network sinks share: the retry policy (exponential backoff with
-jitter, `Retry-After`, a grace period at shutdown) and how they name values
-and servers in messages without leaking credentials."""
+"""What the sinks share: the retry policy (exponential backoff with jitter,
+`Retry-After`, a grace period at shutdown), with failure reasons shown
+without credentials (`runtime.urls`), and how they name values in messages."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from ..runtime.base import StageContext
 from ..runtime.errors import FlowError
+from ..runtime.urls import redact
 
 _UTC = _dt.timezone.utc
 WARN_EVERY = 30.0  # seconds between repeated "still failing" warnings
@@ -45,8 +46,11 @@ class Retrier:
     them). Warnings about a failure streak are logged, rate-limited."""
 
     def __init__(self, ctx: StageContext, what: str, initial: float, maximum: float,
-                 grace: float, logger: logging.Logger):  # fmt: skip
+                 grace: float, logger: logging.Logger, *, url: str = "",
+                 secrets: tuple[str | None, ...] = ()):  # fmt: skip
         self.ctx = ctx
+        # failure reasons quote client errors, which may quote the URL
+        self._hidden = (url, *secrets)
         self.log = logger  # the sink's own logger, so warnings name it
         self.what = what
         self.initial = initial
@@ -74,6 +78,7 @@ class Retrier:
         """Sleep before the next attempt. Once the run is stopping, sleeps end
         by the grace deadline, and a retry due after it raises FlowError."""
         self.ctx.count("retries")
+        reason = redact(reason, *self._hidden)
         now = _time.monotonic()
         if now - self._warned >= WARN_EVERY:
             self._warned = now
@@ -101,20 +106,6 @@ class Retrier:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-
-
-def public_url(url: str) -> str:
-    """`url` without any user:password part."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def kind_of(value: Any) -> str:

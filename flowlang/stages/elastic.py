@@ -151,7 +151,9 @@ from typing import Any  # noqa: E402
 
 from ..runtime.base import Record, RecordError, Rejected, Sink, StageContext  # noqa: E402
 from ..runtime.errors import FlowError  # noqa: E402
-from ._netsink import Retrier, kind_of, parse_retry_after, public_url  # noqa: E402
+from ..runtime.urls import redact  # noqa: E402
+from ..runtime.urls import shown as shown_url  # noqa: E402
+from ._netsink import Retrier, kind_of, parse_retry_after  # noqa: E402
 
 log = logging.getLogger(__name__)
 _UTC = _dt.timezone.utc
@@ -242,8 +244,10 @@ class ElasticSink(Sink):
             self._auth["basic_auth"] = (username, password)
         if ca_certs:
             self._auth["ca_certs"] = ca_certs
-        self.retrier = Retrier(ctx, f"elasticsearch at {public_url(url)}",
-                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log)  # fmt: skip
+        self._secrets = (api_key, password)
+        self.retrier = Retrier(ctx, f"elasticsearch at {shown_url(url)}",
+                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log,
+                               url=url, secrets=self._secrets)  # fmt: skip
         self.client: Any = None
 
     async def start(self) -> None:
@@ -255,10 +259,11 @@ class ElasticSink(Sink):
                 retry_on_status=(), retry_on_timeout=False, **self._auth,
             )  # fmt: skip
         except ValueError as exc:
-            raise FlowError(f"elastic: bad connection settings for {public_url(self.url)}: {exc}") from None
+            detail = redact(str(exc), self.url, *self._secrets)
+            raise FlowError(f"elastic: bad connection settings for {shown_url(self.url)}: {detail}") from None
 
     async def write(self, records: list[Record]) -> list[Rejected]:
-        from ..runtime.jsonl import dumps
+        from ..runtime.jsonl import Unencodable, dumps, encode
 
         now = _dt.datetime.now(_UTC)
         rejected: list[Rejected] = []
@@ -270,7 +275,12 @@ class ElasticSink(Sink):
                 rejected.append(Rejected(rec, exc.code, exc.message))
                 self.ctx.count("rejected")
                 continue
-            body = dumps(rec)
+            try:
+                body = encode(rec)
+            except Unencodable as exc:
+                rejected.append(Rejected.unencodable(exc))
+                self.ctx.count("rejected")
+                continue
             pending.append(_Doc(rec, header, body, len(dumps(header)) + len(body) + 2))
         attempt = 0
         while pending:
@@ -361,8 +371,9 @@ class ElasticSink(Sink):
                 elif "exception" in info and status != 413:
                     # the whole request refused (credentials, URL, not Elasticsearch):
                     # no record is to blame and every one would fail the same way
-                    raise FlowError(f"elasticsearch at {public_url(self.url)} refused the "
-                                    f"bulk request: {_item_reason(info)}")  # fmt: skip
+                    reason = redact(_item_reason(info), self.url, *self._secrets)
+                    raise FlowError(f"elasticsearch at {shown_url(self.url)} refused the "
+                                    f"bulk request: {reason}")  # fmt: skip
                 else:
                     rejected.append(Rejected(doc.record, "rejected", f"elasticsearch: {_item_reason(info)}"))
                     self.ctx.count("rejected")

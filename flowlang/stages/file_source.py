@@ -87,6 +87,7 @@ class FileSource(Source):
         self.path = path
         self.format, self.format_args, self.schema = format, dict(format_args or {}), schema
         self.follow = follow
+        self.keeps_state = self.acknowledges = follow  # a followed file's checkpoint
         self.start = start
         self.poll = poll
         self.batch_size = int(ctx.options.get("batch_size", DEFAULT_BATCH_SIZE))

@@ -86,7 +86,10 @@ from typing import Any  # noqa: E402
 
 from ..runtime.base import Record, RecordError, Rejected, Sink, StageContext  # noqa: E402
 from ..runtime.errors import FlowError  # noqa: E402
-from ._netsink import Retrier, kind_of, parse_retry_after, public_url  # noqa: E402
+from ..runtime.urls import problem as url_problem  # noqa: E402
+from ..runtime.urls import redact  # noqa: E402
+from ..runtime.urls import shown as shown_url  # noqa: E402
+from ._netsink import Retrier, kind_of, parse_retry_after  # noqa: E402
 
 log = logging.getLogger(__name__)
 _UTC = _dt.timezone.utc
@@ -236,13 +239,18 @@ class InfluxSink(Sink):
         self.request_timeout = request_timeout
         self._skip = {p[0] for p in tags if len(p) == 1} | ({time[0]} if time and len(time) == 1 else set())
         self._last_ns = 0
-        self.retrier = Retrier(ctx, f"influxdb at {public_url(url)}",
-                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log)  # fmt: skip
+        self.retrier = Retrier(ctx, f"influxdb at {shown_url(url)}",
+                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log,
+                               url=url, secrets=(token,))  # fmt: skip
         self.client: Any = None
         self.write_api: Any = None
 
     async def start(self) -> None:
         from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+        wrong = url_problem(self.url)
+        if wrong is not None:
+            raise FlowError(f"influx: url {shown_url(self.url)} {wrong}")
 
         self.client = InfluxDBClientAsync(url=self.url, token=self.token or None,
                                           org=self.org,
@@ -299,7 +307,8 @@ class InfluxSink(Sink):
                 retries += 1
             elif status not in SPLIT_STATUS:
                 # token, organisation, bucket or URL wrong: no point is to blame
-                raise FlowError(f"influxdb at {public_url(self.url)} refused the write: {message}")
+                message = redact(message, self.url, self.token)
+                raise FlowError(f"influxdb at {shown_url(self.url)} refused the write: {message}")
             elif len(chunk) > 1:
                 # a bad point (or too large a request): halve until it is found
                 pending.popleft()

@@ -12,7 +12,9 @@ from ..runtime.base import Record, Rejected, Sink, StageContext
 from ..runtime.errors import FlowError
 from ..types import STR
 from ._spec import EnvRef, Example, Kind, Param, StageSpec
-from .nats_source import DEFAULT_URL, connect, display_url, redact, server_urls, warn
+from ..runtime.urls import redact
+from ..runtime.urls import shown as shown_url
+from .nats_source import DEFAULT_URL, connect, server_urls, warn
 
 SPEC = StageSpec(
     name="nats",
@@ -179,7 +181,7 @@ class NatsSink(Sink):
             wanted = f"stream {self.stream!r}" if self.stream else "no stream"
             raise FlowError(
                 f"subject {self.subject!r} is not captured by {wanted} at "
-                f"{display_url(self.url)}{actual}"
+                f"{shown_url(self.url)}{actual}"
             )
         self._acks = PubAcks(nc, MAX_IN_FLIGHT)
         await self._acks.start()
@@ -201,13 +203,17 @@ class NatsSink(Sink):
 
     async def write(self, records: list[Record]) -> list[Rejected]:
         """Publish every record; return when each is stored or rejected for good."""
-        from ..runtime.jsonl import dumps
+        from ..runtime.jsonl import Unencodable, encode
 
         limit = self._nc.max_payload - HEADER_ROOM
         rejected: list[Rejected] = []
         pending: list[Item] = []
         for rec in records:
-            data = dumps(rec)
+            try:
+                data = encode(rec)
+            except Unencodable as exc:
+                rejected.append(Rejected.unencodable(exc))
+                continue
             if len(data) > limit:
                 message = f"message of {len(data)} bytes exceeds the server's limit of {limit}"
                 rejected.append(Rejected(rec, "rejected", message))

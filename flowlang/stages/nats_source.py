@@ -8,10 +8,11 @@ import sys
 import time
 import uuid
 from typing import Any, AsyncIterator, Callable
-from urllib.parse import unquote, urlsplit
 
 from ..runtime.base import Record, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
+from ..runtime.urls import redact
+from ..runtime.urls import shown as shown_url
 from ..types import DURATION, INT, STR, RecordT, Type, nullable
 from ._rules import FORMAT_OPTIONS, decoded_record, with_field
 from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
@@ -98,40 +99,6 @@ def server_urls(url: str) -> list[str]:
     return urls
 
 
-def _secrets(url: str) -> list[str]:
-    """The credential strings a URL list carries (userinfo, user, password)."""
-    found: list[str] = []
-    for part in url.split(","):
-        netloc = urlsplit(part.strip() if "//" in part else "//" + part.strip()).netloc
-        if "@" not in netloc:
-            continue
-        userinfo = netloc.rsplit("@", 1)[0]
-        found.append(userinfo)
-        for piece in userinfo.split(":", 1):
-            if piece:
-                found.extend({piece, unquote(piece)})
-    # longest first, so a password is not half-replaced by a shorter user name
-    return sorted(set(found), key=len, reverse=True)
-
-
-def redact(text: str, url: str) -> str:
-    """`text` with every credential of `url` replaced by `***`."""
-    for secret in _secrets(url):
-        text = text.replace(secret, "***")
-    return text
-
-
-def display_url(url: str) -> str:
-    """The URL list as it may be shown: userinfo replaced by `***`."""
-    shown = []
-    for part in server_urls(url):
-        scheme, sep, rest = part.rpartition("://")
-        if "@" in rest.split("/", 1)[0]:
-            rest = "***@" + rest.split("@", 1)[1]
-        shown.append(f"{scheme}{sep}{rest}")
-    return ",".join(shown)
-
-
 def warn(ctx: StageContext, message: str) -> None:
     """A warning on stderr naming the stage (never give it a credential)."""
     sys.stderr.write(f"flowc: pipeline {ctx.pipeline}, stage {ctx.stage}: {message}\n")
@@ -145,7 +112,7 @@ async def connect(ctx: StageContext, url: str) -> Any:
     import nats
     import nats.errors
 
-    shown = display_url(url)
+    shown = shown_url(url)
     client: list = []  # the connection, once made
     failures: list[BaseException] = []
 
@@ -306,6 +273,8 @@ class _Held:
 class NatsSource(Source):
     """A durable JetStream pull consumer; one SourceBatch per fetch, acked end to end."""
 
+    acknowledges = True
+
     def __init__(
         self,
         ctx: StageContext,
@@ -361,7 +330,7 @@ class NatsSource(Source):
             await js.stream_info(stream)
         except nats.js.errors.NotFoundError:
             where = f"stream {self.stream!r}" if self.stream else f"stream capturing subject {self.subject!r}"
-            raise FlowError(f"NATS JetStream has no {where} at {display_url(self.url)}") from None
+            raise FlowError(f"NATS JetStream has no {where} at {shown_url(self.url)}") from None
         self._stream_name = stream
         try:
             self._consumer = await self._ensure_consumer(nc.jsm(), stream)

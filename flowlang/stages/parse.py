@@ -206,9 +206,11 @@ class Parse:
         self._get_path = get_path
         self._escape = re.compile(_ESCAPE, re.S)
         if format == "json":
-            from ..runtime.jsonl import loads
+            from ..runtime.jsonl import MAX_DEPTH, loads, too_deep
 
             self._loads = loads
+            self._too_deep = too_deep
+            self._max_depth = MAX_DEPTH
             self._parse = self._json
         elif format == "kv":
             self._pair = re.compile(_KV_PAIR, re.S)
@@ -308,6 +310,9 @@ class Parse:
         if not isinstance(value, dict):
             kind = "null" if value is None else type(value).__name__
             self._fail(f"expected a JSON object, got {kind}", text)
+        deepest = self._max_depth
+        if text.count("[") + text.count("{") > deepest and self._too_deep(value):
+            self._fail(f"the value is nested deeper than {deepest} levels", text)
         return value
 
     def _kv(self, text: str) -> dict:

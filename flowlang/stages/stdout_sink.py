@@ -34,18 +34,16 @@ class StdoutSink(Sink):
         if format not in ("json", "pretty"):
             raise FlowError(f"stdout sink: unknown format {format!r}")
         self.ctx = ctx
-        self.encode = jsonl.dumps_lines if format == "json" else self._pretty
-
-    @staticmethod
-    def _pretty(records: list) -> bytes:
-        return b"\n".join(map(jsonl.dumps_pretty, records)) + b"\n"
+        self.dump = None if format == "json" else jsonl.dumps_pretty
 
     async def write(self, records: list) -> list[Rejected]:
-        if records:
-            out = sys.stdout.buffer
-            out.write(self.encode(records))
-            out.flush()
-        return []
+        if not records:
+            return []
+        data, failed = jsonl.encode_lines(records, self.dump)
+        out = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+        return [Rejected.unencodable(exc) for _, exc in failed]
 
     async def close(self) -> None:
         sys.stdout.flush()

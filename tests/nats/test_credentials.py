@@ -8,7 +8,9 @@ from urllib.parse import quote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowlang.stages.nats_source import display_url, redact, reply_info
+from flowlang.runtime.urls import redact
+from flowlang.runtime.urls import shown as display_url
+from flowlang.stages.nats_source import reply_info
 
 secret = st.text(
     alphabet=st.characters(codec="utf-8", exclude_characters="*\r\n"),

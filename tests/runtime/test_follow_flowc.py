@@ -186,3 +186,33 @@ def test_rotation_faster_than_any_poll_loses_and_repeats_nothing(tail, rotations
     assert tail.stop(proc) == 0, tail.stderr()
     lost, duplicated = tail.lost_and_duplicated()
     assert (lost, duplicated) == (0, 0), f"{lost} lost, {duplicated} duplicated"
+
+
+# ---------------------------------------------------------------- one run per state directory
+
+
+def test_a_second_run_on_the_same_state_directory_is_refused_at_start(tail):
+    tail.write(0, 2_000, "w")
+    first = tail.start("first")
+    wait_for(lambda: len(numbers(tail.out)) == 2_000, what="the first run's records")
+    second = tail.start("second")
+    assert second.wait(60) == 2
+    message = tail.stderr("second")
+    assert f"state directory {tail.state} is in use by another run (pid {first.pid})" in message
+    assert "Traceback" not in message
+    tail.write(2_000, 3_000)  # the first run goes on, alone
+    tail.wait_delivered()
+    assert tail.stop(first) == 0, tail.stderr("first")
+    assert tail.lost_and_duplicated() == (0, 0)
+    # the lock goes with its process, also one killed with SIGKILL
+    third = tail.start("third")
+    wait_for(lambda: (tail.state / "lock").read_text().strip() == str(third.pid),
+             what="the third run to take the lock")  # fmt: skip
+    third.kill()
+    third.wait()
+    tail.write(3_000, 3_100)
+    fourth = tail.start("fourth")
+    tail.wait_delivered()
+    assert tail.stop(fourth) == 0, tail.stderr("fourth")
+    lost, _ = tail.lost_and_duplicated()  # duplicates: what the killed run had not checkpointed
+    assert lost == 0
