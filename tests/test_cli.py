@@ -19,6 +19,7 @@ FLOWC = str(Path(sys.executable).with_name("flowc"))
 SEED = 'source file("x.log") | geoip | anonymize(email) | sink elastic("idx")\n'
 BAD = "source stdin\n  | geoipp\n  | where x == \n"
 BROKEN = "source stdin | geoipp | set a = lowr(b) | sink stdout\n"
+NEVER = "source stdin | where false | sink stdout\n"
 FANOUT = """pipeline raw = source file("in.log", format=json) | set n = 1
 pipeline shown = from raw | sink stdout
 pipeline failures = from raw.errors | sink file("errors.jsonl")
@@ -49,13 +50,23 @@ def flowc(*args: str, cwd: Path | None = None, env: dict | None = None,
 # ---------------------------------------------------------------- check
 
 
-def test_seed_checks_with_a_warning_and_exit_0(tmp_path):
-    write(tmp_path, "seed.flow", SEED)
-    done = flowc("check", "seed.flow", cwd=tmp_path)
+def test_a_warning_is_shown_and_the_check_exits_0(tmp_path):
+    write(tmp_path, "never.flow", NEVER)
+    done = flowc("check", "never.flow", cwd=tmp_path)
     assert done.returncode == 0
     assert done.stdout == ""
-    assert "seed.flow:1:32: warning[W501]: anonymize has no key" in done.stderr
+    assert "never.flow:1:16: warning[W502]:" in done.stderr
     assert "\x1b[" not in done.stderr  # not a terminal: no colour
+
+
+def test_the_seed_checks_clean_without_a_key_and_the_run_warns_at_start(tmp_path):
+    write(tmp_path, "seed.flow", 'source stdin | anonymize(email) | sink stdout\n')
+    done = flowc("check", "seed.flow", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    done = flowc("run", "seed.flow", cwd=tmp_path, stdin='{"email": "a@b.c"}\n')
+    assert done.returncode == 0
+    assert "warning[W501]: anonymize" in done.stderr and "using a random key" in done.stderr
+    assert "a@b.c" not in done.stdout
 
 
 def test_seed_is_silent_with_a_key(tmp_path):
@@ -104,14 +115,14 @@ def test_unreadable_files_exit_2_but_the_others_are_still_checked(tmp_path, caps
 
 def test_json_format_prints_one_object_per_diagnostic(tmp_path):
     write(tmp_path, "a.flow", BROKEN)
-    write(tmp_path, "seed.flow", SEED)
-    done = flowc("check", "--format", "json", "a.flow", "seed.flow", cwd=tmp_path)
+    write(tmp_path, "never.flow", NEVER)
+    done = flowc("check", "--format", "json", "a.flow", "never.flow", cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
     records = [json.loads(line) for line in done.stderr.splitlines()]
     assert [(r["file"], r["code"], r["severity"]) for r in records] == [
         ("a.flow", "E101", "error"),
         ("a.flow", "E108", "error"),
-        ("seed.flow", "W501", "warning"),
+        ("never.flow", "W502", "warning"),
     ]
     first = records[0]
     assert set(first) == {

@@ -70,9 +70,6 @@ class StageRuleContext(RuleContext):
         self.errors += 1
         self._rep.error(code, message, self._span(param), hint)
 
-    def warn(self, code, message, param=None, hint=None) -> None:
-        self._rep.warn(code, message, self._span(param), hint)
-
     def given(self, param: str) -> bool:
         return param in self._spans
 

@@ -91,10 +91,6 @@ class RuleContext:
               hint: str | None = None) -> None:  # fmt: skip
         raise NotImplementedError
 
-    def warn(self, code: str, message: str, param: str | None = None,
-             hint: str | None = None) -> None:  # fmt: skip
-        raise NotImplementedError
-
     def given(self, param: str) -> bool:
         """Was `param` written in the program (rather than defaulted)?"""
         raise NotImplementedError
