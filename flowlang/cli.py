@@ -267,30 +267,15 @@ def _cmd_fmt(args) -> int:
             status = FAILED
             continue
         try:
-            _write_atomically(path, text)
+            from .runtime.atomic import replace_file
+
+            replace_file(path, text.encode("utf-8"))
         except OSError as exc:
             print(f"flowc: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
             unreadable = True
             continue
         print(f"reformatted {path}", file=sys.stderr)
     return USAGE if unreadable else status
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Replace the file's content at once, keeping its permissions."""
-    import shutil
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".flowc-fmt-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _cmd_graph(args) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +12,7 @@ from . import __version__
 from .cachedir import cache_dir
 from .compiler import CompileResult, compile_source, module_name
 from .diagnostics import render_all
+from .runtime.atomic import replace_file
 from .source import SourceFile
 
 
@@ -40,9 +40,8 @@ def compile_cached(src: SourceFile) -> tuple[Path | None, str]:
         return None, notes
     folder.mkdir(parents=True, exist_ok=True)
     for path, text in ((module_path, result.code), (notes_path, notes)):
-        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)  # atomic: concurrent runs see whole files only
+        # atomic: concurrent runs see whole files only
+        replace_file(path, text.encode("utf-8"))
     return module_path, notes
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from .atomic import replace_file
 from .errors import FlowError
 
 
@@ -45,21 +46,7 @@ def load(path: str) -> Any:
 
 def save(path: str, data: Any) -> None:
     """Replace the checkpoint at `path` with `data`, atomically and durably."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, orjson.dumps(data))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_file(path, orjson.dumps(data), durable=True)
 
 
 class StateLock:

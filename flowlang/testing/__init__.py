@@ -161,13 +161,11 @@ def _load(src: SourceFile, name: str, code: str):
     """Import generated `code` from a file in the cache, so tracebacks show it."""
     from ..cachedir import cache_dir
     from ..runner import load_module
+    from ..runtime.atomic import replace_file
 
     digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     folder = cache_dir() / "tests" / digest
     path = Path(folder) / f"{name}.py"
     if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(code, encoding="utf-8")
-        os.replace(tmp, path)
+        replace_file(path, code.encode("utf-8"))
     return load_module(path)
