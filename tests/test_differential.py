@@ -655,9 +655,6 @@ def as_written(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if type(value) is int and not -(2**63) <= value < 2**64:
-        # written exactly, but orjson (which reads the output back) gives a float
-        return float(value)
     return value
 
 

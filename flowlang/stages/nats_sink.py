@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import time
+import logging
 import uuid
 from typing import Any
 
 from ..runtime.base import Record, Rejected, Sink, StageContext
 from ..runtime.errors import FlowError
-from ..types import STR
-from ._spec import EnvRef, Example, Kind, Param, StageSpec
-from ..runtime.urls import redact
 from ..runtime.urls import shown as shown_url
-from .nats_source import DEFAULT_URL, connect, server_urls, warn
+from ..types import STR
+from ._netsink import Retrier
+from ._rules import RETRY_PARAMS
+from ._spec import EnvRef, Example, Kind, Param, StageSpec
+from .nats_source import DEFAULT_URL, connect, server_urls
 
 SPEC = StageSpec(
     name="nats",
@@ -28,7 +28,8 @@ SPEC = StageSpec(
         "it is first sent. With `msg_id=` built from the input (for example "
         "`_nats.msg_id` behind a nats source), a redelivered input is published "
         "once. Publishes in flight are bounded; timeouts and unavailable "
-        "streams are retried with backoff; a record larger than the server "
+        "streams are retried with the retry policy of every sink (see "
+        "docs/sinks.md); a record larger than the server "
         "accepts goes to the error stream. `stream=` names the stream the "
         "subject must belong to (checked at start)."
     ),
@@ -39,6 +40,7 @@ SPEC = StageSpec(
         Param("url", Kind.VALUE, "server URL(s), comma-separated; credentials allowed "
               "and never logged", type=STR, allow_env=True,
               default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222")),
+        *RETRY_PARAMS,
     ),  # fmt: skip
     output=lambda ctx: None,
     runtime="NatsSink",
@@ -54,10 +56,10 @@ SPEC = StageSpec(
     ),
 )
 
+log = logging.getLogger(__name__)
+
 MAX_IN_FLIGHT = 2048  # publishes awaiting their PubAck
 ACK_TIMEOUT = 5.0  # seconds to wait for PubAcks before publishing again
-BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0  # seconds between rounds of retries
-WARN_EVERY = 30.0  # seconds between warnings while retries go on
 HEADER_ROOM = 256  # bytes kept for headers under the server's max_payload
 
 # JetStream error codes that a retry cannot fix
@@ -65,6 +67,10 @@ _TOO_LARGE = 10054  # message size exceeds the stream's maximum
 _WRONG_STREAM = 10060  # the subject belongs to another stream than `stream=`
 
 Item = tuple[Record, bytes, str]  # a record, its JSON, its message id
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 class _Retry(Exception):
@@ -155,6 +161,10 @@ class NatsSink(Sink):
         stream: str | None = None,
         msg_id: tuple[str, ...] | None = None,
         url: str = DEFAULT_URL,
+        retry_max: int = 30_000,
+        shutdown_grace: int = 10_000,
+        *,
+        retry_initial: float = 0.1,
     ) -> None:
         self.ctx = ctx
         self.subject = subject
@@ -164,7 +174,8 @@ class NatsSink(Sink):
         server_urls(url)
         self._nc: Any = None
         self._acks: PubAcks | None = None
-        self._last_warning = float("-inf")
+        self.retrier = Retrier(ctx, f"nats at {shown_url(url)}", retry_initial,
+                               retry_max / 1000, shutdown_grace / 1000, log, url=url)  # fmt: skip
 
     async def start(self) -> None:
         """Connect and check that a stream captures the subject."""
@@ -224,17 +235,17 @@ class NatsSink(Sink):
                 rejected.append(Rejected(rec, "rejected", exc.message))
         attempt = 0
         while pending:
-            pending, refused = await self._publish_round(pending)
+            pending, refused, reason = await self._publish_round(pending)
             rejected.extend(refused)
             if pending:
+                await self.retrier.wait(attempt, reason, len(pending))
                 attempt += 1
-                self.ctx.count("retries", len(pending))
-                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+        self.retrier.recovered(attempt)
         return rejected
 
-    async def _publish_round(self, pending: list[Item]) -> tuple[list[Item], list[Rejected]]:
-        """Publish once; returns what must be sent again and what is refused for good."""
+    async def _publish_round(self, pending: list[Item]) -> tuple[list[Item], list[Rejected], str]:
+        """Publish once; returns what must be sent again, what is refused for
+        good, and why the last publish to retry failed."""
         import nats.errors
 
         acks = self._acks
@@ -243,6 +254,7 @@ class NatsSink(Sink):
         sent: list[tuple[Item, asyncio.Future]] = []
         retry: list[Item] = []
         rejected: list[Rejected] = []
+        reason = ""
         try:
             for n, item in enumerate(pending):
                 headers = {"Nats-Msg-Id": item[2]}
@@ -252,7 +264,7 @@ class NatsSink(Sink):
                     future = await acks.publish(subject, item[1], headers)
                 except (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError) as exc:
                     # disconnected with a full buffer: the rest goes in the next round
-                    self._warn_retry(exc)
+                    reason = _reason(exc)
                     retry.extend(pending[n:])
                     break
                 sent.append((item, future))
@@ -261,13 +273,13 @@ class NatsSink(Sink):
             duplicates = 0
             for item, future in sent:
                 if not future.done():
-                    self._warn_retry(TimeoutError(f"no acknowledgement within {ACK_TIMEOUT:g}s"))
+                    reason = f"no acknowledgement within {ACK_TIMEOUT:g}s"
                     retry.append(item)
                     continue
                 try:
                     ack = pub_ack(future.result())
                 except _Retry as exc:
-                    self._warn_retry(exc)
+                    reason = _reason(exc)
                     retry.append(item)
                     continue
                 except _Refused as exc:
@@ -282,17 +294,10 @@ class NatsSink(Sink):
             for _, future in sent:
                 if not future.done():
                     future.cancel()
-        return retry, rejected
-
-    def _warn_retry(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._last_warning < WARN_EVERY:
-            return
-        self._last_warning = now
-        message = f"publishing to {self.subject!r} failed, retrying: {type(exc).__name__}: {exc}"
-        warn(self.ctx, redact(message, self.url))
+        return retry, rejected, f"publishing to {self.subject!r} failed: {reason}"
 
     async def close(self) -> None:
+        self.retrier.close()
         nc, self._nc = self._nc, None
         if nc is None:
             return
