@@ -179,17 +179,13 @@ def _positive(text: str) -> int:
 def read_source(path: str) -> "SourceFile | None":
     """The file as a SourceFile named as given, or None after saying why it
     cannot be read."""
-    from .source import SourceFile
+    from .source import Unreadable, read_file
 
     try:
-        with open(path, encoding="utf-8") as f:
-            return SourceFile(path, f.read())
-    except UnicodeDecodeError as exc:
-        reason = f"not UTF-8 text (byte {exc.start})"
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-    print(f"flowc: cannot read {path}: {reason}", file=sys.stderr)
-    return None
+        return read_file(path)
+    except Unreadable as exc:
+        print(f"flowc: {exc}", file=sys.stderr)
+        return None
 
 
 def use_colour(stream: TextIO) -> bool:

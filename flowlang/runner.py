@@ -13,7 +13,7 @@ from .cachedir import cache_dir
 from .compiler import CompileResult, compile_source, module_name
 from .diagnostics import render_all
 from .runtime.atomic import replace_file
-from .source import SourceFile
+from .source import SourceFile, Unreadable, read_file
 
 
 def _key(src: SourceFile) -> str:
@@ -60,10 +60,9 @@ def run_file(path: str, *, pipeline: str | None = None, strict: bool = False,
              metrics: str | None = None) -> int:  # fmt: skip
     """Compile and run; the process exit code (diagnostics → 1)."""
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            src = SourceFile(path, f.read())
-    except OSError as exc:
-        print(f"flowc: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        src = read_file(path)
+    except Unreadable as exc:
+        print(f"flowc: {exc}", file=sys.stderr)
         return 2
     module_path, notes = compile_cached(src)
     if notes:

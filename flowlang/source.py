@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 from dataclasses import dataclass, field
 
 
@@ -54,3 +55,30 @@ class SourceFile:
     @property
     def line_count(self) -> int:
         return len(self._line_starts)
+
+
+class Unreadable(Exception):
+    """A `.flow` file that cannot be read as source text; the message says why."""
+
+
+def read_file(path: str | os.PathLike[str]) -> SourceFile:
+    """The `.flow` file at `path`, named as given. Every command reads source
+    files through here, so a file gets one answer: source text is UTF-8, and
+    a file that is not is refused, naming the line and column of the first
+    byte that is not (no decoding fallback, which would report it as some
+    other error further on)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise Unreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[start : exc.start].decode("utf-8", "replace")) + 1
+        raise Unreadable(
+            f"cannot read {path}: not UTF-8 text (line {line}, column {column})"
+        ) from None
+    return SourceFile(str(path), text)

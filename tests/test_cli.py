@@ -113,6 +113,20 @@ def test_unreadable_files_exit_2_but_the_others_are_still_checked(tmp_path, caps
     assert "error[E101]" in err
 
 
+@pytest.mark.parametrize("command", ["check", "run", "fmt", "test"])
+def test_every_command_refuses_a_file_that_is_not_utf8_the_same_way(tmp_path, command):
+    (tmp_path / "latin1.flow").write_bytes(
+        b'source stdin\n| set a = "caf\xe9 \xe9" | sink stdout\n'
+    )
+    done = flowc(command, "latin1.flow", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "flowc: cannot read latin1.flow: not UTF-8 text (line 2, column 15)\n"
+    )
+    # nothing was checked, formatted or run (`flowc test` still sums up)
+    assert done.stdout == "" or "no tests ran" in done.stdout
+
+
 def test_json_format_prints_one_object_per_diagnostic(tmp_path):
     write(tmp_path, "a.flow", BROKEN)
     write(tmp_path, "never.flow", NEVER)

@@ -30,7 +30,7 @@ from ..checker.tests import COUNT_PARTS, DEFAULT_NOW, count_key
 from ..diagnostics import Diagnostic, render_all
 from ..runtime.base import RecordError
 from ..runtime.coerce import coercer
-from ..source import SourceFile
+from ..source import SourceFile, read_file
 from ..types import Type, to_descriptor
 from .harness import RunResult, run_module
 from .suite import TestOutcome, run_tests
@@ -49,9 +49,9 @@ class CompileError(Exception):
 
 
 def load(path: str | os.PathLike) -> "FlowProgram":
-    """Compile the `.flow` file at `path` for testing."""
-    with open(path, encoding="utf-8") as f:
-        return FlowProgram(SourceFile(str(path), f.read()))
+    """Compile the `.flow` file at `path` for testing (`source.Unreadable`
+    if it cannot be read as source text)."""
+    return FlowProgram(read_file(path))
 
 
 def load_text(text: str, name: str = "test.flow") -> "FlowProgram":
