@@ -291,8 +291,13 @@ def test_unary_minus_folds_only_directly_into_a_number():
     assert expr("-9223372036854775808") == lit(-(2**63))
 
 
-def test_comparisons_do_not_chain():
-    (d,) = bad("source f | where a < b < c")
+@pytest.mark.parametrize("text", [
+    "source f | where a < b < c", "source f | where a == b == c",
+    "source f | where a < b >= c", "pipeline p = from x | where a != b == c",
+    "source f | set x = 1 < 2 > 3", "source f | where (a < b < c)",
+])  # fmt: skip
+def test_comparisons_do_not_chain(text):
+    (d,) = bad(text + " | sink stdout")
     assert d.code == codes.SYNTAX and d.message == "comparisons cannot be chained"
 
 

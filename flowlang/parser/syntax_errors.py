@@ -64,7 +64,6 @@ _EXAMPLES: dict[str, list[str]] = {
         'source f("x" | g', "source f(x | g", 'source f("x"', "source f(", "source f(x",
         "source f | where (x > 1 | g", "source f | where x in [1, 2 | g",
     ],
-    "chained_comparison": ["source f | where a < b < c", "source f | where a == b == c"],
     "misspelt_statement": ["souce f()", "pipelin p = from a", "schem S {}", "frm a"],
 }
 # fmt: on
