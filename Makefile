@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chaos bench servers regen clean
+.PHONY: run test lint format chaos bench servers regen clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,18 @@ servers:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq victoria-metrics nats-server; }
 
 ## make test: install everything, run the whole suite (fixtures start the servers)
-test: $(STAMP) servers
+test: $(STAMP) servers lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(VENV)/bin/flowc test examples/
+
+## the code's format and lint rules (pyproject.toml [tool.ruff]); `make format` applies them
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check flowlang tests bench
+	$(VENV)/bin/ruff check flowlang tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format flowlang tests bench
+	$(VENV)/bin/ruff check --fix flowlang tests bench
 
 ## make chaos: kill -9 at random moments, 10 trials per pipeline, a table of
 ## lost / duplicated / corrupt records and exact windows (make test runs 2)

@@ -44,7 +44,9 @@ async def _sink(url: str, index: str, docs: list[dict], write_size: int) -> floa
     from flowlang.runtime.base import StageContext
     from flowlang.stages.elastic import ElasticSink
 
-    sink = ElasticSink(StageContext("bench", "elastic", "bench.flow:1"), index, url=url, batch_size=BULK)
+    sink = ElasticSink(
+        StageContext("bench", "elastic", "bench.flow:1"), index, url=url, batch_size=BULK
+    )
     await sink.start()
     try:
         began = time.perf_counter()
@@ -92,9 +94,14 @@ def run() -> list[dict]:
 
     docs = _documents(DOCUMENTS)
     rows = []
-    with OsmemServer.start(japanese=False, addr="127.0.0.1:0") as server, SearchProxy(server.url) as proxy:
+    with (
+        OsmemServer.start(japanese=False, addr="127.0.0.1:0") as server,
+        SearchProxy(server.url) as proxy,
+    ):
         for writer in (_sink, _helper):  # connections, mappings, code paths
-            asyncio.run(writer(proxy.url, f"bench-warm-{uuid.uuid4().hex[:8]}", docs[:WARM_UP], BULK))
+            asyncio.run(
+                writer(proxy.url, f"bench-warm-{uuid.uuid4().hex[:8]}", docs[:WARM_UP], BULK)
+            )
         for write_size in (500, 5_000):
             best = {"sink": float("inf"), "helper": float("inf")}
             for round_no in range(ROUNDS):

@@ -81,7 +81,9 @@ def _workers(url: str, work: Path, n: int) -> float:
     program = work / "worker.flow"
     program.write_text(WORKER)
     durable = f"workers{n}"
-    env = dict(os.environ, FLOW_NATS_URL=url, BENCH_DURABLE=durable, FLOWC_CACHE_DIR=str(work / "cache"))
+    env = dict(
+        os.environ, FLOW_NATS_URL=url, BENCH_DURABLE=durable, FLOWC_CACHE_DIR=str(work / "cache")
+    )
     flowc = str(Path(sys.executable).with_name("flowc"))
     # compile once, so the workers start alike
     subprocess.run([flowc, "check", str(program)], env=env, check=True, capture_output=True)

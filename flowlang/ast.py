@@ -69,9 +69,23 @@ class Unary:
 
 
 BINARY_OPS = (
-    "or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "=~",
-    "+", "-", "*", "/", "%", "??",
-)  # fmt: skip
+    "or",
+    "and",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "=~",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "??",
+)
 
 
 @dataclass(frozen=True)
@@ -260,9 +274,15 @@ class SinkStage:
 
 
 Stage = Union[
-    ProcessorStage, WhereStage, SetStage, DropStage, KeepStage, RenameStage,
-    SummarizeStage, SinkStage,
-]  # fmt: skip
+    ProcessorStage,
+    WhereStage,
+    SetStage,
+    DropStage,
+    KeepStage,
+    RenameStage,
+    SummarizeStage,
+    SinkStage,
+]
 
 
 # ---------------------------------------------------------------- heads

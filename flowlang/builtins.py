@@ -83,32 +83,65 @@ FUNCTIONS: dict[str, Function] = {
         Function("lower", (_S,), STR, ops.fn_lower, "the text in lower case"),
         Function("upper", (_S,), STR, ops.fn_upper, "the text in upper case"),
         Function("trim", (_S,), STR, ops.fn_trim, "the text without surrounding white space"),
-        Function("len", (_STR_OR_LIST,), INT, ops.fn_len,
-                 "the number of characters of a str or items of a list"),
-        Function("starts_with", (_S, _arg("prefix", "the start looked for", STR)), BOOL,
-                 ops.fn_starts_with, "does the text start with `prefix`?"),
-        Function("ends_with", (_S, _arg("suffix", "the end looked for", STR)), BOOL,
-                 ops.fn_ends_with, "does the text end with `suffix`?"),
-        Function("contains", (_STR_OR_LIST, _arg("item", "the substring or item looked for", ANY)),
-                 BOOL, ops.fn_contains,
-                 "is `item` a substring of the str, or an item of the list?",
-                 relate=_contains_relation),
+        Function(
+            "len",
+            (_STR_OR_LIST,),
+            INT,
+            ops.fn_len,
+            "the number of characters of a str or items of a list",
+        ),
+        Function(
+            "starts_with",
+            (_S, _arg("prefix", "the start looked for", STR)),
+            BOOL,
+            ops.fn_starts_with,
+            "does the text start with `prefix`?",
+        ),
+        Function(
+            "ends_with",
+            (_S, _arg("suffix", "the end looked for", STR)),
+            BOOL,
+            ops.fn_ends_with,
+            "does the text end with `suffix`?",
+        ),
+        Function(
+            "contains",
+            (_STR_OR_LIST, _arg("item", "the substring or item looked for", ANY)),
+            BOOL,
+            ops.fn_contains,
+            "is `item` a substring of the str, or an item of the list?",
+            relate=_contains_relation,
+        ),
         Function("now", (), TIME, ops.fn_now, "the processing time (UTC)"),
-        Function("to_int", (_VALUE,), INT, ops.fn_to_int,
-                 "the value as an int (numbers are truncated, text is parsed)"),
-        Function("to_float", (_VALUE,), FLOAT, ops.fn_to_float,
-                 "the value as a float (text is parsed)"),
-        Function("to_str", (_VALUE,), STR, ops.fn_to_str,
-                 "the value as text (time as ISO 8601 UTC)"),
-        Function("parse_time", (_S, _arg("format", "a strptime format", STR, default=None),
-                                _arg("timezone", "an IANA zone name", STR, default=None,
-                                     check=zone_problem)),
-                 TIME, ops.fn_parse_time, "the text parsed as a time: ISO 8601 when `format` "
-                 "is omitted, else a strptime format (without a year: the latest year that "
-                 "puts it at most a day after now); a time without offset is in `timezone` "
-                 "(an IANA name, default UTC)"),
+        Function(
+            "to_int",
+            (_VALUE,),
+            INT,
+            ops.fn_to_int,
+            "the value as an int (numbers are truncated, text is parsed)",
+        ),
+        Function(
+            "to_float", (_VALUE,), FLOAT, ops.fn_to_float, "the value as a float (text is parsed)"
+        ),
+        Function(
+            "to_str", (_VALUE,), STR, ops.fn_to_str, "the value as text (time as ISO 8601 UTC)"
+        ),
+        Function(
+            "parse_time",
+            (
+                _S,
+                _arg("format", "a strptime format", STR, default=None),
+                _arg("timezone", "an IANA zone name", STR, default=None, check=zone_problem),
+            ),
+            TIME,
+            ops.fn_parse_time,
+            "the text parsed as a time: ISO 8601 when `format` "
+            "is omitted, else a strptime format (without a year: the latest year that "
+            "puts it at most a day after now); a time without offset is in `timezone` "
+            "(an IANA name, default UTC)",
+        ),
     )
-}  # fmt: skip
+}
 
 # `env("NAME"[, "default"])`: literal strings, positionally (see checker.exprs.env_call)
 ENV_PARAMS = (
@@ -153,25 +186,38 @@ def _extreme_type(t: Type) -> Type:
 
 _FLOAT_OR_NULL = Nullable(FLOAT)
 _ANY_FIELD = (Param("field", Kind.FIELD, "the field to aggregate"),)
-_NUMBER_FIELD = (Param("field", Kind.FIELD, "the field to aggregate",
-                       accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT))),)  # fmt: skip
+_NUMBER_FIELD = (
+    Param(
+        "field",
+        Kind.FIELD,
+        "the field to aggregate",
+        accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT)),
+    ),
+)
 
 AGGREGATES: dict[str, Aggregate] = {
     a.name: a
     for a in (
         Aggregate("count", (), lambda t: INT, "the number of records"),
         Aggregate("sum", _NUMBER_FIELD, _sum_type, "the sum of the non-null values"),
-        Aggregate("avg", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL,
-                  "the mean of the non-null values; null when there are none"),
+        Aggregate(
+            "avg",
+            _NUMBER_FIELD,
+            lambda t: _FLOAT_OR_NULL,
+            "the mean of the non-null values; null when there are none",
+        ),
         Aggregate("min", _NUMBER_FIELD, _extreme_type, "the least value; null when there are none"),
-        Aggregate("max", _NUMBER_FIELD, _extreme_type,
-                  "the greatest value; null when there are none"),
-        Aggregate("p50", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL,
-                  "the median of the non-null values"),
+        Aggregate(
+            "max", _NUMBER_FIELD, _extreme_type, "the greatest value; null when there are none"
+        ),
+        Aggregate(
+            "p50", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the median of the non-null values"
+        ),
         Aggregate("p90", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the 90th percentile"),
         Aggregate("p95", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the 95th percentile"),
         Aggregate("p99", _NUMBER_FIELD, lambda t: _FLOAT_OR_NULL, "the 99th percentile"),
-        Aggregate("distinct_count", _ANY_FIELD, lambda t: INT,
-                  "the number of distinct non-null values"),
+        Aggregate(
+            "distinct_count", _ANY_FIELD, lambda t: INT, "the number of distinct non-null values"
+        ),
     )
-}  # fmt: skip
+}

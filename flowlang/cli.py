@@ -69,41 +69,53 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     check = commands.add_parser(
-        "check", help="parse and type-check; report every diagnostic",
+        "check",
+        help="parse and type-check; report every diagnostic",
         description="Parse and type-check .flow files and report every error and warning "
         "on stderr. Exit 0 when there is no error (warnings allowed), 1 when there is one, "
         "2 when a file cannot be read.",
-    )  # fmt: skip
+    )
     check.add_argument("files", nargs="+", metavar="FILE", help=".flow files to check")
-    check.add_argument("--format", choices=("text", "json"), default="text",
-                       help="text (like a compiler, coloured on a terminal unless NO_COLOR is "
-                       "set) or json (one object per line)")  # fmt: skip
+    check.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (like a compiler, coloured on a terminal unless NO_COLOR is "
+        "set) or json (one object per line)",
+    )
     check.set_defaults(run=_cmd_check)
 
     fmt = commands.add_parser(
-        "fmt", help="rewrite files in the canonical layout",
+        "fmt",
+        help="rewrite files in the canonical layout",
         description="Rewrite .flow files in place in the canonical layout, keeping comments. "
         "With --check nothing is written: exit 1 and name the files that would change.",
-    )  # fmt: skip
+    )
     fmt.add_argument("files", nargs="+", metavar="FILE", help=".flow files to format")
     fmt.add_argument("--check", action="store_true", help="only report files that would change")
     fmt.set_defaults(run=_cmd_fmt)
 
     graph = commands.add_parser(
-        "graph", help="print the pipelines and their `from` edges",
+        "graph",
+        help="print the pipelines and their `from` edges",
         description="Print the pipelines of a .flow file as a graph on stdout: nodes show "
         "each pipeline's source and sink, `from` edges are solid, `from NAME.errors` dashed.",
-    )  # fmt: skip
+    )
     graph.add_argument("file", metavar="FILE", help="a .flow file")
-    graph.add_argument("--format", choices=("dot", "mermaid"), default="dot",
-                       help="Graphviz DOT (default) or a Mermaid flowchart")  # fmt: skip
+    graph.add_argument(
+        "--format",
+        choices=("dot", "mermaid"),
+        default="dot",
+        help="Graphviz DOT (default) or a Mermaid flowchart",
+    )
     graph.set_defaults(run=_cmd_graph)
 
     comp = commands.add_parser(
-        "compile", help="write the generated Python module",
+        "compile",
+        help="write the generated Python module",
         description="Compile a .flow file into a Python module (a.flow -> DIR/a_flow.py) that "
         "runs on its own with `python DIR/a_flow.py`.",
-    )  # fmt: skip
+    )
     comp.add_argument("file", metavar="FILE", help="a .flow file")
     comp.add_argument(
         "-o",
@@ -112,13 +124,14 @@ def _parser() -> argparse.ArgumentParser:
         default=".",
         help="directory for the module (default: the current directory)",
     )
-    comp.set_defaults(run=_cmd_compile)  # fmt: skip
+    comp.set_defaults(run=_cmd_compile)
 
     run = commands.add_parser(
-        "run", help="compile (cached) and run",
+        "run",
+        help="compile (cached) and run",
         description="Compile a .flow file (cached by content hash) and run its pipelines "
         "until their input ends or SIGINT/SIGTERM/SIGHUP.",
-    )  # fmt: skip
+    )
     run.add_argument("file", metavar="FILE", help="a .flow file")
     run.add_argument(
         "--pipeline", metavar="P", help="run only pipeline P (and the pipelines it reads)"
@@ -131,35 +144,46 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--state-dir", metavar="DIR", help="where checkpoints are kept (default: .flowc-state)"
     )
-    run.add_argument(
-        "--metrics", metavar="FILE", help="write the final metrics to FILE as JSON"
-    )
-    run.set_defaults(run=_cmd_run)  # fmt: skip
+    run.add_argument("--metrics", metavar="FILE", help="write the final metrics to FILE as JSON")
+    run.set_defaults(run=_cmd_run)
 
     test = commands.add_parser(
-        "test", help="run the example and property tests written in .flow files",
+        "test",
+        help="run the example and property tests written in .flow files",
         description="Run the `test` and `property` blocks of .flow files (directories are "
         "searched for .flow files) on the real compiled pipelines, with sources replaced by "
         "given or generated records and sinks captured. Exit 0 when every test passes, 1 when "
         "one fails, 2 on a compile error, an unreadable file or no tests.",
-    )  # fmt: skip
+    )
     test.add_argument("files", nargs="+", metavar="FILE", help=".flow files or directories")
-    test.add_argument("-k", metavar="PATTERN", dest="pattern",
-                      help="run only the tests whose name contains PATTERN (or matches it "
-                      "as a glob)")  # fmt: skip
-    test.add_argument("--examples", type=_positive, metavar="N",
-                      help="inputs per property test (default: the test's `examples`, else 100)")
-    test.add_argument("--seed", type=int, metavar="S",
-                      help="seed of the generated inputs (a failure prints the one to replay)")
+    test.add_argument(
+        "-k",
+        metavar="PATTERN",
+        dest="pattern",
+        help="run only the tests whose name contains PATTERN (or matches it as a glob)",
+    )
+    test.add_argument(
+        "--examples",
+        type=_positive,
+        metavar="N",
+        help="inputs per property test (default: the test's `examples`, else 100)",
+    )
+    test.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="seed of the generated inputs (a failure prints the one to replay)",
+    )
     test.add_argument("--junit-xml", metavar="PATH", help="also write the results as JUnit XML")
     test.set_defaults(run=_cmd_test)
 
     debug = commands.add_parser(
-        "debug", help="print the syntax tree or the checked plan of a file",
+        "debug",
+        help="print the syntax tree or the checked plan of a file",
         description="Print an intermediate form of a .flow file on stdout: `ast` is the "
         "syntax tree the parser builds (with line:column spans), `plan` the typed plan the "
         "checker hands to the code generator. Exit 1 when the file has errors.",
-    )  # fmt: skip
+    )
     debug.add_argument("form", choices=("ast", "plan"), help="which form to print")
     debug.add_argument("file", metavar="FILE", help="a .flow file")
     debug.set_defaults(run=_cmd_debug)
@@ -214,9 +238,16 @@ def _plural(n: int, word: str) -> str:
 def _cmd_test(args) -> int:
     from .testing.report import run_paths
 
-    return run_paths(args.files, pattern=args.pattern, examples=args.examples, seed=args.seed,
-                     junit=args.junit_xml, out=sys.stdout, err=sys.stderr,
-                     colour=use_colour(sys.stdout))  # fmt: skip
+    return run_paths(
+        args.files,
+        pattern=args.pattern,
+        examples=args.examples,
+        seed=args.seed,
+        junit=args.junit_xml,
+        out=sys.stdout,
+        err=sys.stderr,
+        colour=use_colour(sys.stdout),
+    )
 
 
 def _cmd_check(args) -> int:
@@ -234,8 +265,7 @@ def _cmd_check(args) -> int:
         errors += sum(d.is_error for d in diags)
         warnings += sum(not d.is_error for d in diags)
     if args.format == "text" and (errors or warnings):
-        print(f"flowc: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}",
-              file=sys.stderr)  # fmt: skip
+        print(f"flowc: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}", file=sys.stderr)
     if unreadable:
         return USAGE
     return FAILED if errors else OK
@@ -337,8 +367,13 @@ def _cmd_run(args) -> int:
         reason = "is a directory" if os.path.isdir(args.file) else "no such file"
         print(f"flowc: cannot read {args.file}: {reason}", file=sys.stderr)
         return USAGE
-    return run_file(args.file, pipeline=args.pipeline, strict=args.strict,
-                    state_dir=args.state_dir, metrics=args.metrics)  # fmt: skip
+    return run_file(
+        args.file,
+        pipeline=args.pipeline,
+        strict=args.strict,
+        state_dir=args.state_dir,
+        metrics=args.metrics,
+    )
 
 
 if __name__ == "__main__":

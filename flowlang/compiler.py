@@ -1,6 +1,6 @@
 """The one place where the compiler's stages are chained:
 
-    text ──parse──▶ ast.Program ──check──▶ ir.Plan ──generate──▶ Python source
+text ──parse──▶ ast.Program ──check──▶ ir.Plan ──generate──▶ Python source
 """
 
 from __future__ import annotations

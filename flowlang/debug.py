@@ -21,7 +21,7 @@ import dataclasses
 import datetime as _dt
 from typing import Any
 
-from .source import Span, SourceFile
+from .source import SourceFile, Span
 from .types import Type
 
 _INDENT = "  "

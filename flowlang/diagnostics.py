@@ -34,13 +34,15 @@ class Diagnostic:
         return self.severity == "error"
 
 
-def error(code: str, message: str, span: Span, hint: str | None = None,
-          labels: tuple[Label, ...] = ()) -> Diagnostic:  # fmt: skip
+def error(
+    code: str, message: str, span: Span, hint: str | None = None, labels: tuple[Label, ...] = ()
+) -> Diagnostic:
     return Diagnostic(code, "error", message, span, hint, labels)
 
 
-def warning(code: str, message: str, span: Span, hint: str | None = None,
-            labels: tuple[Label, ...] = ()) -> Diagnostic:  # fmt: skip
+def warning(
+    code: str, message: str, span: Span, hint: str | None = None, labels: tuple[Label, ...] = ()
+) -> Diagnostic:
     return Diagnostic(code, "warning", message, span, hint, labels)
 
 
@@ -57,10 +59,10 @@ _BOLD, _BLUE, _RESET = "\x1b[1m", "\x1b[1;34m", "\x1b[0m"
 def render(d: Diagnostic, src: SourceFile, colour: bool = False) -> str:
     """Render like a compiler:
 
-        access.flow:4:15: error[E201]: unknown field `emial` in record Access
-          |
-        4 |   | anonymize(emial)
-          |               ^^^^^ did you mean `email`?
+    access.flow:4:15: error[E201]: unknown field `emial` in record Access
+      |
+    4 |   | anonymize(emial)
+      |               ^^^^^ did you mean `email`?
     """
 
     def paint(text: str, style: str) -> str:
@@ -124,8 +126,9 @@ def to_json(d: Diagnostic, src: SourceFile) -> dict:
     }
 
 
-def render_all(diags: Iterable[Diagnostic], src: SourceFile, fmt: str = "text",
-               colour: bool = False) -> str:  # fmt: skip
+def render_all(
+    diags: Iterable[Diagnostic], src: SourceFile, fmt: str = "text", colour: bool = False
+) -> str:
     diags = sorted(diags, key=sort_key)
     if fmt == "json":
         return "\n".join(json.dumps(to_json(d, src), ensure_ascii=False) for d in diags)

@@ -65,8 +65,20 @@ from .diagnostics import Diagnostic
 from .names import is_identifier
 from .parser import parse
 from .source import SourceFile, Span
-from .syntax import ATOM, BINARY_PRECEDENCE, COMPARISON, IF, NEGATE, NOT, RIGHT_ASSOCIATIVE
-from .syntax import duration_text, field_name, field_path, quote, raw_literal
+from .syntax import (
+    ATOM,
+    BINARY_PRECEDENCE,
+    COMPARISON,
+    IF,
+    NEGATE,
+    NOT,
+    RIGHT_ASSOCIATIVE,
+    duration_text,
+    field_name,
+    field_path,
+    quote,
+    raw_literal,
+)
 
 INDENT = "  "
 _CONTINUATION = INDENT + "    "
@@ -126,9 +138,7 @@ class _Line:
             self.comment_indent = self.indent
 
 
-def _attach_comments(
-    comments: tuple[ast.Comment, ...], lines: list[_Line]
-) -> list[ast.Comment]:
+def _attach_comments(comments: tuple[ast.Comment, ...], lines: list[_Line]) -> list[ast.Comment]:
     """Give each comment to a line; return the comments left for the end of the file.
 
     A comment after code goes to the last line that starts before it; a comment
@@ -190,26 +200,39 @@ def _test_item(item: ast.TestItem) -> list[_Line]:
             where = f" where {format_expr(item.where)}" if item.where is not None else ""
             text = f"given {_name(item.pipeline)}{where}"
             cond = item.where
-            if (len(INDENT + text) > MAX_WIDTH and isinstance(cond, ast.Binary) and cond.op == "in"
-                    and isinstance(cond.right, ast.ListExpr) and len(cond.right.items) > 1):  # fmt: skip
+            if (
+                len(INDENT + text) > MAX_WIDTH
+                and isinstance(cond, ast.Binary)
+                and cond.op == "in"
+                and isinstance(cond.right, ast.ListExpr)
+                and len(cond.right.items) > 1
+            ):
                 # a long value set: one value per line
                 values = cond.right.items
                 head = f"given {_name(item.pipeline)} where {format_expr(cond.left)} in ["
                 out = [_Line(INDENT, head, Span(item.span.start, values[0].span.start))]
                 out += [_Line(inner, format_expr(v) + ",", v.span) for v in values]
-                out.append(_Line(INDENT, "]", Span(max(item.span.end - 1, 0), item.span.end),
-                                 comment_indent=inner))  # fmt: skip
+                out.append(
+                    _Line(
+                        INDENT,
+                        "]",
+                        Span(max(item.span.end - 1, 0), item.span.end),
+                        comment_indent=inner,
+                    )
+                )
                 return out
             return [_Line(INDENT, text, item.span)]
         records = item.records
         if not isinstance(records, ast.ListExpr) or len(records.items) < 2:
-            return [_Line(INDENT, f"given {_name(item.pipeline)} = {format_expr(records)}",
-                          item.span)]  # fmt: skip
+            return [
+                _Line(INDENT, f"given {_name(item.pipeline)} = {format_expr(records)}", item.span)
+            ]
         first = Span(item.span.start, records.items[0].span.start)
         out = [_Line(INDENT, f"given {_name(item.pipeline)} = [", first)]
         out += [_Line(inner, format_expr(r) + ",", r.span) for r in records.items]
-        out.append(_Line(INDENT, "]", Span(max(item.span.end - 1, 0), item.span.end),
-                         comment_indent=inner))  # fmt: skip
+        out.append(
+            _Line(INDENT, "]", Span(max(item.span.end - 1, 0), item.span.end), comment_indent=inner)
+        )
         return out
     if isinstance(item, ast.Setting):
         if item.name == "env":
@@ -227,8 +250,10 @@ def _test_item(item: ast.TestItem) -> list[_Line]:
         quantifier = "every" if item.kind == "reaches" else "no"
         where = f" where {format_expr(item.cond)}" if item.cond is not None else ""
         by = (" by " + ", ".join(_path(k) for k in item.by)) if item.by else ""
-        text = (f"expect {quantifier} given {_name(item.given)}{where} reaches "
-                f"{_name(item.pipeline)}{by}")  # fmt: skip
+        text = (
+            f"expect {quantifier} given {_name(item.given)}{where} reaches "
+            f"{_name(item.pipeline)}{by}"
+        )
     return [_Line(INDENT, text, item.span)]
 
 
@@ -279,18 +304,14 @@ def _stage(stage: ast.Stage) -> str:
     if isinstance(stage, ast.WhereStage):
         return "| where " + format_expr(stage.cond)
     if isinstance(stage, ast.SetStage):
-        items = [
-            f"{_path(a.target)} = {format_expr(a.value)}" for a in stage.assignments
-        ]
+        items = [f"{_path(a.target)} = {format_expr(a.value)}" for a in stage.assignments]
         return _items("set", items)
     if isinstance(stage, ast.DropStage):
         return _items("drop", [_path(f) for f in stage.fields])
     if isinstance(stage, ast.KeepStage):
         return _items("keep", [_path(f) for f in stage.fields])
     if isinstance(stage, ast.RenameStage):
-        return _items(
-            "rename", [f"{_path(p.old)} as {_path(p.new)}" for p in stage.pairs]
-        )
+        return _items("rename", [f"{_path(p.old)} as {_path(p.new)}" for p in stage.pairs])
     return _summarize(stage)
 
 
@@ -307,17 +328,11 @@ def _items(keyword: str, items: list[str], tail: str = "") -> str:
 
 
 def _summarize(stage: ast.SummarizeStage) -> str:
-    aggregates = [
-        f"{field_name(a.name)} = {_call(a.call, stage=True)}" for a in stage.aggregates
-    ]
+    aggregates = [f"{field_name(a.name)} = {_call(a.call, stage=True)}" for a in stage.aggregates]
     tail = ""
     if stage.by:
         keys = [
-            (
-                _path(k.field)
-                if k.name is None
-                else f"{field_name(k.name)} = {_path(k.field)}"
-            )
+            (_path(k.field) if k.name is None else f"{field_name(k.name)} = {_path(k.field)}")
             for k in stage.by
         ]
         tail += " by " + ", ".join(keys)
@@ -397,11 +412,7 @@ def _expr(e: ast.Expr) -> tuple[str, int]:
         operand, operand_prec = _expr(e.operand)
         if e.op == "not":
             return "not " + (f"({operand})" if operand_prec < NOT else operand), NOT
-        if (
-            operand_prec < NEGATE
-            or _is_number(e.operand)
-            and not operand.startswith("-")
-        ):
+        if operand_prec < NEGATE or _is_number(e.operand) and not operand.startswith("-"):
             operand = f"({operand})"
         return "-" + operand, NEGATE
     if isinstance(e, ast.IfExpr):

@@ -36,8 +36,11 @@ def _dot_text(text: str) -> str:
 
 def to_dot(plan: ir.Plan) -> str:
     """The plan's pipelines as a Graphviz digraph."""
-    out = [f'digraph "{_dot_text(plan.file)}" {{', "  rankdir=LR;",
-           '  node [shape=box, fontname="monospace"];']  # fmt: skip
+    out = [
+        f'digraph "{_dot_text(plan.file)}" {{',
+        "  rankdir=LR;",
+        '  node [shape=box, fontname="monospace"];',
+    ]
     for p in plan.pipelines:
         label = "\\n".join(_dot_text(line) for line in _describe(p))
         out.append(f'  "{_dot_text(p.name)}" [label="{label}"];')
@@ -50,8 +53,13 @@ def to_dot(plan: ir.Plan) -> str:
 
 def _mermaid_text(text: str) -> str:
     # Mermaid labels take HTML entities; quotes and brackets would end them
-    for char, entity in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"),
-                         (">", "#gt;")):  # fmt: skip
+    for char, entity in (
+        ("#", "#35;"),
+        ("&", "#amp;"),
+        ('"', "#quot;"),
+        ("<", "#lt;"),
+        (">", "#gt;"),
+    ):
         text = text.replace(char, entity)
     return text
 

@@ -55,9 +55,15 @@ def load_module(path: Path) -> ModuleType:
     return module
 
 
-def run_file(path: str, *, pipeline: str | None = None, strict: bool = False,
-             state_dir: str | None = None, status: bool | None = None,
-             metrics: str | None = None) -> int:  # fmt: skip
+def run_file(
+    path: str,
+    *,
+    pipeline: str | None = None,
+    strict: bool = False,
+    state_dir: str | None = None,
+    status: bool | None = None,
+    metrics: str | None = None,
+) -> int:
     """Compile and run; the process exit code (diagnostics → 1)."""
     try:
         src = read_file(path)
@@ -72,5 +78,11 @@ def run_file(path: str, *, pipeline: str | None = None, strict: bool = False,
     module = load_module(module_path)
     from .runtime import run
 
-    return run(module.build, pipeline=pipeline, strict=strict, state_dir=state_dir,
-               status=status, metrics=metrics)  # fmt: skip
+    return run(
+        module.build,
+        pipeline=pipeline,
+        strict=strict,
+        state_dir=state_dir,
+        status=status,
+        metrics=metrics,
+    )

@@ -153,8 +153,9 @@ def _option_docs(spec: StageSpec) -> list[str]:
         for option, params in p.options.items():
             for q in params:
                 default = "required" if q.required else f"default `{default_text(q)}`"
-                lines.append(f"- `{p.name}={option}(…)` `{q.name}`: {q.doc} "
-                             f"(`{q.type}`, {default})")  # fmt: skip
+                lines.append(
+                    f"- `{p.name}={option}(…)` `{q.name}`: {q.doc} (`{q.type}`, {default})"
+                )
     return lines
 
 
@@ -305,9 +306,13 @@ def summarize_section() -> list[str]:
         return []
     from .builtins import AGGREGATES
 
-    lines = ["### `summarize`", "",
-             "`| summarize name = agg(field), … [by key, …] every DURATION [on FIELD] "
-             "[allowed_lateness = DURATION]`", ""]  # fmt: skip
+    lines = [
+        "### `summarize`",
+        "",
+        "`| summarize name = agg(field), … [by key, …] every DURATION [on FIELD] "
+        "[allowed_lateness = DURATION]`",
+        "",
+    ]
     lines += [summarize.DOC, "", "| aggregate | result |", "|---|---|"]
     for agg in AGGREGATES.values():
         call = f"{agg.name}()" if not agg.takes_field else f"{agg.name}(field)"
@@ -321,9 +326,14 @@ def summarize_section() -> list[str]:
 def functions_section() -> list[str]:
     from .builtins import FUNCTIONS
 
-    lines = ["## Builtin functions", "",
-             "Functions for `where` and `set` expressions. A null argument gives null.", "",
-             "| function | returns | meaning |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        "## Builtin functions",
+        "",
+        "Functions for `where` and `set` expressions. A null argument gives null.",
+        "",
+        "| function | returns | meaning |",
+        "|---|---|---|",
+    ]
     for fn in FUNCTIONS.values():
         params = []
         for p in fn.params:
@@ -365,18 +375,22 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m flowlang.stagedocs [--check] [-o PATH]`."""
-    parser = argparse.ArgumentParser(prog="python -m flowlang.stagedocs",
-                                     description="Render the stage reference.")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m flowlang.stagedocs", description="Render the stage reference."
+    )
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_PATH)
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 when the file is out of date")  # fmt: skip
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 when the file is out of date"
+    )
     options = parser.parse_args(argv)
     text = render()
     current = options.output.read_text(encoding="utf-8") if options.output.exists() else None
     if options.check:
         if current != text:
-            print(f"{options.output} is out of date: run python -m flowlang.stagedocs",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{options.output} is out of date: run python -m flowlang.stagedocs",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if current != text:

@@ -166,12 +166,23 @@ def field_path(path: tuple[str, ...]) -> str:
 # loosest first; every binary operator is one of these levels
 IF, OR, AND, NOT, COMPARISON, COALESCE, ADDITIVE, MULTIPLICATIVE, NEGATE, ATOM = range(10)
 BINARY_PRECEDENCE = {
-    "or": OR, "and": AND,
-    "==": COMPARISON, "!=": COMPARISON, "<": COMPARISON, "<=": COMPARISON,
-    ">": COMPARISON, ">=": COMPARISON, "in": COMPARISON, "=~": COMPARISON,
-    "??": COALESCE, "+": ADDITIVE, "-": ADDITIVE,
-    "*": MULTIPLICATIVE, "/": MULTIPLICATIVE, "%": MULTIPLICATIVE,
-}  # fmt: skip
+    "or": OR,
+    "and": AND,
+    "==": COMPARISON,
+    "!=": COMPARISON,
+    "<": COMPARISON,
+    "<=": COMPARISON,
+    ">": COMPARISON,
+    ">=": COMPARISON,
+    "in": COMPARISON,
+    "=~": COMPARISON,
+    "??": COALESCE,
+    "+": ADDITIVE,
+    "-": ADDITIVE,
+    "*": MULTIPLICATIVE,
+    "/": MULTIPLICATIVE,
+    "%": MULTIPLICATIVE,
+}
 NON_ASSOCIATIVE = COMPARISON  # `a < b < c` is an error
 RIGHT_ASSOCIATIVE = COALESCE  # `a ?? b ?? c` is `a ?? (b ?? c)`; every other level is left
 

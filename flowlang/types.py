@@ -69,9 +69,7 @@ class RecordT:
         """This record with `name` added or replaced (kept in place if present)."""
         if self.get(name) is None:
             return RecordT(self.fields + ((name, typ),), self.open)
-        return RecordT(
-            tuple((k, typ if k == name else t) for k, t in self.fields), self.open
-        )
+        return RecordT(tuple((k, typ if k == name else t) for k, t in self.fields), self.open)
 
     def without(self, name: str) -> "RecordT":
         return RecordT(tuple((k, t) for k, t in self.fields if k != name), self.open)
@@ -266,29 +264,34 @@ _ORDERING = _numbers(BOOL) + (
     OperatorRule((DURATION, DURATION), BOOL),
     OperatorRule((IP, IP), BOOL, python=False),  # by address (runtime.ops.ip_key), not as text
 )
-_EQUALITY = _numbers(BOOL) + tuple(
-    OperatorRule((t, t), BOOL) for t in (STR, BOOL, TIME, DURATION, IP)
-) + (
-    OperatorRule((IP, STR), BOOL),  # an ip is its canonical text
-    OperatorRule((STR, IP), BOOL),
+_EQUALITY = (
+    _numbers(BOOL)
+    + tuple(OperatorRule((t, t), BOOL) for t in (STR, BOOL, TIME, DURATION, IP))
+    + (
+        OperatorRule((IP, STR), BOOL),  # an ip is its canonical text
+        OperatorRule((STR, IP), BOOL),
+    )
 )
 
 # Every binary operator but `and or in =~ ??` (whose operands are conditions,
 # containers, patterns and anything), and unary `-` (one operand). Lists and
 # records compare for equality item by item (`may_equal`).
 OPERATORS: dict[str, tuple[OperatorRule, ...]] = {
-    "+": _numbers(None) + (
+    "+": _numbers(None)
+    + (
         OperatorRule((STR, STR), STR),
         OperatorRule((TIME, DURATION), TIME),
         OperatorRule((DURATION, TIME), TIME),
         OperatorRule((DURATION, DURATION), DURATION),
     ),
-    "-": _numbers(None) + (
+    "-": _numbers(None)
+    + (
         OperatorRule((TIME, TIME), DURATION),
         OperatorRule((TIME, DURATION), TIME),
         OperatorRule((DURATION, DURATION), DURATION),
     ),
-    "*": _numbers(None) + (  # scaling a duration
+    "*": _numbers(None)
+    + (  # scaling a duration
         OperatorRule((DURATION, INT), DURATION),
         OperatorRule((DURATION, FLOAT), DURATION),
         OperatorRule((INT, DURATION), DURATION),
@@ -346,9 +349,7 @@ def operator_type(op: str, *operands: Type) -> Type | None:
     if ANY not in operands:
         found = operator_rule(op, *operands)
         return None if found is None else found.result
-    fits = [
-        r for r in rules if all(t in (ANY, want) for t, want in zip(operands, r.operands))
-    ]
+    fits = [r for r in rules if all(t in (ANY, want) for t, want in zip(operands, r.operands))]
     if not fits:
         return None
     results = {r.result for r in rules}

@@ -49,8 +49,15 @@ FLOWC = str(Path(sys.executable).with_name("flowc"))
 ANON_KEY = "chaos-trial-key"
 WRITING = 3.0  # seconds the writer takes to write a trial's input
 BASE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
-ADDRESSES = ("81.2.69.160", "89.160.20.112", "175.16.199.10", "2001:470:1:2::3",
-             "10.1.2.3", "8.8.8.8", "not an address")  # fmt: skip
+ADDRESSES = (
+    "81.2.69.160",
+    "89.160.20.112",
+    "175.16.199.10",
+    "2001:470:1:2::3",
+    "10.1.2.3",
+    "8.8.8.8",
+    "not an address",
+)
 
 COPY = """\
 pipeline copy =
@@ -110,9 +117,16 @@ def expected_windows(events: list[dict]) -> dict[tuple[str, str], dict]:
             continue
         start = BASE + dt.timedelta(minutes=minute)
         key = (iso(start), e["host"])
-        rec = out.setdefault(key, {"window_start": iso(start),
-                                   "window_end": iso(start + dt.timedelta(minutes=1)),
-                                   "host": e["host"], "n": 0, "total": 0})  # fmt: skip
+        rec = out.setdefault(
+            key,
+            {
+                "window_start": iso(start),
+                "window_end": iso(start + dt.timedelta(minutes=1)),
+                "host": e["host"],
+                "n": 0,
+                "total": 0,
+            },
+        )
         rec["n"] += 1
         rec["total"] += e["v"]
     return out
@@ -191,8 +205,12 @@ def scenario_input(scenario: Scenario, rng: random.Random) -> list[dict]:
         return window_events(scenario.windows, rng)
     records = []
     for n in range(scenario.records):
-        rec = {"n": n, "ip": rng.choice(ADDRESSES), "user": f"user{rng.randrange(500)}@example.com",
-               "msg": "x" * rng.randrange(80)}  # fmt: skip
+        rec = {
+            "n": n,
+            "ip": rng.choice(ADDRESSES),
+            "user": f"user{rng.randrange(500)}@example.com",
+            "msg": "x" * rng.randrange(80),
+        }
         records.append(rec)
     return records
 
@@ -228,7 +246,9 @@ def judge_records(expected: dict[int, dict], written: Written, outcome: Outcome)
     outcome.duplicated += sum(c - 1 for c in seen.values())
 
 
-def judge_windows(expected: dict[tuple[str, str], dict], written: Written, outcome: Outcome) -> None:
+def judge_windows(
+    expected: dict[tuple[str, str], dict], written: Written, outcome: Outcome
+) -> None:
     seen: dict[tuple[str, str], int] = {}
     outcome.corrupt += written.bad_lines
     for rec in written.records:
@@ -251,9 +271,13 @@ class Runs:
     def __init__(self, root: Path, program: Path, cache: Path):
         self.root = root
         self.program = program
-        self.env = dict(os.environ, FLOW_IN=str(root / "input.jsonl"),
-                        FLOW_OUT=str(root / "output.jsonl"), FLOWC_CACHE_DIR=str(cache),
-                        FLOW_ANON_KEY=ANON_KEY)  # fmt: skip
+        self.env = dict(
+            os.environ,
+            FLOW_IN=str(root / "input.jsonl"),
+            FLOW_OUT=str(root / "output.jsonl"),
+            FLOWC_CACHE_DIR=str(cache),
+            FLOW_ANON_KEY=ANON_KEY,
+        )
         self.started = 0
         self.last_start = 0.0
 
@@ -264,9 +288,12 @@ class Runs:
         try:
             return subprocess.Popen(
                 [FLOWC, "run", str(self.program), "--state-dir", str(self.root / "state")],
-                cwd=self.root, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         finally:
             err.close()
 
@@ -280,7 +307,9 @@ class Runs:
         return (self.root / f"stderr-{number}.txt").read_text(errors="replace")
 
 
-def reference_output(scenario: Scenario, records: list[dict], root: Path, cache: Path) -> list[dict]:
+def reference_output(
+    scenario: Scenario, records: list[dict], root: Path, cache: Path
+) -> list[dict]:
     """What one uninterrupted run without `follow` writes for `records`."""
     root.mkdir(parents=True, exist_ok=True)
     program = root / f"{scenario.name}_reference.flow"
@@ -296,8 +325,16 @@ def reference_output(scenario: Scenario, records: list[dict], root: Path, cache:
     return written.records
 
 
-def trial(scenario: Scenario, records: list[dict], expected: dict, root: Path, cache: Path,
-          rng: random.Random, kills: int = 1, deadline: float = 120.0) -> Outcome:  # fmt: skip
+def trial(
+    scenario: Scenario,
+    records: list[dict],
+    expected: dict,
+    root: Path,
+    cache: Path,
+    rng: random.Random,
+    kills: int = 1,
+    deadline: float = 120.0,
+) -> Outcome:
     """One trial: write `records` into a followed file while `flowc run`
     reads it, kill it `kills` times at random moments, finish, judge."""
     root.mkdir(parents=True, exist_ok=True)
@@ -336,8 +373,9 @@ def trial(scenario: Scenario, records: list[dict], expected: dict, root: Path, c
     for moment in moments:
         time.sleep(max(0.0, began + moment - time.monotonic()))
         if proc.poll() is not None:
-            outcome.failed_runs.append(f"run {runs.started} exited {proc.returncode}: "
-                                       f"{runs.stderr(runs.started)[-2000:]}")  # fmt: skip
+            outcome.failed_runs.append(
+                f"run {runs.started} exited {proc.returncode}: {runs.stderr(runs.started)[-2000:]}"
+            )
         proc.kill()
         proc.wait()
         proc = runs.start()
@@ -359,8 +397,9 @@ def trial(scenario: Scenario, records: list[dict], expected: dict, root: Path, c
             proc.kill()
             proc.wait()
     if proc.returncode != 0:
-        outcome.failed_runs.append(f"run {runs.started} exited {proc.returncode}: "
-                                   f"{runs.stderr(runs.started)[-2000:]}")  # fmt: skip
+        outcome.failed_runs.append(
+            f"run {runs.started} exited {proc.returncode}: {runs.stderr(runs.started)[-2000:]}"
+        )
     written = read_output(out, final=True)
     if scenario.name == "summarize":
         judge_windows(expected, written, outcome)
@@ -399,23 +438,39 @@ def run_scenario(name: str, trials: int, kills: int, seed: int, workdir: Path) -
 
 def table(outcomes: list[Outcome]) -> str:
     """One row per scenario, summed over its trials."""
-    header = ("scenario", "trials", "kills", "expected", "lost", "duplicated", "corrupt",
-              "failed runs", "exact")  # fmt: skip
+    header = (
+        "scenario",
+        "trials",
+        "kills",
+        "expected",
+        "lost",
+        "duplicated",
+        "corrupt",
+        "failed runs",
+        "exact",
+    )
     rows = [header]
     for name in dict.fromkeys(o.scenario for o in outcomes):
         mine = [o for o in outcomes if o.scenario == name]
         unit = "windows" if name == "summarize" else "records"
-        rows.append((
-            name, str(len(mine)), str(sum(o.kills for o in mine)),
-            f"{sum(o.expected for o in mine):,} {unit}",
-            str(sum(o.lost for o in mine)), str(sum(o.duplicated for o in mine)),
-            str(sum(o.corrupt for o in mine)),
-            str(sum(len(o.failed_runs) + (not o.finished) for o in mine)),
-            f"{sum(o.exact for o in mine)}/{len(mine)}",
-        ))  # fmt: skip
+        rows.append(
+            (
+                name,
+                str(len(mine)),
+                str(sum(o.kills for o in mine)),
+                f"{sum(o.expected for o in mine):,} {unit}",
+                str(sum(o.lost for o in mine)),
+                str(sum(o.duplicated for o in mine)),
+                str(sum(o.corrupt for o in mine)),
+                str(sum(len(o.failed_runs) + (not o.finished) for o in mine)),
+                f"{sum(o.exact for o in mine)}/{len(mine)}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths))) for r in rows]  # fmt: skip
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -425,14 +480,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=10, help="trials per scenario")
     parser.add_argument("--kills", type=int, default=1, help="kill -9 per trial")
     parser.add_argument("--seed", type=int, default=None, help="for a repeatable series")
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                        help="only these scenarios (default: all)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="only these scenarios (default: all)",
+    )
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     names = args.scenario or list(SCENARIOS)
-    print(f"chaos: seed {seed}, {args.trials} trials per scenario, {args.kills} kill -9 each",
-          flush=True)  # fmt: skip
+    print(
+        f"chaos: seed {seed}, {args.trials} trials per scenario, {args.kills} kill -9 each",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="flowc-chaos-") as tmp:
         workdir = Path(args.keep) if args.keep else Path(tmp)
         outcomes: list[Outcome] = []

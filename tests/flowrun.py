@@ -93,9 +93,17 @@ def _environment(cwd: Path, env: dict[str, str] | None):
                 os.environ[k] = v
 
 
-def run_flow(text: str, tmp_path, *, records=None, env: dict[str, str] | None = None,
-             collect_errors: bool = True, strict: bool = False,
-             name: str = "test.flow", clock=None) -> FlowResult:  # fmt: skip
+def run_flow(
+    text: str,
+    tmp_path,
+    *,
+    records=None,
+    env: dict[str, str] | None = None,
+    collect_errors: bool = True,
+    strict: bool = False,
+    name: str = "test.flow",
+    clock=None,
+) -> FlowResult:
     """Compile and run `text` in this process; `clock` fixes the run's now()."""
     tmp_path = Path(tmp_path)
     if records is not None:
@@ -112,9 +120,11 @@ def run_flow(text: str, tmp_path, *, records=None, env: dict[str, str] | None = 
     stderr = io.StringIO()
     with _environment(tmp_path, env), contextlib.redirect_stderr(stderr):
         ctx = Context(
-            strict=strict, state_dir=str(tmp_path / ".flowc-state"), status=False,
+            strict=strict,
+            state_dir=str(tmp_path / ".flowc-state"),
+            status=False,
             clock=clock,
-        )  # fmt: skip
+        )
         outcome = run_program(module.build, ctx)
     return FlowResult(
         output=read_jsonl(tmp_path / "output.jsonl"),
@@ -126,12 +136,21 @@ def run_flow(text: str, tmp_path, *, records=None, env: dict[str, str] | None = 
     )
 
 
-def run_flow_cli(flow_file: Path, *args: str, cwd: Path | None = None,
-                 env: dict[str, str] | None = None, timeout: float = 120,
-                 input: bytes | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+def run_flow_cli(
+    flow_file: Path,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess:
     """`flowc run FILE ARGS…` in a subprocess (the user's way)."""
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run(
-        [FLOWC, "run", str(flow_file), *args], cwd=cwd, env=full_env, input=input,
-        capture_output=True, timeout=timeout,
-    )  # fmt: skip
+        [FLOWC, "run", str(flow_file), *args],
+        cwd=cwd,
+        env=full_env,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+    )

@@ -30,8 +30,11 @@ def run_cases() -> list[Path]:
 
 def indices(flow: Path) -> list[str]:
     """The Elasticsearch indices the case writes to (read back after the run)."""
-    return [line.split('"')[1] for line in flow.read_text(encoding="utf-8").splitlines()
-            if "sink elastic(" in line]  # fmt: skip
+    return [
+        line.split('"')[1]
+        for line in flow.read_text(encoding="utf-8").splitlines()
+        if "sink elastic(" in line
+    ]
 
 
 def run(flow: Path, work: Path, elastic_url: str | None = None) -> dict[str, str]:
@@ -46,10 +49,21 @@ def run(flow: Path, work: Path, elastic_url: str | None = None) -> dict[str, str
         env["FLOW_ELASTIC_URL"] = elastic_url
         _clear(elastic_url, indices(flow))
     proc = subprocess.run(
-        [sys.executable, module.name, "--state-dir", "state", "--no-status",
-         "--metrics", "metrics.json"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            module.name,
+            "--state-dir",
+            "state",
+            "--no-status",
+            "--metrics",
+            "metrics.json",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((work / "metrics.json").read_text())
     for name, p in metrics["pipelines"].items():  # the conservation law, per pipeline

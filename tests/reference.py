@@ -60,9 +60,7 @@ def run_reference_detailed(
         if not isinstance(
             step, (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep)
         ):
-            raise NotImplementedError(
-                f"the reference runs relational stages only, not {step!r}"
-            )
+            raise NotImplementedError(f"the reference runs relational stages only, not {step!r}")
     environment = dict(os.environ if env is None else env)
     outcome = Outcome([], [])
     for original in records:
@@ -292,21 +290,26 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     ka, kb = kind(a), kind(b)
     numbers = is_number(a) and is_number(b)
     if op == "+":
-        if numbers or (ka == kb == "str") or (ka, kb) in (
-            ("time", "duration"), ("duration", "time"), ("duration", "duration"),
-        ):  # fmt: skip
+        if (
+            numbers
+            or (ka == kb == "str")
+            or (ka, kb)
+            in (
+                ("time", "duration"),
+                ("duration", "time"),
+                ("duration", "duration"),
+            )
+        ):
             return a + b
     elif op == "-":
         if numbers or (ka, kb) in (
-            ("time", "time"), ("time", "duration"), ("duration", "duration"),
-        ):  # fmt: skip
+            ("time", "time"),
+            ("time", "duration"),
+            ("duration", "duration"),
+        ):
             return a - b
     elif op == "*":
-        if (
-            numbers
-            or (ka == "duration" and is_number(b))
-            or (is_number(a) and kb == "duration")
-        ):
+        if numbers or (ka == "duration" and is_number(b)) or (is_number(a) and kb == "duration"):
             return a * b
     elif op == "/":
         if numbers:
@@ -368,13 +371,9 @@ def _logical(value: Any) -> bool:
 def _binary(expr: ir.BinaryE, rec: dict, env: dict[str, str]) -> Any:
     op = expr.op
     if op == "and":
-        return _logical(evaluate(expr.left, rec, env)) and _logical(
-            evaluate(expr.right, rec, env)
-        )
+        return _logical(evaluate(expr.left, rec, env)) and _logical(evaluate(expr.right, rec, env))
     if op == "or":
-        return _logical(evaluate(expr.left, rec, env)) or _logical(
-            evaluate(expr.right, rec, env)
-        )
+        return _logical(evaluate(expr.left, rec, env)) or _logical(evaluate(expr.right, rec, env))
     if op == "??":
         left = evaluate(expr.left, rec, env)
         return left if left is not None else evaluate(expr.right, rec, env)

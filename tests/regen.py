@@ -30,12 +30,8 @@ REGENERATORS: list[Regenerator] = [
     Regenerator("diagnostic cases (tests/cases)", "tests.test_cases"),
     Regenerator("generated code (tests/golden)", "tests.test_golden"),
     Regenerator("stage reference (docs/stages.md)", "tests.stages.test_stage_docs"),
-    Regenerator(
-        "access example (examples/expected)", "tests.stages.test_access_example"
-    ),
-    Regenerator(
-        "quickstart example (examples/expected/quickstart)", "tests.test_examples"
-    ),
+    Regenerator("access example (examples/expected)", "tests.stages.test_access_example"),
+    Regenerator("quickstart example (examples/expected/quickstart)", "tests.test_examples"),
 ]
 
 

@@ -38,8 +38,7 @@ identifiers = st.one_of(
 # break, a lone surrogate, or a control character other than tab, CR and FF
 _NAME_CHARS = st.characters(
     exclude_categories=("Cs",),
-    exclude_characters="`\n"
-    + "".join(map(chr, [*range(0, 9), 0x0B, *range(0x0E, 0x20), 0x7F])),
+    exclude_characters="`\n" + "".join(map(chr, [*range(0, 9), 0x0B, *range(0x0E, 0x20), 0x7F])),
 )
 
 field_names = st.one_of(
@@ -49,9 +48,7 @@ field_names = st.one_of(
     st.text(_NAME_CHARS, min_size=1, max_size=8),
 )
 
-field_refs = st.builds(
-    ast.FieldRef, st.lists(field_names, min_size=1, max_size=3).map(tuple)
-)
+field_refs = st.builds(ast.FieldRef, st.lists(field_names, min_size=1, max_size=3).map(tuple))
 
 string_values = st.one_of(
     st.text(max_size=12),
@@ -91,9 +88,7 @@ def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
     )
 
 
-expressions = st.recursive(
-    st.one_of(literals, durations, field_refs), _extend, max_leaves=8
-)
+expressions = st.recursive(st.one_of(literals, durations, field_refs), _extend, max_leaves=8)
 
 stage_names = st.one_of(identifiers, st.just("null"))
 stage_calls = st.builds(ast.Call, stage_names, _args(expressions))
@@ -105,9 +100,7 @@ type_exprs = st.recursive(
         st.builds(ast.ListType, inner),
         st.builds(
             ast.RecordTypeExpr,
-            st.lists(st.builds(ast.FieldDecl, field_names, inner), max_size=3).map(
-                tuple
-            ),
+            st.lists(st.builds(ast.FieldDecl, field_names, inner), max_size=3).map(tuple),
             st.booleans(),
         ),
     ),
@@ -122,9 +115,7 @@ def _some(strategy: st.SearchStrategy, most: int = 3) -> st.SearchStrategy:
 summarize_stages = st.builds(
     ast.SummarizeStage,
     _some(st.builds(ast.Aggregate, field_names, stage_calls)),
-    st.lists(
-        st.builds(ast.GroupKey, st.none() | field_names, field_refs), max_size=2
-    ).map(tuple),
+    st.lists(st.builds(ast.GroupKey, st.none() | field_names, field_refs), max_size=2).map(tuple),
     durations,
     st.none() | field_refs,
     st.none() | durations,
@@ -136,9 +127,7 @@ stages = st.one_of(
     st.builds(ast.SetStage, _some(st.builds(ast.Assignment, field_refs, expressions))),
     st.builds(ast.DropStage, _some(field_refs)),
     st.builds(ast.KeepStage, _some(field_refs)),
-    st.builds(
-        ast.RenameStage, _some(st.builds(ast.RenamePair, field_refs, field_refs))
-    ),
+    st.builds(ast.RenameStage, _some(st.builds(ast.RenamePair, field_refs, field_refs))),
     summarize_stages,
     st.builds(ast.SinkStage, stage_calls),
 )
@@ -159,9 +148,7 @@ schemas = st.builds(
     st.booleans(),
 )
 
-programs = st.builds(
-    ast.Program, st.lists(st.one_of(pipelines, schemas), max_size=3).map(tuple)
-)
+programs = st.builds(ast.Program, st.lists(st.one_of(pipelines, schemas), max_size=3).map(tuple))
 
 
 def strict_key(node: object) -> object:
@@ -171,9 +158,7 @@ def strict_key(node: object) -> object:
         return tuple(strict_key(item) for item in node)
     if dataclasses.is_dataclass(node):
         return (type(node).__name__,) + tuple(
-            strict_key(getattr(node, f.name))
-            for f in dataclasses.fields(node)
-            if f.compare
+            strict_key(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare
         )
     if isinstance(node, float):
         return ("float", repr(node))

@@ -83,9 +83,7 @@ def regenerate() -> list[Path]:
 def test_case(path: Path):
     text = path.read_text(encoding="utf-8")
     program, expected = split_case(text)
-    assert (
-        expected is not None
-    ), f"{path.name} has no `{MARKER}` block; run `make regen`"
+    assert expected is not None, f"{path.name} has no `{MARKER}` block; run `make regen`"
     assert program.strip(), f"{path.name} has no program"
     assert render_case(path, program) == expected
 
@@ -125,9 +123,6 @@ def test_there_are_enough_cases():
     multi = [
         p
         for p in files
-        if len(
-            re.findall(r"^# \S+:\d+:\d+: error\[", p.read_text(encoding="utf-8"), re.M)
-        )
-        >= 3
+        if len(re.findall(r"^# \S+:\d+:\d+: error\[", p.read_text(encoding="utf-8"), re.M)) >= 3
     ]
     assert len(multi) >= 5

@@ -19,7 +19,9 @@ KILLS = 2
 def test_kill_9_at_random_moments_loses_and_corrupts_nothing(name, tmp_path):
     seed = random.randrange(1 << 30)
     outcomes = run_scenario(name, trials=2, kills=KILLS, seed=seed, workdir=tmp_path)
-    report = f"seed {seed}\n{table(outcomes)}\n" + "\n".join(f for o in outcomes for f in o.failed_runs)
+    report = f"seed {seed}\n{table(outcomes)}\n" + "\n".join(
+        f for o in outcomes for f in o.failed_runs
+    )
     for o in outcomes:
         assert o.finished and not o.failed_runs, report
         assert o.lost == 0 and o.corrupt == 0, report

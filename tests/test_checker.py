@@ -88,21 +88,13 @@ def test_seed_plan_binds_arguments_with_defaults():
     assert p.name == "access_log" and plan.file == "access-log.flow"
     assert isinstance(p.head, ir.CallStep) and p.head.kind == "source"
     head = dict(p.head.args)
-    assert (
-        head["path"] == "x.log"
-        and head["format"] == "auto"
-        and head["format_args"] == {}
-    )
+    assert head["path"] == "x.log" and head["format"] == "auto" and head["format_args"] == {}
     assert head["schema"] is None and head["follow"] is False
     geoip, anonymize, elastic = p.steps
     assert dict(geoip.args) == {"field": ("ip",), "into": "geo", "db": None}
     assert [k for k, _ in geoip.args] == ["field", "into", "db"]
     anon = dict(anonymize.args)
-    assert (
-        anon["field"] == ("email",)
-        and anon["method"] == "hash"
-        and "method_args" not in anon
-    )
+    assert anon["field"] == ("email",) and anon["method"] == "hash" and "method_args" not in anon
     assert isinstance(anon["key"], EnvRef) and anon["key"].name == "FLOW_ANON_KEY"
     sink = dict(elastic.args)
     assert elastic.kind == "sink" and sink["index"] == "idx"
@@ -134,9 +126,14 @@ def test_step_info_labels_and_lines():
 
 @pytest.mark.parametrize(
     "filename, name",
-    [("access-log.flow", "access_log"), ("dir/web.flow", "web"), ("2024 logs.flow", "_2024_logs"),
-     ("source.flow", "source_"), ("plain", "plain")],
-)  # fmt: skip
+    [
+        ("access-log.flow", "access_log"),
+        ("dir/web.flow", "web"),
+        ("2024 logs.flow", "_2024_logs"),
+        ("source.flow", "source_"),
+        ("plain", "plain"),
+    ],
+)
 def test_unnamed_chain_is_named_after_the_file(filename, name):
     assert pipeline_name_for_file(filename) == name
     assert plan_of("source stdin | sink stdout", filename).pipelines[0].name == name
@@ -177,10 +174,7 @@ def test_from_reads_the_producers_output_type_and_errors_type():
     plan = plan_of(FANOUT)
     raw, enriched = pipeline(plan, "raw"), pipeline(plan, "enriched")
     assert raw.output_type.get("n") == INT
-    assert (
-        isinstance(enriched.head, ir.FromStep)
-        and enriched.head.output_type == raw.output_type
-    )
+    assert isinstance(enriched.head, ir.FromStep) and enriched.head.output_type == raw.output_type
     failures = pipeline(plan, "failures")
     assert failures.head.errors and failures.head.output_type == ERROR_RECORD
     # `any` may be null at run time, so a function of it may give null
@@ -188,16 +182,12 @@ def test_from_reads_the_producers_output_type_and_errors_type():
 
 
 def test_a_pipeline_may_have_a_sink_and_readers():
-    plan = plan_of(
-        "pipeline a = source stdin | sink stdout\npipeline b = from a | sink null"
-    )
+    plan = plan_of("pipeline a = source stdin | sink stdout\npipeline b = from a | sink null")
     assert pipeline(plan, "a").readers == ("b",)
 
 
 def test_error_readers_alone_do_not_consume_a_pipeline():
-    text = (
-        "pipeline a = source stdin | set x = 1\npipeline b = from a.errors | sink null"
-    )
+    text = "pipeline a = source stdin | set x = 1\npipeline b = from a.errors | sink null"
     assert codes_of(text) == [codes.NO_SINK]
 
 
@@ -209,9 +199,9 @@ def test_cycle_is_reported_once_and_stops_the_plan():
 
 
 def test_unknown_pipeline_suggests_a_name():
-    (d,) = checked(
-        "pipeline web = source stdin | sink stdout\npipeline b = from wbe | sink null"
-    )[1]
+    (d,) = checked("pipeline web = source stdin | sink stdout\npipeline b = from wbe | sink null")[
+        1
+    ]
     assert d.code == codes.UNKNOWN_PIPELINE and d.hint == "did you mean `web`?"
 
 
@@ -268,9 +258,7 @@ def test_value_arguments_are_converted():
 
 
 def test_choice_args_follow_choices_whose_options_take_arguments():
-    p = plan_of(
-        'source file("x") | parse(combined) | sink stdout(format=pretty)'
-    ).pipelines[0]
+    p = plan_of('source file("x") | parse(combined) | sink stdout(format=pretty)').pipelines[0]
     parse, sink = p.steps
     assert [k for k, _ in parse.args] == ["format", "format_args", "field", "schema"]
     assert dict(parse.args)["format_args"] == {}
@@ -280,9 +268,7 @@ def test_choice_args_follow_choices_whose_options_take_arguments():
 
 
 def test_parse_combined_types_its_fields():
-    p = plan_of(
-        'source file("a.log", format=lines) | parse(combined) | sink stdout'
-    ).pipelines[0]
+    p = plan_of('source file("a.log", format=lines) | parse(combined) | sink stdout').pipelines[0]
     out = p.output_type
     assert out.get("status") == INT and out.get("ip") == IP and out.get("time") == TIME
     assert out.get("message") == STR and not out.open
@@ -294,22 +280,26 @@ def test_argument_errors_are_all_reported():
         ' | geoip(ip, geo, "db", 4) | sink elastic(index)'
     )
     assert sorted(found) == sorted(
-        [codes.UNKNOWN_PARAM, codes.BAD_ARG_VALUE, codes.UNKNOWN_OPTION, codes.TOO_MANY_ARGS,
-         codes.NOT_CONSTANT]
-    )  # fmt: skip
+        [
+            codes.UNKNOWN_PARAM,
+            codes.BAD_ARG_VALUE,
+            codes.UNKNOWN_OPTION,
+            codes.TOO_MANY_ARGS,
+            codes.NOT_CONSTANT,
+        ]
+    )
 
 
 def test_negative_numbers_are_constants():
     plan, diags = checked("source stdin | anomaly(x, window=-1) | sink stdout")
     # bound as the int -1: the stage's own rule then rejects it, naming the parameter
     assert [(d.code, d.message) for d in diags] == [
-        (codes.BAD_ARG_VALUE, "`window` must be at least 2 values")]  # fmt: skip
+        (codes.BAD_ARG_VALUE, "`window` must be at least 2 values")
+    ]
 
 
 def test_null_is_accepted_where_the_default_is_none():
-    p = plan_of('source stdin | geoip(db=null) | sink elastic("i", id=null)').pipelines[
-        0
-    ]
+    p = plan_of('source stdin | geoip(db=null) | sink elastic("i", id=null)').pipelines[0]
     assert dict(p.steps[0].args)["db"] is None and dict(p.steps[1].args)["id"] is None
 
 
@@ -326,9 +316,7 @@ def test_set_through_a_nullable_record_makes_the_record_non_null():
 
 def test_drop_keep_rename_types():
     text = f"{R}\nsource stdin(format=json, schema=R)"
-    out = step_types(
-        text + " | drop s, rec.a | rename i as j, nrec.b as nrec.c | sink stdout"
-    )
+    out = step_types(text + " | drop s, rec.a | rename i as j, nrec.b as nrec.c | sink stdout")
     assert "s" not in out and out["rec"] == RecordT(())
     assert out["j"] == INT and "i" not in out
     assert out["nrec"] == Nullable(RecordT((("a", INT), ("c", STR))))
@@ -337,9 +325,7 @@ def test_drop_keep_rename_types():
 
 
 def test_keep_of_an_open_record_is_closed_with_any_for_unknown_fields():
-    out = pipeline(
-        plan_of("source stdin | set a = 1 | keep a, b | sink stdout"), "t"
-    ).output_type
+    out = pipeline(plan_of("source stdin | set a = 1 | keep a, b | sink stdout"), "t").output_type
     assert out == RecordT((("a", INT), ("b", ANY))) and not out.open
 
 
@@ -363,9 +349,7 @@ def test_expression_types():
         ' sub = "a" in s, m = s =~ r"^a", nul = null, eq = ip == "10.0.0.1"',
     )
     assert types["div"] == FLOAT and types["mod"] == INT and types["fmod"] == FLOAT
-    assert (
-        types["gap"] == DURATION and types["later"] == TIME and types["earlier"] == TIME
-    )
+    assert types["gap"] == DURATION and types["later"] == TIME and types["earlier"] == TIME
     assert types["dd"] == DURATION and types["neg"] == DURATION and types["cat"] == STR
     assert types["dflt"] == INT and types["nn"] == Nullable(STR)
     assert types["pick"] == FLOAT and types["lst"] == ListT(FLOAT)
@@ -374,9 +358,7 @@ def test_expression_types():
 
 
 def test_any_is_checked_at_run_time():
-    types = step_types(
-        "source stdin | set a = x + 1, b = x / y, c = x.y.z, d = -x | sink stdout"
-    )
+    types = step_types("source stdin | set a = x + 1, b = x / y, c = x.y.z, d = -x | sink stdout")
     assert types["a"] == ANY and types["b"] == Nullable(FLOAT) and types["c"] == ANY
     assert types["d"] == ANY
 
@@ -394,8 +376,11 @@ def test_function_return_types_follow_nullability():
 
 def test_defaults_of_null_do_not_make_a_result_nullable():
     # parse_time's format and timezone default to null, which means ISO 8601 and UTC
-    types = set_types(R, 'a = parse_time(s, timezone="Europe/Prague"), b = parse_time(s, ns),'
-                         ' c = parse_time(ns, timezone="UTC"), d = parse_time(s, null, ns)')  # fmt: skip
+    types = set_types(
+        R,
+        'a = parse_time(s, timezone="Europe/Prague"), b = parse_time(s, ns),'
+        ' c = parse_time(ns, timezone="UTC"), d = parse_time(s, null, ns)',
+    )
     assert types["a"] == TIME and types["b"] == TIME and types["d"] == TIME
     assert types["c"] == Nullable(TIME)
 
@@ -405,7 +390,7 @@ def test_a_literal_time_zone_is_checked():
     assert codes_of(f'{text} | set t = parse_time(s, "%b %d", "Mars/Olympus") | sink stdout') == [
         codes.BAD_ARG_VALUE
     ]
-    assert codes_of(f'{text} | set t = parse_time(s, timezone=s) | sink stdout') == []
+    assert codes_of(f"{text} | set t = parse_time(s, timezone=s) | sink stdout") == []
 
 
 def test_function_calls_are_lowered():
@@ -415,9 +400,7 @@ def test_function_calls_are_lowered():
     )
     set_step, _ = pipeline(plan_of(text), "t").steps
     (_, parse_time), (_, env) = set_step.assignments
-    assert parse_time == ir.FuncE(
-        "parse_time", (ir.Field(("s",), STR), ir.Lit("%Y", STR)), TIME
-    )
+    assert parse_time == ir.FuncE("parse_time", (ir.Field(("s",), STR), ir.Lit("%Y", STR)), TIME)
     assert env == ir.EnvE("A", None, Nullable(STR))
 
 
@@ -460,8 +443,19 @@ def test_an_any_operand_is_accepted_where_some_rule_could_apply():
     accepted when some rule of types.OPERATORS fits the other operand, and
     rejected when none can (so `d * x` checks, `b + x` does not)."""
     text = f"{ANY_OPERANDS}\nsource stdin(format=json, schema=A) | set v = "
-    accepted = ("d * x", "x * d", "x * 2.5", "t - x", "x - d", "x + s", "ip < x", "s >= x",
-                "x < x", "-x", "x % 2")  # fmt: skip
+    accepted = (
+        "d * x",
+        "x * d",
+        "x * 2.5",
+        "t - x",
+        "x - d",
+        "x + s",
+        "ip < x",
+        "s >= x",
+        "x < x",
+        "-x",
+        "x % 2",
+    )
     for expr in accepted:
         assert codes_of(text + expr + " | sink stdout") == [], expr
     rejected = {
@@ -476,8 +470,10 @@ def test_an_any_operand_is_accepted_where_some_rule_could_apply():
     }
     for expr, expected in rejected.items():
         assert codes_of(text + expr + " | sink stdout") == expected, expr
-    types = set_types(ANY_OPERANDS.replace("schema A", "schema R"),
-                      "a = d * x, q = x / 2, c = x < 1, m = x % 2, n = -x")  # fmt: skip
+    types = set_types(
+        ANY_OPERANDS.replace("schema A", "schema R"),
+        "a = d * x, q = x / 2, c = x < 1, m = x % 2, n = -x",
+    )
     assert types["a"] == ANY and types["q"] == Nullable(FLOAT) and types["c"] == BOOL
     assert types["m"] == ANY and types["n"] == ANY
 
@@ -507,9 +503,7 @@ def test_set_field_lowering_keeps_the_expression_tree():
     assert path == ("v",)
     assert value == ir.BinaryE(
         "??",
-        ir.UnaryE(
-            "-", ir.BinaryE("+", ir.Field(("i",), INT), ir.Lit(2, INT), INT), INT
-        ),
+        ir.UnaryE("-", ir.BinaryE("+", ir.Field(("i",), INT), ir.Lit(2, INT), INT), INT),
         ir.Lit(0, INT),
         INT,
     )
@@ -531,18 +525,26 @@ def test_summarize_output_and_plan():
     step = p.steps[0]
     assert isinstance(step, ir.SummarizeStep)
     assert step.keys == (("host", ("host",)), ("status", ("code",)))
-    assert (
-        step.every_ms == 60_000
-        and step.on == ("ts",)
-        and step.allowed_lateness_ms == 5_000
-    )
+    assert step.every_ms == 60_000 and step.on == ("ts",) and step.allowed_lateness_ms == 5_000
     assert [(a.name, a.function, a.path) for a in step.aggregates][:2] == [
-        ("c", "count", None), ("s", "sum", ("n",))]  # fmt: skip
-    assert p.output_type == RecordT((
-        ("window_start", TIME), ("window_end", TIME), ("host", STR), ("status", INT),
-        ("c", INT), ("s", INT), ("a", Nullable(FLOAT)), ("lo", Nullable(INT)),
-        ("hi", Nullable(FLOAT)), ("p", Nullable(FLOAT)), ("dc", INT),
-    ))  # fmt: skip
+        ("c", "count", None),
+        ("s", "sum", ("n",)),
+    ]
+    assert p.output_type == RecordT(
+        (
+            ("window_start", TIME),
+            ("window_end", TIME),
+            ("host", STR),
+            ("status", INT),
+            ("c", INT),
+            ("s", INT),
+            ("a", Nullable(FLOAT)),
+            ("lo", Nullable(INT)),
+            ("hi", Nullable(FLOAT)),
+            ("p", Nullable(FLOAT)),
+            ("dc", INT),
+        )
+    )
     assert not p.output_type.open
 
 
@@ -557,16 +559,10 @@ def test_summarize_without_on_uses_processing_time():
 
 def test_summarize_errors():
     base = "schema Q { ts: str, host: str }\nsource stdin(format=json, schema=Q) | summarize "
-    assert codes_of(base + "s = sum(host) every 1m | sink stdout") == [
-        codes.NOT_NUMERIC
-    ]
-    assert codes_of(base + "c = count() every 1m on ts | sink stdout") == [
-        codes.TYPE_MISMATCH
-    ]
+    assert codes_of(base + "s = sum(host) every 1m | sink stdout") == [codes.NOT_NUMERIC]
+    assert codes_of(base + "c = count() every 1m on ts | sink stdout") == [codes.TYPE_MISMATCH]
     assert codes_of(base + "s = sum(1) every 1m | sink stdout") == [codes.BAD_AGGREGATE]
-    assert codes_of(base + "s = total(host) every 1m | sink stdout") == [
-        codes.BAD_AGGREGATE
-    ]
+    assert codes_of(base + "s = total(host) every 1m | sink stdout") == [codes.BAD_AGGREGATE]
     assert codes_of(base + "host = count() by host every 1m | sink stdout") == [
         codes.DUPLICATE_FIELD
     ]
@@ -591,19 +587,29 @@ def test_every_error_in_the_file_is_reported_in_source_order():
     )
     plan, diags = checked(text)
     assert plan is None
-    assert [d.code for d in diags] == [codes.UNKNOWN_STAGE, codes.UNKNOWN_FUNCTION,
-                                       codes.UNKNOWN_PIPELINE]  # fmt: skip
+    assert [d.code for d in diags] == [
+        codes.UNKNOWN_STAGE,
+        codes.UNKNOWN_FUNCTION,
+        codes.UNKNOWN_PIPELINE,
+    ]
     assert [d.span.start for d in diags] == sorted(d.span.start for d in diags)
 
 
 def test_hand_built_program_without_spans_checks():
-    program = ast.Program((
-        ast.Pipeline("p", ast.Chain(
-            ast.SourceHead(ast.Call("stdin", parens=False)),
-            (ast.WhereStage(ast.Binary(">", ast.FieldRef(("n",)), ast.Literal(1))),
-             ast.SinkStage(ast.Call("stdout", parens=False))),
-        )),
-    ))  # fmt: skip
+    program = ast.Program(
+        (
+            ast.Pipeline(
+                "p",
+                ast.Chain(
+                    ast.SourceHead(ast.Call("stdin", parens=False)),
+                    (
+                        ast.WhereStage(ast.Binary(">", ast.FieldRef(("n",)), ast.Literal(1))),
+                        ast.SinkStage(ast.Call("stdout", parens=False)),
+                    ),
+                ),
+            ),
+        )
+    )
     plan, diags = check(program, SourceFile("hand.flow", ""))
     assert diags == [] and plan is not None
     p = plan.pipelines[0]
@@ -615,9 +621,9 @@ def test_an_internal_failure_is_one_plainly_labelled_diagnostic():
     class NotAStage:
         span = NO_SPAN
 
-    program = ast.Program((
-        ast.Pipeline("p", ast.Chain(ast.SourceHead(ast.Call("stdin")), (NotAStage(),))),
-    ))  # fmt: skip
+    program = ast.Program(
+        (ast.Pipeline("p", ast.Chain(ast.SourceHead(ast.Call("stdin")), (NotAStage(),))),)
+    )
     plan, diags = check(program, SourceFile("bug.flow", ""))
     assert plan is None
     assert [d.code for d in diags] == [codes.INTERNAL]
@@ -627,9 +633,7 @@ def test_an_internal_failure_is_one_plainly_labelled_diagnostic():
 
 
 def test_checking_is_deterministic():
-    text = open(
-        __file__.replace("test_checker.py", "cases/multi_errors_in_one_file.flow")
-    ).read()
+    text = open(__file__.replace("test_checker.py", "cases/multi_errors_in_one_file.flow")).read()
     first, second = checked(text), checked(text)
     assert first == second
     assert [d.hint for d in first[1]] == [d.hint for d in second[1]]

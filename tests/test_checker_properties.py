@@ -23,8 +23,7 @@ from flowlang.stages._spec import Kind
 from .strategies import durations, expressions, literals, programs
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.flow"))
-SETTINGS = settings(max_examples=100, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +31,7 @@ def _no_anon_key(monkeypatch):
     monkeypatch.delenv("FLOW_ANON_KEY", raising=False)
 
 
-def checked_soundly(
-    program: ast.Program, src: SourceFile
-) -> tuple[ir.Plan | None, list]:
+def checked_soundly(program: ast.Program, src: SourceFile) -> tuple[ir.Plan | None, list]:
     """Check, and assert what holds of every result."""
     plan, diags = check(program, src)
     assert [d.code for d in diags if d.code == codes.INTERNAL] == [], diags[-1].message
@@ -55,9 +52,7 @@ def assert_plan_invariants(plan: ir.Plan) -> None:
         for reader in p.readers + p.error_readers:
             assert reader in names
         sinks = [
-            i
-            for i, s in enumerate(p.steps)
-            if isinstance(s, ir.CallStep) and s.kind == "sink"
+            i for i, s in enumerate(p.steps) if isinstance(s, ir.CallStep) and s.kind == "sink"
         ]
         assert sinks in ([], [len(p.steps) - 1])
         assert sinks or p.readers, f"{p.name} has no sink and no reader"
@@ -80,16 +75,23 @@ def test_checking_any_program_never_fails(program):
 FIELDS = ("ip", "email", "geo", "status", "ts", "message", "latency_ms", "host", "x")
 PATHS = st.one_of(
     st.sampled_from(FIELDS).map(lambda f: (f,)),
-    st.tuples(
-        st.sampled_from(FIELDS), st.sampled_from(("city", "lat", "country_iso", "y"))
+    st.tuples(st.sampled_from(FIELDS), st.sampled_from(("city", "lat", "country_iso", "y"))),
+)
+REQ = ast.Schema(
+    "Req",
+    tuple(
+        ast.FieldDecl(n, t)
+        for n, t in (
+            ("ts", ast.TypeName("time")),
+            ("host", ast.TypeName("str")),
+            ("status", ast.TypeName("int")),
+            ("ip", ast.TypeName("ip")),
+            ("email", ast.NullableType(ast.TypeName("str"))),
+            ("latency_ms", ast.NullableType(ast.TypeName("float"))),
+            ("message", ast.TypeName("str")),
+        )
     ),
 )
-REQ = ast.Schema("Req", tuple(ast.FieldDecl(n, t) for n, t in (
-    ("ts", ast.TypeName("time")), ("host", ast.TypeName("str")), ("status", ast.TypeName("int")),
-    ("ip", ast.TypeName("ip")), ("email", ast.NullableType(ast.TypeName("str"))),
-    ("latency_ms", ast.NullableType(ast.TypeName("float"))),
-    ("message", ast.TypeName("str")),
-)))  # fmt: skip
 
 field_refs = PATHS.map(ast.FieldRef)
 
@@ -100,14 +102,15 @@ def _deep_extend(children):
         st.builds(ast.Unary, st.sampled_from(["-", "not"]), children),
         st.builds(ast.IfExpr, children, children, children),
         st.builds(ast.ListExpr, st.lists(children, max_size=3).map(tuple)),
-        st.builds(ast.Call, st.sampled_from(sorted(FUNCTIONS) + ["env", "count"]),
-                  st.lists(st.builds(ast.Arg, st.none(), children), max_size=3).map(tuple)),
-    )  # fmt: skip
+        st.builds(
+            ast.Call,
+            st.sampled_from(sorted(FUNCTIONS) + ["env", "count"]),
+            st.lists(st.builds(ast.Arg, st.none(), children), max_size=3).map(tuple),
+        ),
+    )
 
 
-deep_exprs = st.recursive(
-    st.one_of(literals, durations, field_refs), _deep_extend, max_leaves=8
-)
+deep_exprs = st.recursive(st.one_of(literals, durations, field_refs), _deep_extend, max_leaves=8)
 
 
 @st.composite
@@ -116,25 +119,26 @@ def argument_value(draw, param):
     if draw(st.integers(0, 5)) == 0:
         return draw(st.one_of(deep_exprs, expressions))
     if param.kind is Kind.VALUE:
-        return draw(st.one_of(literals, durations, st.just(ast.Call("env", (
-            ast.Arg(None, ast.Literal("X")),)))))  # fmt: skip
+        return draw(
+            st.one_of(
+                literals, durations, st.just(ast.Call("env", (ast.Arg(None, ast.Literal("X")),)))
+            )
+        )
     if param.kind in (Kind.FIELD, Kind.NEW_FIELD):
         return draw(field_refs)
     if param.kind is Kind.FIELDS:
-        return draw(st.one_of(field_refs, st.lists(field_refs, max_size=3).map(
-            lambda refs: ast.ListExpr(tuple(refs)))))  # fmt: skip
+        return draw(
+            st.one_of(
+                field_refs,
+                st.lists(field_refs, max_size=3).map(lambda refs: ast.ListExpr(tuple(refs))),
+            )
+        )
     if param.kind is Kind.SCHEMA:
         return ast.FieldRef((draw(st.sampled_from(["Req", "Nope"])),))
     option = draw(st.sampled_from(sorted(param.options) + ["bogus"]))
     sub = param.options.get(option, ())
-    args = tuple(
-        ast.Arg(p.name, draw(argument_value(p))) for p in sub if draw(st.booleans())
-    )
-    return (
-        ast.Call(option, args)
-        if args or draw(st.booleans())
-        else ast.FieldRef((option,))
-    )
+    args = tuple(ast.Arg(p.name, draw(argument_value(p))) for p in sub if draw(st.booleans()))
+    return ast.Call(option, args) if args or draw(st.booleans()) else ast.FieldRef((option,))
 
 
 @st.composite
@@ -144,38 +148,51 @@ def catalogue_call(draw, kind):
     for i, param in enumerate(spec.params):
         if param.required or draw(st.integers(0, 3)) == 0:
             positional = len(args) == i and draw(st.booleans())
-            args.append(
-                ast.Arg(None if positional else param.name, draw(argument_value(param)))
-            )
-    name = (
-        spec.name
-        if draw(st.integers(0, 9))
-        else draw(st.sampled_from(["geoipp", "file"]))
-    )
+            args.append(ast.Arg(None if positional else param.name, draw(argument_value(param))))
+    name = spec.name if draw(st.integers(0, 9)) else draw(st.sampled_from(["geoipp", "file"]))
     return ast.Call(name, tuple(args), parens=bool(args))
 
 
 aggregates = st.builds(
-    ast.Aggregate, st.sampled_from(["n", "total", "host", "window_end"]),
-    st.builds(ast.Call, st.sampled_from(sorted(AGGREGATES) + ["lower"]),
-              st.lists(st.builds(ast.Arg, st.none(), st.one_of(field_refs, deep_exprs)),
-                       max_size=2).map(tuple)),
-)  # fmt: skip
+    ast.Aggregate,
+    st.sampled_from(["n", "total", "host", "window_end"]),
+    st.builds(
+        ast.Call,
+        st.sampled_from(sorted(AGGREGATES) + ["lower"]),
+        st.lists(st.builds(ast.Arg, st.none(), st.one_of(field_refs, deep_exprs)), max_size=2).map(
+            tuple
+        ),
+    ),
+)
 
 deep_stages = st.one_of(
     catalogue_call("processor").map(ast.ProcessorStage),
     st.builds(ast.WhereStage, deep_exprs),
-    st.builds(ast.SetStage, st.lists(st.builds(ast.Assignment, field_refs, deep_exprs),
-                                     min_size=1, max_size=3).map(tuple)),
+    st.builds(
+        ast.SetStage,
+        st.lists(st.builds(ast.Assignment, field_refs, deep_exprs), min_size=1, max_size=3).map(
+            tuple
+        ),
+    ),
     st.builds(ast.DropStage, st.lists(field_refs, min_size=1, max_size=2).map(tuple)),
     st.builds(ast.KeepStage, st.lists(field_refs, min_size=1, max_size=3).map(tuple)),
-    st.builds(ast.RenameStage, st.lists(st.builds(ast.RenamePair, field_refs, field_refs),
-                                        min_size=1, max_size=2).map(tuple)),
-    st.builds(ast.SummarizeStage, st.lists(aggregates, min_size=1, max_size=3).map(tuple),
-              st.lists(st.builds(ast.GroupKey, st.none() | st.just("k"), field_refs),
-                       max_size=2).map(tuple),
-              durations, st.none() | field_refs, st.none() | durations),
-)  # fmt: skip
+    st.builds(
+        ast.RenameStage,
+        st.lists(st.builds(ast.RenamePair, field_refs, field_refs), min_size=1, max_size=2).map(
+            tuple
+        ),
+    ),
+    st.builds(
+        ast.SummarizeStage,
+        st.lists(aggregates, min_size=1, max_size=3).map(tuple),
+        st.lists(st.builds(ast.GroupKey, st.none() | st.just("k"), field_refs), max_size=2).map(
+            tuple
+        ),
+        durations,
+        st.none() | field_refs,
+        st.none() | durations,
+    ),
+)
 
 PIPELINE_NAMES = ("a", "b", "c", "d")
 
@@ -187,13 +204,13 @@ def deep_programs(draw):
         if draw(st.booleans()):
             head = ast.SourceHead(draw(catalogue_call("source")))
         else:
-            head = ast.FromHead(
-                draw(st.sampled_from(PIPELINE_NAMES)), draw(st.booleans())
-            )
+            head = ast.FromHead(draw(st.sampled_from(PIPELINE_NAMES)), draw(st.booleans()))
         body = draw(st.lists(deep_stages, max_size=4))
         if draw(st.integers(0, 3)):
-            body.insert(draw(st.integers(len(body) // 2, len(body))),
-                        ast.SinkStage(draw(catalogue_call("sink"))))  # fmt: skip
+            body.insert(
+                draw(st.integers(len(body) // 2, len(body))),
+                ast.SinkStage(draw(catalogue_call("sink"))),
+            )
         statements.append(ast.Pipeline(name, ast.Chain(head, tuple(body))))
     return ast.Program(tuple(statements))
 
@@ -222,22 +239,41 @@ def test_checking_depends_on_meaning_not_layout(program):
     assume(reparsed is not None and not syntax and reparsed == program)
     plan, diags = checked_soundly(reparsed, src)
     plan0, diags0 = check(program, SourceFile("deep.flow", ""))
-    assert sorted((d.code, d.message) for d in diags) == sorted(
-        (d.code, d.message) for d in diags0)  # fmt: skip
+    assert sorted((d.code, d.message) for d in diags) == sorted((d.code, d.message) for d in diags0)
     assert (plan is None) == (plan0 is None)
     if plan is not None:
-        assert [p.output_type for p in plan.pipelines] == [
-            p.output_type for p in plan0.pipelines
-        ]
+        assert [p.output_type for p in plan.pipelines] == [p.output_type for p in plan0.pipelines]
 
 
 # ---------------------------------------------------------------- mutated programs
 
 PROGRAMS = [p.read_text(encoding="utf-8").split("# --- expected ---")[0] for p in CASES]
 TOKENS = (
-    "|", ")", "(", ",", "where ", "x", '"', "1m", " ?? ", ".errors", "sink stdout", " from a",
-    "=", "[", "]", "`", "null", "geoip", " as ", "{", "}", "?", ".", "-",
-)  # fmt: skip
+    "|",
+    ")",
+    "(",
+    ",",
+    "where ",
+    "x",
+    '"',
+    "1m",
+    " ?? ",
+    ".errors",
+    "sink stdout",
+    " from a",
+    "=",
+    "[",
+    "]",
+    "`",
+    "null",
+    "geoip",
+    " as ",
+    "{",
+    "}",
+    "?",
+    ".",
+    "-",
+)
 
 
 @st.composite
@@ -252,9 +288,7 @@ def mutated(draw):
             text = text[:at] + draw(st.sampled_from(TOKENS)) + text[at:]
         else:
             start = draw(st.integers(0, len(text)))
-            text = (
-                text[:at] + text[start : start + draw(st.integers(1, 20))] + text[at:]
-            )
+            text = text[:at] + text[start : start + draw(st.integers(1, 20))] + text[at:]
     return text
 
 

@@ -38,13 +38,19 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def flowc(*args: str, cwd: Path | None = None, env: dict | None = None,
-          stdin: str | None = None) -> subprocess.CompletedProcess:  # fmt: skip
-    base = {
-        k: v for k, v in os.environ.items() if k not in ("FLOW_ANON_KEY", "NO_COLOR")
-    }
-    return subprocess.run([FLOWC, *args], cwd=cwd, env={**base, **(env or {})}, input=stdin,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+def flowc(
+    *args: str, cwd: Path | None = None, env: dict | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("FLOW_ANON_KEY", "NO_COLOR")}
+    return subprocess.run(
+        [FLOWC, *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # ---------------------------------------------------------------- check
@@ -60,7 +66,7 @@ def test_a_warning_is_shown_and_the_check_exits_0(tmp_path):
 
 
 def test_the_seed_checks_clean_without_a_key_and_the_run_warns_at_start(tmp_path):
-    write(tmp_path, "seed.flow", 'source stdin | anonymize(email) | sink stdout\n')
+    write(tmp_path, "seed.flow", "source stdin | anonymize(email) | sink stdout\n")
     done = flowc("check", "seed.flow", cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == ""
     done = flowc("run", "seed.flow", cwd=tmp_path, stdin='{"email": "a@b.c"}\n')
@@ -79,8 +85,9 @@ def test_errors_of_every_file_are_reported_and_exit_1(tmp_path, capsys):
     write(tmp_path, "a.flow", BROKEN)
     write(tmp_path, "b.flow", "pipeline p = from nowhere | sink stdout\n")
     write(tmp_path, "ok.flow", "source stdin | sink stdout\n")
-    code = main(["check", str(tmp_path / "a.flow"), str(tmp_path / "ok.flow"),
-                 str(tmp_path / "b.flow")])  # fmt: skip
+    code = main(
+        ["check", str(tmp_path / "a.flow"), str(tmp_path / "ok.flow"), str(tmp_path / "b.flow")]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "a.flow:1:16: error[E101]: unknown processor `geoipp`" in err
@@ -97,17 +104,19 @@ def test_syntax_errors_exit_1(tmp_path, capsys):
 
 def test_unreadable_files_exit_2_but_the_others_are_still_checked(tmp_path, capsys):
     write(tmp_path, "a.flow", BROKEN)
-    (tmp_path / "latin1.flow").write_bytes(
-        b'source stdin | set a = "\xe9" | sink stdout\n'
+    (tmp_path / "latin1.flow").write_bytes(b'source stdin | set a = "\xe9" | sink stdout\n')
+    code = main(
+        [
+            "check",
+            str(tmp_path / "missing.flow"),
+            str(tmp_path / "a.flow"),
+            str(tmp_path / "latin1.flow"),
+            str(tmp_path),
+        ]
     )
-    code = main(["check", str(tmp_path / "missing.flow"), str(tmp_path / "a.flow"),
-                 str(tmp_path / "latin1.flow"), str(tmp_path)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2
-    assert (
-        f"flowc: cannot read {tmp_path / 'missing.flow'}: No such file or directory"
-        in err
-    )
+    assert f"flowc: cannot read {tmp_path / 'missing.flow'}: No such file or directory" in err
     assert "latin1.flow: not UTF-8 text" in err
     assert f"cannot read {tmp_path}: Is a directory" in err
     assert "error[E101]" in err
@@ -120,9 +129,7 @@ def test_every_command_refuses_a_file_that_is_not_utf8_the_same_way(tmp_path, co
     )
     done = flowc(command, "latin1.flow", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr == (
-        "flowc: cannot read latin1.flow: not UTF-8 text (line 2, column 15)\n"
-    )
+    assert done.stderr == ("flowc: cannot read latin1.flow: not UTF-8 text (line 2, column 15)\n")
     # nothing was checked, formatted or run (`flowc test` still sums up)
     assert done.stdout == "" or "no tests ran" in done.stdout
 
@@ -160,8 +167,9 @@ def test_json_format_prints_one_object_per_diagnostic(tmp_path):
 def _stderr_on_a_terminal(args: list[str], cwd: Path, env: dict) -> str:
     """Run flowc with its stderr on a real pseudo-terminal."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([FLOWC, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=slave)  # fmt: skip
+    proc = subprocess.Popen(
+        [FLOWC, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=slave
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -182,9 +190,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     coloured = _stderr_on_a_terminal(["check", "a.flow"], tmp_path, env)
     assert "\x1b[1;31merror[E101]\x1b[0m" in coloured
-    plain = _stderr_on_a_terminal(
-        ["check", "a.flow"], tmp_path, {**env, "NO_COLOR": "1"}
-    )
+    plain = _stderr_on_a_terminal(["check", "a.flow"], tmp_path, {**env, "NO_COLOR": "1"})
     assert "error[E101]" in plain and "\x1b[" not in plain
 
 
@@ -193,9 +199,16 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["check"], ["frobnicate"], ["check", "--format", "xml", "a.flow"], ["graph"],
-     ["graph", "--format", "svg", "a.flow"], ["fmt", "--bogus", "a.flow"]],
-)  # fmt: skip
+    [
+        [],
+        ["check"],
+        ["frobnicate"],
+        ["check", "--format", "xml", "a.flow"],
+        ["graph"],
+        ["graph", "--format", "svg", "a.flow"],
+        ["fmt", "--bogus", "a.flow"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
     assert "usage: flowc" in capsys.readouterr().err
@@ -210,9 +223,14 @@ def test_version(capsys):
 
 @pytest.mark.parametrize(
     "command, mentions",
-    [("check", "--format"), ("fmt", "--check"), ("graph", "mermaid"), ("compile", "--output"),
-     ("run", "--strict")],
-)  # fmt: skip
+    [
+        ("check", "--format"),
+        ("fmt", "--check"),
+        ("graph", "mermaid"),
+        ("compile", "--output"),
+        ("run", "--strict"),
+    ],
+)
 def test_every_command_has_help(command, mentions, capsys):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -326,28 +344,31 @@ def test_run_a_small_program(tmp_path):
     )
     done = flowc("run", "r.flow", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    rows = [
-        json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()
-    ]
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert rows == [{"a": 1, "b": 10}, {"a": 2, "b": 20}]
 
 
 def test_run_keeps_the_other_fields_of_an_open_schema(tmp_path):
-    write(tmp_path, "in.jsonl",
-          '{"ts": 0, "host": "a", "pid": 7, "tags": ["x"]}\n{"ts": "1970-01-01T00:00:01Z"}\n')  # fmt: skip
-    write(tmp_path, "r.flow", (
-        "schema Event { ts: time, host: str, .. }\n"
-        'source file("in.jsonl", format=json, schema=Event)\n'
-        "  | set next = pid + 1\n"
-        '  | sink file("out.jsonl")\n'
-        'pipeline rejected = from r.errors | sink file("errors.jsonl")\n'
-    ))  # fmt: skip
+    write(
+        tmp_path,
+        "in.jsonl",
+        '{"ts": 0, "host": "a", "pid": 7, "tags": ["x"]}\n{"ts": "1970-01-01T00:00:01Z"}\n',
+    )
+    write(
+        tmp_path,
+        "r.flow",
+        (
+            "schema Event { ts: time, host: str, .. }\n"
+            'source file("in.jsonl", format=json, schema=Event)\n'
+            "  | set next = pid + 1\n"
+            '  | sink file("out.jsonl")\n'
+            'pipeline rejected = from r.errors | sink file("errors.jsonl")\n'
+        ),
+    )
     done = flowc("run", "r.flow", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert rows == [
-        {"ts": "1970-01-01T00:00:00Z", "host": "a", "pid": 7, "tags": ["x"], "next": 8}
-    ]
+    assert rows == [{"ts": "1970-01-01T00:00:00Z", "host": "a", "pid": 7, "tags": ["x"], "next": 8}]
     (error,) = [json.loads(line) for line in (tmp_path / "errors.jsonl").read_text().splitlines()]
     assert error["message"] == "field `host`: missing, expected str"
 

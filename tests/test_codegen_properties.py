@@ -75,8 +75,9 @@ json.dump([compile_source(SourceFile("test.flow", t)).code for t in texts], sys.
 def test_same_bytes_in_processes_with_different_hash_seeds():
     texts = []
 
-    @settings(max_examples=10, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(PROGRAMS)
     def collect(gen):
         texts.append(gen.text)
@@ -86,9 +87,13 @@ def test_same_bytes_in_processes_with_different_hash_seeds():
     for seed in ("1", "2"):
         proc = subprocess.run(
             [sys.executable, "-c", _GENERATE_IN_CHILD],
-            input=json.dumps(texts), capture_output=True, text=True, cwd=ROOT, timeout=300,
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
             env=dict(os.environ, PYTHONHASHSEED=seed),
-        )  # fmt: skip
+        )
         assert proc.returncode == 0, proc.stderr
         outputs.append(json.loads(proc.stdout))
     assert outputs[0] == outputs[1] == [generate(t) for t in texts]

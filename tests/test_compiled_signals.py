@@ -34,8 +34,9 @@ def compiled(tmp_path: Path) -> Path:
     flow = tmp_path / "tail.flow"
     flow.write_text(TAIL)
     out_dir = tmp_path / "build"
-    proc = subprocess.run([FLOWC, "compile", str(flow), "-o", str(out_dir)],
-                          capture_output=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [FLOWC, "compile", str(flow), "-o", str(out_dir)], capture_output=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     module = out_dir / "tail_flow.py"
     assert module.is_file()
@@ -46,8 +47,10 @@ def start(module: Path, tmp_path: Path) -> subprocess.Popen:
     env = dict(os.environ, FLOW_IN=str(tmp_path / "app.log"), FLOW_OUT=str(tmp_path / "out.jsonl"))
     return subprocess.Popen(
         [sys.executable, str(module), "--state-dir", str(tmp_path / "state"), "--no-status"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_sigterm_keeps_every_record_read_and_exits_0(compiled: Path, tmp_path: Path):
@@ -117,11 +120,19 @@ def test_sighup_drains_a_flowc_run_too(tmp_path: Path):
     flow = tmp_path / "tail.flow"
     flow.write_text(TAIL)
     write_numbers(tmp_path / "app.log", 0, 1_000, "w")
-    env = dict(os.environ, FLOW_IN=str(tmp_path / "app.log"), FLOW_OUT=str(tmp_path / "out.jsonl"),
-               FLOWC_CACHE_DIR=str(tmp_path / "cache"))  # fmt: skip
+    env = dict(
+        os.environ,
+        FLOW_IN=str(tmp_path / "app.log"),
+        FLOW_OUT=str(tmp_path / "out.jsonl"),
+        FLOWC_CACHE_DIR=str(tmp_path / "cache"),
+    )
 
     def run() -> subprocess.Popen:
-        return subprocess.Popen([FLOWC, "run", str(flow), "--state-dir", str(tmp_path / "state")],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        return subprocess.Popen(
+            [FLOWC, "run", str(flow), "--state-dir", str(tmp_path / "state")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     _sighup_drains(run(), tmp_path, run)

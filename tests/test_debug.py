@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from flowlang.debug import dump
 from tests.strategies import programs, strict_key
@@ -48,7 +47,7 @@ def test_plan_shows_types_and_bound_arguments(tmp_path):
 
 
 def test_a_file_with_errors_prints_the_diagnostics_and_no_form(tmp_path):
-    write(tmp_path, "bad.flow", "source file(\"x\") | where status >=\n")
+    write(tmp_path, "bad.flow", 'source file("x") | where status >=\n')
     for form in ("ast", "plan"):
         done = flowc("debug", form, "bad.flow", cwd=tmp_path)
         assert done.returncode == 1

@@ -121,8 +121,21 @@ def scope_of(record: Type) -> Scope:
 
 # ---------------------------------------------------------------- expressions
 
-STRINGS = ("", "a", "b", "A b", " 2 ", "1.5", "x@y.z", "é", 'q"q', "back\\slash", "nan",
-           "2024-01-02T03:04:05Z", "line\nbreak")  # fmt: skip
+STRINGS = (
+    "",
+    "a",
+    "b",
+    "A b",
+    " 2 ",
+    "1.5",
+    "x@y.z",
+    "é",
+    'q"q',
+    "back\\slash",
+    "nan",
+    "2024-01-02T03:04:05Z",
+    "line\nbreak",
+)
 PATTERNS = (r"^a", r"b$", r"[0-9]+", r"(?i)x", r"a|b", r".", r"^$", r"\d\.\d", r"\s")
 TIMES = ("2024-01-02T03:04:05Z", "2023-12-31T23:59:59+02:00", "2024-06-01 12:00:00")
 SMALL_INTS = st.integers(-5, 12)
@@ -148,9 +161,7 @@ class ExprGen:
     # ---- leaves
 
     def str_literal(self) -> str:
-        return quote(
-            self.draw(st.sampled_from(STRINGS) | st.text('ab"\\ é\n', max_size=4))
-        )
+        return quote(self.draw(st.sampled_from(STRINGS) | st.text('ab"\\ é\n', max_size=4)))
 
     def int_literal(self) -> str:
         big = st.sampled_from((1000, -(2**31), 2**40))
@@ -161,8 +172,13 @@ class ExprGen:
 
     def scalar_literal(self) -> str:
         kind = self.pick(["int", "str", "null", "bool", "float"])
-        return {"int": self.int_literal, "str": self.str_literal, "float": self.float_literal,
-                "null": lambda: "null", "bool": lambda: self.pick(["true", "false"])}[kind]()  # fmt: skip
+        return {
+            "int": self.int_literal,
+            "str": self.str_literal,
+            "float": self.float_literal,
+            "null": lambda: "null",
+            "bool": lambda: self.pick(["true", "false"]),
+        }[kind]()
 
     # ---- typed
 
@@ -319,8 +335,20 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(BOOL)):
             options.append("coalesce")
         if depth > 0:
-            options += ["cmp_num", "cmp_str", "cmp_any", "eq_mixed", "in_list", "in_str",
-                        "match", "and", "or", "not", "fn", "if"]  # fmt: skip
+            options += [
+                "cmp_num",
+                "cmp_str",
+                "cmp_any",
+                "eq_mixed",
+                "in_list",
+                "in_str",
+                "match",
+                "and",
+                "or",
+                "not",
+                "fn",
+                "if",
+            ]
             if self.scope.types:
                 options.append("eq_null")
             if self.scope.having(lambda t: t == ANY):
@@ -337,13 +365,13 @@ class ExprGen:
         if kind == "field":
             return self.path_of(lambda t: t == BOOL)
         if kind == "coalesce":
-            return f"({self.path_of(lambda t: t == Nullable(BOOL))} ?? {self.pick(['true', 'false'])})"
+            return (
+                f"({self.path_of(lambda t: t == Nullable(BOOL))} ?? {self.pick(['true', 'false'])})"
+            )
         cmp = ["==", "!=", "<", "<=", ">", ">="]
         if kind == "cmp_num":
             left = self.pick([self.int_(d), self.float_(d)])
-            return (
-                f"({left} {self.pick(cmp)} {self.pick([self.int_(d), self.float_(d)])})"
-            )
+            return f"({left} {self.pick(cmp)} {self.pick([self.int_(d), self.float_(d)])})"
         if kind == "cmp_str":
             return f"({self.str_(d)} {self.pick(cmp)} {self.str_(d)})"
         if kind == "cmp_time":
@@ -360,14 +388,10 @@ class ExprGen:
         if kind == "in_list":
             which = self.pick(["int", "str", "any"])
             if which == "int":
-                items = [
-                    self.int_literal() for _ in range(self.draw(st.integers(0, 3)))
-                ]
+                items = [self.int_literal() for _ in range(self.draw(st.integers(0, 3)))]
                 return f"({self.int_(d)} in [{', '.join(items)}])"
             if which == "str":
-                items = [
-                    self.str_literal() for _ in range(self.draw(st.integers(0, 3)))
-                ]
+                items = [self.str_literal() for _ in range(self.draw(st.integers(0, 3)))]
                 return f"({self.str_(d)} in [{', '.join(items)}])"
             items = [self.scalar_literal() for _ in range(self.draw(st.integers(0, 3)))]
             return f"({self.any_(d)} in [{', '.join(items)}])"
@@ -379,9 +403,7 @@ class ExprGen:
             return f"({self.pick([self.int_(d), self.str_(d), self.any_(d)])} in {container})"
         if kind == "match":
             paths = self.scope.having(lambda t: t in (STR, Nullable(STR), ANY))
-            left = (
-                field_text(self.draw(st.sampled_from(paths))) if paths else self.str_(d)
-            )
+            left = field_text(self.draw(st.sampled_from(paths))) if paths else self.str_(d)
             return f"({left} =~ r{quote(self.pick(list(PATTERNS)))})"
         if kind in ("and", "or"):
             return f"({self.weak_bool(d)} {kind} {self.weak_bool(d)})"
@@ -390,17 +412,30 @@ class ExprGen:
         if kind == "fn":
             fn = self.pick(["starts_with", "ends_with", "contains", "contains_list"])
             if fn == "contains_list":
-                items = [
-                    self.scalar_literal() for _ in range(self.draw(st.integers(0, 3)))
-                ]
+                items = [self.scalar_literal() for _ in range(self.draw(st.integers(0, 3)))]
                 return f"contains([{', '.join(items)}], {self.pick([self.any_(d), self.int_(d)])})"
             return f"{fn}({self.str_(d)}, {self.str_literal()})"
         return f"(if {self.weak_bool(d)} then {self.bool_(d)} else {self.bool_(d)})"
 
     def value(self, depth: int) -> str:
         """Anything `set` may assign."""
-        options = ["int", "int", "float", "float", "str", "bool", "any", "any", "any", "null",
-                   "list", "time", "duration", "copy", "nullable"]  # fmt: skip
+        options = [
+            "int",
+            "int",
+            "float",
+            "float",
+            "str",
+            "bool",
+            "any",
+            "any",
+            "any",
+            "null",
+            "list",
+            "time",
+            "duration",
+            "copy",
+            "nullable",
+        ]
         kind = self.pick(options)
         if kind == "null":
             return "null"
@@ -411,9 +446,7 @@ class ExprGen:
             path = self.draw(st.sampled_from(sorted(self.scope.types) or [("a",)]))
             return field_text(path)
         if kind == "nullable":
-            fn = self.pick(
-                ["lower", "upper", "trim", "len", "to_int", "to_float", "to_str"]
-            )
+            fn = self.pick(["lower", "upper", "trim", "len", "to_int", "to_float", "to_str"])
             return f"{fn}({self.any_(depth)})"
         return getattr(self, f"{kind}_")(depth)
 
@@ -423,11 +456,7 @@ class ExprGen:
 
 def _new_path(draw, scope: Scope, taken: set[Path]) -> Path | None:
     """A path that a closed record does not declare (for rename targets)."""
-    tops = [
-        (n,)
-        for n in NEW_NAMES + POOL
-        if (n,) not in scope.declared and (n,) not in taken
-    ]
+    tops = [(n,) for n in NEW_NAMES + POOL if (n,) not in scope.declared and (n,) not in taken]
     nested = [
         (p[0], sub)
         for p, t in scope.types.items()
@@ -460,9 +489,7 @@ def _disjoint(paths: list[Path]) -> list[Path]:
 
 
 def draw_stage(draw, scope: Scope) -> str:
-    kind = draw(
-        st.sampled_from(["where", "set", "set", "set", "drop", "keep", "rename"])
-    )
+    kind = draw(st.sampled_from(["where", "set", "set", "set", "drop", "keep", "rename"]))
     gen = ExprGen(draw, scope)
     depth = draw(st.integers(1, 3))
     paths = sorted(scope.types)
@@ -480,14 +507,10 @@ def draw_stage(draw, scope: Scope) -> str:
             current = current.without(target)
         return "set " + ", ".join(parts)
     if kind in ("drop", "keep"):
-        chosen = _disjoint(
-            draw(st.lists(st.sampled_from(paths), min_size=1, max_size=3))
-        )
+        chosen = _disjoint(draw(st.lists(st.sampled_from(paths), min_size=1, max_size=3)))
         return f"{kind} " + ", ".join(field_text(p) for p in chosen)
     pairs, taken = [], set()
-    for old in _disjoint(
-        draw(st.lists(st.sampled_from(paths), min_size=1, max_size=2))
-    ):
+    for old in _disjoint(draw(st.lists(st.sampled_from(paths), min_size=1, max_size=2))):
         new = _new_path(draw, scope, taken | {old})
         if new is None or new[: len(old)] == old or old[: len(new)] == new:
             continue
@@ -499,14 +522,26 @@ def draw_stage(draw, scope: Scope) -> str:
 
 # ---------------------------------------------------------------- schemas and records
 
-SCHEMA_TYPES = ("int", "float", "str", "bool", "time", "any", "int?", "float?", "str?",
-                "bool?", "[int]", "[str]", "{a: int, s: str?}", "{n: float, ..}?")  # fmt: skip
+SCHEMA_TYPES = (
+    "int",
+    "float",
+    "str",
+    "bool",
+    "time",
+    "any",
+    "int?",
+    "float?",
+    "str?",
+    "bool?",
+    "[int]",
+    "[str]",
+    "{a: int, s: str?}",
+    "{n: float, ..}?",
+)
 
 # small values that collide with the literals programs use, so that `==`,
 # `in` and arithmetic meet every mix of kinds
-COMMON = st.sampled_from(
-    (None, 0, 1, 2, -3, 1.0, 0.5, -0.0, True, False, "", "1", "a", "b", " 2 ")
-)
+COMMON = st.sampled_from((None, 0, 1, 2, -3, 1.0, 0.5, -0.0, True, False, "", "1", "a", "b", " 2 "))
 JSON_SCALARS = (
     COMMON
     | COMMON
@@ -514,16 +549,16 @@ JSON_SCALARS = (
     | st.booleans()
     | st.integers(-20, 20)
     | st.sampled_from((2**31, -(2**40), 10**15))
-    | st.floats(allow_nan=False, allow_infinity=False, width=64).filter(
-        lambda f: abs(f) < 1e200
-    )
+    | st.floats(allow_nan=False, allow_infinity=False, width=64).filter(lambda f: abs(f) < 1e200)
     | st.sampled_from(STRINGS)
     | st.text("ab1 .é", max_size=4)
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(NESTED + ("b",)), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(NESTED + ("b",)), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 TIME_VALUES = st.datetimes(
@@ -546,9 +581,7 @@ def values_of(typ: Type) -> st.SearchStrategy:
         extra = st.dictionaries(st.sampled_from(NESTED), JSON_VALUES, max_size=2)
         return st.tuples(extra, fixed).map(lambda pair: {**pair[0], **pair[1]})
     return {
-        INT: st.integers(-5, 5)
-        | st.integers(-20, 20)
-        | st.sampled_from((2**31, -(2**40))),
+        INT: st.integers(-5, 5) | st.integers(-20, 20) | st.sampled_from((2**31, -(2**40))),
         FLOAT: st.floats(-1e6, 1e6).map(float) | st.sampled_from((0.5, -0.0, 2.0)),
         STR: st.sampled_from(STRINGS) | st.text("ab1 é", max_size=4),
         BOOL: st.booleans(),
@@ -592,16 +625,12 @@ def check_text(text: str) -> ir.Plan | None:
 
 
 @st.composite
-def programs(
-    draw, source: str = "file", sink: str = 'sink file("output.jsonl")'
-) -> Generated:
+def programs(draw, source: str = "file", sink: str = 'sink file("output.jsonl")') -> Generated:
     """A checked program: an optional schema, a source, 1-6 relational stages, a sink."""
     lines = []
     schema = None
     if draw(st.integers(0, 2)) == 0:
-        names = draw(
-            st.lists(st.sampled_from(POOL), min_size=1, max_size=5, unique=True)
-        )
+        names = draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=5, unique=True))
         decls = ", ".join(
             f"{field_text((n,))}: {draw(st.sampled_from(SCHEMA_TYPES))}" for n in names
         )
@@ -625,9 +654,7 @@ def programs(
         assume(plan is not None)
         scope = scope_of(plan.pipelines[0].output_type)
     lines.append("  | " + sink)
-    return Generated(
-        "\n".join(lines) + "\n", stage_lines, source_type if schema else None
-    )
+    return Generated("\n".join(lines) + "\n", stage_lines, source_type if schema else None)
 
 
 @st.composite

@@ -37,9 +37,7 @@ def blocks() -> list[Block]:
         text = page.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            found.append(
-                Block(f"{page.name}:{line}", match.group(1).strip(), match.group(2))
-            )
+            found.append(Block(f"{page.name}:{line}", match.group(1).strip(), match.group(2)))
     return found
 
 
@@ -48,9 +46,7 @@ PROGRAMS = [b for b in BLOCKS if b.info in ("flow", "flow-error")]
 RUNS = [
     (program, given.text, expected.text)
     for program, given, expected in zip(BLOCKS, BLOCKS[1:], BLOCKS[2:])
-    if program.info == "flow"
-    and given.info == "jsonl input"
-    and expected.info == "jsonl output"
+    if program.info == "flow" and given.info == "jsonl input" and expected.info == "jsonl output"
 ]
 
 
@@ -81,14 +77,10 @@ def test_doc_example_checks(block):
     if block.info == "flow":
         assert not errors, f"{block.where}\n{render_all(errors, src)}"
     else:
-        assert (
-            errors
-        ), f"{block.where}: this example should be rejected but checks clean"
+        assert errors, f"{block.where}: this example should be rejected but checks clean"
 
 
-@pytest.mark.parametrize(
-    ("program", "given", "expected"), RUNS, ids=[r[0].where for r in RUNS]
-)
+@pytest.mark.parametrize(("program", "given", "expected"), RUNS, ids=[r[0].where for r in RUNS])
 def test_doc_example_output(program, given, expected, tmp_path):
     result = run_flow(program.text, tmp_path, records=jsonl(given))
     assert result.exit_code == 0, result.stderr

@@ -16,9 +16,7 @@ from tests.flowrun import read_jsonl, run_flow_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.flow"))
-WITH_EXPECTED = [
-    p for p in EXAMPLES if (ROOT / "examples" / "expected" / p.stem).is_dir()
-]
+WITH_EXPECTED = [p for p in EXAMPLES if (ROOT / "examples" / "expected" / p.stem).is_dir()]
 
 
 def _comparable(records: list[dict]) -> list[dict]:
@@ -39,8 +37,11 @@ def test_example_compiles(example: Path):
 @pytest.mark.parametrize("example", WITH_EXPECTED, ids=lambda p: p.stem)
 def test_example_output_matches_expected(example: Path, tmp_path: Path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    proc = run_flow_cli(Path("examples") / example.name, cwd=tmp_path,
-                        env={"FLOWC_CACHE_DIR": str(tmp_path / "cache")})  # fmt: skip
+    proc = run_flow_cli(
+        Path("examples") / example.name,
+        cwd=tmp_path,
+        env={"FLOWC_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     expected_dir = ROOT / "examples" / "expected" / example.stem
     written = sorted(p.name for p in (tmp_path / "out" / example.stem).glob("*"))
@@ -60,8 +61,11 @@ def regenerate() -> list[Path]:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             shutil.copytree(ROOT / "examples", work / "examples")
-            proc = run_flow_cli(Path("examples") / example.name, cwd=work,
-                                env={"FLOWC_CACHE_DIR": str(work / "cache")})  # fmt: skip
+            proc = run_flow_cli(
+                Path("examples") / example.name,
+                cwd=work,
+                env={"FLOWC_CACHE_DIR": str(work / "cache")},
+            )
             assert proc.returncode == 0, proc.stderr.decode()
             target = ROOT / "examples" / "expected" / example.stem
             shutil.rmtree(target)

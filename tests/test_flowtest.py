@@ -42,7 +42,9 @@ def flowc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_example_test_runs_the_real_pipelines():
-    program = load_text(PROGRAM + """
+    program = load_text(
+        PROGRAM
+        + """
 test "a failure is kept" {
   given events = [{ts: "2025-01-01T00:00:00Z", status: 503, path: "/a", latency_ms: 300.0},
                   {ts: "2025-01-01T00:00:01Z", status: 200, path: "/b", latency_ms: 1.0}]
@@ -51,26 +53,33 @@ test "a failure is kept" {
   expect not {path: "/b", slow: true} in events
   expect count(events) == 2 and count(failures.errors) == 0 and count(failures.dropped) == 1
 }
-""")
+"""
+    )
     (outcome,) = program.run_tests()
     assert outcome.passed, outcome.failure
 
 
-@pytest.mark.parametrize("expect, words", [
-    ("failures == []", "has 1 record(s), expected 0"),
-    ('{path: "/b"} in failures', "no record of `failures` matches"),
-    ("not {path: \"/a\"} in failures", "has a record matching"),
-    ("every failures: status == 500", "does not satisfy it"),
-    ("count(failures) == 2", "count(failures) = 1"),
-    ("every given events where status >= 500 reaches failures by ts, path and false", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "expect, words",
+    [
+        ("failures == []", "has 1 record(s), expected 0"),
+        ('{path: "/b"} in failures', "no record of `failures` matches"),
+        ('not {path: "/a"} in failures', "has a record matching"),
+        ("every failures: status == 500", "does not satisfy it"),
+        ("count(failures) == 2", "count(failures) = 1"),
+        ("every given events where status >= 500 reaches failures by ts, path and false", None),
+    ],
+)
 def test_a_failing_expectation_says_why(expect, words):
-    text = PROGRAM + f"""
+    text = (
+        PROGRAM
+        + f"""
 test "t" {{
   given events = [{{ts: "2025-01-01T00:00:00Z", status: 503, path: "/a", latency_ms: 300.0}}]
   expect {expect}
 }}
 """
+    )
     if words is None:  # not an expectation at all: a compile error, with a code
         with pytest.raises(CompileError) as info:
             load_text(text)
@@ -82,50 +91,65 @@ test "t" {{
 
 
 def test_property_failure_is_shrunk_to_a_pasteable_record():
-    program = load_text(PROGRAM + """
+    program = load_text(
+        PROGRAM
+        + """
 property "wrong bound" {
   given events where status >= 400
   expect every failures: status > 500
 }
-""")
+"""
+    )
     (outcome,) = program.run_tests(seed=7)
     assert not outcome.passed
     # the smallest input that breaks it: one record, status exactly 500
     assert outcome.counterexample.startswith("given events = [{")
     assert outcome.counterexample.count("status:") == 1 and "status: 500" in outcome.counterexample
-    pasted = PROGRAM + f"""
+    pasted = (
+        PROGRAM
+        + f"""
 test "pasted" {{
   {outcome.counterexample}
   expect every failures: status > 500
 }}
 """
+    )
     (again,) = load_text(pasted).run_tests()
     assert not again.passed and "status: 500" in again.failure
 
 
 def test_a_seed_replays_the_same_run():
-    text = PROGRAM + """
+    text = (
+        PROGRAM
+        + """
 property "p" {
   given events
   expect every failures: status != 777
 }
 """
+    )
     first = load_text(text).run_tests(seed=11)[0]
     second = load_text(text).run_tests(seed=11)[0]
     assert (first.passed, first.counterexample, first.examples) == (
-        second.passed, second.counterexample, second.examples)  # fmt: skip
+        second.passed,
+        second.counterexample,
+        second.examples,
+    )
     assert not first.passed and "status: 777" in first.counterexample
 
 
 def test_value_sets_and_ranges_constrain_generated_records():
-    program = load_text(PROGRAM + """
+    program = load_text(
+        PROGRAM
+        + """
 property "constrained" {
   given events where status in [200, 503] and latency_ms >= 10.0 and latency_ms < 20.0
   expect every events: (status == 200 or status == 503) and latency_ms >= 10.0 and latency_ms < 20.0
   expect every events: not slow
   expect count(events) == count(events.input)
 }
-""")
+"""
+    )
     (outcome,) = program.run_tests(seed=1, examples=60)
     assert outcome.passed, outcome.failure
     assert outcome.records > 0
@@ -197,9 +221,20 @@ ROUND_TRIP = """
 schema T { ts: time, ip: ip, n: int, x: float, d: duration, tags: [str], note: str?, extra: any }
 pipeline p = source file("x", format=json, schema=T) | sink stdout
 """
-ROUND_TRIP_TYPE = RecordT((("ts", TIME), ("ip", IP), ("n", INT), ("x", FLOAT), ("d", DURATION),
-                           ("tags", ListT(STR)), ("note", Nullable(STR)), ("extra", ANY)),
-                          open=False, name="T")  # fmt: skip
+ROUND_TRIP_TYPE = RecordT(
+    (
+        ("ts", TIME),
+        ("ip", IP),
+        ("n", INT),
+        ("x", FLOAT),
+        ("d", DURATION),
+        ("tags", ListT(STR)),
+        ("note", Nullable(STR)),
+        ("extra", ANY),
+    ),
+    open=False,
+    name="T",
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -210,8 +245,9 @@ def test_generated_records_conform_and_their_literals_read_back_as_them(data):
     rec = data.draw(records(ROUND_TRIP_TYPE))
     assert conformance(rec, ROUND_TRIP_TYPE) is None
     literal = value_literal(rec)
-    program = load_text(ROUND_TRIP + f'test "t" {{\n  given p = [{literal}]\n'
-                        f"  expect p == [{literal}]\n}}\n")  # fmt: skip
+    program = load_text(
+        ROUND_TRIP + f'test "t" {{\n  given p = [{literal}]\n  expect p == [{literal}]\n}}\n'
+    )
     (outcome,) = program.run_tests()
     assert outcome.passed, outcome.failure
     assert program.run({"p": [rec]}).outputs["p"][0]["ts"] == rec["ts"]
@@ -242,8 +278,11 @@ MUTANTS = [
     ("metrics.flow", "by country every 1m", "every 1m"),
     ("seed.flow", "anonymize(email)", "anonymize(email, method=mask)"),
     ("scale_worker.flow", 'where path != "/healthz"', 'where path == "/healthz"'),
-    ("scale_edge.flow", '| sink nats("logs.web", stream="LOGS")',
-     '| where message != "" | sink nats("logs.web", stream="LOGS")'),
+    (
+        "scale_edge.flow",
+        '| sink nats("logs.web", stream="LOGS")',
+        '| where message != "" | sink nats("logs.web", stream="LOGS")',
+    ),
 ]
 
 
@@ -273,8 +312,10 @@ def test_each_mutant_of_an_example_is_caught(name, old, new):
 def test_mutation_score():
     found = [caught_by(name, old, new, seed=2) for name, old, new in MUTANTS]
     caught = sum(how is not None for how in found)
-    print(f"mutation score: {caught}/{len(MUTANTS)}; by property tests: {found.count('property')},"
-          f" example tests: {found.count('example')}, at compile time: {found.count('compile')}")
+    print(
+        f"mutation score: {caught}/{len(MUTANTS)}; by property tests: {found.count('property')},"
+        f" example tests: {found.count('example')}, at compile time: {found.count('compile')}"
+    )
     assert caught / len(MUTANTS) >= 0.9
     # most are found by running the pipelines, not by the checker alone
     assert found.count("compile") <= 2
@@ -285,7 +326,9 @@ def test_mutation_score():
 
 def test_flowc_test_exit_codes_output_and_junit(tmp_path):
     good = tmp_path / "good.flow"
-    good.write_text(PROGRAM + """
+    good.write_text(
+        PROGRAM
+        + """
 test "kept" {
   given events = [{ts: "2025-01-01T00:00:00Z", status: 503, path: "/a", latency_ms: 1.0}]
   expect count(failures) == 1
@@ -294,9 +337,11 @@ property "bound" {
   given events
   expect every failures: status > 500
 }
-""")
-    proc = flowc("test", str(good), "--seed", "3", "--junit-xml", str(tmp_path / "j.xml"),
-                 cwd=tmp_path)  # fmt: skip
+"""
+    )
+    proc = flowc(
+        "test", str(good), "--seed", "3", "--junit-xml", str(tmp_path / "j.xml"), cwd=tmp_path
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "good.flow::kept PASSED" in proc.stdout
     assert "good.flow::property bound FAILED" in proc.stdout
@@ -312,7 +357,9 @@ property "bound" {
     assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout
 
     bad = tmp_path / "bad.flow"
-    bad.write_text(PROGRAM + 'test "t" {\n  given events = [{status: "x"}]\n  expect count(nope) == 1\n}\n')
+    bad.write_text(
+        PROGRAM + 'test "t" {\n  given events = [{status: "x"}]\n  expect count(nope) == 1\n}\n'
+    )
     proc = flowc("test", str(bad), cwd=tmp_path)
     assert proc.returncode == 2
     assert "error[E301]" in proc.stderr and "error[E102]" in proc.stderr
@@ -324,7 +371,9 @@ property "bound" {
 
 
 def test_pytest_collects_flow_tests(tmp_path):
-    (tmp_path / "pipes.flow").write_text(PROGRAM + """
+    (tmp_path / "pipes.flow").write_text(
+        PROGRAM
+        + """
 test "kept" {
   given events = [{ts: "2025-01-01T00:00:00Z", status: 503, path: "/a", latency_ms: 1.0}]
   expect count(failures) == 1
@@ -333,11 +382,26 @@ test "wrong" {
   given events = []
   expect count(failures) == 1
 }
-""")
+"""
+    )
     (tmp_path / "test_python.py").write_text("def test_python():\n    assert True\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--rootdir", str(tmp_path), str(tmp_path)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stdout
     assert "1 failed, 2 passed" in proc.stdout, proc.stdout
     assert "pipes.flow::wrong" in proc.stdout
@@ -356,15 +420,19 @@ def test_fmt_keeps_tests_and_is_stable(path):
     assert again == formatted
     before, _ = parse(SourceFile(path.name, text))
     after, _ = parse(SourceFile(path.name, formatted))
-    assert before == after and any(isinstance(s, type(before.statements[-1])) for s in after.statements)
+    assert before == after and any(
+        isinstance(s, type(before.statements[-1])) for s in after.statements
+    )
 
 
 def test_fmt_lays_out_a_test_and_keeps_its_comments():
     from flowlang.formatter import format_source
     from flowlang.source import SourceFile
 
-    text = ('pipeline p = source file("x") | sink stdout\n'
-            'test "t" { given p = [{a: 1}, {a: 2}]   # two\n expect   count(p)==2 }\n')  # fmt: skip
+    text = (
+        'pipeline p = source file("x") | sink stdout\n'
+        'test "t" { given p = [{a: 1}, {a: 2}]   # two\n expect   count(p)==2 }\n'
+    )
     formatted, _ = format_source(SourceFile("t.flow", text))
     assert formatted.endswith(
         'test "t" {\n  given p = [\n    {a: 1},\n    {a: 2},\n  ]  # two\n'

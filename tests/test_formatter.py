@@ -131,8 +131,7 @@ def test_every_stage_kind_is_written_canonically():
 def test_minimal_parentheses_and_spacing(messy, canonical):
     assert fmt_expr(messy) == canonical
     assert (
-        parse_text(f"source f | where {messy}")[0]
-        == parse_text(f"source f | where {canonical}")[0]
+        parse_text(f"source f | where {messy}")[0] == parse_text(f"source f | where {canonical}")[0]
     )
 
 
@@ -289,9 +288,7 @@ def test_long_item_lists_wrap_one_per_line():
         "  | drop a, b\n"
     )
     aggregates = ", ".join(f"total_number_{i} = sum(value_{i})" for i in range(3))
-    out = fmt(
-        f"source f # eol\n| summarize {aggregates} by host every 1m  # the window\n"
-    )
+    out = fmt(f"source f # eol\n| summarize {aggregates} by host every 1m  # the window\n")
     assert out == (
         "source f  # eol\n"
         "  | summarize total_number_0 = sum(value_0),\n"
@@ -340,8 +337,11 @@ def test_every_comment_survives():
 
 def sample_files() -> list[tuple[str, str]]:
     """Every .flow file in the repository, plus the texts of this module."""
-    files = [(p.name, p.read_text("utf-8")) for p in sorted(REPO.glob("**/*.flow"))
-             if ".venv" not in p.parts]  # fmt: skip
+    files = [
+        (p.name, p.read_text("utf-8"))
+        for p in sorted(REPO.glob("**/*.flow"))
+        if ".venv" not in p.parts
+    ]
     return files + [("messy", MESSY), ("commented", COMMENTED)]
 
 

@@ -86,9 +86,7 @@ def test_expressions_round_trip_inside_every_expression_position(expr):
     assert strict_key(parsed) == strict_key(program)
 
 
-comment_texts = st.from_regex(r"#[ a-z0-9#`\"|()]{0,12}", fullmatch=True).map(
-    str.rstrip
-)
+comment_texts = st.from_regex(r"#[ a-z0-9#`\"|()]{0,12}", fullmatch=True).map(str.rstrip)
 
 
 @FAST
@@ -127,9 +125,23 @@ def test_arbitrary_text_gives_diagnostics_not_exceptions(text):
 
 
 flow_alphabet = st.sampled_from(
-    list("abxyz019 \t\n|()[]{}.,:=<>!?+-*/%#`\"\\r") + ["source ", "from ", "where ", "sink ",
-    "pipeline ", "schema ", "set ", "summarize ", " every ", "5m", "r\"", "\x00", "\ud800"]
-)  # fmt: skip
+    list('abxyz019 \t\n|()[]{}.,:=<>!?+-*/%#`"\\r')
+    + [
+        "source ",
+        "from ",
+        "where ",
+        "sink ",
+        "pipeline ",
+        "schema ",
+        "set ",
+        "summarize ",
+        " every ",
+        "5m",
+        'r"',
+        "\x00",
+        "\ud800",
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -147,9 +159,7 @@ def test_mutated_programs_give_diagnostics_not_exceptions(program, data):
             break
         i = data.draw(st.integers(0, len(tokens) - 1), label="at")
         j = data.draw(st.integers(0, len(tokens) - 1), label="other")
-        action = data.draw(
-            st.sampled_from(["delete", "duplicate", "swap"]), label="action"
-        )
+        action = data.draw(st.sampled_from(["delete", "duplicate", "swap"]), label="action")
         if action == "delete":
             del tokens[i]
         elif action == "duplicate":

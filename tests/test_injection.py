@@ -82,15 +82,73 @@ PAYLOADS = [
 ]
 
 # Python identifiers (not flowlang keywords) used as pipeline and schema names
-NAMES = ["class", "def", "None", "True", "__class__", "__name__", "__import__", "__builtins__",
-         "rec", "out", "batch", "fail", "at", "exc", "append", "dropped", "run", "rt", "prog",
-         "build", "ctx", "stages", "_ops", "ops", "main", "eval", "exec", "print", "lambda",
-         "async", "await", "match", "case", "type", "_", "self", "str", "int", "import",
-         "return", "yield", "global"]  # fmt: skip
+NAMES = [
+    "class",
+    "def",
+    "None",
+    "True",
+    "__class__",
+    "__name__",
+    "__import__",
+    "__builtins__",
+    "rec",
+    "out",
+    "batch",
+    "fail",
+    "at",
+    "exc",
+    "append",
+    "dropped",
+    "run",
+    "rt",
+    "prog",
+    "build",
+    "ctx",
+    "stages",
+    "_ops",
+    "ops",
+    "main",
+    "eval",
+    "exec",
+    "print",
+    "lambda",
+    "async",
+    "await",
+    "match",
+    "case",
+    "type",
+    "_",
+    "self",
+    "str",
+    "int",
+    "import",
+    "return",
+    "yield",
+    "global",
+]
 
-FORBIDDEN = {"eval", "exec", "compile", "__import__", "getattr", "setattr", "delattr", "open",
-             "globals", "locals", "vars", "os", "sys", "subprocess", "system", "builtins",
-             "__builtins__", "importlib", "breakpoint", "input"}  # fmt: skip
+FORBIDDEN = {
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "getattr",
+    "setattr",
+    "delattr",
+    "open",
+    "globals",
+    "locals",
+    "vars",
+    "os",
+    "sys",
+    "subprocess",
+    "system",
+    "builtins",
+    "__builtins__",
+    "importlib",
+    "breakpoint",
+    "input",
+}
 
 
 def is_surrogate(ch: str) -> bool:
@@ -162,30 +220,22 @@ def assert_safe_module(code: str) -> ast.Module:
     tree = ast.parse(code)
     compile(code, "<generated>", "exec")
     for i, node in enumerate(tree.body):
-        if (
-            i == 0
-            and isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Constant)
-        ):
+        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             assert isinstance(node.value.value, str)
             continue
-        assert isinstance(
-            node, (ast.Import, ast.ImportFrom, ast.FunctionDef)
-        ) or _is_main_guard(node), ast.dump(node)[:300]
+        assert isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef)) or _is_main_guard(
+            node
+        ), ast.dump(node)[:300]
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             assert _flowlang_module(node.module) and node.level == 0, ast.dump(node)
         elif isinstance(node, ast.Import):
-            assert all(_flowlang_module(alias.name) for alias in node.names), ast.dump(
-                node
-            )
+            assert all(_flowlang_module(alias.name) for alias in node.names), ast.dump(node)
         elif isinstance(node, ast.Name):
             assert node.id not in FORBIDDEN, node.id
         elif isinstance(node, ast.Attribute):
             assert node.attr not in FORBIDDEN, node.attr
-        elif isinstance(
-            node, (ast.Global, ast.Nonlocal, ast.Lambda, ast.AsyncFunctionDef)
-        ):
+        elif isinstance(node, (ast.Global, ast.Nonlocal, ast.Lambda, ast.AsyncFunctionDef)):
             raise AssertionError(f"unexpected {type(node).__name__}")
     # the main guard only calls the runtime's entry point
     guard = tree.body[-1]
@@ -265,9 +315,7 @@ def test_unescaped_line_breaks_inside_literals_stay_inside(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(
-    "text", ['"x\r\nimport os"', '"a\nb"', "`a\nb`", "`\r\n`"], ids=ascii
-)
+@pytest.mark.parametrize("text", ['"x\r\nimport os"', '"a\nb"', "`a\nb`", "`\r\n`"], ids=ascii)
 def test_newlines_inside_literals_are_diagnosed(text):
     """A literal cannot span lines: a diagnostic, never a second statement."""
     result = compiled(f"{SOURCE}\n  | set v = {text}\n  | {SINK}\n")
@@ -305,9 +353,7 @@ def test_field_names_round_trip(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(
-    "name", [p for p in PAYLOADS if not writable_in_backticks(p)], ids=ascii
-)
+@pytest.mark.parametrize("name", [p for p in PAYLOADS if not writable_in_backticks(p)], ids=ascii)
 def test_field_names_the_lexer_cannot_spell_are_diagnosed(name):
     result = compiled(f"{SOURCE}\n  | set {backtick(name)} = 1\n  | {SINK}\n")
     assert not result.ok
@@ -371,9 +417,7 @@ def test_regexes_match_exactly_their_payload(tmp_path):
         assert matched == ([] if value is None else [value]), ascii(value)
 
 
-@pytest.mark.parametrize(
-    "pattern", ['"); import os; ("', "{}", "%s", "'''", "\\\\", "{{x}}"]
-)
+@pytest.mark.parametrize("pattern", ['"); import os; ("', "{}", "%s", "'''", "\\\\", "{{x}}"])
 def test_regex_text_is_only_a_pattern(pattern):
     """Raw regex text with quotes and braces: a pattern or a diagnostic, never code."""
     result = compiled(f'{SOURCE}\n  | where v =~ r"{pattern}"\n  | {SINK}\n')
@@ -396,8 +440,10 @@ def test_pipeline_names(tmp_path):
         for i, name in enumerate(names[1:])
     ]
     lines.append(f"pipeline sink_all = from {names[-1]} | {SINK}")
-    lines += [f'pipeline e_{i} = from {n}.errors | keep code | sink file("errs.jsonl")'
-              for i, n in enumerate(names[:3])]  # fmt: skip
+    lines += [
+        f'pipeline e_{i} = from {n}.errors | keep code | sink file("errs.jsonl")'
+        for i, n in enumerate(names[:3])
+    ]
     text = "\n".join(lines) + "\n"
     safe_compiled(text)
     run = run_flow(text, tmp_path, records=[{"n": 1}, {"n": "x"}], collect_errors=False)
@@ -418,9 +464,7 @@ def test_pipeline_names_made_only_of_underscores_and_digits(name, tmp_path):
     assert run.output == [{"v": 1}]
 
 
-@pytest.mark.parametrize(
-    "name", ["ｅｖａｌ", "раураl", "é", "a-b", "x.y", "1st", "`x`"]
-)
+@pytest.mark.parametrize("name", ["ｅｖａｌ", "раураl", "é", "a-b", "x.y", "1st", "`x`"])
 def test_names_that_are_not_identifiers_are_diagnosed(name):
     result = compiled(f"pipeline {name} = source stdin | sink stdout\n")
     assert not result.ok
@@ -438,17 +482,11 @@ def test_schema_names(tmp_path):
     ]
     text = "\n".join(schemas + pipelines) + "\n"
     safe_compiled(text)
-    run = run_flow(
-        text, tmp_path, records=[{"n": 1, "class": None}, {"n": "x", "class": "c"}]
-    )
+    run = run_flow(text, tmp_path, records=[{"n": 1, "class": None}, {"n": "x", "class": "c"}])
     assert run.exit_code == 0, run.stderr
     for i, name in enumerate(names):
-        assert read_jsonl(tmp_path / f"out{i}.jsonl") == [
-            {"n": 1, "class": None, "m": 2}
-        ], name
-    assert sorted(e["pipeline"] for e in run.errors) == sorted(
-        f"p{i}" for i in range(len(names))
-    )
+        assert read_jsonl(tmp_path / f"out{i}.jsonl") == [{"n": 1, "class": None, "m": 2}], name
+    assert sorted(e["pipeline"] for e in run.errors) == sorted(f"p{i}" for i in range(len(names)))
     assert {e["code"] for e in run.errors} == {"schema"}
 
 
@@ -486,9 +524,7 @@ def test_env_names_and_defaults(tmp_path):
         f"w{i} = env({quote(_env_name(i, p) + '_UNSET')}, {quote(p)})"
         for i, p in enumerate(PAYLOADS)
     )
-    unencodable = [
-        f"{k}{i}" for i, p in enumerate(PAYLOADS) if not json_safe(p) for k in "vw"
-    ]
+    unencodable = [f"{k}{i}" for i, p in enumerate(PAYLOADS) if not json_safe(p) for k in "vw"]
     text = f"{SOURCE}\n  | set {sets}\n  | drop {', '.join(unencodable)}\n  | {SINK}\n"
     found = safe_compiled(text)
     assert all(p in found for p in PAYLOADS)
@@ -502,9 +538,7 @@ def test_env_names_and_defaults(tmp_path):
     (out,) = run.output
     for i, payload in enumerate(PAYLOADS):
         if json_safe(payload):
-            assert out[f"v{i}"] == env.get(_env_name(i, payload), payload), ascii(
-                payload
-            )
+            assert out[f"v{i}"] == env.get(_env_name(i, payload), payload), ascii(payload)
             assert out[f"w{i}"] == payload, ascii(payload)
 
 
@@ -546,17 +580,13 @@ def test_file_paths(tmp_path):
     run = run_flow(text, tmp_path)
     assert run.exit_code == 0, run.stderr
     for i, p in enumerate(usable):
-        assert read_jsonl(tmp_path / f"out {p}.jsonl") == [{"n": 1, "seen": i}], ascii(
-            p
-        )
+        assert read_jsonl(tmp_path / f"out {p}.jsonl") == [{"n": 1, "seen": i}], ascii(p)
 
 
 def test_unusable_file_paths_still_compile_to_safe_code():
     """Paths no file system holds (NUL, lone surrogates) are still only data."""
     for payload in [p for p in PAYLOADS if not _path_allowed(p)]:
-        found = safe_compiled(
-            f"source file({quote(payload)}) | sink file({quote(payload)})\n"
-        )
+        found = safe_compiled(f"source file({quote(payload)}) | sink file({quote(payload)})\n")
         assert payload in found, ascii(payload)
 
 
@@ -594,8 +624,13 @@ def test_flow_file_name_compiles_to_safe_code(stem):
 
 @pytest.mark.parametrize("stem", RUN_FILE_NAMES, ids=ascii)
 def test_flow_file_name_runs(stem, tmp_path):
-    run = run_flow(f"{SOURCE} | set v = 1 | {SINK}\n", tmp_path, records=[{"n": 1}],
-                   name=stem + ".flow", collect_errors=False)  # fmt: skip
+    run = run_flow(
+        f"{SOURCE} | set v = 1 | {SINK}\n",
+        tmp_path,
+        records=[{"n": 1}],
+        name=stem + ".flow",
+        collect_errors=False,
+    )
     assert run.exit_code == 0, run.stderr
     assert run.output == [{"n": 1, "v": 1}]
 
@@ -614,8 +649,11 @@ def test_generated_module_runs_standalone_with_hostile_names(tmp_path):
     module.write_text(result.code, encoding="utf-8")
     (tmp_path / "input.jsonl").write_text("{}\n")
     proc = subprocess.run(
-        [sys.executable, str(module), "--no-status"], cwd=tmp_path, capture_output=True,
-        timeout=120, env=dict(os.environ),
-    )  # fmt: skip
+        [sys.executable, str(module), "--no-status"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     assert read_jsonl(tmp_path / "output.jsonl") == [{p: p for p in FIELD_NAMES}]

@@ -19,12 +19,51 @@ from tests.test_differential import ENV, FLOW_NAME, as_written, check_text, same
 UTC = dt.timezone.utc
 
 ABSENT = object()
-MATRIX_VALUES = (ABSENT, None, True, False, 0, 1, -7, 2.5, -0.0, 1e308, 2**31, "", "a",
-                 " 12 ", "1.5", "nan", "2024-01-02T03:04:05Z", "aB c", [1, True, "a"], [],
-                 {"a": 1}, {})  # fmt: skip
+MATRIX_VALUES = (
+    ABSENT,
+    None,
+    True,
+    False,
+    0,
+    1,
+    -7,
+    2.5,
+    -0.0,
+    1e308,
+    2**31,
+    "",
+    "a",
+    " 12 ",
+    "1.5",
+    "nan",
+    "2024-01-02T03:04:05Z",
+    "aB c",
+    [1, True, "a"],
+    [],
+    {"a": 1},
+    {},
+)
 MATRIX_STAGES = [
-    *(f"set v = a {op} b" for op in ("==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%",
-                                     "??", "and", "or", "in")),  # fmt: skip
+    *(
+        f"set v = a {op} b"
+        for op in (
+            "==",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "??",
+            "and",
+            "or",
+            "in",
+        )
+    ),
     'set v = a in "xa1 12 "',
     'set v = a in [1, true, "a", null, 1.0, []]',
     r'set v = a =~ r"^\s*\d"',
@@ -32,8 +71,10 @@ MATRIX_STAGES = [
     "set v = not a",
     "set v = if a then 1 else 2",
     "set v = a + 1, w = v * 2.0",
-    *(f"set v = {fn}(a)" for fn in ("lower", "upper", "trim", "len", "to_int", "to_float",
-                                    "to_str", "parse_time")),  # fmt: skip
+    *(
+        f"set v = {fn}(a)"
+        for fn in ("lower", "upper", "trim", "len", "to_int", "to_float", "to_str", "parse_time")
+    ),
     *(f"set v = {fn}(a, b)" for fn in ("starts_with", "ends_with", "contains")),
     'set v = parse_time(a, "%Y-%m-%dT%H:%M:%SZ")',
     'set v = parse_time("2024-01-01T00:00:00Z") + 90s, w = v - parse_time("2023-12-31T00:00:00Z")',
@@ -65,14 +106,10 @@ def _matrix_records() -> list[dict]:
     return records
 
 
-def compare_each_pipeline(
-    tmp_path, schema: str, stages: list[str], records: list[dict]
-) -> None:
+def compare_each_pipeline(tmp_path, schema: str, stages: list[str], records: list[dict]) -> None:
     """Run `source | stage | sink` for every stage in one program; each
     pipeline's output and error records must equal the reference's."""
-    source = 'source file("input.jsonl", format=json' + (
-        ", schema=T)" if schema else ")"
-    )
+    source = 'source file("input.jsonl", format=json' + (", schema=T)" if schema else ")")
     lines = [schema] + [
         f'pipeline p{i} = {source} | {stage} | sink file("out{i}.jsonl")'
         for i, stage in enumerate(stages)
@@ -120,8 +157,9 @@ TYPED_VALUES = {
     "nf": (None, 0.0, 1.5),
     "ns": (None, "", "a", "2024"),
     "nb": (None, True, False),
-    "tm": tuple(dt.datetime(*d, tzinfo=UTC) for d in ((2024, 1, 2, 3, 4, 5), (2000, 1, 1),
-                                                      (2030, 6, 1, 12))),  # fmt: skip
+    "tm": tuple(
+        dt.datetime(*d, tzinfo=UTC) for d in ((2024, 1, 2, 3, 4, 5), (2000, 1, 1), (2030, 6, 1, 12))
+    ),
     "tn": (
         None,
         dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
@@ -146,8 +184,17 @@ TYPED_EXPRESSIONS = (
 ).split("|")
 # expressions that can fail at run time get a pipeline each; the others are
 # grouped, several assignments to a `set`, to keep the program small
-TYPED_FALLIBLE = ("i / j", "i % j", "f / g", "f % g", "to_int(s)", "to_float(ns)", "parse_time(s)",
-                  'parse_time(ns, "%Y")', "x + 1")  # fmt: skip
+TYPED_FALLIBLE = (
+    "i / j",
+    "i % j",
+    "f / g",
+    "f % g",
+    "to_int(s)",
+    "to_float(ns)",
+    "parse_time(s)",
+    'parse_time(ns, "%Y")',
+    "x + 1",
+)
 _TYPED_SAFE = [e for e in TYPED_EXPRESSIONS if e not in TYPED_FALLIBLE]
 TYPED_STAGES = (
     [f"set v = {e}" for e in TYPED_FALLIBLE]
@@ -212,5 +259,8 @@ def test_addresses_order_by_number_not_text(tmp_path):
         {"a": "10.0.0.1", "b": None},
     ]
     result = run_flow(program, tmp_path, records=records)
-    assert [(r["lt"], r["ge"]) for r in result.output] == [(True, False), (False, True),
-                                                           (False, True)]  # fmt: skip
+    assert [(r["lt"], r["ge"]) for r in result.output] == [
+        (True, False),
+        (False, True),
+        (False, True),
+    ]

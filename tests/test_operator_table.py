@@ -47,14 +47,42 @@ SAMPLES = {
     RecordT((("a", INT),)): ({"a": 1}, {}),
 }
 # the run-time kind (ops._kind) of a value of each type
-KIND = {INT: "int", FLOAT: "float", STR: "str", BOOL: "bool", TIME: "time",
-        DURATION: "duration", IP: "str", ListT(INT): "list", RecordT((("a", INT),)): "record"}  # fmt: skip
+KIND = {
+    INT: "int",
+    FLOAT: "float",
+    STR: "str",
+    BOOL: "bool",
+    TIME: "time",
+    DURATION: "duration",
+    IP: "str",
+    ListT(INT): "list",
+    RecordT((("a", INT),)): "record",
+}
 
-HELPERS = {"+": ops.add, "-": ops.sub, "*": ops.mul, "/": ops.div, "%": ops.mod,
-           "<": ops.lt, "<=": ops.le, ">": ops.gt, ">=": ops.ge, "==": ops.eq, "!=": ops.ne}  # fmt: skip
-PYTHON = {"+": operator.add, "-": operator.sub, "*": operator.mul, "<": operator.lt,
-          "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-          "!=": operator.ne}  # fmt: skip
+HELPERS = {
+    "+": ops.add,
+    "-": ops.sub,
+    "*": ops.mul,
+    "/": ops.div,
+    "%": ops.mod,
+    "<": ops.lt,
+    "<=": ops.le,
+    ">": ops.gt,
+    ">=": ops.ge,
+    "==": ops.eq,
+    "!=": ops.ne,
+}
+PYTHON = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def _rules(python: bool | None = None) -> list:

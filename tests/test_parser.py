@@ -12,13 +12,21 @@ import pytest
 
 from flowlang import ast, codes
 from flowlang.ast import (
-    Arg, Binary, Call, Duration, FieldRef, IfExpr, ListExpr, Literal, Unary,
-)  # fmt: skip
+    Arg,
+    Binary,
+    Call,
+    Duration,
+    FieldRef,
+    IfExpr,
+    ListExpr,
+    Literal,
+    Unary,
+)
+from flowlang.diagnostics import render_all
 from flowlang.names import KEYWORDS
 from flowlang.parser import MAX_NESTING, parse, parse_text
 from flowlang.parser.grammar import _grammar_text, grammar_keywords, lark_parser
 from flowlang.parser.syntax_errors import _example_table
-from flowlang.diagnostics import render_all
 from flowlang.source import SourceFile
 
 SEED = 'source file("x.log") | geoip | anonymize(email) | sink elastic("idx")'
@@ -107,9 +115,7 @@ def test_statements_of_every_kind():
                 ast.NullableType(
                     ast.RecordTypeExpr(
                         (
-                            ast.FieldDecl(
-                                "city", ast.NullableType(ast.TypeName("str"))
-                            ),
+                            ast.FieldDecl("city", ast.NullableType(ast.TypeName("str"))),
                             ast.FieldDecl("lat", ast.TypeName("float")),
                         )
                     )
@@ -117,9 +123,7 @@ def test_statements_of_every_kind():
             ),
             ast.FieldDecl(
                 "extra",
-                ast.RecordTypeExpr(
-                    (ast.FieldDecl("a", ast.TypeName("int")),), open=True
-                ),
+                ast.RecordTypeExpr((ast.FieldDecl("a", ast.TypeName("int")),), open=True),
             ),
             ast.FieldDecl("any", ast.RecordTypeExpr((), open=True)),
             ast.FieldDecl("none", ast.RecordTypeExpr(())),
@@ -151,14 +155,10 @@ def test_every_stage_kind():
         | sink influx("b", tags=[host, dc], format=json)""").stages
     assert stages == (
         ast.WhereStage(Binary(">", f("x"), lit(1))),
-        ast.SetStage(
-            (ast.Assignment(f("a"), lit(1)), ast.Assignment(f("geo", "city"), lit("x")))
-        ),
+        ast.SetStage((ast.Assignment(f("a"), lit(1)), ast.Assignment(f("geo", "city"), lit("x")))),
         ast.DropStage((f("a"), f("b", "c"))),
         ast.KeepStage((f("a b"),)),
-        ast.RenameStage(
-            (ast.RenamePair(f("a"), f("b")), ast.RenamePair(f("c", "d"), f("e")))
-        ),
+        ast.RenameStage((ast.RenamePair(f("a"), f("b")), ast.RenamePair(f("c", "d"), f("e")))),
         ast.SummarizeStage(
             (
                 ast.Aggregate("n", Call("count")),
@@ -173,9 +173,7 @@ def test_every_stage_kind():
             Duration(30_000),
         ),
         ast.SummarizeStage((ast.Aggregate("n", Call("count")),), (), Duration(5000)),
-        ast.ProcessorStage(
-            Call("parse", (Arg(None, Call("csv", (Arg("header", lit(True)),))),))
-        ),
+        ast.ProcessorStage(Call("parse", (Arg(None, Call("csv", (Arg("header", lit(True)),))),))),
         ast.SinkStage(
             Call(
                 "influx",
@@ -206,9 +204,7 @@ def test_a_chain_may_span_lines_and_statements_follow_each_other():
 def test_empty_and_comment_only_programs():
     assert ok("").statements == ()
     program = ok("# nothing here\n   \n")
-    assert program.statements == () and [c.text for c in program.comments] == [
-        "# nothing here"
-    ]
+    assert program.statements == () and [c.text for c in program.comments] == ["# nothing here"]
 
 
 # ---------------------------------------------------------------- spans
@@ -265,15 +261,20 @@ PRECEDENCE = [
     ("(a + b) * c", Binary("*", Binary("+", f("a"), f("b")), f("c"))),
     ("a in [1, 2]", Binary("in", f("a"), ListExpr((lit(1), lit(2))))),
     ('a =~ r"\\d+"', Binary("=~", f("a"), lit("\\d+"))),
-    ("x <= 1 and y != 2", Binary("and", Binary("<=", f("x"), lit(1)), Binary("!=", f("y"), lit(2)))),
+    (
+        "x <= 1 and y != 2",
+        Binary("and", Binary("<=", f("x"), lit(1)), Binary("!=", f("y"), lit(2))),
+    ),
     ("if a then b else c or d", IfExpr(f("a"), f("b"), Binary("or", f("c"), f("d")))),
     ("if a then if b then c else d else e", IfExpr(f("a"), IfExpr(f("b"), f("c"), f("d")), f("e"))),
-    ("lower(trim(name)) == \"x\"",
-     Binary("==", Call("lower", (Arg(None, Call("trim", (Arg(None, f("name")),))),)), lit("x"))),
+    (
+        'lower(trim(name)) == "x"',
+        Binary("==", Call("lower", (Arg(None, Call("trim", (Arg(None, f("name")),))),)), lit("x")),
+    ),
     ("now() - ts > 5m", Binary(">", Binary("-", Call("now"), f("ts")), Duration(300_000))),
     ("geo.`user-agent`", f("geo", "user-agent")),
     ("`from`.x", f("from", "x")),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("text,tree", PRECEDENCE, ids=[t for t, _ in PRECEDENCE])
@@ -291,11 +292,17 @@ def test_unary_minus_folds_only_directly_into_a_number():
     assert expr("-9223372036854775808") == lit(-(2**63))
 
 
-@pytest.mark.parametrize("text", [
-    "source f | where a < b < c", "source f | where a == b == c",
-    "source f | where a < b >= c", "pipeline p = from x | where a != b == c",
-    "source f | set x = 1 < 2 > 3", "source f | where (a < b < c)",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "source f | where a < b < c",
+        "source f | where a == b == c",
+        "source f | where a < b >= c",
+        "pipeline p = from x | where a != b == c",
+        "source f | set x = 1 < 2 > 3",
+        "source f | where (a < b < c)",
+    ],
+)
 def test_comparisons_do_not_chain(text):
     (d,) = bad(text + " | sink stdout")
     assert d.code == codes.SYNTAX and d.message == "comparisons cannot be chained"
@@ -303,9 +310,7 @@ def test_comparisons_do_not_chain(text):
 
 def test_if_needs_parentheses_inside_an_operator():
     bad("source f | where 1 + if a then b else c")
-    assert expr("1 + (if a then b else c)") == Binary(
-        "+", lit(1), IfExpr(f("a"), f("b"), f("c"))
-    )
+    assert expr("1 + (if a then b else c)") == Binary("+", lit(1), IfExpr(f("a"), f("b"), f("c")))
 
 
 # ---------------------------------------------------------------- literals
@@ -352,10 +357,20 @@ def test_every_bad_escape_is_reported():
 
 @pytest.mark.parametrize(
     "text,value",
-    [("0", 0), ("42", 42), ("007", 7), ("9223372036854775807", 2**63 - 1), ("1.5", 1.5),
-     ("1e3", 1000.0), ("2.5E-3", 0.0025), ("1e+2", 100.0), ("true", True), ("false", False),
-     ("null", None)],
-)  # fmt: skip
+    [
+        ("0", 0),
+        ("42", 42),
+        ("007", 7),
+        ("9223372036854775807", 2**63 - 1),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ("2.5E-3", 0.0025),
+        ("1e+2", 100.0),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+    ],
+)
 def test_numbers_and_constants(text, value):
     result = expr(text)
     assert result == lit(value) and type(result.value) is type(value)
@@ -363,9 +378,15 @@ def test_numbers_and_constants(text, value):
 
 @pytest.mark.parametrize(
     "text,millis",
-    [("250ms", 250), ("5s", 5000), ("1m", 60_000), ("2h", 7_200_000), ("1d", 86_400_000),
-     ("0s", 0)],
-)  # fmt: skip
+    [
+        ("250ms", 250),
+        ("5s", 5000),
+        ("1m", 60_000),
+        ("2h", 7_200_000),
+        ("1d", 86_400_000),
+        ("0s", 0),
+    ],
+)
 def test_durations(text, millis):
     assert expr(text) == Duration(millis)
 
@@ -379,7 +400,9 @@ def test_bad_numbers_are_e006(number):
     assert number in diags[0].message
 
 
-@pytest.mark.parametrize("number", ["9" * 5000, "-" + "9" * 5000, "7" * 5000 + "ms", "0" * 5000 + "1s"])
+@pytest.mark.parametrize(
+    "number", ["9" * 5000, "-" + "9" * 5000, "7" * 5000 + "ms", "0" * 5000 + "1s"]
+)
 def test_numbers_of_thousands_of_digits_are_e006_or_read(number):
     # int() of a string of more than 4300 digits raises; the parser must not
     program, diags = parse_text(f"source f | set x = {number} | sink s")
@@ -392,9 +415,7 @@ def test_numbers_of_thousands_of_digits_are_e006_or_read(number):
 
 
 def test_every_and_lateness_need_durations():
-    diags = bad(
-        "source f | summarize n = count() every 5 allowed_lateness = 1.5 | sink s"
-    )
+    diags = bad("source f | summarize n = count() every 5 allowed_lateness = 1.5 | sink s")
     assert [d.code for d in diags] == [codes.BAD_NUMBER, codes.BAD_NUMBER]
     assert "expected a duration after `every`" in diags[0].message
 
@@ -429,9 +450,7 @@ def test_reserved_words_are_reserved_in_every_position(text):
 
 
 def test_keyword_arguments_may_be_named_by_reserved_words():
-    call = chain(
-        'source file("a", schema=Access, by=[host], on=ts, null=1, if=true)'
-    ).head.call
+    call = chain('source file("a", schema=Access, by=[host], on=ts, null=1, if=true)').head.call
     assert [a.name for a in call.args] == [None, "schema", "by", "on", "null", "if"]
     assert call.args[1].value == f("Access")
 
@@ -449,9 +468,7 @@ def test_call_arguments_positional_then_keyword():
 
 
 def test_trailing_commas_are_accepted():
-    assert chain("source f(a, b,) | where x in [1, 2,]").head.call.args[1].value == f(
-        "b"
-    )
+    assert chain("source f(a, b,) | where x in [1, 2,]").head.call.args[1].value == f("b")
 
 
 # ---------------------------------------------------------------- comments
@@ -487,9 +504,7 @@ TERMINAL_NAMES = {t.name for t in lark_parser().terminals} | {"$END"}
 
 def raw_terminals(text: str) -> set[str]:
     """Lark's internal terminal names (RPAR, __ANON_0, $END) that leaked into text."""
-    return {
-        w for w in re.findall(r"[$\w]+", text) if w in TERMINAL_NAMES or "ANON" in w
-    }
+    return {w for w in re.findall(r"[$\w]+", text) if w in TERMINAL_NAMES or "ANON" in w}
 
 
 def single_error(text: str):
@@ -585,8 +600,12 @@ def test_control_characters_and_lone_surrogates_anywhere_are_e005(char):
 def test_every_example_mistake_is_an_error():
     table = _example_table()
     assert {label for label, _ in table} >= {
-        "missing_pipe", "eq_for_compare", "trailing_pipe", "unclosed", "misspelt_statement"
-    }  # fmt: skip
+        "missing_pipe",
+        "eq_for_compare",
+        "trailing_pipe",
+        "unclosed",
+        "misspelt_statement",
+    }
     for _, examples in table:
         for example in examples:
             bad(example)

@@ -99,9 +99,11 @@ def test_durations_take_their_largest_exact_unit_and_zero_is_0s():
 
 MILLIS = st.one_of(
     st.integers(0, MAX_DURATION_MS),
-    *(st.integers(0, MAX_DURATION_MS // size).map(lambda n, size=size: n * size)
-      for size in syntax.DURATION_UNITS.values()),
-)  # fmt: skip
+    *(
+        st.integers(0, MAX_DURATION_MS // size).map(lambda n, size=size: n * size)
+        for size in syntax.DURATION_UNITS.values()
+    ),
+)
 
 
 @SETTINGS
@@ -123,7 +125,10 @@ def test_parse_duration_reads_only_duration_literals():
 
 def test_field_names_are_bare_or_backticked():
     assert field_name("ok_1") == "ok_1" and field_name("where") == "`where`"
-    assert field_name("a-b") == "`a-b`" and syntax.field_path(("geo", "user-agent")) == "geo.`user-agent`"
+    assert (
+        field_name("a-b") == "`a-b`"
+        and syntax.field_path(("geo", "user-agent")) == "geo.`user-agent`"
+    )
     for unwritable in ("back`tick", "line\nbreak", ""):
         with pytest.raises(ValueError):
             field_name(unwritable)

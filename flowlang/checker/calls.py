@@ -8,23 +8,43 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ast, codes
+from ..source import Span
 from ..stages import CATALOGUE, find, names
 from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
-from ..source import Span
-from ..syntax import STAGE_FORMS
-from ..types import ANY, BOOL, DURATION, FLOAT, INT, NULL, OPEN_RECORD, STR, ListT, RecordT, Type
-from ..types import field_type, strip_null, to_descriptor
+from ..syntax import STAGE_FORMS, path_label
+from ..types import (
+    ANY,
+    BOOL,
+    DURATION,
+    FLOAT,
+    INT,
+    NULL,
+    OPEN_RECORD,
+    STR,
+    ListT,
+    RecordT,
+    Type,
+    field_type,
+    strip_null,
+    to_descriptor,
+)
 from .arguments import count as _count
 from .arguments import match_arguments
 from .exprs import env_call
 from .records import lookup
-from .report import Reporter, closest, did_you_mean, field_name, one_of, pick_span
+from .report import Reporter, closest, did_you_mean, one_of, pick_span
 
 # names people bring from other tools, and the flowlang stage that does it
 _ALIASES = {
-    "filter": "where", "select": "keep", "remove": "drop", "mutate": "set",
-    "eval": "set", "aggregate": "summarize", "stats": "summarize", "group": "summarize",
-}  # fmt: skip
+    "filter": "where",
+    "select": "keep",
+    "remove": "drop",
+    "mutate": "set",
+    "eval": "set",
+    "aggregate": "summarize",
+    "stats": "summarize",
+    "group": "summarize",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +73,14 @@ class Bound:
 class StageRuleContext(RuleContext):
     """The RuleContext handed to a stage's output-type rule."""
 
-    def __init__(self, rep: Reporter, input: Type | None, bound: Bound,
-                 schemas: dict[str, RecordT], call_span: Span) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rep: Reporter,
+        input: Type | None,
+        bound: Bound,
+        schemas: dict[str, RecordT],
+        call_span: Span,
+    ) -> None:
         self.input = input
         self.args = bound.values
         self.schemas = schemas
@@ -125,7 +151,7 @@ class CallChecker:
                 span,
                 hint=_wrong_kind_hint(kind, other.kind, call.name + dots),
             )
-            return None  # fmt: skip
+            return None
         hint = did_you_mean(call.name, names(kind))
         if hint is None and kind == "processor" and call.name in _ALIASES:
             hint = f"flowlang writes this as `| {_ALIASES[call.name]} …`"
@@ -139,8 +165,9 @@ class CallChecker:
         self.rep.error(codes.UNKNOWN_STAGE, f"unknown {kind} `{call.name}`", span, hint=hint)
         return None
 
-    def check_stage(self, spec: StageSpec, call: ast.Call, record: RecordT | None
-                    ) -> tuple[Bound, Type | None]:  # fmt: skip
+    def check_stage(
+        self, spec: StageSpec, call: ast.Call, record: RecordT | None
+    ) -> tuple[Bound, Type | None]:
         """Bind `call` to `spec` and run its output rule: (bound, output type).
         The rule runs only on cleanly bound arguments; otherwise the output is
         a best guess (the input record, opened) so checking goes on."""
@@ -158,25 +185,38 @@ class CallChecker:
 
     # ------------------------------------------------------------ arguments
 
-    def bind(self, owner: Owner, params: tuple[Param, ...], call: ast.Call,
-             record: RecordT | None, span: Span) -> Bound:  # fmt: skip
+    def bind(
+        self,
+        owner: Owner,
+        params: tuple[Param, ...],
+        call: ast.Call,
+        record: RecordT | None,
+        span: Span,
+    ) -> Bound:
         """Bind `call.args` to `params`, defaults filled in; `owner` names the
         stage or option in messages."""
         bound = Bound()
         matched = match_arguments(params, call.args)
+
         def at(arg: ast.Arg) -> Span:
             return pick_span(arg.span, arg.value.span, span)
 
         for arg in matched.extra:
-            self.rep.error(codes.TOO_MANY_ARGS, f"{owner} takes at most {_count(len(params))}",
-                           at(arg), hint=_signature(owner, params))  # fmt: skip
+            self.rep.error(
+                codes.TOO_MANY_ARGS,
+                f"{owner} takes at most {_count(len(params))}",
+                at(arg),
+                hint=_signature(owner, params),
+            )
         for arg in matched.unknown:
             hint = did_you_mean(arg.name, [p.name for p in params]) or _signature(owner, params)
-            self.rep.error(codes.UNKNOWN_PARAM, f"{owner} has no parameter `{arg.name}`",
-                           at(arg), hint=hint)  # fmt: skip
+            self.rep.error(
+                codes.UNKNOWN_PARAM, f"{owner} has no parameter `{arg.name}`", at(arg), hint=hint
+            )
         for arg, param in matched.repeated:
-            self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of {owner} is given twice",
-                           at(arg))  # fmt: skip
+            self.rep.error(
+                codes.DUPLICATE_ARG, f"`{param.name}` of {owner} is given twice", at(arg)
+            )
         bound.ok = not matched.misplaced
         for param in params:
             arg = matched.given.get(param.name)
@@ -187,11 +227,16 @@ class CallChecker:
             self._bind_one(owner, param, arg.value, record, bound)
         return bound
 
-    def _default(self, owner: Owner, param: Param, record: RecordT | None, span: Span,
-                 bound: Bound) -> None:  # fmt: skip
+    def _default(
+        self, owner: Owner, param: Param, record: RecordT | None, span: Span, bound: Bound
+    ) -> None:
         if param.required:
-            self.rep.error(codes.MISSING_ARG, f"{owner} needs `{param.name}`: {param.doc}",
-                           span, hint=_signature(owner, (param,), more=True))  # fmt: skip
+            self.rep.error(
+                codes.MISSING_ARG,
+                f"{owner} needs `{param.name}`: {param.doc}",
+                span,
+                hint=_signature(owner, (param,), more=True),
+            )
             bound.ok = False
             bound.values[param.name] = None
             if param.kind is Kind.CHOICE:
@@ -200,8 +245,13 @@ class CallChecker:
         bound.values[param.name] = param.default
         if param.kind is Kind.CHOICE:
             option = param.options.get(param.default, ())
-            sub = self.bind(Owner(str(param.default), option=True), option,
-                            ast.Call(str(param.default)), record, span)  # fmt: skip
+            sub = self.bind(
+                Owner(str(param.default), option=True),
+                option,
+                ast.Call(str(param.default)),
+                record,
+                span,
+            )
             bound.values[param.name + "_args"] = sub.values
             bound.ok = bound.ok and sub.ok
         elif param.kind is Kind.FIELD and param.default is not None and record is not None:
@@ -209,8 +259,9 @@ class CallChecker:
             found = self._field(owner, param, param.default, span, record, by_default=True)
             bound.ok = bound.ok and found
 
-    def _bind_one(self, owner: Owner, param: Param, expr: ast.Expr, record: RecordT | None,
-                  bound: Bound) -> None:  # fmt: skip
+    def _bind_one(
+        self, owner: Owner, param: Param, expr: ast.Expr, record: RecordT | None, bound: Bound
+    ) -> None:
         name = param.name
         span = bound.spans[name]
         is_null = isinstance(expr, ast.Literal) and expr.value is None
@@ -239,9 +290,12 @@ class CallChecker:
         elif param.kind is Kind.NEW_FIELD:
             path = self._path(owner, param, expr, span)
             if path is not None and len(path) != 1:
-                self.rep.error(codes.BAD_ARG_VALUE,
-                               f"`{name}` of {owner} is one field name, not a path", span,
-                               hint=f"write a name such as `{path[-1]}`")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_ARG_VALUE,
+                    f"`{name}` of {owner} is one field name, not a path",
+                    span,
+                    hint=f"write a name such as `{path[-1]}`",
+                )
                 path = None
             ok = path is not None
             value = path[0] if path else param.default
@@ -258,9 +312,12 @@ class CallChecker:
     def _value(self, owner: Owner, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
         if isinstance(expr, ast.Call) and expr.name == "env":
             if not param.allow_env:
-                self.rep.error(codes.NOT_CONSTANT,
-                               f"`{param.name}` of {owner} cannot come from env()", span,
-                               hint="write the value itself")  # fmt: skip
+                self.rep.error(
+                    codes.NOT_CONSTANT,
+                    f"`{param.name}` of {owner} cannot come from env()",
+                    span,
+                    hint="write the value itself",
+                )
                 return False, None
             found = env_call(expr, self.rep)
             if found is None:
@@ -268,22 +325,26 @@ class CallChecker:
             return True, EnvRef(*found)
         return self._constant(owner, param, expr, param.type, span)
 
-    def _constant(self, owner: Owner, param: Param, expr: ast.Expr, typ: Type | None,
-                  span: Span) -> tuple[bool, Any]:  # fmt: skip
+    def _constant(
+        self, owner: Owner, param: Param, expr: ast.Expr, typ: Type | None, span: Span
+    ) -> tuple[bool, Any]:
         if isinstance(expr, ast.ListExpr):
             if typ is not None and typ != ANY and not isinstance(typ, ListT):
                 return self._mismatch(owner, param, typ, "a list", span), None
             item_type = typ.item if isinstance(typ, ListT) else None
-            results = [self._constant(owner, param, item, item_type, pick_span(item.span, span))
-                       for item in expr.items]  # fmt: skip
+            results = [
+                self._constant(owner, param, item, item_type, pick_span(item.span, span))
+                for item in expr.items
+            ]
             return all(ok for ok, _ in results), tuple(v for _, v in results)
         value, vtype = _literal(expr)
         if vtype is None:
             hint = "a literal such as a number, a string, true/false or a duration"
             if isinstance(expr, ast.FieldRef) and typ == STR:
-                hint = f'text is written in quotes: "{field_name(expr.path)}"'
-            self.rep.error(codes.NOT_CONSTANT, f"`{param.name}` of {owner} must be a constant",
-                           span, hint=hint)  # fmt: skip
+                hint = f'text is written in quotes: "{path_label(expr.path)}"'
+            self.rep.error(
+                codes.NOT_CONSTANT, f"`{param.name}` of {owner} must be a constant", span, hint=hint
+            )
             return False, None
         if typ is None or typ == ANY or vtype == typ:
             return True, value
@@ -296,8 +357,12 @@ class CallChecker:
         return self._mismatch(owner, param, typ, str(vtype), span, hint), None
 
     def _mismatch(self, owner, param, typ, got, span, hint=None) -> bool:
-        self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of {owner} must be {typ}; "
-                       f"this is {got}", span, hint=hint)  # fmt: skip
+        self.rep.error(
+            codes.BAD_ARG_VALUE,
+            f"`{param.name}` of {owner} must be {typ}; this is {got}",
+            span,
+            hint=hint,
+        )
         return False
 
     def _path(self, owner: Owner, param: Param, expr: ast.Expr, span: Span) -> tuple | None:
@@ -306,24 +371,35 @@ class CallChecker:
             return expr.path
         hint = None
         if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and expr.value:
-            hint = f"write the field's name without quotes: {field_name((expr.value,))}"
-        self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of {owner} must name a field",
-                       span, hint=hint)  # fmt: skip
+            hint = f"write the field's name without quotes: {path_label((expr.value,))}"
+        self.rep.error(
+            codes.BAD_ARG_VALUE, f"`{param.name}` of {owner} must name a field", span, hint=hint
+        )
         return None
 
-    def _field(self, owner: Owner, param: Param, path: tuple, span: Span,
-               record: RecordT | None, by_default: bool = False) -> bool:  # fmt: skip
+    def _field(
+        self,
+        owner: Owner,
+        param: Param,
+        path: tuple,
+        span: Span,
+        record: RecordT | None,
+        by_default: bool = False,
+    ) -> bool:
         """Does the field exist, with a type the parameter accepts?"""
         if record is None:
             return True
         if by_default and field_type(record, path) is None:
             # say where the field name came from: it was not written
             near = closest(path[-1], record.names)
-            shown = field_name((near,)) if near else "…"
+            shown = path_label((near,)) if near else "…"
             hint = f"name the field to read: `{_signature(owner, ())[:-1]}{param.name}={shown})`"
-            self.rep.error(codes.UNKNOWN_FIELD,
-                           f"{owner} reads `{field_name(path)}` by default, and the record "
-                           f"has no such field", span, hint=hint)  # fmt: skip
+            self.rep.error(
+                codes.UNKNOWN_FIELD,
+                f"{owner} reads `{path_label(path)}` by default, and the record has no such field",
+                span,
+                hint=hint,
+            )
             return False
         typ = lookup(record, path, span, self.rep)
         if typ is None:
@@ -331,35 +407,46 @@ class CallChecker:
         if not param.admits(typ):
             wanted = [t for t in param.accepts if t != ANY]
             accepted = " or ".join(dict.fromkeys(str(strip_null(t)) for t in wanted))
-            self.rep.error(codes.TYPE_MISMATCH,
-                           f"`{param.name}` of {owner} must be a field of type {accepted}; "
-                           f"`{field_name(path)}` is {typ}", span)  # fmt: skip
+            self.rep.error(
+                codes.TYPE_MISMATCH,
+                f"`{param.name}` of {owner} must be a field of type {accepted}; "
+                f"`{path_label(path)}` is {typ}",
+                span,
+            )
             return False
         return True
 
-    def _choice(self, owner: Owner, param: Param, expr: ast.Expr, record: RecordT | None,
-                span: Span) -> tuple[bool, Any, dict]:  # fmt: skip
+    def _choice(
+        self, owner: Owner, param: Param, expr: ast.Expr, record: RecordT | None, span: Span
+    ) -> tuple[bool, Any, dict]:
         if isinstance(expr, ast.FieldRef) and len(expr.path) == 1:
-            option_call = ast.Call(expr.path[0], (), parens=False, span=expr.span,
-                                   name_span=expr.span)  # fmt: skip
+            option_call = ast.Call(
+                expr.path[0], (), parens=False, span=expr.span, name_span=expr.span
+            )
         elif isinstance(expr, ast.Call):
             option_call = expr
         else:
             hint = None
             if isinstance(expr, ast.Literal) and isinstance(expr.value, str):
                 hint = f"options are bare names: {param.name}={expr.value}"
-            self.rep.error(codes.BAD_ARG_VALUE,
-                           f"`{param.name}` of {owner} must be one of "
-                           f"{one_of(param.options)}", span, hint=hint)  # fmt: skip
+            self.rep.error(
+                codes.BAD_ARG_VALUE,
+                f"`{param.name}` of {owner} must be one of {one_of(param.options)}",
+                span,
+                hint=hint,
+            )
             return False, param.default if not param.required else None, {}
         name = option_call.name
         option = param.options.get(name)
         if option is None:
             hint = did_you_mean(name, param.options)
-            self.rep.error(codes.UNKNOWN_OPTION,
-                           f"unknown option `{name}` for `{param.name}` of {owner}; valid "
-                           f"options: {one_of(param.options)}",
-                           pick_span(option_call.name_span, span), hint=hint)  # fmt: skip
+            self.rep.error(
+                codes.UNKNOWN_OPTION,
+                f"unknown option `{name}` for `{param.name}` of {owner}; valid "
+                f"options: {one_of(param.options)}",
+                pick_span(option_call.name_span, span),
+                hint=hint,
+            )
             return False, name, {}
         sub_span = pick_span(option_call.name_span, span)
         sub = self.bind(Owner(name, option=True), option, option_call, record, sub_span)
@@ -373,7 +460,7 @@ class CallChecker:
                 span,
                 hint="declare one with `schema Name { field: type, … }`",
             )
-            return False, None  # fmt: skip
+            return False, None
         name = expr.path[0]
         schema = self.schemas.get(name)
         if schema is None:
@@ -381,7 +468,7 @@ class CallChecker:
                 "declare it with `schema " + name + " { field: type, … }`"
             )
             self.rep.error(codes.UNKNOWN_SCHEMA, f"unknown schema `{name}`", span, hint=hint)
-            return False, None  # fmt: skip
+            return False, None
         return True, schema
 
 

@@ -10,12 +10,13 @@ from .. import ast, codes, ir
 from ..source import SourceFile, Span
 from ..stages import find
 from ..stages._spec import StageSpec
+from ..syntax import path_label
 from ..types import OPEN_RECORD, RecordT, Type
 from .calls import CallChecker, lower_args
 from .exprs import ExprChecker, const_bool, is_condition
 from .reads import declared, unproven_reads
 from .records import as_record, keep_paths, lookup, remove_path, rename_path, set_path
-from .report import Reporter, field_name, pick_span, stage_label
+from .report import Reporter, pick_span, stage_label
 from .summarize import check_summarize
 
 
@@ -33,8 +34,14 @@ HeadType = Callable[[ast.FromHead], Type]
 class ChainChecker:
     """Checks chains of one file."""
 
-    def __init__(self, src: SourceFile, rep: Reporter, comments: list[Span],
-                 calls: CallChecker, exprs: ExprChecker) -> None:  # fmt: skip
+    def __init__(
+        self,
+        src: SourceFile,
+        rep: Reporter,
+        comments: list[Span],
+        calls: CallChecker,
+        exprs: ExprChecker,
+    ) -> None:
         self.src = src
         self.rep = rep
         self.comments = comments
@@ -91,8 +98,9 @@ class ChainChecker:
             return step, OPEN_RECORD
         return step, step.output_type
 
-    def _call_step(self, kind: str, call: ast.Call, record: RecordT | None,
-                   info: ir.StepInfo) -> ir.CallStep | None:  # fmt: skip
+    def _call_step(
+        self, kind: str, call: ast.Call, record: RecordT | None, info: ir.StepInfo
+    ) -> ir.CallStep | None:
         spec = self.calls.find_stage(kind, call)
         if spec is None:
             return None
@@ -103,8 +111,9 @@ class ChainChecker:
 
     # ------------------------------------------------------------ stages
 
-    def _stage(self, stage: ast.Stage, record: RecordT, info: ir.StepInfo
-               ) -> tuple[ir.Step | None, RecordT]:  # fmt: skip
+    def _stage(
+        self, stage: ast.Stage, record: RecordT, info: ir.StepInfo
+    ) -> tuple[ir.Step | None, RecordT]:
         if isinstance(stage, ast.ProcessorStage):
             step = self._call_step("processor", stage.call, record, info)
             if step is None:
@@ -129,8 +138,12 @@ class ChainChecker:
         cond = self.exprs.check(stage.cond, record)
         span = pick_span(stage.cond.span, stage.span)
         if not is_condition(cond.type):
-            self.rep.error(codes.NOT_BOOL, f"`where` needs a bool condition; this is {cond.type}",
-                           span, hint="compare it, e.g. `where status >= 500`")  # fmt: skip
+            self.rep.error(
+                codes.NOT_BOOL,
+                f"`where` needs a bool condition; this is {cond.type}",
+                span,
+                hint="compare it, e.g. `where status >= 500`",
+            )
         elif const_bool(cond) is False:
             self.rep.warn(
                 codes.UNREACHABLE,
@@ -138,7 +151,7 @@ class ChainChecker:
                 pick_span(stage.span, span),
                 hint="its condition is always false (null counts as false)",
             )
-        return ir.WhereStep(info, cond)  # fmt: skip
+        return ir.WhereStep(info, cond)
 
     def _set(self, stage: ast.SetStage, record: RecordT, info: ir.StepInfo):
         assignments = []
@@ -197,18 +210,18 @@ class ChainChecker:
             if declared(record, new):
                 self.rep.error(
                     codes.FIELD_EXISTS,
-                    f"cannot rename `{field_name(old)}` as `{field_name(new)}`: "
-                    f"`{field_name(new)}` already exists",
+                    f"cannot rename `{path_label(old)}` as `{path_label(new)}`: "
+                    f"`{path_label(new)}` already exists",
                     new_span,
-                    hint=f"drop `{field_name(new)}` first, or choose another name",
+                    hint=f"drop `{path_label(new)}` first, or choose another name",
                 )
-                continue  # fmt: skip
+                continue
             record = rename_path(record, old, new, typ, new_span, self.rep)
         return ir.RenameStep(info, tuple(pairs)), record
 
     def _twice(self, path: tuple[str, ...], stage: str, span: Span) -> None:
         self.rep.error(
-            codes.DUPLICATE_FIELD, f"`{field_name(path)}` is named twice in one `{stage}`", span
+            codes.DUPLICATE_FIELD, f"`{path_label(path)}` is named twice in one `{stage}`", span
         )
 
 
@@ -216,16 +229,22 @@ def _names_a_sink(stage: ast.Stage) -> bool:
     return isinstance(stage, ast.ProcessorStage) and find("sink", stage.call.name) is not None
 
 
-def _call(spec: StageSpec, args: tuple, info: ir.StepInfo, record: RecordT | None,
-          out: Type | None) -> ir.CallStep:  # fmt: skip
-    return ir.CallStep(info, spec.kind, spec.name, spec.module, spec.runtime, args,
-                       spec.may_drop, record, out)  # fmt: skip
+def _call(
+    spec: StageSpec, args: tuple, info: ir.StepInfo, record: RecordT | None, out: Type | None
+) -> ir.CallStep:
+    return ir.CallStep(
+        info, spec.kind, spec.name, spec.module, spec.runtime, args, spec.may_drop, record, out
+    )
 
 
 _RELATIONAL_WORDS = {
-    ast.WhereStage: "where", ast.SetStage: "set", ast.DropStage: "drop",
-    ast.KeepStage: "keep", ast.RenameStage: "rename", ast.SummarizeStage: "summarize",
-}  # fmt: skip
+    ast.WhereStage: "where",
+    ast.SetStage: "set",
+    ast.DropStage: "drop",
+    ast.KeepStage: "keep",
+    ast.RenameStage: "rename",
+    ast.SummarizeStage: "summarize",
+}
 
 
 def _fallback_label(stage: ast.Stage) -> str:

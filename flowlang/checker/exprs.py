@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import ast, codes, ir
 from ..builtins import AGGREGATES, ENV_PARAMS, FUNCTIONS, Function, describe
 from ..source import Span
+from ..syntax import path_label
 from ..types import (
     ANY,
     BOOL,
@@ -26,7 +27,7 @@ from ..types import (
 )
 from .arguments import count, match_arguments
 from .records import lookup
-from .report import Reporter, did_you_mean, field_name, pick_span
+from .report import Reporter, did_you_mean, pick_span
 
 _RE2_HINT = "patterns use RE2 syntax, which has no backreferences and no lookaround"
 
@@ -63,8 +64,12 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
     span = pick_span(call.span, call.name_span)
     for arg in call.args:
         if arg.name is not None:
-            rep.error(codes.UNKNOWN_PARAM, f"env() takes no keyword argument `{arg.name}`",
-                      pick_span(arg.span, span), hint='write env("NAME", "default")')  # fmt: skip
+            rep.error(
+                codes.UNKNOWN_PARAM,
+                f"env() takes no keyword argument `{arg.name}`",
+                pick_span(arg.span, span),
+                hint='write env("NAME", "default")',
+            )
             return None
         if not (isinstance(arg.value, ast.Literal) and isinstance(arg.value.value, str)):
             rep.error(
@@ -73,31 +78,41 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
                 pick_span(arg.value.span, span),
                 hint='the variable\'s name and an optional default: env("NAME", "default")',
             )
-            return None  # fmt: skip
+            return None
     matched = match_arguments(ENV_PARAMS, call.args)
     if matched.missing:
-        rep.error(codes.MISSING_ARG, "env() needs the name of an environment variable", span,
-                  hint='env("NAME") or env("NAME", "default")')  # fmt: skip
+        rep.error(
+            codes.MISSING_ARG,
+            "env() needs the name of an environment variable",
+            span,
+            hint='env("NAME") or env("NAME", "default")',
+        )
         return None
     if matched.extra:
-        rep.error(codes.TOO_MANY_ARGS, f"env() takes at most {count(len(ENV_PARAMS))}, got "
-                  f"{len(call.args)}", pick_span(matched.extra[0].span, span),
-                  hint='env("NAME", "default")')  # fmt: skip
+        rep.error(
+            codes.TOO_MANY_ARGS,
+            f"env() takes at most {count(len(ENV_PARAMS))}, got {len(call.args)}",
+            pick_span(matched.extra[0].span, span),
+            hint='env("NAME", "default")',
+        )
         return None
     name, default = (
         p.default if p.name not in matched.given else matched.given[p.name].value.value
         for p in ENV_PARAMS
     )
     if not name:
-        rep.error(codes.BAD_ARG_VALUE, "env() needs a non-empty variable name",
-                  pick_span(matched.given["name"].span, span))  # fmt: skip
+        rep.error(
+            codes.BAD_ARG_VALUE,
+            "env() needs a non-empty variable name",
+            pick_span(matched.given["name"].span, span),
+        )
         return None
     return name, default
 
 
 def _describe_operand(e: ir.TExpr) -> str:
     if isinstance(e, ir.Field):
-        return f"`{field_name(e.path)}`"
+        return f"`{path_label(e.path)}`"
     return "this operand"
 
 
@@ -126,16 +141,21 @@ class ExprChecker:
         if isinstance(e, ast.IfExpr):
             cond = self.check(e.cond, record)
             if not is_condition(cond.type):
-                self.rep.error(codes.NOT_BOOL, f"the condition of `if` is {cond.type}, not bool",
-                               e.cond.span)  # fmt: skip
+                self.rep.error(
+                    codes.NOT_BOOL, f"the condition of `if` is {cond.type}, not bool", e.cond.span
+                )
             then, else_ = self.check(e.then, record), self.check(e.else_, record)
             return ir.CondE(cond, then, else_, join(then.type, else_.type))
         if isinstance(e, ast.Call):
             return self._call(e, record)
         if isinstance(e, ast.RecordExpr):
-            self.rep.error(codes.RECORD_OUTSIDE_TEST, "a record literal cannot be used here",
-                           e.span, hint="record literals are a test's given and expected "
-                           "records; in a pipeline, build a record field by field with `set`")  # fmt: skip
+            self.rep.error(
+                codes.RECORD_OUTSIDE_TEST,
+                "a record literal cannot be used here",
+                e.span,
+                hint="record literals are a test's given and expected "
+                "records; in a pipeline, build a record field by field with `set`",
+            )
             return ir.Lit(None, ANY)
         raise TypeError(f"not an expression node: {type(e).__name__}")
 
@@ -146,16 +166,20 @@ class ExprChecker:
         t = operand.type
         if e.op == "not":
             if not is_condition(t):
-                self.rep.error(codes.TYPE_MISMATCH, f"`not` needs a bool; this is {t}",
-                               e.operand.span)  # fmt: skip
+                self.rep.error(
+                    codes.TYPE_MISMATCH, f"`not` needs a bool; this is {t}", e.operand.span
+                )
             return ir.UnaryE("not", operand, BOOL)
         if self._null_operand(e.op, operand, e.operand.span):
             return ir.UnaryE(e.op, operand, ANY)
         typ = operator_type(e.op, t)
         if typ is not None:
             return ir.UnaryE(e.op, operand, typ)
-        self.rep.error(codes.NOT_NUMERIC, f"unary `-` needs a number or a duration; this is {t}",
-                       e.operand.span)  # fmt: skip
+        self.rep.error(
+            codes.NOT_NUMERIC,
+            f"unary `-` needs a number or a duration; this is {t}",
+            e.operand.span,
+        )
         return ir.UnaryE(e.op, operand, ANY)
 
     def _binary(self, e: ast.Binary, record: Type) -> ir.TExpr:
@@ -173,7 +197,7 @@ class ExprChecker:
                         f"`{op}` needs bool operands; this is {side.type}",
                         node.span,
                     )
-            return ir.BinaryE(op, left, right, BOOL)  # fmt: skip
+            return ir.BinaryE(op, left, right, BOOL)
         if op in ("==", "!="):
             if not may_equal(lt, rt):
                 self.rep.error(
@@ -183,13 +207,16 @@ class ExprChecker:
                     e.span,
                     hint="convert one side, e.g. with to_str(…) or to_int(…)",
                 )
-            return ir.BinaryE(op, left, right, BOOL)  # fmt: skip
+            return ir.BinaryE(op, left, right, BOOL)
         if op in ("<", "<=", ">", ">="):
             a, b = strip_null(lt), strip_null(rt)
             if operator_type(op, a, b) is None:
-                self.rep.error(codes.BAD_OPERANDS, f"cannot order {a} and {b} with `{op}`",
-                               e.span, hint="both sides must be numbers, or both str, time, "
-                               "duration or ip")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_OPERANDS,
+                    f"cannot order {a} and {b} with `{op}`",
+                    e.span,
+                    hint="both sides must be numbers, or both str, time, duration or ip",
+                )
             return ir.BinaryE(op, left, right, BOOL)
         if op == "in":
             self._membership(e, left, right)
@@ -207,48 +234,74 @@ class ExprChecker:
             return
         if isinstance(r, ListT):
             if not may_equal(a, r.item):
-                self.rep.error(codes.BAD_OPERANDS,
-                               f"{_describe_operand(left)} is {a} but the list holds {r.item}",
-                               e.span, hint="it can never be in the list")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_OPERANDS,
+                    f"{_describe_operand(left)} is {a} but the list holds {r.item}",
+                    e.span,
+                    hint="it can never be in the list",
+                )
             return
         if r == STR:
             if a not in (STR, ANY, NULL):
-                self.rep.error(codes.BAD_OPERANDS,
-                               f"`in` a str looks for a substring; {_describe_operand(left)} "
-                               f"is {a}", e.span, hint="convert it with to_str(…)")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_OPERANDS,
+                    f"`in` a str looks for a substring; {_describe_operand(left)} is {a}",
+                    e.span,
+                    hint="convert it with to_str(…)",
+                )
             return
-        self.rep.error(codes.BAD_OPERANDS, f"`in` needs a list or a str on the right; this is {r}",
-                       e.right.span)  # fmt: skip
+        self.rep.error(
+            codes.BAD_OPERANDS,
+            f"`in` needs a list or a str on the right; this is {r}",
+            e.right.span,
+        )
 
     def _match(self, e: ast.Binary, left: ir.TExpr) -> ir.TExpr:
         a = strip_null(left.type)
         if a not in (STR, ANY, NULL):
-            self.rep.error(codes.BAD_OPERANDS,
-                           f"`=~` matches text; {_describe_operand(left)} is {a}",
-                           e.left.span, hint="convert it with to_str(…)")  # fmt: skip
+            self.rep.error(
+                codes.BAD_OPERANDS,
+                f"`=~` matches text; {_describe_operand(left)} is {a}",
+                e.left.span,
+                hint="convert it with to_str(…)",
+            )
         pattern = e.right
         if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
-            self.rep.error(codes.BAD_OPERANDS, "the right side of `=~` must be a string literal",
-                           e.right.span,
-                           hint='write the pattern as a raw string: r"…"')  # fmt: skip
+            self.rep.error(
+                codes.BAD_OPERANDS,
+                "the right side of `=~` must be a string literal",
+                e.right.span,
+                hint='write the pattern as a raw string: r"…"',
+            )
             return ir.BinaryE("=~", left, ir.Lit("", STR), BOOL)
         message = regex_error(pattern.value)
         if message is not None:
-            self.rep.error(codes.BAD_REGEX, f"invalid regular expression: {message}",
-                           pattern.span, hint=_RE2_HINT)  # fmt: skip
+            self.rep.error(
+                codes.BAD_REGEX,
+                f"invalid regular expression: {message}",
+                pattern.span,
+                hint=_RE2_HINT,
+            )
         return ir.BinaryE("=~", left, ir.Lit(pattern.value, STR), BOOL)
 
     def _null_operand(self, op: str, operand: ir.TExpr, span: Span) -> bool:
         """Report arithmetic on a value that is or may be null."""
         t = operand.type
         if t == NULL:
-            self.rep.error(codes.NULLABLE_OPERAND, f"`{op}` on null", span,
-                           hint="arithmetic on null has no value")  # fmt: skip
+            self.rep.error(
+                codes.NULLABLE_OPERAND,
+                f"`{op}` on null",
+                span,
+                hint="arithmetic on null has no value",
+            )
             return True
         if isinstance(t, Nullable):
-            self.rep.error(codes.NULLABLE_OPERAND,
-                           f"{_describe_operand(operand)} is {t} and may be null", span,
-                           hint="use `??` to give a default")  # fmt: skip
+            self.rep.error(
+                codes.NULLABLE_OPERAND,
+                f"{_describe_operand(operand)} is {t} and may be null",
+                span,
+                hint="use `??` to give a default",
+            )
             return True
         return False
 
@@ -265,12 +318,14 @@ class ExprChecker:
         if op in ("*", "/", "%"):
             for t, node in ((a, e.left), (b, e.right)):
                 if not is_numeric(t):
-                    self.rep.error(codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}",
-                                   node.span)  # fmt: skip
+                    self.rep.error(
+                        codes.NOT_NUMERIC, f"`{op}` needs numbers; this is {t}", node.span
+                    )
             return ANY
         hint = "convert with to_str(…) to join text" if op == "+" and STR in (a, b) else None
-        self.rep.error(codes.BAD_OPERANDS, f"`{op}` does not apply to {a} and {b}", e.span,
-                       hint=hint)  # fmt: skip
+        self.rep.error(
+            codes.BAD_OPERANDS, f"`{op}` does not apply to {a} and {b}", e.span, hint=hint
+        )
         return ANY
 
     # ------------------------------------------------------------ calls
@@ -288,9 +343,12 @@ class ExprChecker:
             for arg in call.args:
                 self.check(arg.value, record)
             if call.name in AGGREGATES:
-                self.rep.error(codes.UNKNOWN_FUNCTION, f"`{call.name}` is an aggregate, not a "
-                               "function", name_span,
-                               hint="aggregates are written in `summarize`")  # fmt: skip
+                self.rep.error(
+                    codes.UNKNOWN_FUNCTION,
+                    f"`{call.name}` is an aggregate, not a function",
+                    name_span,
+                    hint="aggregates are written in `summarize`",
+                )
             else:
                 self.rep.error(
                     codes.UNKNOWN_FUNCTION,
@@ -298,7 +356,7 @@ class ExprChecker:
                     name_span,
                     hint=did_you_mean(call.name, [*FUNCTIONS, "env"]),
                 )
-            return ir.FuncE(call.name, (), ANY)  # fmt: skip
+            return ir.FuncE(call.name, (), ANY)
         return self._builtin(fn, call, record, name_span)
 
     def _builtin(self, fn: Function, call: ast.Call, record: Type, name_span: Span) -> ir.TExpr:
@@ -312,15 +370,22 @@ class ExprChecker:
             self.check(arg.value, record)
         positional = sum(1 for a in call.args if a.name is None)
         for arg in matched.extra:
-            self.rep.error(codes.TOO_MANY_ARGS,
-                           f"`{fn.name}` takes {count(len(params))}, got {positional}",
-                           at(arg))  # fmt: skip
+            self.rep.error(
+                codes.TOO_MANY_ARGS,
+                f"`{fn.name}` takes {count(len(params))}, got {positional}",
+                at(arg),
+            )
         for arg in matched.unknown:
-            self.rep.error(codes.UNKNOWN_PARAM, f"`{fn.name}` has no parameter `{arg.name}`",
-                           at(arg), hint=did_you_mean(arg.name, [p.name for p in params]))  # fmt: skip
+            self.rep.error(
+                codes.UNKNOWN_PARAM,
+                f"`{fn.name}` has no parameter `{arg.name}`",
+                at(arg),
+                hint=did_you_mean(arg.name, [p.name for p in params]),
+            )
         for arg, param in matched.repeated:
-            self.rep.error(codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice",
-                           at(arg))  # fmt: skip
+            self.rep.error(
+                codes.DUPLICATE_ARG, f"`{param.name}` of `{fn.name}` given twice", at(arg)
+            )
         ok = not matched.misplaced
         bound: list[ir.TExpr | None] = []
         for param in params:
@@ -328,15 +393,21 @@ class ExprChecker:
             value = None if arg is None else self.check(arg.value, record)
             bound.append(value)
             if value is not None and not param.admits(value.type):
-                self.rep.error(codes.TYPE_MISMATCH,
-                               f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
-                               f"this is {value.type}", arg.value.span)  # fmt: skip
+                self.rep.error(
+                    codes.TYPE_MISMATCH,
+                    f"`{param.name}` of `{fn.name}` must be {describe(param.accepts)}; "
+                    f"this is {value.type}",
+                    arg.value.span,
+                )
                 ok = False
             elif param.check is not None and isinstance(value, ir.Lit) and value.value is not None:
                 problem = param.check(value.value)
                 if problem:
-                    self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of `{fn.name}`: {problem}",
-                                   arg.value.span)  # fmt: skip
+                    self.rep.error(
+                        codes.BAD_ARG_VALUE,
+                        f"`{param.name}` of `{fn.name}`: {problem}",
+                        arg.value.span,
+                    )
                     ok = False
         if matched.missing:
             self.rep.error(
@@ -346,7 +417,7 @@ class ExprChecker:
                 name_span,
                 hint=f"{fn.name}({', '.join(p.name for p in params)}): {fn.doc}",
             )
-            ok = False  # fmt: skip
+            ok = False
         given = _trim_defaults(params, bound)
         if ok and fn.relate is not None:
             problem = fn.relate([a.type for a in given])

@@ -12,12 +12,22 @@ from .. import ast, codes, ir
 from ..diagnostics import Diagnostic, Label
 from ..names import KEYWORDS
 from ..source import NO_SPAN, SourceFile, Span
-from ..types import ANY, ERROR_RECORD, OPEN_RECORD, PRIMITIVE_NAMES, ListT, Prim, RecordT, Type
-from ..types import nullable
+from ..syntax import path_label
+from ..types import (
+    ANY,
+    ERROR_RECORD,
+    OPEN_RECORD,
+    PRIMITIVE_NAMES,
+    ListT,
+    Prim,
+    RecordT,
+    Type,
+    nullable,
+)
 from .calls import CallChecker
 from .chain import ChainChecker, ChainResult
 from .exprs import ExprChecker
-from .report import Reporter, did_you_mean, field_name, pick_span
+from .report import Reporter, did_you_mean, pick_span
 from .tests import TestChecker
 
 
@@ -57,8 +67,9 @@ class ProgramChecker:
         entries, extras = self._pipelines()
         comments = sorted(c.span for c in self.program.comments)
         exprs = ExprChecker(self.rep)
-        chains = ChainChecker(self.src, self.rep, comments, CallChecker(self.rep, self.schemas),
-                              exprs)  # fmt: skip
+        chains = ChainChecker(
+            self.src, self.rep, comments, CallChecker(self.rep, self.schemas), exprs
+        )
         order, cyclic = self._order(entries)
         results: dict[str, ChainResult] = {}
 
@@ -118,14 +129,20 @@ class ProgramChecker:
                 continue
             span = pick_span(stmt.name_span, stmt.span)
             if stmt.name in PRIMITIVE_NAMES:
-                self.rep.error(codes.DUPLICATE_NAME,
-                               f"schema `{stmt.name}` has the name of a built-in type", span,
-                               hint="choose another name, e.g. a capitalised one")  # fmt: skip
+                self.rep.error(
+                    codes.DUPLICATE_NAME,
+                    f"schema `{stmt.name}` has the name of a built-in type",
+                    span,
+                    hint="choose another name, e.g. a capitalised one",
+                )
             elif stmt.name in decls:
                 first = decls[stmt.name]
-                self.rep.error(codes.DUPLICATE_NAME, f"schema `{stmt.name}` is declared twice",
-                               span, labels=(Label(pick_span(first.name_span, first.span),
-                                                   "first declared here"),))  # fmt: skip
+                self.rep.error(
+                    codes.DUPLICATE_NAME,
+                    f"schema `{stmt.name}` is declared twice",
+                    span,
+                    labels=(Label(pick_span(first.name_span, first.span), "first declared here"),),
+                )
             else:
                 decls[stmt.name] = stmt
         resolving: list[str] = []
@@ -141,7 +158,7 @@ class ProgramChecker:
                     at,
                     hint="record types are finite; use `any` for the nested part",
                 )
-                return ANY  # fmt: skip
+                return ANY
             resolving.append(name)
             schema = decls[name]
             record = self._record(schema.fields, False, resolve, decls)
@@ -158,9 +175,11 @@ class ProgramChecker:
         for decl in decls:
             typ = self._type(decl.type, resolve, schemas)
             if decl.name in seen:
-                self.rep.error(codes.DUPLICATE_FIELD,
-                               f"field `{field_name((decl.name,))}` is declared twice",
-                               pick_span(decl.span, decl.type.span))  # fmt: skip
+                self.rep.error(
+                    codes.DUPLICATE_FIELD,
+                    f"field `{path_label((decl.name,))}` is declared twice",
+                    pick_span(decl.span, decl.type.span),
+                )
                 continue
             seen.add(decl.name)
             fields.append((decl.name, typ))
@@ -175,8 +194,9 @@ class ProgramChecker:
             hint = did_you_mean(texpr.name, [*PRIMITIVE_NAMES, *schemas]) or (
                 "the types are str, int, float, bool, time, ip, duration, any, and schema names"
             )
-            self.rep.error(codes.UNKNOWN_TYPE, f"unknown type `{texpr.name}`", texpr.span,
-                           hint=hint)  # fmt: skip
+            self.rep.error(
+                codes.UNKNOWN_TYPE, f"unknown type `{texpr.name}`", texpr.span, hint=hint
+            )
             return ANY
         if isinstance(texpr, ast.NullableType):
             return nullable(self._type(texpr.inner, resolve, schemas))
@@ -203,9 +223,12 @@ class ProgramChecker:
                 name = bare
                 span = pick_span(stmt.chain.head.span, stmt.span)
                 if unnamed_seen:
-                    self.rep.error(codes.DUPLICATE_NAME,
-                                   "a file has one unnamed chain; this is a second one", span,
-                                   hint="name it: `pipeline NAME = …`")  # fmt: skip
+                    self.rep.error(
+                        codes.DUPLICATE_NAME,
+                        "a file has one unnamed chain; this is a second one",
+                        span,
+                        hint="name it: `pipeline NAME = …`",
+                    )
                     extras.append(_Entry(name, index, stmt, span))
                     index += 1
                     continue
@@ -229,7 +252,7 @@ class ProgramChecker:
                     hint=hint,
                     labels=(Label(first.span, "first defined here"),),
                 )
-                extras.append(entry)  # fmt: skip
+                extras.append(entry)
                 continue
             entries[name] = entry
         return entries, extras
@@ -251,8 +274,9 @@ class ProgramChecker:
                 if not others
                 else "the pipelines are " + ", ".join(f"`{n}`" for n in others)
             )
-            self.rep.error(codes.UNKNOWN_PIPELINE, f"unknown pipeline `{head.name}`",
-                           head.span, hint=hint)  # fmt: skip
+            self.rep.error(
+                codes.UNKNOWN_PIPELINE, f"unknown pipeline `{head.name}`", head.span, hint=hint
+            )
         cyclic = self._cycles(entries, producer)
         readers_of: dict[str, list[str]] = {n: [] for n in entries}
         for reader, prod in producer.items():
@@ -300,9 +324,13 @@ class ProgramChecker:
                 for n in flow[1:]
                 if heads[n].span != NO_SPAN
             )
-            self.rep.error(codes.CYCLE, f"pipelines form a cycle: {text}", heads[first].span,
-                           hint="a pipeline cannot read its own output, even indirectly",
-                           labels=labels)  # fmt: skip
+            self.rep.error(
+                codes.CYCLE,
+                f"pipelines form a cycle: {text}",
+                heads[first].span,
+                hint="a pipeline cannot read its own output, even indirectly",
+                labels=labels,
+            )
         return found
 
     def _readers(self, entries: dict[str, _Entry], order: list[str]):

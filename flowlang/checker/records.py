@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from .. import codes
 from ..source import Span
+from ..syntax import path_label
 from ..types import ANY, NULL, OPEN_RECORD, Nullable, RecordT, Type, nullable
-from .report import Reporter, did_you_mean, field_name
+from .report import Reporter, did_you_mean
 
 _LISTED_FIELDS = 8
 
@@ -16,17 +17,17 @@ def _record_words(record: RecordT, prefix: tuple[str, ...]) -> str:
     if record.name:
         return f" in record {record.name}"
     if prefix:
-        return f" in `{field_name(prefix)}`"
+        return f" in `{path_label(prefix)}`"
     return ""
 
 
 def _unknown_field_hint(name: str, record: RecordT) -> str:
-    hint = did_you_mean(name, record.names, render=lambda n: field_name((n,)))
+    hint = did_you_mean(name, record.names, render=lambda n: path_label((n,)))
     if hint:
         return hint
     if not record.names:
         return "the record has no fields"
-    shown = [f"`{field_name((n,))}`" for n in record.names[:_LISTED_FIELDS]]
+    shown = [f"`{path_label((n,))}`" for n in record.names[:_LISTED_FIELDS]]
     more = ", …" if len(record.names) > _LISTED_FIELDS else ""
     return "the record has " + ", ".join(shown) + more
 
@@ -48,9 +49,9 @@ def lookup(record: Type, path: tuple[str, ...], span: Span, rep: Reporter) -> Ty
         if not isinstance(current, RecordT):
             rep.error(
                 codes.NOT_A_RECORD,
-                f"`{field_name(path[:i])}` is {current}, not a record",
+                f"`{path_label(path[:i])}` is {current}, not a record",
                 span,
-                hint=f"`{field_name(path)}` reads a field inside it",
+                hint=f"`{path_label(path)}` reads a field inside it",
             )
             return None
         found = current.get(name)
@@ -59,7 +60,7 @@ def lookup(record: Type, path: tuple[str, ...], span: Span, rep: Reporter) -> Ty
                 return ANY
             rep.error(
                 codes.UNKNOWN_FIELD,
-                f"unknown field `{field_name(path[: i + 1])}`{_record_words(current, path[:i])}",
+                f"unknown field `{path_label(path[: i + 1])}`{_record_words(current, path[:i])}",
                 span,
                 hint=_unknown_field_hint(name, current),
             )
@@ -73,8 +74,9 @@ def as_record(t: Type) -> RecordT:
     return t if isinstance(t, RecordT) else OPEN_RECORD
 
 
-def set_path(record: RecordT, path: tuple[str, ...], typ: Type, span: Span,
-             rep: Reporter) -> RecordT:  # fmt: skip
+def set_path(
+    record: RecordT, path: tuple[str, ...], typ: Type, span: Span, rep: Reporter
+) -> RecordT:
     """`record` after `set path = <typ>`: intermediate records are created
     when missing or null (a created record lacks the fields the null one
     would have had, so they become nullable)."""
@@ -94,9 +96,9 @@ def set_path(record: RecordT, path: tuple[str, ...], typ: Type, span: Span,
     if not isinstance(child, RecordT):
         rep.error(
             codes.NOT_A_RECORD,
-            f"cannot set `{field_name(path)}`: `{head}` is {child}, not a record",
+            f"cannot set `{path_label(path)}`: `{head}` is {child}, not a record",
             span,
-            hint=f"set `{field_name((head,))}` itself, or drop it first",
+            hint=f"set `{path_label((head,))}` itself, or drop it first",
         )
         return record
     return record.with_field(head, set_path(child, tail, typ, span, rep))
@@ -140,8 +142,14 @@ def keep_paths(record: RecordT, paths: list[tuple[str, ...]]) -> RecordT:
     return RecordT(tuple(fields), open=False)
 
 
-def rename_path(record: RecordT, old: tuple[str, ...], new: tuple[str, ...], typ: Type,
-                span: Span, rep: Reporter) -> RecordT:  # fmt: skip
+def rename_path(
+    record: RecordT,
+    old: tuple[str, ...],
+    new: tuple[str, ...],
+    typ: Type,
+    span: Span,
+    rep: Reporter,
+) -> RecordT:
     """`record` after `rename old as new`; a field renamed within the same
     record keeps its place (and that record its nullability)."""
     if old[:-1] == new[:-1]:
@@ -156,8 +164,9 @@ def _rename_in_place(record: RecordT, old: tuple[str, ...], new_name: str) -> Re
     if not tail:
         if record.get(head) is None:
             return None
-        return RecordT(tuple((new_name if k == head else k, t) for k, t in record.fields),
-                       record.open)  # fmt: skip
+        return RecordT(
+            tuple((new_name if k == head else k, t) for k, t in record.fields), record.open
+        )
     child = record.get(head)
     null = isinstance(child, Nullable)
     inner = child.inner if isinstance(child, Nullable) else child

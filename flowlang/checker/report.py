@@ -9,7 +9,6 @@ from typing import Iterable
 
 from ..diagnostics import Diagnostic, Label, sort_key
 from ..source import NO_SPAN, SourceFile, Span
-from ..syntax import path_label as field_name  # a field path as messages write it
 
 
 class Reporter:
@@ -20,12 +19,24 @@ class Reporter:
         self.src = src
         self._diags: list[Diagnostic] = []
 
-    def error(self, code: str, message: str, span: Span, hint: str | None = None,
-              labels: tuple[Label, ...] = ()) -> None:  # fmt: skip
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span,
+        hint: str | None = None,
+        labels: tuple[Label, ...] = (),
+    ) -> None:
         self._diags.append(Diagnostic(code, "error", message, span, hint, labels, self.src))
 
-    def warn(self, code: str, message: str, span: Span, hint: str | None = None,
-             labels: tuple[Label, ...] = ()) -> None:  # fmt: skip
+    def warn(
+        self,
+        code: str,
+        message: str,
+        span: Span,
+        hint: str | None = None,
+        labels: tuple[Label, ...] = (),
+    ) -> None:
         self._diags.append(Diagnostic(code, "warning", message, span, hint, labels, self.src))
 
     @property

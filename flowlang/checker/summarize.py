@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from .. import ast, codes, ir
 from ..builtins import AGGREGATES, FUNCTIONS
+from ..syntax import path_label
 from ..types import ANY, TIME, RecordT, Type, strip_null
 from .records import lookup
-from .report import Reporter, did_you_mean, field_name, one_of, pick_span
+from .report import Reporter, did_you_mean, one_of, pick_span
 
 WINDOW_FIELDS = (("window_start", TIME), ("window_end", TIME))
 
 
-def check_summarize(stage: ast.SummarizeStage, record: RecordT, info: ir.StepInfo,
-                    rep: Reporter) -> tuple[ir.SummarizeStep, RecordT]:  # fmt: skip
+def check_summarize(
+    stage: ast.SummarizeStage, record: RecordT, info: ir.StepInfo, rep: Reporter
+) -> tuple[ir.SummarizeStep, RecordT]:
     """The plan step of a summarize stage and the record type it emits."""
     fields: list[tuple[str, Type]] = list(WINDOW_FIELDS)
     taken = {name for name, _ in WINDOW_FIELDS}
@@ -25,8 +27,12 @@ def check_summarize(stage: ast.SummarizeStage, record: RecordT, info: ir.StepInf
                 if name in dict(WINDOW_FIELDS)
                 else "give one of them another name"
             )
-            rep.error(codes.DUPLICATE_FIELD, f"field `{field_name((name,))}` is named twice "
-                      "in the output of summarize", span, hint=hint)  # fmt: skip
+            rep.error(
+                codes.DUPLICATE_FIELD,
+                f"field `{path_label((name,))}` is named twice in the output of summarize",
+                span,
+                hint=hint,
+            )
         taken.add(name)
 
     keys = []
@@ -46,20 +52,26 @@ def check_summarize(stage: ast.SummarizeStage, record: RecordT, info: ir.StepInf
         fields.append((agg.name, plan.type))
 
     if stage.every.millis <= 0:
-        rep.error(codes.BAD_ARG_VALUE, "`every` must be a duration longer than zero",
-                  stage.every.span)  # fmt: skip
+        rep.error(
+            codes.BAD_ARG_VALUE, "`every` must be a duration longer than zero", stage.every.span
+        )
     on = None
     if stage.on is not None:
         on = stage.on.path
         typ = lookup(record, on, stage.on.span, rep)
         if typ is not None and strip_null(typ) not in (TIME, ANY):
-            rep.error(codes.TYPE_MISMATCH, f"`on` needs a time field; `{field_name(on)}` is {typ}",
-                      stage.on.span, hint="turn text into a time first: "
-                      f"`set {field_name(on)} = parse_time({field_name(on)})`")  # fmt: skip
+            rep.error(
+                codes.TYPE_MISMATCH,
+                f"`on` needs a time field; `{path_label(on)}` is {typ}",
+                stage.on.span,
+                hint="turn text into a time first: "
+                f"`set {path_label(on)} = parse_time({path_label(on)})`",
+            )
     lateness = stage.allowed_lateness.millis if stage.allowed_lateness is not None else 0
     out = RecordT(tuple(fields), open=False)
-    step = ir.SummarizeStep(info, tuple(aggregates), tuple(keys), stage.every.millis, on,
-                            lateness, out)  # fmt: skip
+    step = ir.SummarizeStep(
+        info, tuple(aggregates), tuple(keys), stage.every.millis, on, lateness, out
+    )
     return step, out
 
 
@@ -84,14 +96,21 @@ def _aggregate(agg: ast.Aggregate, record: RecordT, rep: Reporter) -> ir.Aggrega
                 pick_span(call.args[0].span, name_span),
                 hint="count() counts records; distinct_count(field) counts distinct values",
             )
-        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))  # fmt: skip
+        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
     if not call.args:
-        rep.error(codes.MISSING_ARG, f"`{fn.name}` needs the field to aggregate", name_span,
-                  hint=f"for example {fn.name}(latency_ms)")  # fmt: skip
+        rep.error(
+            codes.MISSING_ARG,
+            f"`{fn.name}` needs the field to aggregate",
+            name_span,
+            hint=f"for example {fn.name}(latency_ms)",
+        )
         return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
     if len(call.args) > 1:
-        rep.error(codes.TOO_MANY_ARGS, f"`{fn.name}` takes one field, got {len(call.args)} "
-                  "arguments", pick_span(call.args[1].span, name_span))  # fmt: skip
+        rep.error(
+            codes.TOO_MANY_ARGS,
+            f"`{fn.name}` takes one field, got {len(call.args)} arguments",
+            pick_span(call.args[1].span, name_span),
+        )
     arg = call.args[0]
     if arg.name is not None or not isinstance(arg.value, ast.FieldRef):
         rep.error(
@@ -100,14 +119,17 @@ def _aggregate(agg: ast.Aggregate, record: RecordT, rep: Reporter) -> ir.Aggrega
             pick_span(arg.span, arg.value.span, name_span),
             hint="compute the value with `set` before summarize, then aggregate that field",
         )
-        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))  # fmt: skip
+        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
     path = arg.value.path
     typ = lookup(record, path, arg.value.span, rep)
     if typ is None:
         typ = ANY
     elif not fn.params[0].admits(typ):
-        rep.error(codes.NOT_NUMERIC, f"`{fn.name}` needs a numeric field; `{field_name(path)}` "
-                  f"is {typ}", arg.value.span, hint="convert it with to_float(…) in a `set` "
-                  "before summarize")  # fmt: skip
+        rep.error(
+            codes.NOT_NUMERIC,
+            f"`{fn.name}` needs a numeric field; `{path_label(path)}` is {typ}",
+            arg.value.span,
+            hint="convert it with to_float(…) in a `set` before summarize",
+        )
         typ = ANY
     return ir.AggregatePlan(agg.name, fn.name, path, fn.result(typ))

@@ -17,11 +17,12 @@ from .. import ast, codes, ir
 from ..runtime.base import RecordError
 from ..runtime.coerce import coercer
 from ..source import SourceFile, Span
+from ..syntax import path_label
 from ..types import ANY, ERROR_RECORD, INT, ListT, Nullable, RecordT, Type, to_descriptor
 from .chain import ChainResult
 from .exprs import ExprChecker, is_condition
 from .records import lookup
-from .report import Reporter, did_you_mean, field_name, pick_span
+from .report import Reporter, did_you_mean, pick_span
 
 DEFAULT_NOW = _dt.datetime(2025, 1, 1, tzinfo=_dt.timezone.utc)
 COUNT_PARTS = ("errors", "input", "dropped")
@@ -31,8 +32,9 @@ _BAD = object()  # a constant that could not be evaluated (already reported)
 class TestChecker:
     """Checks the tests of one file against its checked pipelines."""
 
-    def __init__(self, src: SourceFile, rep: Reporter, exprs: ExprChecker,
-                 results: dict[str, ChainResult]) -> None:  # fmt: skip
+    def __init__(
+        self, src: SourceFile, rep: Reporter, exprs: ExprChecker, results: dict[str, ChainResult]
+    ) -> None:
         self.src = src
         self.rep = rep
         self.exprs = exprs
@@ -43,9 +45,12 @@ class TestChecker:
         seen: dict[str, ast.Test] = {}
         for test in tests:
             if test.name in seen:
-                self.rep.error(codes.DUPLICATE_NAME, f"test \"{test.name}\" is defined twice",
-                               pick_span(test.name_span, test.span),
-                               hint="give each test its own name: `-k` selects tests by name")  # fmt: skip
+                self.rep.error(
+                    codes.DUPLICATE_NAME,
+                    f'test "{test.name}" is defined twice',
+                    pick_span(test.name_span, test.span),
+                    hint="give each test its own name: `-k` selects tests by name",
+                )
                 continue
             seen[test.name] = test
             plan = self.check(test)
@@ -64,9 +69,11 @@ class TestChecker:
                 plan = self._given(item, test)
                 if plan is not None:
                     if item.pipeline in given:
-                        self.rep.error(codes.DUPLICATE_NAME,
-                                       f"input for `{item.pipeline}` is given twice",
-                                       pick_span(item.name_span, item.span))  # fmt: skip
+                        self.rep.error(
+                            codes.DUPLICATE_NAME,
+                            f"input for `{item.pipeline}` is given twice",
+                            pick_span(item.name_span, item.span),
+                        )
                     given[item.pipeline] = plan
             elif isinstance(item, ast.Setting):
                 self._setting(item, test, settings, env)
@@ -75,10 +82,13 @@ class TestChecker:
                 if expect is not None:
                     expects.append(expect)
         if not any(isinstance(item, ast.Expect) for item in test.items):
-            self.rep.error(codes.BAD_EXPECTATION, f"test \"{test.name}\" expects nothing",
-                           pick_span(test.name_span, test.span),
-                           hint="add `expect …` lines; a property test still checks the "
-                           "built-in laws, but say so with e.g. `expect count(P) >= 0`")  # fmt: skip
+            self.rep.error(
+                codes.BAD_EXPECTATION,
+                f'test "{test.name}" expects nothing',
+                pick_span(test.name_span, test.span),
+                hint="add `expect …` lines; a property test still checks the "
+                "built-in laws, but say so with e.g. `expect count(P) >= 0`",
+            )
         if self.rep.error_count > errors_before:
             return None
         return ir.TestPlan(
@@ -101,8 +111,7 @@ class TestChecker:
             hint = did_you_mean(name, self.results) or (
                 "the pipelines are " + ", ".join(f"`{n}`" for n in self.results)
             )
-            self.rep.error(codes.UNKNOWN_PIPELINE, f"unknown pipeline `{name}`", span,
-                           hint=hint)  # fmt: skip
+            self.rep.error(codes.UNKNOWN_PIPELINE, f"unknown pipeline `{name}`", span, hint=hint)
         return found
 
     def _source_type(self, name: str, span: Span) -> RecordT | None:
@@ -113,10 +122,12 @@ class TestChecker:
         head = found.head
         if not isinstance(head, ir.CallStep):
             upstream = head.pipeline if isinstance(head, ir.FromStep) else "another pipeline"
-            self.rep.error(codes.GIVEN_NO_SOURCE, f"`{name}` has no source to replace: it "
-                           f"reads `{upstream}`", span,
-                           hint=f"give the records to the pipeline with the source (`given "
-                           f"{upstream} = …`)")  # fmt: skip
+            self.rep.error(
+                codes.GIVEN_NO_SOURCE,
+                f"`{name}` has no source to replace: it reads `{upstream}`",
+                span,
+                hint=f"give the records to the pipeline with the source (`given {upstream} = …`)",
+            )
             return None
         out = head.output_type
         return out if isinstance(out, RecordT) else RecordT((), open=True)
@@ -128,10 +139,13 @@ class TestChecker:
             return None
         if item.records is None:
             if not test.property:
-                self.rep.error(codes.BAD_TEST_SETTING, "generated input belongs in a "
-                               "`property` test", item.span,
-                               hint=f"give records (`given {item.pipeline} = [{{…}}]`), or "
-                               "write `property` instead of `test`")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_TEST_SETTING,
+                    "generated input belongs in a `property` test",
+                    item.span,
+                    hint=f"give records (`given {item.pipeline} = [{{…}}]`), or "
+                    "write `property` instead of `test`",
+                )
                 return None
             where = None
             if item.where is not None:
@@ -153,20 +167,35 @@ class TestChecker:
             try:
                 settings["now"] = coercer("time")(value)
             except RecordError:
-                self.rep.error(codes.BAD_TEST_SETTING, "`now` must be a time",
-                               item.value.span, hint='e.g. now = "2025-01-01T12:00:00Z"')  # fmt: skip
+                self.rep.error(
+                    codes.BAD_TEST_SETTING,
+                    "`now` must be a time",
+                    item.value.span,
+                    hint='e.g. now = "2025-01-01T12:00:00Z"',
+                )
         elif item.name == "env":
             if not isinstance(value, str):
-                self.rep.error(codes.BAD_TEST_SETTING, "an environment variable's value is "
-                               "a string", item.value.span, hint='write it in quotes: "…"')  # fmt: skip
+                self.rep.error(
+                    codes.BAD_TEST_SETTING,
+                    "an environment variable's value is a string",
+                    item.value.span,
+                    hint='write it in quotes: "…"',
+                )
             else:
                 env[item.variable] = value
         elif not test.property:
-            self.rep.error(codes.BAD_TEST_SETTING, "`examples` belongs in a `property` test",
-                           item.span, hint="an example test runs once, on its given records")  # fmt: skip
+            self.rep.error(
+                codes.BAD_TEST_SETTING,
+                "`examples` belongs in a `property` test",
+                item.span,
+                hint="an example test runs once, on its given records",
+            )
         elif not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000:
-            self.rep.error(codes.BAD_TEST_SETTING, "`examples` is a whole number from 1 to "
-                           "100000", item.value.span)  # fmt: skip
+            self.rep.error(
+                codes.BAD_TEST_SETTING,
+                "`examples` is a whole number from 1 to 100000",
+                item.value.span,
+            )
         else:
             settings["examples"] = value
 
@@ -196,12 +225,18 @@ class TestChecker:
             return self._mismatch(expr, typ, path, None)
 
     def _mismatch(self, expr: ast.Expr, typ: Type, path: tuple[str, ...], shape: str | None):
-        where = f"field `{field_name(path)}` " if path else ""
-        hints = {"time": 'a time is written as text: "2025-01-01T12:00:00Z"',
-                 "ip": 'an address is written as text: "192.0.2.1"',
-                 "duration": "a duration is written 250ms, 5s, 1m, 2h or 1d"}  # fmt: skip
-        self.rep.error(codes.TYPE_MISMATCH, f"{where}expects {typ}", expr.span,
-                       hint=hints.get(str(typ)) or (f"write {shape}" if shape else None))  # fmt: skip
+        where = f"field `{path_label(path)}` " if path else ""
+        hints = {
+            "time": 'a time is written as text: "2025-01-01T12:00:00Z"',
+            "ip": 'an address is written as text: "192.0.2.1"',
+            "duration": "a duration is written 250ms, 5s, 1m, 2h or 1d",
+        }
+        self.rep.error(
+            codes.TYPE_MISMATCH,
+            f"{where}expects {typ}",
+            expr.span,
+            hint=hints.get(str(typ)) or (f"write {shape}" if shape else None),
+        )
         return _BAD
 
     def _record(self, expr: ast.RecordExpr, typ: RecordT, partial: bool, path) -> Any:
@@ -210,8 +245,9 @@ class TestChecker:
         for entry in expr.entries:
             sub = path + (entry.name,)
             if entry.name in out:
-                self.rep.error(codes.DUPLICATE_FIELD, f"field `{field_name(sub)}` is given "
-                               "twice", entry.span)  # fmt: skip
+                self.rep.error(
+                    codes.DUPLICATE_FIELD, f"field `{path_label(sub)}` is given twice", entry.span
+                )
                 bad = True
                 continue
             ftype = typ.get(entry.name)
@@ -227,10 +263,13 @@ class TestChecker:
                 if name not in out and not path and name.startswith("_"):
                     out[name] = zero_value(ftype)  # a source's metadata (`_nats`)
                 elif name not in out and not (isinstance(ftype, Nullable) or ftype == ANY):
-                    self.rep.error(codes.TYPE_MISMATCH, f"field `{field_name(path + (name,))}`"
-                                   f" is missing (it is {ftype})", expr.span,
-                                   hint=f"add `{field_name((name,))}: …`, or make the field "
-                                   "nullable in the schema")  # fmt: skip
+                    self.rep.error(
+                        codes.TYPE_MISMATCH,
+                        f"field `{path_label(path + (name,))}` is missing (it is {ftype})",
+                        expr.span,
+                        hint=f"add `{path_label((name,))}: …`, or make the field "
+                        "nullable in the schema",
+                    )
                     bad = True
                 elif name not in out:
                     out[name] = None
@@ -239,8 +278,7 @@ class TestChecker:
     def _condition(self, expr: ast.Expr, typ: Type) -> ir.TExpr:
         cond = self.exprs.check(expr, typ)
         if not is_condition(cond.type):
-            self.rep.error(codes.NOT_BOOL, f"the condition is {cond.type}, not bool",
-                           expr.span)  # fmt: skip
+            self.rep.error(codes.NOT_BOOL, f"the condition is {cond.type}, not bool", expr.span)
         return cond
 
     # ------------------------------------------------------------ expect
@@ -255,9 +293,12 @@ class TestChecker:
             return name, False, found.output_type
         if ref.path[1:] == ("errors",):
             return name, True, ERROR_RECORD
-        self.rep.error(codes.BAD_EXPECTATION, f"`{field_name(ref.path)}` is not a pipeline's "
-                       "records", ref.span,
-                       hint=f"name the records of `{name}` or its error records, `{name}.errors`")  # fmt: skip
+        self.rep.error(
+            codes.BAD_EXPECTATION,
+            f"`{path_label(ref.path)}` is not a pipeline's records",
+            ref.span,
+            hint=f"name the records of `{name}` or its error records, `{name}.errors`",
+        )
         return None
 
     def _expect(self, item: ast.Expect) -> ir.ExpectPlan | None:
@@ -269,8 +310,9 @@ class TestChecker:
             if target is None:
                 return None
             name, errors, typ = target
-            return ir.ExpectPlan("every", pipeline=name, errors=errors,
-                                 cond=self._condition(item.cond, typ), **base)  # fmt: skip
+            return ir.ExpectPlan(
+                "every", pipeline=name, errors=errors, cond=self._condition(item.cond, typ), **base
+            )
         if item.kind in ("reaches", "absent"):
             return self._reaches(item, base)
         return self._that(item.cond, base)
@@ -278,9 +320,12 @@ class TestChecker:
     def _that(self, cond: ast.Expr, base: dict) -> ir.ExpectPlan | None:
         negated = isinstance(cond, ast.Unary) and cond.op == "not"
         inner = cond.operand if negated else cond
-        if (isinstance(inner, ast.Binary) and inner.op == "in"
-                and isinstance(inner.left, ast.RecordExpr)
-                and isinstance(inner.right, ast.FieldRef)):  # fmt: skip
+        if (
+            isinstance(inner, ast.Binary)
+            and inner.op == "in"
+            and isinstance(inner.left, ast.RecordExpr)
+            and isinstance(inner.right, ast.FieldRef)
+        ):
             target = self._target(inner.right)
             if target is None:
                 return None
@@ -288,11 +333,19 @@ class TestChecker:
             record = self.typed(inner.left, typ, partial=True)
             if record is _BAD:
                 return None
-            return ir.ExpectPlan("lacks" if negated else "contains", pipeline=name,
-                                 errors=errors, records=(record,), **base)  # fmt: skip
-        if (isinstance(cond, ast.Binary) and cond.op == "=="
-                and isinstance(cond.left, ast.FieldRef)
-                and isinstance(cond.right, ast.ListExpr)):  # fmt: skip
+            return ir.ExpectPlan(
+                "lacks" if negated else "contains",
+                pipeline=name,
+                errors=errors,
+                records=(record,),
+                **base,
+            )
+        if (
+            isinstance(cond, ast.Binary)
+            and cond.op == "=="
+            and isinstance(cond.left, ast.FieldRef)
+            and isinstance(cond.right, ast.ListExpr)
+        ):
             target = self._target(cond.left)
             if target is None:
                 return None
@@ -300,8 +353,9 @@ class TestChecker:
             records = [self.typed(r, typ, partial=False) for r in cond.right.items]
             if any(r is _BAD for r in records):
                 return None
-            return ir.ExpectPlan("equals", pipeline=name, errors=errors,
-                                 records=tuple(records), **base)  # fmt: skip
+            return ir.ExpectPlan(
+                "equals", pipeline=name, errors=errors, records=tuple(records), **base
+            )
         fields: dict[str, Type] = {}
         rewritten = self._counts(cond, fields)
         if rewritten is None:
@@ -314,37 +368,64 @@ class TestChecker:
         if isinstance(e, ast.Call) and e.name == "count":
             arg = e.args[0].value if len(e.args) == 1 and e.args[0].name is None else None
             if not isinstance(arg, ast.FieldRef) or len(arg.path) > 2:
-                self.rep.error(codes.BAD_EXPECTATION, "count() takes a pipeline: count(P), "
-                               "count(P.errors), count(P.input) or count(P.dropped)", e.span)  # fmt: skip
+                self.rep.error(
+                    codes.BAD_EXPECTATION,
+                    "count() takes a pipeline: count(P), "
+                    "count(P.errors), count(P.input) or count(P.dropped)",
+                    e.span,
+                )
                 return None
             name = arg.path[0]
             if self._pipeline(name, arg.span) is None:
                 return None
             part = arg.path[1] if len(arg.path) == 2 else None
             if part is not None and part not in COUNT_PARTS:
-                self.rep.error(codes.BAD_EXPECTATION, f"unknown count `{field_name(arg.path)}`",
-                               arg.span, hint=did_you_mean(part, COUNT_PARTS) or
-                               "count(P), count(P.errors), count(P.input), count(P.dropped)")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_EXPECTATION,
+                    f"unknown count `{path_label(arg.path)}`",
+                    arg.span,
+                    hint=did_you_mean(part, COUNT_PARTS)
+                    or "count(P), count(P.errors), count(P.input), count(P.dropped)",
+                )
                 return None
             key = count_key(name, part)
             fields[key] = INT
             return ast.FieldRef((key,), span=e.span)
         if isinstance(e, ast.FieldRef):
-            self.rep.error(codes.BAD_EXPECTATION, f"`{field_name(e.path)}` alone is not "
-                           "something a test can check", e.span,
-                           hint=f"compare counts (`count({field_name(e.path[:1])}) == 2`), "
-                           f"records (`{field_name(e.path[:1])} == [{{…}}]`), or write "
-                           f"`expect every {field_name(e.path[:1])}: …`")  # fmt: skip
+            self.rep.error(
+                codes.BAD_EXPECTATION,
+                f"`{path_label(e.path)}` alone is not something a test can check",
+                e.span,
+                hint=f"compare counts (`count({path_label(e.path[:1])}) == 2`), "
+                f"records (`{path_label(e.path[:1])} == [{{…}}]`), or write "
+                f"`expect every {path_label(e.path[:1])}: …`",
+            )
             return None
         if isinstance(e, ast.RecordExpr):
-            self.rep.error(codes.BAD_EXPECTATION, "a record is compared with a pipeline's "
-                           "records", e.span, hint="write `{…} in P` or `P == [{…}]`")  # fmt: skip
+            self.rep.error(
+                codes.BAD_EXPECTATION,
+                "a record is compared with a pipeline's records",
+                e.span,
+                hint="write `{…} in P` or `P == [{…}]`",
+            )
             return None
         children: dict[str, Any] = {}
         for f in dataclasses.fields(e):
             value = getattr(e, f.name)
-            if isinstance(value, (ast.Literal, ast.Duration, ast.FieldRef, ast.ListExpr,
-                                  ast.RecordExpr, ast.Unary, ast.Binary, ast.IfExpr, ast.Call)):  # fmt: skip
+            if isinstance(
+                value,
+                (
+                    ast.Literal,
+                    ast.Duration,
+                    ast.FieldRef,
+                    ast.ListExpr,
+                    ast.RecordExpr,
+                    ast.Unary,
+                    ast.Binary,
+                    ast.IfExpr,
+                    ast.Call,
+                ),
+            ):
                 new = self._counts(value, fields)
                 if new is None:
                     return None
@@ -375,30 +456,42 @@ class TestChecker:
             return None
         path = self._path(item.given, item.pipeline)
         if path is None:
-            self.rep.error(codes.NOT_DOWNSTREAM, f"`{item.pipeline}` does not receive the "
-                           f"records given to `{item.given}`",
-                           pick_span(item.pipeline_span, item.span),
-                           hint=f"name `{item.given}` or a pipeline that reads from it")  # fmt: skip
+            self.rep.error(
+                codes.NOT_DOWNSTREAM,
+                f"`{item.pipeline}` does not receive the records given to `{item.given}`",
+                pick_span(item.pipeline_span, item.span),
+                hint=f"name `{item.given}` or a pipeline that reads from it",
+            )
             return None
         cond = self._condition(item.cond, source) if item.cond is not None else None
         if item.by:
             key = []
             for ref in item.by:
-                if lookup(source, ref.path, ref.span, self.rep) is not None and lookup(
-                        target.output_type, ref.path, ref.span, self.rep) is not None:  # fmt: skip
+                if (
+                    lookup(source, ref.path, ref.span, self.rep) is not None
+                    and lookup(target.output_type, ref.path, ref.span, self.rep) is not None
+                ):
                     key.append(ref.path)
             if len(key) < len(item.by):
                 return None
         else:
             key = default_key(source, target.output_type, path)
             if not key:
-                self.rep.error(codes.BAD_EXPECTATION, "no field identifies a given record in "
-                               f"`{item.pipeline}`", item.span,
-                               hint="name the fields to match on: `… by field, other`")  # fmt: skip
+                self.rep.error(
+                    codes.BAD_EXPECTATION,
+                    f"no field identifies a given record in `{item.pipeline}`",
+                    item.span,
+                    hint="name the fields to match on: `… by field, other`",
+                )
                 return None
-        return ir.ExpectPlan("reaches" if item.kind == "reaches" else "absent",
-                             pipeline=item.pipeline, given=item.given, cond=cond,
-                             key=tuple(key), **base)  # fmt: skip
+        return ir.ExpectPlan(
+            "reaches" if item.kind == "reaches" else "absent",
+            pipeline=item.pipeline,
+            given=item.given,
+            cond=cond,
+            key=tuple(key),
+            **base,
+        )
 
     def _path(self, given: str, pipeline: str) -> list[ChainResult] | None:
         """The chains a record given to `given` passes through to leave
@@ -431,8 +524,7 @@ def default_key(source: RecordT, output: Type, chains: list[ChainResult]) -> lis
     out = output if isinstance(output, RecordT) else None
     if out is None:
         return []
-    return [(name,) for name, typ in source.fields
-            if name not in touched and out.get(name) == typ]  # fmt: skip
+    return [(name,) for name, typ in source.fields if name not in touched and out.get(name) == typ]
 
 
 def _named_fields(step: ir.Step) -> set[str]:
@@ -466,9 +558,15 @@ def zero_value(t: Type) -> Any:
         return {name: zero_value(ftype) for name, ftype in t.fields}
     if isinstance(t, ListT):
         return []
-    zeros = {"str": "", "int": 0, "float": 0.0, "bool": False, "ip": "0.0.0.0",
-             "time": _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc),
-             "duration": _dt.timedelta(0)}  # fmt: skip
+    zeros = {
+        "str": "",
+        "int": 0,
+        "float": 0.0,
+        "bool": False,
+        "ip": "0.0.0.0",
+        "time": _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc),
+        "duration": _dt.timedelta(0),
+    }
     return zeros.get(t.name)
 
 
@@ -491,7 +589,10 @@ def constant(expr: ast.Expr, rep: Reporter) -> Any:
             return -inner
         if inner is _BAD:
             return _BAD
-    rep.error(codes.NOT_CONSTANT, "a test's records and settings are constants", expr.span,
-              hint="write the value itself: a string, number, duration, list or record")  # fmt: skip
+    rep.error(
+        codes.NOT_CONSTANT,
+        "a test's records and settings are constants",
+        expr.span,
+        hint="write the value itself: a string, number, duration, list or record",
+    )
     return _BAD
-

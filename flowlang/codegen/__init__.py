@@ -132,8 +132,9 @@ class _Generator:
         head = p.head
         if isinstance(head, ir.FromStep):
             method = "read_errors_from" if head.errors else "read_from"
-            calls.append(_Call(_location(self.plan, head.info),
-                               f"{var}.{method}({pyrepr(head.pipeline)})"))  # fmt: skip
+            calls.append(
+                _Call(_location(self.plan, head.info), f"{var}.{method}({pyrepr(head.pipeline)})")
+            )
         else:
             calls.append(_Call(_location(self.plan, head.info), self._call(f"{var}.source", head)))
         run: list[ir.Step] = []
@@ -149,7 +150,9 @@ class _Generator:
             if isinstance(step, ir.SummarizeStep):
                 calls.append(_Call(_location(self.plan, step.info), self._window(var, step)))
             else:  # the sink
-                calls.append(_Call(_location(self.plan, step.info), self._call(f"{var}.sink", step)))
+                calls.append(
+                    _Call(_location(self.plan, step.info), self._call(f"{var}.sink", step))
+                )
         self._flush_segment(p, var, run, calls)
         if self._watches:
             calls.append(_Call("", f"{var}.watch({pyrepr(tuple(self._watches))})"))
@@ -195,8 +198,9 @@ class _Generator:
             if isinstance(step, ir.CallStep):
                 stage_var = f"{python_identifier(step.name)}_{step.info.index}"
                 hoist.lines.append(f"{stage_var} = stages[{step.info.index}]")
-                calls.append(_Call(_location(self.plan, step.info),
-                                   self._call(f"{var}.processor", step)))  # fmt: skip
+                calls.append(
+                    _Call(_location(self.plan, step.info), self._call(f"{var}.processor", step))
+                )
             slots = self._slots(step)
             segment_slots += [slot for slot, _ in slots]
             lines = watch_lines(slots) + step_lines(step, exprs, stage_var)

@@ -79,7 +79,9 @@ class ExprCompiler:
             return f"({self.cond(e.left)} {op} {self.cond(e.right)})"
         if op == "??":
             tmp = self.hoist.temp()
-            return f"({tmp} if ({tmp} := {self.expr(e.left)}) is not None else {self.expr(e.right)})"
+            return (
+                f"({tmp} if ({tmp} := {self.expr(e.left)}) is not None else {self.expr(e.right)})"
+            )
         if op == "=~":
             pattern = self.hoist.const("re", f"_ops.regex({pyrepr(e.right.value)})")
             if lt == STR:
@@ -150,10 +152,9 @@ def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> lis
         return lines
     if isinstance(step, ir.DropStep):
         return [
-            f"rec.pop({pyrepr(p[0])}, None)" if len(p) == 1
-            else f"_ops.drop_path(rec, {pyrepr(p)})"
+            f"rec.pop({pyrepr(p[0])}, None)" if len(p) == 1 else f"_ops.drop_path(rec, {pyrepr(p)})"
             for p in step.paths
-        ]  # fmt: skip
+        ]
     if isinstance(step, ir.KeepStep):
         if all(len(p) == 1 for p in step.paths):
             items = ", ".join(f"{pyrepr(p[0])}: rec.get({pyrepr(p[0])})" for p in step.paths)
@@ -163,15 +164,21 @@ def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> lis
         lines = []
         for old, new in step.pairs:
             if len(old) == 1 and len(new) == 1:
-                lines += [f"if {pyrepr(old[0])} in rec:",
-                          f"    rec[{pyrepr(new[0])}] = rec.pop({pyrepr(old[0])})"]  # fmt: skip
+                lines += [
+                    f"if {pyrepr(old[0])} in rec:",
+                    f"    rec[{pyrepr(new[0])}] = rec.pop({pyrepr(old[0])})",
+                ]
             else:
                 lines.append(f"_ops.rename_path(rec, {pyrepr(old)}, {pyrepr(new)})")
         return lines
     if isinstance(step, ir.CallStep):
         assert stage_var is not None
         if step.may_drop:
-            return [f"rec = {stage_var}(rec)", "if rec is None:",
-                    f"    dropped[{i}] += 1", "    continue"]  # fmt: skip
+            return [
+                f"rec = {stage_var}(rec)",
+                "if rec is None:",
+                f"    dropped[{i}] += 1",
+                "    continue",
+            ]
         return [f"rec = {stage_var}(rec)"]
     raise TypeError(f"not a fusable step: {type(step).__name__}")

@@ -38,13 +38,10 @@ import re
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from .. import ast
-from .. import codes
-from .. import syntax
+from .. import ast, codes, syntax
 from ..diagnostics import Diagnostic, error, sort_key
 from ..names import KEYWORDS
 from ..source import NO_SPAN, SourceFile, Span
-
 from .grammar import SCAN_RE, STATEMENT_WORDS, lark_parse, significant_tokens
 from .syntax_errors import bad_character, syntax_error
 
@@ -54,9 +51,7 @@ _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 _INT_RE = re.compile(r"[0-9]+\Z")
 _FLOAT_RE = re.compile(r"[0-9]+(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)\Z")
-_ESCAPES_HINT = (
-    'valid escapes are \\" \\\\ \\n \\t \\uHHHH; for a regular expression use r"..."'
-)
+_ESCAPES_HINT = 'valid escapes are \\" \\\\ \\n \\t \\uHHHH; for a regular expression use r"..."'
 _BAD_CHARS_RE = re.compile(f"[{syntax.FORBIDDEN_CHARACTERS}]")
 
 # ---------------------------------------------------------------- entry points
@@ -98,15 +93,11 @@ def _parse(src: SourceFile) -> tuple[ast.Program | None, list[Diagnostic]]:
     diags = [dataclasses.replace(d, file=src) for d in diags]
     if any(d.is_error for d in diags):
         return None, diags
-    program = ast.Program(
-        tuple(statements), tuple(comments), span=Span(0, len(src.text))
-    )
+    program = ast.Program(tuple(statements), tuple(comments), span=Span(0, len(src.text)))
     return program, diags
 
 
-def parse_text(
-    text: str, name: str = "<string>"
-) -> tuple[ast.Program | None, list[Diagnostic]]:
+def parse_text(text: str, name: str = "<string>") -> tuple[ast.Program | None, list[Diagnostic]]:
     """`parse` for a string; `name` is used in diagnostics."""
     return parse(SourceFile(name, text))
 
@@ -126,6 +117,7 @@ def _comment(text: str, token: Token) -> ast.Comment:
 
 
 # ---------------------------------------------------------------- recovery
+
 
 def _statement_starts(text: str) -> list[int]:
     """Where statements start: at `schema`, `pipeline`, `source` or `from`
@@ -221,9 +213,7 @@ class _Builder:
         self.base = base
         self.diags = diags
 
-    def fail(
-        self, code: str, message: str, span: Span, hint: str | None = None
-    ) -> None:
+    def fail(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diags.append(error(code, message, span, hint))
 
     def span(self, node: Tree | Token) -> Span:
@@ -310,12 +300,17 @@ class _Builder:
         parts = [c for c in node.children if not _is_test_word(c)]
         if kind == "given_records":
             name, records = parts
-            return ast.Given(name.value, records=self.expr(records), span=span,
-                             name_span=self.span(name))  # fmt: skip
+            return ast.Given(
+                name.value, records=self.expr(records), span=span, name_span=self.span(name)
+            )
         if kind == "given_generated":
             name, *where = parts
-            return ast.Given(name.value, where=self.expr(where[0]) if where else None,
-                             span=span, name_span=self.span(name))  # fmt: skip
+            return ast.Given(
+                name.value,
+                where=self.expr(where[0]) if where else None,
+                span=span,
+                name_span=self.span(name),
+            )
         if kind == "now_item":
             return ast.Setting("now", self.expr(parts[0]), span=span)
         if kind == "env_item":
@@ -327,8 +322,9 @@ class _Builder:
             return ast.Expect("that", cond=self.expr(parts[0]), span=span)
         if kind == "expect_every":
             target, cond = parts
-            return ast.Expect("every", cond=self.expr(cond), target=self.field_ref(target),
-                              span=span)  # fmt: skip
+            return ast.Expect(
+                "every", cond=self.expr(cond), target=self.field_ref(target), span=span
+            )
         given, *rest = parts
         where = None
         if isinstance(rest[0], Tree) or rest[0].type != "NAME":
@@ -340,11 +336,12 @@ class _Builder:
             given=given.value,
             pipeline=pipeline.value,
             by=tuple(self.field_ref(p) for p in by[0].children if isinstance(p, Tree))
-            if by else (),
+            if by
+            else (),
             span=span,
             name_span=self.span(given),
             pipeline_span=self.span(pipeline),
-        )  # fmt: skip
+        )
 
     # types
 
@@ -352,17 +349,13 @@ class _Builder:
         if token.type == "BACKTICK":
             name = token.value[1:-1]
             if not name:
-                self.fail(
-                    codes.SYNTAX, "empty field name in backticks", self.span(token)
-                )
+                self.fail(codes.SYNTAX, "empty field name in backticks", self.span(token))
             return name
         return token.value
 
     def field_decl(self, node: Tree, depth: int = 0) -> ast.FieldDecl:
         name, typ = node.children
-        return ast.FieldDecl(
-            self.field_name(name), self.type(typ, depth), span=self.span(node)
-        )
+        return ast.FieldDecl(self.field_name(name), self.type(typ, depth), span=self.span(node))
 
     def type(self, node: Tree, depth: int) -> ast.TypeExpr:
         span = self.span(node)
@@ -375,12 +368,8 @@ class _Builder:
             return ast.NullableType(self.type(node.children[0], depth), span=span)
         if node.data == "list_type":
             return ast.ListType(self.type(node.children[0], depth), span=span)
-        fields = tuple(
-            self.field_decl(c, depth) for c in node.children if isinstance(c, Tree)
-        )
-        is_open = any(
-            isinstance(c, Token) and c.type == "DOTDOT" for c in node.children
-        )
+        fields = tuple(self.field_decl(c, depth) for c in node.children if isinstance(c, Tree))
+        is_open = any(isinstance(c, Token) and c.type == "DOTDOT" for c in node.children)
         return ast.RecordTypeExpr(fields, is_open, span=span)
 
     # chains
@@ -427,9 +416,7 @@ class _Builder:
 
     def assignment(self, node: Tree) -> ast.Assignment:
         target, value = node.children
-        return ast.Assignment(
-            self.field_ref(target), self.expr(value), span=self.span(node)
-        )
+        return ast.Assignment(self.field_ref(target), self.expr(value), span=self.span(node))
 
     def summarize(self, node: Tree) -> ast.SummarizeStage:
         aggregates, by, on, lateness, every = [], [], None, None, None
@@ -439,9 +426,7 @@ class _Builder:
             elif child.data == "aggregate":
                 name, call = child.children
                 aggregates.append(
-                    ast.Aggregate(
-                        self.field_name(name), self.call(call), span=self.span(child)
-                    )
+                    ast.Aggregate(self.field_name(name), self.call(call), span=self.span(child))
                 )
             elif child.data == "by_clause":
                 by.extend(self.group_key(k) for k in child.children)
@@ -493,9 +478,7 @@ class _Builder:
         for child in node.children:
             if isinstance(child, Tree) and child.data == "keyword_argument":
                 name, value = child.children
-                args.append(
-                    ast.Arg(name.value, self.expr(value, depth), span=self.span(child))
-                )
+                args.append(ast.Arg(name.value, self.expr(value, depth), span=self.span(child)))
                 seen_keyword = True
                 continue
             arg = ast.Arg(None, self.expr(child, depth), span=self.span(child))
@@ -510,9 +493,7 @@ class _Builder:
         return tuple(args)
 
     def field_ref(self, node: Tree) -> ast.FieldRef:
-        return ast.FieldRef(
-            tuple(self.field_name(t) for t in node.children), span=self.span(node)
-        )
+        return ast.FieldRef(tuple(self.field_name(t) for t in node.children), span=self.span(node))
 
     # expressions
 
@@ -529,11 +510,7 @@ class _Builder:
             return self.opchain(node, depth - 1)
         if kind == "prefix":
             op, operand = children
-            if (
-                op.type == "MINUS"
-                and isinstance(operand, Token)
-                and operand.type == "NUMBER"
-            ):
+            if op.type == "MINUS" and isinstance(operand, Token) and operand.type == "NUMBER":
                 value = self.number(operand, negative=True)
                 if isinstance(value, ast.Literal):
                     return ast.Literal(value.value, span=span)
@@ -547,12 +524,15 @@ class _Builder:
         if kind == "record":
             return ast.RecordExpr(
                 tuple(
-                    ast.RecordEntry(self.field_name(c.children[0]),
-                                    self.expr(c.children[1], depth), span=self.span(c))
+                    ast.RecordEntry(
+                        self.field_name(c.children[0]),
+                        self.expr(c.children[1], depth),
+                        span=self.span(c),
+                    )
                     for c in children
                 ),
                 span=span,
-            )  # fmt: skip
+            )
         cond, then, else_ = children
         return ast.IfExpr(
             self.expr(cond, depth),
@@ -579,14 +559,18 @@ class _Builder:
         for i, item in enumerate(items):
             if i % 2:  # a binary operator
                 prec = syntax.BINARY_PRECEDENCE[item.value]
-                while ops and (_prec(ops[-1]) > prec or (
-                        _prec(ops[-1]) == prec and prec not in _NOT_LEFT_ASSOCIATIVE)):  # fmt: skip
+                while ops and (
+                    _prec(ops[-1]) > prec
+                    or (_prec(ops[-1]) == prec and prec not in _NOT_LEFT_ASSOCIATIVE)
+                ):
                     reduce()
                 if ops and prec == syntax.COMPARISON and _prec(ops[-1]) == syntax.COMPARISON:
                     raise _ChainedComparison(ops[-1], item)
                 ops.append(item)
                 continue
-            while isinstance(item, Tree) and item.data == "prefix" and item.children[0].type == "NOT":
+            while (
+                isinstance(item, Tree) and item.data == "prefix" and item.children[0].type == "NOT"
+            ):
                 if ops and _prec(ops[-1]) > syntax.NOT:
                     raise _MisplacedNot(item.children[0], ops[-1])
                 ops.append(item.children[0])
@@ -635,9 +619,7 @@ class _Builder:
             return ast.Literal(token.value[2:-1], raw=True, span=span)
         if kind == "NUMBER":
             return self.number(token) or ast.Literal(0, span=span)
-        return ast.Literal(
-            {"TRUE": True, "FALSE": False, "NULL": None}[kind], span=span
-        )
+        return ast.Literal({"TRUE": True, "FALSE": False, "NULL": None}[kind], span=span)
 
     def string(self, token: Token) -> str:
         body = token.value[1:-1]
@@ -658,9 +640,7 @@ class _Builder:
 
         return syntax.unescape(body, bad)
 
-    def number(
-        self, token: Token, negative: bool = False
-    ) -> ast.Literal | ast.Duration | None:
+    def number(self, token: Token, negative: bool = False) -> ast.Literal | ast.Duration | None:
         text, span = token.value, self.span(token)
         if _INT_RE.match(text):
             # int() refuses thousands of digits; past 20 the value is out of range anyway
@@ -691,4 +671,3 @@ class _Builder:
 
 
 # ---------------------------------------------------------------- syntax errors
-

@@ -103,17 +103,13 @@ def _syntax(message: str, span: Span, hint: str | None = None, labels=()) -> Dia
     return error(codes.SYNTAX, message, span, hint, labels)
 
 
-def syntax_error(
-    e: UnexpectedInput, text: str, base: int, following: Span | None
-) -> Diagnostic:
+def syntax_error(e: UnexpectedInput, text: str, base: int, following: Span | None) -> Diagnostic:
     """A readable diagnostic for a Lark error in the statement starting at `base`;
     `following` is the word after the statement, if the statement was cut there."""
     if isinstance(e, UnexpectedCharacters):
         return unexpected_character(text, base + e.pos_in_stream)
     token = _whole_word(e.token, text, base)
-    stack = (
-        e.interactive_parser.parser_state.value_stack if e.interactive_parser else []
-    )
+    stack = e.interactive_parser.parser_state.value_stack if e.interactive_parser else []
     accepts = set(e.accepts or e.expected)
     label = _number_state(e).match_examples(_example_parse, _example_table())
     label = label or _fallback_label(token, stack, accepts)
@@ -137,18 +133,14 @@ def syntax_error(
     ends = token.type == "$END" or token.type in _STATEMENT_TERMINALS
 
     if label == "missing_pipe" and (kind == "NAME" or token.value in _STAGE_WORDS):
-        guess = top_kind == "NAME" and difflib.get_close_matches(
-            top.value, _STAGE_WORDS, n=1
-        )
+        guess = top_kind == "NAME" and difflib.get_close_matches(top.value, _STAGE_WORDS, n=1)
         if guess:
             return _syntax(
                 f"misspelt keyword `{top.value}`",
                 span_of(top),
                 f"did you mean `{guess[0]}`?",
             )
-        return _syntax(
-            f"missing `|` before {found}", span, "stages are separated by `|`"
-        )
+        return _syntax(f"missing `|` before {found}", span, "stages are separated by `|`")
     if label == "eq_for_compare" and kind == "EQUAL":
         return _syntax("`=` is not a comparison", span, "use `==` to compare values")
     if label == "trailing_pipe" and top_kind == "VBAR":
@@ -173,17 +165,11 @@ def syntax_error(
             span,
             "combine them with `and`: `a < b and b < c`",
         )
-    guess = kind == "NAME" and difflib.get_close_matches(
-        token.value, STATEMENT_WORDS, n=1
-    )
+    guess = kind == "NAME" and difflib.get_close_matches(token.value, STATEMENT_WORDS, n=1)
     if label == "misspelt_statement" and guess:
-        return _syntax(
-            f"misspelt keyword `{token.value}`", span, f"did you mean `{guess[0]}`?"
-        )
+        return _syntax(f"misspelt keyword `{token.value}`", span, f"did you mean `{guess[0]}`?")
     expected = _describe_expected(accepts)
-    return _syntax(
-        f"expected {expected}, found {found}", span, _generic_hint(token, accepts)
-    )
+    return _syntax(f"expected {expected}, found {found}", span, _generic_hint(token, accepts))
 
 
 def _whole_word(token: Token, text: str, base: int) -> Token:
@@ -195,9 +181,7 @@ def _whole_word(token: Token, text: str, base: int) -> Token:
     word = re.match(r"[A-Za-z0-9_]*", text[start : start + 200]).group()
     if word == token.value:
         return token
-    return Token(
-        "NAME", word, start_pos=token.start_pos, end_pos=token.start_pos + len(word)
-    )
+    return Token("NAME", word, start_pos=token.start_pos, end_pos=token.start_pos + len(word))
 
 
 def _fallback_label(token: Token, stack: list, accepts: set[str]) -> str | None:
@@ -209,9 +193,7 @@ def _fallback_label(token: Token, stack: list, accepts: set[str]) -> str | None:
         return "eq_for_compare"
     if kind in _COMPARISONS and len(kinds) == 2 and kinds[0] in _COMPARISONS:
         return "chained_comparison"
-    if (ends or kind == "VBAR") and any(
-        getattr(t, "type", "") in _BRACKETS for t in stack
-    ):
+    if (ends or kind == "VBAR") and any(getattr(t, "type", "") in _BRACKETS for t in stack):
         return "unclosed"
     if ends and kinds and kinds[-1] == "VBAR":
         return "trailing_pipe"
@@ -261,9 +243,7 @@ def _describe_expected(accepts: set[str]) -> str:
     if _STATEMENT_TERMINALS | {"$END"} <= left:
         left -= _STATEMENT_TERMINALS | {"$END"}
         ending = "the end of the pipeline" if "VBAR" in left else "a statement"
-        ending += (
-            "" if "VBAR" in left else " (`schema`, `pipeline`, `source` or `from`)"
-        )
+        ending += "" if "VBAR" in left else " (`schema`, `pipeline`, `source` or `from`)"
     if left == {"NAME", "LSQB", "LBRACE"}:
         return "a type"
     if "NAME" in left:
@@ -289,9 +269,7 @@ def unexpected_character(text: str, pos: int) -> Diagnostic:
     line_end = text.find("\n", pos)
     line_end = len(text) if line_end < 0 else line_end
     if char == '"':
-        raw = text[pos - 1 : pos] == "r" and (
-            pos < 2 or not _IDENT_CHAR.match(text, pos - 2)
-        )
+        raw = text[pos - 1 : pos] == "r" and (pos < 2 or not _IDENT_CHAR.match(text, pos - 2))
         hint = 'close it with `"` on the same line; write a line break as \\n'
         return error(
             codes.UNCLOSED_STRING,
@@ -313,6 +291,4 @@ def bad_character(char: str, pos: int) -> Diagnostic:
         name = unicodedata.name(char, "")
         shown = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
     hint = _CHARACTER_HINTS.get(char)
-    return error(
-        codes.BAD_CHARACTER, f"unexpected character {shown}", Span(pos, pos + 1), hint
-    )
+    return error(codes.BAD_CHARACTER, f"unexpected character {shown}", Span(pos, pos + 1), hint)

@@ -25,7 +25,7 @@ def replace_file(path: str | os.PathLike, data: bytes, *, durable: bool = False)
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
         finally:

@@ -22,9 +22,7 @@ from .errors import FlowError
 
 def checkpoint_path(state_dir: str, kind: str, *key: str) -> str:
     """A stable file name in `state_dir` for one source's checkpoint."""
-    digest = hashlib.sha256(
-        "\0".join(key).encode("utf-8", "surrogatepass")
-    ).hexdigest()[:16]
+    digest = hashlib.sha256("\0".join(key).encode("utf-8", "surrogatepass")).hexdigest()[:16]
     readable = re.sub(r"[^A-Za-z0-9_.-]", "_", key[0])[:40] if key else ""
     return os.path.join(state_dir, f"{kind}-{readable}-{digest}.json")
 

@@ -88,22 +88,16 @@ def write_metrics(path: str, outcome: Outcome) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run this flowlang program.")
+    parser.add_argument("--pipeline", metavar="P", help="run P and the pipelines it reads from")
+    parser.add_argument("--strict", action="store_true", help="fail on the first error record")
     parser.add_argument(
-        "--pipeline", metavar="P", help="run P and the pipelines it reads from"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="fail on the first error record"
-    )
-    parser.add_argument(
-        "--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+        "--state-dir",
+        metavar="DIR",
+        default=DEFAULT_STATE_DIR,
         help=f"where checkpoints are kept (default {DEFAULT_STATE_DIR})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--no-status", action="store_true", help="no status line, no summary table"
     )
-    parser.add_argument(
-        "--metrics", metavar="FILE", help="write the final metrics as JSON to FILE"
-    )
+    parser.add_argument("--no-status", action="store_true", help="no status line, no summary table")
+    parser.add_argument("--metrics", metavar="FILE", help="write the final metrics as JSON to FILE")
     return parser.parse_args(argv)
 
 

@@ -76,9 +76,7 @@ def value_label(value: Any) -> str:
 
 def _fail(path: str, expected: str, value: Any) -> RecordError:
     where = f"field `{path}`: " if path else ""
-    return RecordError(
-        "schema", f"{where}expected {expected}, got {value_label(value)}"
-    )
+    return RecordError("schema", f"{where}expected {expected}, got {value_label(value)}")
 
 
 def _is_number(value: Any) -> bool:

@@ -56,17 +56,13 @@ def _bad_utf8(line: bytes) -> SourceItem:
 
 def _too_long(line: TooLong) -> SourceItem:
     raw = line.head.decode("utf-8", "replace")
-    return SourceItem(
-        None, raw, RecordError("limit", f"line longer than {MAX_LINE} bytes", raw)
-    )
+    return SourceItem(None, raw, RecordError("limit", f"line longer than {MAX_LINE} bytes", raw))
 
 
 class Decoder:
     """Decodes the lines of one stream (call `new_file()` where a file starts)."""
 
-    def __init__(
-        self, format: str = "auto", format_args: dict | None = None, schema: Any = None
-    ):
+    def __init__(self, format: str = "auto", format_args: dict | None = None, schema: Any = None):
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}")
         args = dict(format_args or {})
@@ -99,9 +95,7 @@ class Decoder:
                     item.record = coerce(item.record)
                 except RecordError as exc:
                     text = line.decode("utf-8", "replace")
-                    item = SourceItem(
-                        None, text[:-1] if text.endswith("\r") else text, exc
-                    )
+                    item = SourceItem(None, text[:-1] if text.endswith("\r") else text, exc)
                     exc.raw = item.raw
             if item.error is None:
                 records.append(item.record)
@@ -183,9 +177,7 @@ class Decoder:
         try:
             _orjson_loads(line)
         except orjson.JSONDecodeError as exc:
-            return SourceItem(
-                None, text, RecordError("parse", f"invalid JSON: {exc}", text)
-            )
+            return SourceItem(None, text, RecordError("parse", f"invalid JSON: {exc}", text))
         return None  # pragma: no cover - loads failed a moment ago
 
     def _message(self, line: bytes) -> SourceItem:
@@ -220,17 +212,13 @@ class Decoder:
         try:
             values = next(csv.reader([text], delimiter=self.delimiter, strict=True))
         except csv.Error as exc:
-            return SourceItem(
-                None, text, RecordError("parse", f"invalid CSV: {exc}", text)
-            )
+            return SourceItem(None, text, RecordError("parse", f"invalid CSV: {exc}", text))
         if not self.header_wanted:
             return SourceItem({f"column{i + 1}": v for i, v in enumerate(values)})
         if self.header is None:
             self.header = values
             return None
         if len(values) != len(self.header):
-            message = (
-                f"CSV row has {len(values)} values, the header names {len(self.header)}"
-            )
+            message = f"CSV row has {len(values)} values, the header names {len(self.header)}"
             return SourceItem(None, text, RecordError("parse", message, text))
         return SourceItem(dict(zip(self.header, values)))

@@ -72,8 +72,15 @@ class DirWatch:
         exist, or was removed or renamed); True when it is in place."""
         if self._wd is None:
             f = self._flags
-            mask = (f.CREATE | f.MOVED_FROM | f.MOVED_TO | f.DELETE
-                    | f.DELETE_SELF | f.MOVE_SELF | f.ONLYDIR)  # fmt: skip
+            mask = (
+                f.CREATE
+                | f.MOVED_FROM
+                | f.MOVED_TO
+                | f.DELETE
+                | f.DELETE_SELF
+                | f.MOVE_SELF
+                | f.ONLYDIR
+            )
             try:
                 self._wd = self._inotify.add_watch(self.directory, mask)
             except OSError:

@@ -92,9 +92,9 @@ class Engine:
             upstream = runner.decl.reads
             if upstream is not None:
                 target = self.runners[upstream]
-                (
-                    target.error_readers if runner.decl.reads_errors else target.readers
-                ).append(runner)
+                (target.error_readers if runner.decl.reads_errors else target.readers).append(
+                    runner
+                )
         for runner in self.runners.values():
             runner.instantiate()
 
@@ -127,9 +127,7 @@ class Engine:
         if self.signals == 1:
             self.request_stop(signum)
             return
-        sys.stderr.write(
-            f"flowc: second {signal.Signals(signum).name}, exiting at once\n"
-        )
+        sys.stderr.write(f"flowc: second {signal.Signals(signum).name}, exiting at once\n")
         sys.stderr.flush()
         os._exit(128 + signum)
 
@@ -158,9 +156,7 @@ class Engine:
         failure: str | None = None
         code = 0
         status_task = None
-        running = (
-            False  # past start-up: a FlowError now fails the run (1), not its start (2)
-        )
+        running = False  # past start-up: a FlowError now fails the run (1), not its start (2)
         try:
             for runner in self.runners.values():
                 if runner.sink is not None:
@@ -215,9 +211,12 @@ class Engine:
             absent = [(r, a) for r in self.runners.values() for a in r.absent_fields()]
             if absent:
                 runner, (at, path, _) = absent[0]
-                code, failure = 1, (
-                    f"--strict: field `{'.'.join(path)}` of stage {runner.labels[at]} "
-                    "was absent in every record it saw"
+                code, failure = (
+                    1,
+                    (
+                        f"--strict: field `{'.'.join(path)}` of stage {runner.labels[at]} "
+                        "was absent in every record it saw"
+                    ),
                 )
         for runner in self.runners.values():
             if runner.source is not None:
@@ -225,9 +224,7 @@ class Engine:
                     await runner.source.close()
                 except Exception as exc:
                     code = code or 1
-                    failure = failure or str(
-                        StageFailure(runner.name, runner.labels[0], exc)
-                    )
+                    failure = failure or str(StageFailure(runner.name, runner.labels[0], exc))
         return Outcome(
             exit_code=code,
             metrics=self.metrics(),

@@ -35,9 +35,7 @@ def _plain(value: Any) -> Any:
     """A copy that the standard json module encodes like orjson would
     (used only for what orjson refuses, such as integers beyond 64 bits)."""
     if isinstance(value, dict):
-        return {
-            str(k) if not isinstance(k, str) else k: _plain(v) for k, v in value.items()
-        }
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
@@ -52,9 +50,7 @@ def dumps(record: Any) -> bytes:
     try:
         return orjson.dumps(record, default=_default, option=_OPTIONS)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(
-            _plain(record), ensure_ascii=False, separators=(",", ":")
-        ).encode()
+        return json.dumps(_plain(record), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 _fast_dumps = functools.partial(orjson.dumps, default=_default, option=_OPTIONS)
@@ -99,8 +95,9 @@ def encode(record: Any, dump: Callable[[Any], bytes] | None = None) -> bytes:
         raise Unencodable(record, exc) from None
 
 
-def encode_lines(records: list, dump: Callable[[Any], bytes] | None = None
-                 ) -> tuple[bytes, list[tuple[Any, Unencodable]]]:  # fmt: skip
+def encode_lines(
+    records: list, dump: Callable[[Any], bytes] | None = None
+) -> tuple[bytes, list[tuple[Any, Unencodable]]]:
     """Records as lines, one call per batch, and the records that could not be
     encoded, each with why (every other record is in the lines)."""
     if dump is None:
@@ -121,9 +118,7 @@ def encode_lines(records: list, dump: Callable[[Any], bytes] | None = None
 def dumps_pretty(record: Any) -> bytes:
     """One record as indented JSON, for people."""
     try:
-        return orjson.dumps(
-            record, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2
-        )
+        return orjson.dumps(record, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2)
     except (orjson.JSONEncodeError, TypeError):
         return json.dumps(_plain(record), ensure_ascii=False, indent=2).encode()
 
@@ -158,8 +153,10 @@ def depth_exceeds(lines: list) -> bool:
     upper bound: the most `[` and the most `{` any line has)."""
     if not lines:
         return False
-    return (max(map(bytes.count, lines, itertools.repeat(b"[")))
-            + max(map(bytes.count, lines, itertools.repeat(b"{")))) > MAX_DEPTH  # fmt: skip
+    return (
+        max(map(bytes.count, lines, itertools.repeat(b"[")))
+        + max(map(bytes.count, lines, itertools.repeat(b"{")))
+    ) > MAX_DEPTH
 
 
 def too_deep(value: Any) -> bool:
@@ -176,8 +173,9 @@ def too_deep(value: Any) -> bool:
             continue
         if depth > MAX_DEPTH:
             return True
-        stack.extend((child, depth + 1) for child in children
-                     if type(child) is dict or type(child) is list)  # fmt: skip
+        stack.extend(
+            (child, depth + 1) for child in children if type(child) is dict or type(child) is list
+        )
     return False
 
 

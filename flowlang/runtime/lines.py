@@ -108,9 +108,7 @@ class LineSplitter:
             self.discarding = False
             del parts[0]
         if parts and max(map(len, parts)) > self.max_line:
-            parts = [
-                TooLong(p[:HEAD_BYTES]) if len(p) > self.max_line else p for p in parts
-            ]
+            parts = [TooLong(p[:HEAD_BYTES]) if len(p) > self.max_line else p for p in parts]
         if len(self.buf) > self.max_line:
             if not self.discarding:
                 parts.append(TooLong(self.buf[:HEAD_BYTES]))
@@ -125,8 +123,13 @@ class LineSplitter:
         return [rest] if rest and not discarding else []
 
 
-def line_batches(f: BinaryIO, n: int, max_line: int = MAX_LINE, batch_bytes: int = BATCH_BYTES,
-                 min_lines: int = MIN_LINES) -> Iterator[list]:  # fmt: skip
+def line_batches(
+    f: BinaryIO,
+    n: int,
+    max_line: int = MAX_LINE,
+    batch_bytes: int = BATCH_BYTES,
+    min_lines: int = MIN_LINES,
+) -> Iterator[list]:
     """A whole file's lines in lists of at most `n` lines, cut after about
     `batch_bytes` of input (but not before `min_lines` lines): a batch that
     small stays in the CPU cache while every stage of a segment runs over it."""

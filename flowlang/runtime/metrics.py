@@ -86,9 +86,7 @@ class PipelineMetrics:
             if self.kinds[i] == "sink":
                 entry["writes"] = self.sink_writes
                 entry["latency_avg_ms"] = (
-                    1000.0 * self.sink_seconds / self.sink_writes
-                    if self.sink_writes
-                    else 0.0
+                    1000.0 * self.sink_seconds / self.sink_writes if self.sink_writes else 0.0
                 )
                 entry["latency_max_ms"] = 1000.0 * self.sink_max_seconds
             counters = self.counters[i]

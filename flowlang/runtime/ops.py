@@ -245,8 +245,12 @@ def add(a: Any, b: Any) -> Any:
     if _is_number(a) and _is_number(b):
         return a + b
     ka, kb = _kind(a), _kind(b)
-    if (ka, kb) in (("str", "str"), ("time", "duration"), ("duration", "time"),
-                    ("duration", "duration")):  # fmt: skip
+    if (ka, kb) in (
+        ("str", "str"),
+        ("time", "duration"),
+        ("duration", "time"),
+        ("duration", "duration"),
+    ):
         return a + b
     raise _arith_error("+", a, b)
 
@@ -268,8 +272,12 @@ def mul(a: Any, b: Any) -> Any:
     if _is_number(a) and _is_number(b):
         return a * b
     ka, kb = _kind(a), _kind(b)
-    if (ka, kb) in (("duration", "int"), ("duration", "float"), ("int", "duration"),
-                    ("float", "duration")):  # fmt: skip
+    if (ka, kb) in (
+        ("duration", "int"),
+        ("duration", "float"),
+        ("int", "duration"),
+        ("float", "duration"),
+    ):
         return a * b
     raise _arith_error("*", a, b)
 

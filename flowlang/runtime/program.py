@@ -76,8 +76,9 @@ class PipelineDecl:
         """Stage `index` (the last) is a Sink of class `cls`."""
         self.sink_stage = self._stage(index, "sink", cls, args)
 
-    def segment(self, factory: SegmentFactory, first: int, last: int,
-                watched: bool = False) -> None:  # fmt: skip
+    def segment(
+        self, factory: SegmentFactory, first: int, last: int, watched: bool = False
+    ) -> None:
         """Stages first..last run as `factory(stages)(batch, dropped, fail)`,
         with `present` (the pipeline's watch flags) when `watched`."""
         if not (0 < first <= last < len(self.stages)):
@@ -118,9 +119,7 @@ class PipelineDecl:
 
     def steps(self) -> list[SegmentDecl | StageDecl]:
         """Segments and windows in stage order."""
-        items: list[tuple[int, SegmentDecl | StageDecl]] = [
-            (s.first, s) for s in self.segments
-        ]
+        items: list[tuple[int, SegmentDecl | StageDecl]] = [(s.first, s) for s in self.segments]
         items += [(w.index, w) for w in self.windows]
         return [step for _, step in sorted(items, key=lambda pair: pair[0])]
 
@@ -133,9 +132,7 @@ class Program:
         self.ctx = ctx
         self.pipelines: dict[str, PipelineDecl] = {}
 
-    def pipeline(
-        self, name: str, line: int, stages: list[tuple[str, int]]
-    ) -> PipelineDecl:
+    def pipeline(self, name: str, line: int, stages: list[tuple[str, int]]) -> PipelineDecl:
         """Declare a pipeline; `stages` is (label, line) for the head, each
         processor and the sink, in order."""
         if name in self.pipelines:
@@ -165,21 +162,16 @@ class Program:
         """Every pipeline has a head, reads a known pipeline, and there are no cycles."""
         for pipe in self.pipelines.values():
             if pipe.source_stage is None and pipe.reads is None:
-                raise FlowError(
-                    f"pipeline {pipe.name} has no source and reads no pipeline"
-                )
+                raise FlowError(f"pipeline {pipe.name} has no source and reads no pipeline")
             if pipe.reads is not None and pipe.reads not in self.pipelines:
-                raise FlowError(
-                    f"pipeline {pipe.name} reads unknown pipeline {pipe.reads!r}"
-                )
+                raise FlowError(f"pipeline {pipe.name} reads unknown pipeline {pipe.reads!r}")
         for pipe in self.pipelines.values():
             seen = [pipe.name]
             current = pipe.reads
             while current is not None:
                 if current in seen:
                     raise FlowError(
-                        "pipelines read each other in a cycle: "
-                        + " <- ".join(seen + [current])
+                        "pipelines read each other in a cycle: " + " <- ".join(seen + [current])
                     )
                 seen.append(current)
                 current = self.pipelines[current].reads

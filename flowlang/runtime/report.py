@@ -22,9 +22,7 @@ def describe_error(error: dict) -> str:
     """One error record in a line or two: where, code, message, and a clipped sample."""
     text = f"{error.get('pipeline')}: {error.get('stage')}: [{error.get('code')}] {error.get('message')}"
     if error.get("record") is not None:
-        text += "\n    record: " + _clip(
-            jsonl.dumps(error["record"]).decode("utf-8", "replace")
-        )
+        text += "\n    record: " + _clip(jsonl.dumps(error["record"]).decode("utf-8", "replace"))
     elif error.get("raw") is not None:
         text += "\n    raw: " + _clip(repr(error["raw"]))
     return text
@@ -54,8 +52,10 @@ def absent_summary(runners: Any) -> list[str]:
         for at, path, seen in runner.absent_fields():
             name = ".".join(path)
             noun = "the record" if seen == 1 else f"all {seen:,} records"
-            line = (f"flowc: pipeline {runner.name}, stage {runner.labels[at]}: field "
-                    f"`{name}` was absent in {noun} it saw")  # fmt: skip
+            line = (
+                f"flowc: pipeline {runner.name}, stage {runner.labels[at]}: field "
+                f"`{name}` was absent in {noun} it saw"
+            )
             close = difflib.get_close_matches(name, runner.sample_fields or [], n=1)
             if close:
                 line += f" (did you mean `{close[0]}`?)"
@@ -63,16 +63,12 @@ def absent_summary(runners: Any) -> list[str]:
     return lines
 
 
-def summary_table(
-    metrics: dict[str, dict], wall_seconds: float, stream: IO[str]
-) -> None:
+def summary_table(metrics: dict[str, dict], wall_seconds: float, stream: IO[str]) -> None:
     """The end-of-run table: in/out/dropped/errors per pipeline and stage."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"flowc run: {wall_seconds:.2f}s wall time", title_justify="left"
-    )
+    table = Table(title=f"flowc run: {wall_seconds:.2f}s wall time", title_justify="left")
     for column in (
         "pipeline / stage",
         "in",

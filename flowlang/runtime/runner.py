@@ -65,9 +65,7 @@ class StageFailure(Exception):
     source's read, a window's tick): the run stops."""
 
     def __init__(self, pipeline: str, stage: str, cause: BaseException):
-        super().__init__(
-            f"pipeline {pipeline}, stage {stage}: {type(cause).__name__}: {cause}"
-        )
+        super().__init__(f"pipeline {pipeline}, stage {stage}: {type(cause).__name__}: {cause}")
         self.pipeline = pipeline
         self.stage = stage
         self.cause = cause
@@ -91,8 +89,9 @@ class _Segment:
 class _Window:
     __slots__ = ("proc", "index", "held", "state_path", "resumes", "emissions", "watching")
 
-    def __init__(self, proc: Any, index: int, state_path: str,
-                 watching: list[tuple[int, tuple[str, ...]]]):  # fmt: skip
+    def __init__(
+        self, proc: Any, index: int, state_path: str, watching: list[tuple[int, tuple[str, ...]]]
+    ):
         self.proc = proc
         self.index = index
         # (the highest window its records went to, the batch's references),
@@ -116,7 +115,10 @@ class Runner:
         self.labels = [decl.stage_label(i) for i in range(len(decl.stages))]
         kinds = [s.kind for s in decl.stages]
         self.metrics = PipelineMetrics(
-            decl.name, self.labels, kinds, [(s.first, s.last) for s in decl.segments],
+            decl.name,
+            self.labels,
+            kinds,
+            [(s.first, s.last) for s in decl.segments],
             [(s.label, s.line) for s in decl.stages],
         )
         self.readers: list[Runner] = []
@@ -178,8 +180,11 @@ class Runner:
                     _Segment(step.factory(instances), step.first, step.last, step.watched)
                 )
             else:
-                watching = [(slot, path) for slot, (at, path) in enumerate(self.decl.watches)
-                            if at == step.index]  # fmt: skip
+                watching = [
+                    (slot, path)
+                    for slot, (at, path) in enumerate(self.decl.watches)
+                    if at == step.index
+                ]
                 self.steps.append(
                     _Window(instances[step.index], step.index, self._state_path(step), watching)
                 )
@@ -233,9 +238,7 @@ class Runner:
                         if item.error is None:
                             records.append(item.record)
                         else:
-                            errors.append(
-                                error_record(self.name, label, item.error, raw=item.raw)
-                            )
+                            errors.append(error_record(self.name, label, item.error, raw=item.raw))
                 metrics.inp[0] += len(records) + len(errors)
                 metrics.out[0] += len(records)
                 metrics.errors[0] += len(errors)
@@ -325,15 +328,10 @@ class Runner:
     async def _emit_failures(self, tokens: list[Token]) -> None:
         failures, self._failures = self._failures, []
         labels = self.labels
-        errors = [
-            error_record(self.name, labels[at], exc, record=rec)
-            for at, rec, exc in failures
-        ]
+        errors = [error_record(self.name, labels[at], exc, record=rec) for at, rec, exc in failures]
         await self._emit_errors(errors, tokens)
 
-    async def _run_steps(
-        self, records: list[Record], tokens: list[Token], start: int
-    ) -> None:
+    async def _run_steps(self, records: list[Record], tokens: list[Token], start: int) -> None:
         metrics = self.metrics
         steps = self.steps
         for k in range(start, len(steps)):
@@ -482,9 +480,7 @@ class Runner:
                 except Exception as exc:
                     raise StageFailure(self.name, self.labels[step.index], exc) from exc
                 await self._window_output(k, step, emitted or [], everything=True)
-                bus.publish(
-                    "flushed", pipeline=self.name, stage=self.labels[step.index]
-                )
+                bus.publish("flushed", pipeline=self.name, stage=self.labels[step.index])
 
     async def _deliver(self, records: list[Record], tokens: list[Token]) -> None:
         self.metrics.emitted += len(records)

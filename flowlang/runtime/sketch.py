@@ -176,8 +176,9 @@ def _encode(value: Any) -> bytes:
     if isinstance(value, (list, tuple)):
         return b"[" + b",".join(_encode(v) for v in value) + b"]"
     if isinstance(value, dict):
-        items = sorted((str(k).encode("utf-8", "surrogatepass"), _encode(v))
-                       for k, v in value.items())  # fmt: skip
+        items = sorted(
+            (str(k).encode("utf-8", "surrogatepass"), _encode(v)) for k, v in value.items()
+        )
         return b"{" + b",".join(k + b":" + v for k, v in items) + b"}"
     if value is None:
         return b"z"

@@ -52,8 +52,7 @@ def expand(pattern: str) -> list[str]:
 class Watched:
     """One followed file."""
 
-    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int,
-                 prefix: bytes):  # fmt: skip
+    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int, prefix: bytes):
         self.path = path
         self.f = f
         self.key = (st.st_dev, st.st_ino)
@@ -102,8 +101,15 @@ def _read_head(f: Any, n: int) -> bytes:
 class Tailer:
     """The followed files of one source, with their checkpoint."""
 
-    def __init__(self, pattern: str, state_path: str, start: str = "beginning",
-                 rescan: float = 1.0, linger: float = 2.0, watch: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        pattern: str,
+        state_path: str,
+        start: str = "beginning",
+        rescan: float = 1.0,
+        linger: float = 2.0,
+        watch: bool = True,
+    ):
         self.pattern = pattern
         self.state_path = state_path
         self.start = start
@@ -144,9 +150,7 @@ class Tailer:
         candidates = list(paths)
         directory = os.path.dirname(entry.get("path", "")) or "."
         try:
-            candidates += [
-                os.path.join(directory, n) for n in sorted(os.listdir(directory))
-            ]
+            candidates += [os.path.join(directory, n) for n in sorted(os.listdir(directory))]
         except OSError:
             pass
         for path in candidates:
@@ -176,8 +180,7 @@ class Tailer:
         at_end = self.start == "end" and initial
         self._open(path, st, st.st_size if at_end else 0)
 
-    def _open(self, path: str, st: os.stat_result, offset: int,
-              head: bytes | None = None) -> None:  # fmt: skip
+    def _open(self, path: str, st: os.stat_result, offset: int, head: bytes | None = None) -> None:
         """Follow the file at `path` from `offset`; `head` is the fingerprint
         a checkpoint holds for it: a file whose first bytes differ from it, or
         that is now shorter than `offset`, is read from its start."""

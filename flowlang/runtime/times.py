@@ -138,9 +138,7 @@ def _in_inferred_year(text: str, fmt: str, tz: _dt.tzinfo) -> _dt.datetime:
     else:
 
         def in_year(year: int) -> _dt.datetime:
-            value = _dt.datetime.strptime(
-                f"{text}{_SEPARATOR}{year}", f"{fmt}{_SEPARATOR}%Y"
-            )
+            value = _dt.datetime.strptime(f"{text}{_SEPARATOR}{year}", f"{fmt}{_SEPARATOR}%Y")
             return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
     current = now()
@@ -155,6 +153,4 @@ def _in_inferred_year(text: str, fmt: str, tz: _dt.tzinfo) -> _dt.datetime:
             continue  # February 29 of a common year
         if earliest < value <= latest:
             return value.astimezone(UTC)
-    raise ValueError(
-        "the format has no year, and no year within the year before now fits"
-    )
+    raise ValueError("the format has no year, and no year within the year before now fits")

@@ -26,10 +26,22 @@ from . import (
 from ._spec import StageSpec
 
 _MODULES = (
-    file_source, stdin_source, nats_source,
-    geoip, anonymize, parse, lookup, dedup, anomaly,
-    elastic, influx, file_sink, stdout_sink, null_sink, nats_sink,
-)  # fmt: skip
+    file_source,
+    stdin_source,
+    nats_source,
+    geoip,
+    anonymize,
+    parse,
+    lookup,
+    dedup,
+    anomaly,
+    elastic,
+    influx,
+    file_sink,
+    stdout_sink,
+    null_sink,
+    nats_sink,
+)
 
 CATALOGUE: tuple[StageSpec, ...] = tuple(m.SPEC for m in _MODULES)
 

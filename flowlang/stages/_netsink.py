@@ -45,9 +45,18 @@ class Retrier:
     records were never acknowledged, so the source has not checkpointed past
     them). Warnings about a failure streak are logged, rate-limited."""
 
-    def __init__(self, ctx: StageContext, what: str, initial: float, maximum: float,
-                 grace: float, logger: logging.Logger, *, url: str = "",
-                 secrets: tuple[str | None, ...] = ()):  # fmt: skip
+    def __init__(
+        self,
+        ctx: StageContext,
+        what: str,
+        initial: float,
+        maximum: float,
+        grace: float,
+        logger: logging.Logger,
+        *,
+        url: str = "",
+        secrets: tuple[str | None, ...] = (),
+    ):
         self.ctx = ctx
         # failure reasons quote client errors, which may quote the URL
         self._hidden = (url, *secrets)
@@ -74,7 +83,9 @@ class Retrier:
             wait = max(wait, retry_after)
         return wait
 
-    async def wait(self, attempt: int, reason: str, waiting: int, retry_after: float | None = None) -> None:
+    async def wait(
+        self, attempt: int, reason: str, waiting: int, retry_after: float | None = None
+    ) -> None:
         """Sleep before the next attempt. Once the run is stopping, sleeps end
         by the grace deadline, and a retry due after it raises FlowError."""
         self.ctx.count("retries")
@@ -82,7 +93,9 @@ class Retrier:
         now = _time.monotonic()
         if now - self._warned >= WARN_EVERY:
             self._warned = now
-            self.log.warning("%s: %s; retrying (%d records waiting)", self.ctx.stage, reason, waiting)
+            self.log.warning(
+                "%s: %s; retrying (%d records waiting)", self.ctx.stage, reason, waiting
+            )
         until = now + self.delay(attempt, retry_after)
         if self.stop_requested is None:
             try:
@@ -112,6 +125,11 @@ def kind_of(value: Any) -> str:
     """`null`, `a string`, `a record`, … for messages about a value."""
     if value is None:
         return "null"
-    return {dict: "a record", list: "a list", str: "a string", bool: "a bool", int: "an int",
-            float: "a float"}.get(type(value), type(value).__name__)  # fmt: skip
-
+    return {
+        dict: "a record",
+        list: "a list",
+        str: "a string",
+        bool: "a bool",
+        int: "an int",
+        float: "a float",
+    }.get(type(value), type(value).__name__)

@@ -19,12 +19,18 @@ FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
 
 # the network sinks' retry policy (see _netsink.Retrier)
 RETRY_PARAMS = (
-    Param("retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION,
-          default=30_000),
-    Param("shutdown_grace", Kind.VALUE, "how long a stopping run keeps retrying before "
-          "it gives up (unwritten records stay unacknowledged)", type=DURATION,
-          default=10_000),
-)  # fmt: skip
+    Param(
+        "retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION, default=30_000
+    ),
+    Param(
+        "shutdown_grace",
+        Kind.VALUE,
+        "how long a stopping run keeps retrying before "
+        "it gives up (unwritten records stay unacknowledged)",
+        type=DURATION,
+        default=10_000,
+    ),
+)
 
 
 def decoded_record(ctx: RuleContext) -> Type:

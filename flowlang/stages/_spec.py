@@ -23,7 +23,9 @@ class Kind(Enum):
     NEW_FIELD = "new_field"  # a field the stage creates: `into=geo` -> str
     CHOICE = "choice"  # an enumerated option, bare or with arguments: `csv(header=true)` -> str
     # (plus `<param>_args`, a dict of the option's own arguments, when any option takes some)
-    SCHEMA = "schema"  # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
+    SCHEMA = (
+        "schema"  # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
+    )
     VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
     EXPR = "expr"  # an expression evaluated for each record (builtin functions) -> ir.TExpr
 
@@ -87,8 +89,9 @@ class RuleContext:
     input: Type | None
     args: dict[str, Any]
 
-    def error(self, code: str, message: str, param: str | None = None,
-              hint: str | None = None) -> None:  # fmt: skip
+    def error(
+        self, code: str, message: str, param: str | None = None, hint: str | None = None
+    ) -> None:
         raise NotImplementedError
 
     def given(self, param: str) -> bool:

@@ -14,12 +14,12 @@ from ._rules import with_field
 from ._spec import Example, Kind, Param, RuleContext, StageSpec
 from .summarize import freeze_value
 
-
 _ALPHA = Param("alpha", Kind.VALUE, "smoothing factor", type=FLOAT, default=0.1)
 
 
-def _problem(method: str, alpha: float, threshold: float, window: int, warmup: int,
-             max_keys: int) -> tuple[str, str] | None:  # fmt: skip
+def _problem(
+    method: str, alpha: float, threshold: float, window: int, warmup: int, max_keys: int
+) -> tuple[str, str] | None:
     """The first argument that makes no sense, as (parameter, why), or None."""
     if method == "ewma" and not 0.0 < alpha < 1.0:
         return "method", "`alpha` must be between 0 and 1 (1 would keep no history)"
@@ -30,8 +30,10 @@ def _problem(method: str, alpha: float, threshold: float, window: int, warmup: i
     if warmup < 2:
         return "warmup", "`warmup` must be at least 2 values (one value has no spread)"
     if method == "zscore" and warmup > window:
-        return "warmup", (f"`warmup` ({warmup}) is larger than `window` ({window}), "
-                          "so no value could ever be flagged")  # fmt: skip
+        return "warmup", (
+            f"`warmup` ({warmup}) is larger than `window` ({window}), "
+            "so no value could ever be flagged"
+        )
     if max_keys < 1:
         return "max_keys", "`max_keys` must be at least 1"
     return None
@@ -42,8 +44,14 @@ def _output(ctx: RuleContext):
     alpha = args.get("method_args", {}).get("alpha", _ALPHA.default)
     values = (args["threshold"], args["window"], args["warmup"], args["max_keys"], alpha)
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        problem = _problem(args["method"], alpha, args["threshold"], args["window"],
-                           args["warmup"], args["max_keys"])  # fmt: skip
+        problem = _problem(
+            args["method"],
+            alpha,
+            args["threshold"],
+            args["window"],
+            args["warmup"],
+            args["max_keys"],
+        )
         if problem is not None:
             ctx.error(codes.BAD_ARG_VALUE, problem[1], param=problem[0])
     out = with_field(ctx.input, "anomaly", BOOL)
@@ -67,19 +75,34 @@ SPEC = StageSpec(
         "`evicted`); flagged values are counted as `anomalies`."
     ),
     params=(
-        Param("field", Kind.FIELD, "the numeric value",
-              accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT), ANY)),
-        Param("method", Kind.CHOICE, "the detector", default="zscore", options={
-            "zscore": (),
-            "ewma": (_ALPHA,),
-        }),
-        Param("threshold", Kind.VALUE, "an anomaly is a score beyond ±threshold",
-              type=FLOAT, default=3.0),
+        Param(
+            "field",
+            Kind.FIELD,
+            "the numeric value",
+            accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT), ANY),
+        ),
+        Param(
+            "method",
+            Kind.CHOICE,
+            "the detector",
+            default="zscore",
+            options={
+                "zscore": (),
+                "ewma": (_ALPHA,),
+            },
+        ),
+        Param(
+            "threshold",
+            Kind.VALUE,
+            "an anomaly is a score beyond ±threshold",
+            type=FLOAT,
+            default=3.0,
+        ),
         Param("window", Kind.VALUE, "values kept per key (zscore)", type=INT, default=100),
         Param("by", Kind.FIELDS, "keys with separate statistics", default=()),
         Param("warmup", Kind.VALUE, "values needed before flagging", type=INT, default=10),
         Param("max_keys", Kind.VALUE, "keys kept", type=INT, default=100_000),
-    ),  # fmt: skip
+    ),
     output=_output,
     runtime="Anomaly",
     module=__name__,
@@ -88,20 +111,30 @@ SPEC = StageSpec(
             "anomaly(latency_ms, window=4, warmup=4)",
             doc="The fifth value is 5 standard deviations above the mean of the "
             "four before it; the first four are the warm-up.",
-            input=({"latency_ms": 10}, {"latency_ms": 12}, {"latency_ms": 10},
-                   {"latency_ms": 12}, {"latency_ms": 16}),
-            output=({"latency_ms": 10, "anomaly": False, "anomaly_score": None},
-                    {"latency_ms": 12, "anomaly": False, "anomaly_score": None},
-                    {"latency_ms": 10, "anomaly": False, "anomaly_score": None},
-                    {"latency_ms": 12, "anomaly": False, "anomaly_score": None},
-                    {"latency_ms": 16, "anomaly": True, "anomaly_score": 5.0}),
+            input=(
+                {"latency_ms": 10},
+                {"latency_ms": 12},
+                {"latency_ms": 10},
+                {"latency_ms": 12},
+                {"latency_ms": 16},
+            ),
+            output=(
+                {"latency_ms": 10, "anomaly": False, "anomaly_score": None},
+                {"latency_ms": 12, "anomaly": False, "anomaly_score": None},
+                {"latency_ms": 10, "anomaly": False, "anomaly_score": None},
+                {"latency_ms": 12, "anomaly": False, "anomaly_score": None},
+                {"latency_ms": 16, "anomaly": True, "anomaly_score": 5.0},
+            ),
         ),
-        Example("anomaly(latency_ms, threshold=4.0, by=[host])",
-                doc="Separate statistics per host."),
-        Example("anomaly(requests, method=ewma(alpha=0.05), warmup=30, by=[country])",
-                doc="Against an exponentially weighted mean: slow drifts are "
-                "followed, sudden jumps flagged."),
-    ),  # fmt: skip
+        Example(
+            "anomaly(latency_ms, threshold=4.0, by=[host])", doc="Separate statistics per host."
+        ),
+        Example(
+            "anomaly(requests, method=ewma(alpha=0.05), warmup=30, by=[country])",
+            doc="Against an exponentially weighted mean: slow drifts are "
+            "followed, sudden jumps flagged.",
+        ),
+    ),
 )
 
 
@@ -223,10 +256,19 @@ class Anomaly(Processor):
     one is forgotten first (counted as `evicted`).
     """
 
-    def __init__(self, ctx: StageContext, *, field: tuple[str, ...], method: str = "zscore",
-                 method_args: dict[str, Any] | None = None, threshold: float = 3.0,
-                 window: int = 100, by: tuple[tuple[str, ...], ...] = (), warmup: int = 10,
-                 max_keys: int = 100_000) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ctx: StageContext,
+        *,
+        field: tuple[str, ...],
+        method: str = "zscore",
+        method_args: dict[str, Any] | None = None,
+        threshold: float = 3.0,
+        window: int = 100,
+        by: tuple[tuple[str, ...], ...] = (),
+        warmup: int = 10,
+        max_keys: int = 100_000,
+    ) -> None:
         super().__init__(ctx)
         if method not in ("zscore", "ewma"):
             raise ValueError(f"anomaly: unknown method {method!r}")

@@ -18,7 +18,7 @@ def _output(ctx: RuleContext):
             codes.BAD_ARG_VALUE,
             "the anonymize key must come from the environment, not the program text",
             param="key",
-            hint="put the key in an environment variable and pass key=env(\"NAME\")",
+            hint='put the key in an environment variable and pass key=env("NAME")',
         )
     # whether the key is set is the run's business (checking is a function of
     # the text alone: a compiled program is cached and run elsewhere)
@@ -35,21 +35,31 @@ SPEC = StageSpec(
         "without the key the token cannot be reversed by hashing a dictionary of "
         "e-mail addresses). `mask`: keeps the first character and, for e-mail "
         "addresses, the domain (`j***@example.com`); a one-character part is fully "
-        "masked. `redact`: `\"[REDACTED]\"`. `null` stays `null`; numbers and "
+        'masked. `redact`: `"[REDACTED]"`. `null` stays `null`; numbers and '
         "booleans are anonymized as their text. The key comes from the "
-        "environment (`FLOW_ANON_KEY` or `key=env(\"NAME\")`); without one, a run "
+        'environment (`FLOW_ANON_KEY` or `key=env("NAME")`); without one, a run '
         "warns when it starts (W501) and uses a random key that is never written "
         "anywhere, so tokens differ between runs. See docs/privacy.md for what each method "
         "protects against."
     ),
     params=(
-        Param("field", Kind.FIELD, "the value to anonymize",
-              accepts=(STR, Nullable(STR), ANY)),
-        Param("method", Kind.CHOICE, "how", default="hash",
-              options={"hash": (), "mask": (), "redact": ()}),
-        Param("key", Kind.VALUE, "HMAC key (its UTF-8 bytes), from the environment",
-              type=STR, default=EnvRef(KEY_ENV, ""), allow_env=True),
-    ),  # fmt: skip
+        Param("field", Kind.FIELD, "the value to anonymize", accepts=(STR, Nullable(STR), ANY)),
+        Param(
+            "method",
+            Kind.CHOICE,
+            "how",
+            default="hash",
+            options={"hash": (), "mask": (), "redact": ()},
+        ),
+        Param(
+            "key",
+            Kind.VALUE,
+            "HMAC key (its UTF-8 bytes), from the environment",
+            type=STR,
+            default=EnvRef(KEY_ENV, ""),
+            allow_env=True,
+        ),
+    ),
     output=_output,
     runtime="Anonymize",
     module=__name__,

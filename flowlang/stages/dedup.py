@@ -32,10 +32,11 @@ SPEC = StageSpec(
     ),
     params=(
         Param("fields", Kind.FIELDS, "the fields that identify a repeat"),
-        Param("within", Kind.VALUE, "how long a record is remembered", type=DURATION,
-              default=60_000),
+        Param(
+            "within", Kind.VALUE, "how long a record is remembered", type=DURATION, default=60_000
+        ),
         Param("capacity", Kind.VALUE, "most keys remembered", type=INT, default=100_000),
-    ),  # fmt: skip
+    ),
     output=_output,
     runtime="Dedup",
     module=__name__,
@@ -43,10 +44,13 @@ SPEC = StageSpec(
     examples=(
         Example(
             "dedup([user, action], within=1m)",
-            input=({"user": "a", "action": "x"}, {"user": "a", "action": "x"},
-                   {"user": "b", "action": "x"}),
+            input=(
+                {"user": "a", "action": "x"},
+                {"user": "a", "action": "x"},
+                {"user": "b", "action": "x"},
+            ),
             output=({"user": "a", "action": "x"}, {"user": "b", "action": "x"}),
-        ),  # fmt: skip
+        ),
     ),
 )
 
@@ -80,8 +84,9 @@ class Dedup:
         # key -> when it last passed, oldest first
         self.seen: OrderedDict = OrderedDict()
         self._get_path = get_path
-        self._single = self.paths[0][0] if len(self.paths) == 1 and len(self.paths[0]) == 1 \
-            else None  # fmt: skip
+        self._single = (
+            self.paths[0][0] if len(self.paths) == 1 and len(self.paths[0]) == 1 else None
+        )
 
     def key(self, rec):
         if self._single is not None:

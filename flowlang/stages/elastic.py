@@ -20,8 +20,20 @@ INDEX_DIRECTIVES = frozenset("YyGmdjHIMSUWVuw")
 INDEX_FORBIDDEN = '\\/*?"<>| ,#:'
 INDEX_MAX_BYTES = 255
 # Joda-Time (Logstash `%{+YYYY.MM.dd}`) to strftime, longest tokens first
-_JODA = {"YYYY": "%Y", "yyyy": "%Y", "xxxx": "%G", "YY": "%y", "yy": "%y", "DDD": "%j",
-         "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S", "ww": "%V"}  # fmt: skip
+_JODA = {
+    "YYYY": "%Y",
+    "yyyy": "%Y",
+    "xxxx": "%G",
+    "YY": "%y",
+    "yy": "%y",
+    "DDD": "%j",
+    "MM": "%m",
+    "dd": "%d",
+    "HH": "%H",
+    "mm": "%M",
+    "ss": "%S",
+    "ww": "%V",
+}
 _JODA_TOKENS = re.compile("|".join(_JODA))
 _LOGSTASH_REFERENCE = re.compile(r"%\{([^}]*)\}")
 _DIRECTIVE = re.compile(r"%(.?)", re.S)
@@ -35,9 +47,11 @@ def _strftime_of_joda(pattern: str) -> str:
 def _logstash_problem(index: str, references: list[str]) -> tuple[str, str]:
     fields = [r for r in references if not r.startswith("+")]
     if fields:
-        return (f"`%{{{fields[0]}}}` is a Logstash field reference; an index name here "
-                "takes only strftime patterns of the record's time",
-                "split the records with `where` into one sink per index")  # fmt: skip
+        return (
+            f"`%{{{fields[0]}}}` is a Logstash field reference; an index name here "
+            "takes only strftime patterns of the record's time",
+            "split the records with `where` into one sink per index",
+        )
     dates = [_strftime_of_joda(r[1:]) for r in references]
     fixed = _LOGSTASH_REFERENCE.sub(lambda m: _strftime_of_joda(m.group(1)[1:]), index)
     hint = f'write it with strftime patterns: "{fixed}"'
@@ -47,8 +61,11 @@ def _logstash_problem(index: str, references: list[str]) -> tuple[str, str]:
         still = index_problem(fixed)
         if still is not None:
             hint += f", but then {still[0]}"
-    return (f"`%{{{references[0]}}}` is Logstash's Joda-Time date syntax, which "
-            "Elasticsearch would receive as it is", hint)  # fmt: skip
+    return (
+        f"`%{{{references[0]}}}` is Logstash's Joda-Time date syntax, which "
+        "Elasticsearch would receive as it is",
+        hint,
+    )
 
 
 def index_problem(index: str) -> tuple[str, str | None] | None:
@@ -75,8 +92,10 @@ def index_problem(index: str) -> tuple[str, str | None] | None:
     bad = sorted({c for c in literal if c in INDEX_FORBIDDEN}, key=literal.index)
     if bad:
         shown = ", ".join("a space" if c == " " else f"`{c}`" for c in bad)
-        return (f"an index name cannot hold {shown}",
-                'Elasticsearch refuses \\ / * ? " < > | , # : and spaces in index names')  # fmt: skip
+        return (
+            f"an index name cannot hold {shown}",
+            'Elasticsearch refuses \\ / * ? " < > | , # : and spaces in index names',
+        )
     if literal != literal.lower():
         pieces = re.split(r"(%.)", index, flags=re.S)
         lowered = "".join(p if p.startswith("%") else p.lower() for p in pieces)
@@ -106,29 +125,63 @@ SPEC = StageSpec(
         "Indexes records into Elasticsearch with the official async client's bulk "
         "helpers. Batches by count and bytes; retries 429 and 5xx with backoff; "
         "items rejected for good (a mapping error) go to the error stream. "
-        "`index` may hold strftime patterns (`\"web-%Y.%m.%d\"`) filled from "
+        '`index` may hold strftime patterns (`"web-%Y.%m.%d"`) filled from '
         "`time=` (else the processing time). `id=` makes writes idempotent."
     ),
     params=(
         Param("index", Kind.VALUE, "index name, may hold strftime patterns", type=STR),
-        Param("url", Kind.VALUE, "cluster URL", type=STR, allow_env=True,
-              default=EnvRef("FLOW_ELASTIC_URL", "http://localhost:9200")),
+        Param(
+            "url",
+            Kind.VALUE,
+            "cluster URL",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_ELASTIC_URL", "http://localhost:9200"),
+        ),
         Param("id", Kind.FIELD, "document id (idempotent writes)", default=None),
-        Param("time", Kind.FIELD, "event time for the index pattern", default=None,
-              accepts=(TIME, Nullable(TIME), ANY)),
-        Param("api_key", Kind.VALUE, "API key", type=STR, allow_env=True,
-              default=EnvRef("FLOW_ELASTIC_API_KEY", "")),
-        Param("username", Kind.VALUE, "basic auth user", type=STR, allow_env=True,
-              default=EnvRef("FLOW_ELASTIC_USERNAME", "")),
-        Param("password", Kind.VALUE, "basic auth password", type=STR, allow_env=True,
-              default=EnvRef("FLOW_ELASTIC_PASSWORD", "")),
-        Param("ca_certs", Kind.VALUE, "CA bundle file", type=STR, allow_env=True,
-              default=EnvRef("FLOW_ELASTIC_CA_CERTS", "")),
+        Param(
+            "time",
+            Kind.FIELD,
+            "event time for the index pattern",
+            default=None,
+            accepts=(TIME, Nullable(TIME), ANY),
+        ),
+        Param(
+            "api_key",
+            Kind.VALUE,
+            "API key",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_ELASTIC_API_KEY", ""),
+        ),
+        Param(
+            "username",
+            Kind.VALUE,
+            "basic auth user",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_ELASTIC_USERNAME", ""),
+        ),
+        Param(
+            "password",
+            Kind.VALUE,
+            "basic auth password",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_ELASTIC_PASSWORD", ""),
+        ),
+        Param(
+            "ca_certs",
+            Kind.VALUE,
+            "CA bundle file",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_ELASTIC_CA_CERTS", ""),
+        ),
         Param("batch_size", Kind.VALUE, "documents per bulk request", type=INT, default=500),
-        Param("batch_bytes", Kind.VALUE, "bytes per bulk request", type=INT,
-              default=5_000_000),
+        Param("batch_bytes", Kind.VALUE, "bytes per bulk request", type=INT, default=5_000_000),
         *RETRY_PARAMS,
-    ),  # fmt: skip
+    ),
     output=_check,
     runtime="ElasticSink",
     module=__name__,
@@ -143,9 +196,9 @@ SPEC = StageSpec(
 
 
 # the runtime (generated code instantiates it; checking never does)
-import os  # noqa: E402
 import datetime as _dt  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import time as _time  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -214,13 +267,25 @@ class ElasticSink(Sink):
     there for `id=`) or rejected for good; 429 and 5xx items are resent alone,
     a refused connection is retried until the run stops (see Retrier)."""
 
-    def __init__(self, ctx: StageContext, index: str,
-                 url: str = "http://localhost:9200", id: tuple[str, ...] | None = None,
-                 time: tuple[str, ...] | None = None, api_key: str = "", username: str = "",
-                 password: str = "", ca_certs: str = "", batch_size: int = 500,
-                 batch_bytes: int = 5_000_000, retry_max: int = 30_000,
-                 shutdown_grace: int = 10_000, *, retry_initial: float = 0.1,
-                 request_timeout: float = 30.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ctx: StageContext,
+        index: str,
+        url: str = "http://localhost:9200",
+        id: tuple[str, ...] | None = None,
+        time: tuple[str, ...] | None = None,
+        api_key: str = "",
+        username: str = "",
+        password: str = "",
+        ca_certs: str = "",
+        batch_size: int = 500,
+        batch_bytes: int = 5_000_000,
+        retry_max: int = 30_000,
+        shutdown_grace: int = 10_000,
+        *,
+        retry_initial: float = 0.1,
+        request_timeout: float = 30.0,
+    ) -> None:
         self.ctx = ctx
         problem = index_problem(index)
         if problem is not None:
@@ -245,9 +310,16 @@ class ElasticSink(Sink):
         if ca_certs:
             self._auth["ca_certs"] = ca_certs
         self._secrets = (api_key, password)
-        self.retrier = Retrier(ctx, f"elasticsearch at {shown_url(url)}",
-                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log,
-                               url=url, secrets=self._secrets)  # fmt: skip
+        self.retrier = Retrier(
+            ctx,
+            f"elasticsearch at {shown_url(url)}",
+            retry_initial,
+            retry_max / 1000,
+            shutdown_grace / 1000,
+            log,
+            url=url,
+            secrets=self._secrets,
+        )
         self.client: Any = None
 
     async def start(self) -> None:
@@ -255,12 +327,18 @@ class ElasticSink(Sink):
 
         try:
             self.client = AsyncElasticsearch(
-                self.url, request_timeout=self.request_timeout, max_retries=0,
-                retry_on_status=(), retry_on_timeout=False, **self._auth,
-            )  # fmt: skip
+                self.url,
+                request_timeout=self.request_timeout,
+                max_retries=0,
+                retry_on_status=(),
+                retry_on_timeout=False,
+                **self._auth,
+            )
         except ValueError as exc:
             detail = redact(str(exc), self.url, *self._secrets)
-            raise FlowError(f"elastic: bad connection settings for {shown_url(self.url)}: {detail}") from None
+            raise FlowError(
+                f"elastic: bad connection settings for {shown_url(self.url)}: {detail}"
+            ) from None
 
     async def write(self, records: list[Record]) -> list[Rejected]:
         from ..runtime.jsonl import Unencodable, dumps, encode
@@ -303,16 +381,22 @@ class ElasticSink(Sink):
             if self.time_path is not None:
                 when = get_path(rec, self.time_path)
                 if not isinstance(when, _dt.datetime):
-                    raise RecordError("type", f"the index name needs a time but field "
-                                      f"`{'.'.join(self.time_path)}` is {kind_of(when)}")  # fmt: skip
+                    raise RecordError(
+                        "type",
+                        f"the index name needs a time but field "
+                        f"`{'.'.join(self.time_path)}` is {kind_of(when)}",
+                    )
                 when = when.astimezone(_UTC) if when.tzinfo else when.replace(tzinfo=_UTC)
             index = when.strftime(self.index)
         if self.id_path is None:
             return {"index": {"_index": index}}
         value = get_path(rec, self.id_path)
         if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-            raise RecordError("type", f"the document id field `{'.'.join(self.id_path)}` "
-                              f"is {kind_of(value)}, not a string or an integer")  # fmt: skip
+            raise RecordError(
+                "type",
+                f"the document id field `{'.'.join(self.id_path)}` "
+                f"is {kind_of(value)}, not a string or an integer",
+            )
         return {"create": {"_index": index, "_id": str(value)}}
 
     def _chunks(self, docs: list[_Doc]) -> list[list[_Doc]]:
@@ -331,7 +415,9 @@ class ElasticSink(Sink):
             chunks.append(chunk)
         return chunks
 
-    async def _send(self, docs: list[_Doc], rejected: list[Rejected]) -> tuple[list[_Doc], str, float | None]:
+    async def _send(
+        self, docs: list[_Doc], rejected: list[Rejected]
+    ) -> tuple[list[_Doc], str, float | None]:
         """One pass of bulk requests over `docs`. Accepted ones are done,
         permanent failures go to `rejected`; returns the ones to resend, why,
         and the longest Retry-After the server asked for."""
@@ -372,10 +458,13 @@ class ElasticSink(Sink):
                     # the whole request refused (credentials, URL, not Elasticsearch):
                     # no record is to blame and every one would fail the same way
                     reason = redact(_item_reason(info), self.url, *self._secrets)
-                    raise FlowError(f"elasticsearch at {shown_url(self.url)} refused the "
-                                    f"bulk request: {reason}")  # fmt: skip
+                    raise FlowError(
+                        f"elasticsearch at {shown_url(self.url)} refused the bulk request: {reason}"
+                    )
                 else:
-                    rejected.append(Rejected(doc.record, "rejected", f"elasticsearch: {_item_reason(info)}"))
+                    rejected.append(
+                        Rejected(doc.record, "rejected", f"elasticsearch: {_item_reason(info)}")
+                    )
                     self.ctx.count("rejected")
         if retry:
             self.ctx.count("retried_items", len(retry))
@@ -392,10 +481,15 @@ class ElasticSink(Sink):
         began = _time.perf_counter()
         try:
             stream = async_streaming_bulk(
-                self.client, [(d.header, d.body) for d in chunk], chunk_size=len(chunk),
-                max_chunk_bytes=1 << 62, expand_action_callback=_as_is,
-                raise_on_error=False, raise_on_exception=False, max_retries=0,
-            )  # fmt: skip
+                self.client,
+                [(d.header, d.body) for d in chunk],
+                chunk_size=len(chunk),
+                max_chunk_bytes=1 << 62,
+                expand_action_callback=_as_is,
+                raise_on_error=False,
+                raise_on_exception=False,
+                max_retries=0,
+            )
             async with aclosing(stream) as results:
                 async for ok, item in results:
                     op, info = next(iter(item.items()))

@@ -50,9 +50,16 @@ class FileSink(Sink):
     write) is cut off, so the file never holds a torn record. It assumes it
     is the only writer of its file. The file is fsynced when the sink closes."""
 
-    def __init__(self, ctx: StageContext, path: str, format: str = "json",
-                 retry_max: int = 30_000, shutdown_grace: int = 10_000, *,
-                 retry_initial: float = 0.1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ctx: StageContext,
+        path: str,
+        format: str = "json",
+        retry_max: int = 30_000,
+        shutdown_grace: int = 10_000,
+        *,
+        retry_initial: float = 0.1,
+    ) -> None:
         if format != "json":
             raise FlowError(f"file sink: unknown format {format!r}")
         self.ctx = ctx
@@ -60,8 +67,9 @@ class FileSink(Sink):
         self.fd: int | None = None
         self.regular = False  # a regular file (not a pipe or a device): it can be cut back
         self.committed = 0
-        self.retrier = Retrier(ctx, f"file sink {path!r}", retry_initial,
-                               retry_max / 1000, shutdown_grace / 1000, log)  # fmt: skip
+        self.retrier = Retrier(
+            ctx, f"file sink {path!r}", retry_initial, retry_max / 1000, shutdown_grace / 1000, log
+        )
 
     async def start(self) -> None:
         directory = os.path.dirname(self.path)
@@ -91,8 +99,13 @@ class FileSink(Sink):
                 end -= step
         if end < size:
             os.ftruncate(self.fd, end)
-            log.warning("%s: cut off a partial last line of %d bytes in %s, left by a run "
-                        "that stopped while writing it", self.ctx.stage, size - end, self.path)  # fmt: skip
+            log.warning(
+                "%s: cut off a partial last line of %d bytes in %s, left by a run "
+                "that stopped while writing it",
+                self.ctx.stage,
+                size - end,
+                self.path,
+            )
         return end
 
     async def write(self, records: list) -> list[Rejected]:
@@ -120,7 +133,7 @@ class FileSink(Sink):
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.fd, view):]
+            view = view[os.write(self.fd, view) :]
 
     def _take_back(self) -> None:
         """Cut what a failed write left after the committed size."""
@@ -130,8 +143,12 @@ class FileSink(Sink):
             if os.fstat(self.fd).st_size > self.committed:
                 os.ftruncate(self.fd, self.committed)
         except OSError as exc:
-            log.warning("%s: cannot cut %s back to its last whole record: %s",
-                        self.ctx.stage, self.path, exc.strerror)  # fmt: skip
+            log.warning(
+                "%s: cannot cut %s back to its last whole record: %s",
+                self.ctx.stage,
+                self.path,
+                exc.strerror,
+            )
 
     async def close(self) -> None:
         self.retrier.close()
@@ -142,4 +159,3 @@ class FileSink(Sink):
                     os.fsync(fd)  # pipes and devices cannot be synced
             finally:
                 os.close(fd)
-

@@ -13,7 +13,7 @@ SPEC = StageSpec(
         "Reads records from files. `path` may be a glob (files are read in sorted "
         "order). `format=auto` reads a line as a JSON object when it is one, else "
         "as `{message: line}`; `json` expects one JSON object per line; `lines` "
-        "gives `{message: str}`; `csv(header=true, delimiter=\",\")` reads columns. "
+        'gives `{message: str}`; `csv(header=true, delimiter=",")` reads columns. '
         "With `schema=S` every record is validated and coerced to `S`; one that "
         "does not conform goes to the error stream. `follow=true` tails the files "
         "(rotation and truncation handled) and checkpoints the offset once the "
@@ -46,21 +46,26 @@ SPEC = StageSpec(
     ),
     params=(
         Param("path", Kind.VALUE, "file path or glob", type=STR, allow_env=True),
-        Param("format", Kind.CHOICE, "how lines are decoded", default="auto",
-              options=FORMAT_OPTIONS),
+        Param(
+            "format", Kind.CHOICE, "how lines are decoded", default="auto", options=FORMAT_OPTIONS
+        ),
         Param("schema", Kind.SCHEMA, "validate and coerce each record", default=None),
-        Param("follow", Kind.VALUE, "keep reading as the files grow", type=BOOL,
-              default=False),
-        Param("start", Kind.CHOICE, "where a followed file without checkpoint starts",
-              default="beginning", options={"beginning": (), "end": ()}),
-    ),  # fmt: skip
+        Param("follow", Kind.VALUE, "keep reading as the files grow", type=BOOL, default=False),
+        Param(
+            "start",
+            Kind.CHOICE,
+            "where a followed file without checkpoint starts",
+            default="beginning",
+            options={"beginning": (), "end": ()},
+        ),
+    ),
     output=decoded_record,
     runtime="FileSource",
     module=__name__,
     examples=(
         Example('source file("access.log") | sink stdout'),
         Example(
-            'schema Event { ts: time, level: str, latency_ms: float? }\n'
+            "schema Event { ts: time, level: str, latency_ms: float? }\n"
             'source file("events-*.jsonl", format=json, schema=Event) | sink stdout',
             doc="Typed records: a line that does not fit `Event` goes to the error stream.",
         ),
@@ -76,9 +81,17 @@ from ..runtime.base import Source, SourceBatch, StageContext  # noqa: E402
 class FileSource(Source):
     """Reads the files a path or glob names, once or following them."""
 
-    def __init__(self, ctx: StageContext, path: str, format: str = "auto", format_args: dict | None = None,
-                 schema=None, follow: bool = False, start: str = "beginning",
-                 poll: float = 0.25) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ctx: StageContext,
+        path: str,
+        format: str = "auto",
+        format_args: dict | None = None,
+        schema=None,
+        follow: bool = False,
+        start: str = "beginning",
+        poll: float = 0.25,
+    ) -> None:
         from ..runtime.context import DEFAULT_BATCH_SIZE, DEFAULT_STATE_DIR
         from ..runtime.errors import FlowError
         from ..runtime.tail import expand
@@ -161,9 +174,7 @@ class FileSource(Source):
                 continue
             watched, lines = got
             records, failed = self._decoder_for(decoders, watched).decode(lines)
-            ack = partial(
-                tailer.acked, watched, watched.reader.restarts, watched.reader.offset
-            )
+            ack = partial(tailer.acked, watched, watched.reader.restarts, watched.reader.offset)
             yield SourceBatch(failed, ack=ack, records=records)
 
     def _decoder_for(self, decoders: dict, watched):

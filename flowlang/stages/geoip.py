@@ -39,12 +39,18 @@ SPEC = StageSpec(
         "extension; recent answers are cached (16,384 addresses)."
     ),
     params=(
-        Param("field", Kind.FIELD, "the address", default=("ip",),
-              accepts=(IP, STR, Nullable(IP), Nullable(STR), ANY)),
+        Param(
+            "field",
+            Kind.FIELD,
+            "the address",
+            default=("ip",),
+            accepts=(IP, STR, Nullable(IP), Nullable(STR), ANY),
+        ),
         Param("into", Kind.NEW_FIELD, "the field to add", default="geo"),
-        Param("db", Kind.VALUE, "a MaxMind DB (.mmdb) file", type=STR, default=None,
-              allow_env=True),
-    ),  # fmt: skip
+        Param(
+            "db", Kind.VALUE, "a MaxMind DB (.mmdb) file", type=STR, default=None, allow_env=True
+        ),
+    ),
     output=_output,
     runtime="GeoIP",
     module=__name__,
@@ -54,11 +60,19 @@ SPEC = StageSpec(
             doc="With the bundled GeoLite2 City database; private addresses give null.",
             input=({"ip": "193.0.6.139"}, {"ip": "10.0.0.1"}),
             output=(
-                {"ip": "193.0.6.139", "geo": {"country_iso": "NL", "country": "Netherlands",
-                                              "city": "Amsterdam", "lat": 52.3735, "lon": 4.8951}},
+                {
+                    "ip": "193.0.6.139",
+                    "geo": {
+                        "country_iso": "NL",
+                        "country": "Netherlands",
+                        "city": "Amsterdam",
+                        "lat": 52.3735,
+                        "lon": 4.8951,
+                    },
+                },
                 {"ip": "10.0.0.1", "geo": None},
             ),
-        ),  # fmt: skip
+        ),
         Example("geoip(client_ip, into=client_geo)"),
         Example('geoip(ip, db=env("GEOIP_DB"))', doc="Any MaxMind DB file, e.g. GeoIP2 City."),
     ),
@@ -72,15 +86,36 @@ SPEC = StageSpec(
 # benchmarking, multicast and reserved space. An address in one of them gets
 # `null`, whatever a database says about it.
 _NOT_GLOBAL_V4 = (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24",
-    "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-    "224.0.0.0/4", "240.0.0.0/4",
-)  # fmt: skip
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.88.99.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
 _NOT_GLOBAL_V6 = (
-    "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-    "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-)  # fmt: skip
+    "::/128",
+    "::1/128",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "2001::/23",
+    "2001:db8::/32",
+    "3fff::/20",
+    "5f00::/16",
+    "fc00::/7",
+    "fe80::/10",
+    "fec0::/10",
+    "ff00::/8",
+)
 # Inside 2001::/23, these are globally reachable (Teredo, AMT, AS112, ORCHID).
 _GLOBAL_V6 = ("2001::/32", "2001:3::/32", "2001:4:112::/48", "2001:20::/28")
 

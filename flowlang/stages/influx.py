@@ -16,22 +16,32 @@ def _check(ctx: RuleContext):
     for path in tags:
         t = strip_null(ctx.field_type(path))
         if t != ANY and t not in TAG_TYPES:
-            ctx.error(codes.TYPE_MISMATCH,
-                      f"tag `{'.'.join(path)}` is {t}; tags must be scalars (str, int, float, bool, ip)",
-                      param="tags")  # fmt: skip
+            ctx.error(
+                codes.TYPE_MISMATCH,
+                f"tag `{'.'.join(path)}` is {t}; tags must be scalars (str, int, float, bool, ip)",
+                param="tags",
+            )
     fields = ctx.args["fields"]
     for path in fields:
         t = strip_null(ctx.field_type(path))
         if t != ANY and t not in FIELD_TYPES:
-            ctx.error(codes.TYPE_MISMATCH,
-                      f"field `{'.'.join(path)}` is {t}; influx fields must be int, float, bool or str",
-                      param="fields")  # fmt: skip
+            ctx.error(
+                codes.TYPE_MISMATCH,
+                f"field `{'.'.join(path)}` is {t}; influx fields must be int, float, bool or str",
+                param="fields",
+            )
     if not fields and isinstance(ctx.input, RecordT) and not ctx.input.open:
-        usable = [k for k, t in ctx.input.fields
-                  if (k,) not in tags and strip_null(t) in FIELD_TYPES + (ANY,)]  # fmt: skip
+        usable = [
+            k
+            for k, t in ctx.input.fields
+            if (k,) not in tags and strip_null(t) in FIELD_TYPES + (ANY,)
+        ]
         if not usable:
-            ctx.error(codes.BAD_ARG_VALUE, "the records have no int, float, bool or str "
-                      "field to write", hint="name them with fields=[…]")  # fmt: skip
+            ctx.error(
+                codes.BAD_ARG_VALUE,
+                "the records have no int, float, bool or str field to write",
+                hint="name them with fields=[…]",
+            )
     return None
 
 
@@ -51,23 +61,40 @@ SPEC = StageSpec(
         Param("measurement", Kind.VALUE, "measurement name", type=STR),
         Param("tags", Kind.FIELDS, "tag fields", default=()),
         Param("fields", Kind.FIELDS, "value fields", default=()),
-        Param("time", Kind.FIELD, "point time", default=None,
-              accepts=(TIME, Nullable(TIME), ANY)),
-        Param("url", Kind.VALUE, "server URL", type=STR, allow_env=True,
-              default=EnvRef("FLOW_INFLUX_URL", "http://localhost:8086")),
-        Param("token", Kind.VALUE, "API token", type=STR, allow_env=True,
-              default=EnvRef("FLOW_INFLUX_TOKEN", "")),
-        Param("org", Kind.VALUE, "organisation", type=STR, allow_env=True,
-              default=EnvRef("FLOW_INFLUX_ORG", "")),
+        Param("time", Kind.FIELD, "point time", default=None, accepts=(TIME, Nullable(TIME), ANY)),
+        Param(
+            "url",
+            Kind.VALUE,
+            "server URL",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_INFLUX_URL", "http://localhost:8086"),
+        ),
+        Param(
+            "token",
+            Kind.VALUE,
+            "API token",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_INFLUX_TOKEN", ""),
+        ),
+        Param(
+            "org",
+            Kind.VALUE,
+            "organisation",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_INFLUX_ORG", ""),
+        ),
         Param("batch_size", Kind.VALUE, "points per write", type=INT, default=5000),
         *RETRY_PARAMS,
-    ),  # fmt: skip
+    ),
     output=_check,
     runtime="InfluxSink",
     module=__name__,
     examples=(
         Example(
-            'schema Req { ts: time, host: str, latency_ms: float }\n'
+            "schema Req { ts: time, host: str, latency_ms: float }\n"
             'source file("req.jsonl", format=json, schema=Req)\n'
             '  | sink influx("metrics", measurement="latency", tags=[host], time=ts)'
         ),
@@ -124,8 +151,10 @@ def check_name(what: str, text: str) -> None:
         raise RecordError("rejected", f"{what} is empty; line protocol cannot carry it")
     bad = _CONTROL.search(text)
     if bad:
-        raise RecordError("rejected", f"{what} holds the control character {bad.group(0)!r}; "
-                          "line protocol cannot carry it")  # fmt: skip
+        raise RecordError(
+            "rejected",
+            f"{what} holds the control character {bad.group(0)!r}; line protocol cannot carry it",
+        )
 
 
 def tag_text(key: str, value: Any) -> str | None:
@@ -157,12 +186,15 @@ def field_text(key: str, value: Any) -> str:
         return f"{value}i"
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RecordError("rejected", f"field `{key}` is {value}; line protocol cannot carry it")
+            raise RecordError(
+                "rejected", f"field `{key}` is {value}; line protocol cannot carry it"
+            )
         return repr(value)
     if isinstance(value, str):
         if "\n" in value or "\r" in value:
-            raise RecordError("rejected", f"field `{key}` holds a line break; line protocol "
-                              "cannot carry it")  # fmt: skip
+            raise RecordError(
+                "rejected", f"field `{key}` holds a line break; line protocol cannot carry it"
+            )
         if len(value.encode("utf-8", "surrogatepass")) > MAX_STRING:
             raise RecordError("rejected", f"field `{key}` is longer than {MAX_STRING} bytes")
         return '"' + value.translate(_STRING_ESCAPES) + '"'
@@ -176,8 +208,9 @@ def time_ns(value: _dt.datetime) -> int:
     return (value - _EPOCH) // _MICRO * 1000
 
 
-def encode_point(measurement: str, tags: list[tuple[str, Any]],
-                 fields: list[tuple[str, Any]], timestamp: int) -> bytes:  # fmt: skip
+def encode_point(
+    measurement: str, tags: list[tuple[str, Any]], fields: list[tuple[str, Any]], timestamp: int
+) -> bytes:
     """One point in line protocol. `tags` and `fields` are (key, value) pairs
     with plain keys; null values are left out. Raises RecordError for what the
     line protocol cannot carry (it never alters a value to make it fit)."""
@@ -208,13 +241,25 @@ class InfluxSink(Sink):
     the server refuses as bad is split until the bad points are found, and
     those go to the error stream with the server's reason."""
 
-    def __init__(self, ctx: StageContext, bucket: str, measurement: str,
-                 tags: tuple[tuple[str, ...], ...] = (), fields: tuple[tuple[str, ...], ...] = (),
-                 time: tuple[str, ...] | None = None, url: str = "http://localhost:8086",
-                 token: str = "", org: str = "", batch_size: int = 5000,
-                 retry_max: int = 30_000, shutdown_grace: int = 10_000, *,
-                 retry_initial: float = 0.1, request_timeout: float = 30.0,
-                 batch_bytes: int = MAX_BYTES) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ctx: StageContext,
+        bucket: str,
+        measurement: str,
+        tags: tuple[tuple[str, ...], ...] = (),
+        fields: tuple[tuple[str, ...], ...] = (),
+        time: tuple[str, ...] | None = None,
+        url: str = "http://localhost:8086",
+        token: str = "",
+        org: str = "",
+        batch_size: int = 5000,
+        retry_max: int = 30_000,
+        shutdown_grace: int = 10_000,
+        *,
+        retry_initial: float = 0.1,
+        request_timeout: float = 30.0,
+        batch_bytes: int = MAX_BYTES,
+    ) -> None:
         self.ctx = ctx
         try:
             check_name("the measurement", measurement)
@@ -237,11 +282,20 @@ class InfluxSink(Sink):
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.request_timeout = request_timeout
-        self._skip = {p[0] for p in tags if len(p) == 1} | ({time[0]} if time and len(time) == 1 else set())
+        self._skip = {p[0] for p in tags if len(p) == 1} | (
+            {time[0]} if time and len(time) == 1 else set()
+        )
         self._last_ns = 0
-        self.retrier = Retrier(ctx, f"influxdb at {shown_url(url)}",
-                               retry_initial, retry_max / 1000, shutdown_grace / 1000, log,
-                               url=url, secrets=(token,))  # fmt: skip
+        self.retrier = Retrier(
+            ctx,
+            f"influxdb at {shown_url(url)}",
+            retry_initial,
+            retry_max / 1000,
+            shutdown_grace / 1000,
+            log,
+            url=url,
+            secrets=(token,),
+        )
         self.client: Any = None
         self.write_api: Any = None
 
@@ -252,9 +306,12 @@ class InfluxSink(Sink):
         if wrong is not None:
             raise FlowError(f"influx: url {shown_url(self.url)} {wrong}")
 
-        self.client = InfluxDBClientAsync(url=self.url, token=self.token or None,
-                                          org=self.org,
-                                          timeout=int(self.request_timeout * 1000))  # fmt: skip
+        self.client = InfluxDBClientAsync(
+            url=self.url,
+            token=self.token or None,
+            org=self.org,
+            timeout=int(self.request_timeout * 1000),
+        )
         self.write_api = self.client.write_api()
 
     def _now_ns(self) -> int:
@@ -272,15 +329,20 @@ class InfluxSink(Sink):
         if self.fields:
             fields = [(key, get_path(rec, path)) for key, path in self.fields]
         else:
-            fields = [(k, v) for k, v in rec.items() if k not in self._skip
-                      and (v is None or isinstance(v, (int, float, str)))]  # fmt: skip
+            fields = [
+                (k, v)
+                for k, v in rec.items()
+                if k not in self._skip and (v is None or isinstance(v, (int, float, str)))
+            ]
         if self.time_path is None:
             stamp = self._now_ns()
         else:
             when = get_path(rec, self.time_path)
             if not isinstance(when, _dt.datetime):
-                raise RecordError("type", f"the time field `{'.'.join(self.time_path)}` is "
-                                  f"{kind_of(when)}, not a time")  # fmt: skip
+                raise RecordError(
+                    "type",
+                    f"the time field `{'.'.join(self.time_path)}` is {kind_of(when)}, not a time",
+                )
             stamp = time_ns(when)
         return encode_point(self.measurement, tags, fields, stamp)
 
@@ -347,9 +409,12 @@ class InfluxSink(Sink):
         self.ctx.count("write_requests")
         began = _time.perf_counter()
         try:
-            await self.write_api.write(bucket=self.bucket, org=self.org,
-                                       record=b"\n".join(line for _, line in chunk),
-                                       write_precision=WritePrecision.NS)  # fmt: skip
+            await self.write_api.write(
+                bucket=self.bucket,
+                org=self.org,
+                record=b"\n".join(line for _, line in chunk),
+                write_precision=WritePrecision.NS,
+            )
             return 204, "", None
         except ApiException as exc:
             headers = exc.headers or {}
@@ -382,4 +447,3 @@ def _server_message(body: Any) -> str:
     if isinstance(data, dict) and data.get("message"):
         return str(data["message"])[:500]
     return str(body)[:500]
-

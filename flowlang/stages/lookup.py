@@ -37,11 +37,19 @@ def _check_table(ctx: RuleContext, table: str) -> None:
     except OSError:
         return  # unreadable here; the start of the run says why
     except NoColumn as exc:
-        ctx.error(codes.BAD_TABLE, f"lookup table {table!r}: {exc}", param="column",
-                  hint="leave out `column=`: the keys of the object are the keys")  # fmt: skip
+        ctx.error(
+            codes.BAD_TABLE,
+            f"lookup table {table!r}: {exc}",
+            param="column",
+            hint="leave out `column=`: the keys of the object are the keys",
+        )
     except (ValueError, UnicodeDecodeError) as exc:
-        ctx.error(codes.BAD_TABLE, f"lookup table {table!r} is not usable: {exc}",
-                  param="table", hint=TABLE_SHAPES)  # fmt: skip
+        ctx.error(
+            codes.BAD_TABLE,
+            f"lookup table {table!r} is not usable: {exc}",
+            param="table",
+            hint=TABLE_SHAPES,
+        )
 
 
 TABLE_SHAPES = (
@@ -60,32 +68,41 @@ SPEC = StageSpec(
         "with a header (values are strings), a JSON file holding an object of "
         "objects (keyed by the object's keys) or a list of objects, or a JSON-lines "
         "file (`.jsonl`, `.ndjson`) of objects. A JSON object of plain values "
-        "(`{\"CZ\": \"Czech Republic\"}`, the dictionaries of Logstash's `translate` "
+        '(`{"CZ": "Czech Republic"}`, the dictionaries of Logstash\'s `translate` '
         "and BSPump's lookups) maps keys to values: `into` is the value itself. `into` "
         "is typed `{..}?` for a CSV or JSON-lines table, and `any` for a `.json` or "
         "`env()` one, whose shape the program's text does not tell. It "
         "is loaded once when the pipeline starts; a missing or malformed table stops "
         "the start with a clear message, and a literal `table` that exists when the "
         "program is checked is checked then too (E410). Keys compare as text: the "
-        "number `42` finds the row keyed `\"42\"`. When two rows have the same key, "
+        'number `42` finds the row keyed `"42"`. When two rows have the same key, '
         "the last one wins. Relative paths are taken from the working directory."
     ),
     params=(
         Param("table", Kind.VALUE, "CSV, JSON or JSON-lines file", type=STR, allow_env=True),
         Param("key", Kind.FIELD, "the record's field to look up"),
         Param("into", Kind.NEW_FIELD, "the field to add", default="lookup"),
-        Param("column", Kind.VALUE, "the key column of a table of rows (default: the "
-              "key's name)", type=STR, default=None),
-    ),  # fmt: skip
+        Param(
+            "column",
+            Kind.VALUE,
+            "the key column of a table of rows (default: the key's name)",
+            type=STR,
+            default=None,
+        ),
+    ),
     output=_output,
     runtime="Lookup",
     module=__name__,
     examples=(
-        Example('lookup("hosts.csv", key=host, into=owner)',
-                doc="With `hosts.csv` holding `host,team` rows, adds `owner: {host, team}?`."),
-        Example('lookup("countries.json", key=country_iso, into=country)',
-                doc='With `countries.json` holding `{"CZ": "Czech Republic", …}`, adds '
-                    '`country: "Czech Republic"` (or null).'),
+        Example(
+            'lookup("hosts.csv", key=host, into=owner)',
+            doc="With `hosts.csv` holding `host,team` rows, adds `owner: {host, team}?`.",
+        ),
+        Example(
+            'lookup("countries.json", key=country_iso, into=country)',
+            doc='With `countries.json` holding `{"CZ": "Czech Republic", …}`, adds '
+            '`country: "Czech Republic"` (or null).',
+        ),
         Example('lookup(env("USERS_JSON"), key=user.id, column="id", into=account)'),
     ),
 )
@@ -153,8 +170,9 @@ def load_table(path: str, column: str, explicit_column: bool = False) -> dict[st
         objects = [k for k, v in keyed.items() if isinstance(v, dict)]
         plain = [k for k, v in keyed.items() if not isinstance(v, dict)]
         if objects and plain:
-            raise ValueError(f"it mixes objects (key {objects[0]!r}) and plain values "
-                             f"(key {plain[0]!r})")  # fmt: skip
+            raise ValueError(
+                f"it mixes objects (key {objects[0]!r}) and plain values (key {plain[0]!r})"
+            )
         if plain and explicit_column:
             raise NoColumn(f"it maps keys to plain values, so it has no column {column!r}")
         return dict(keyed)

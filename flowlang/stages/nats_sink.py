@@ -37,11 +37,16 @@ SPEC = StageSpec(
         Param("subject", Kind.VALUE, "subject", type=STR, allow_env=True),
         Param("stream", Kind.VALUE, "stream name", type=STR, default=None, allow_env=True),
         Param("msg_id", Kind.FIELD, "de-duplication id", default=None),
-        Param("url", Kind.VALUE, "server URL(s), comma-separated; credentials allowed "
-              "and never logged", type=STR, allow_env=True,
-              default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222")),
+        Param(
+            "url",
+            Kind.VALUE,
+            "server URL(s), comma-separated; credentials allowed and never logged",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222"),
+        ),
         *RETRY_PARAMS,
-    ),  # fmt: skip
+    ),
     output=lambda ctx: None,
     runtime="NatsSink",
     module=__name__,
@@ -146,7 +151,9 @@ def pub_ack(msg: Any) -> dict:
     code, err_code, text = error.get("code"), error.get("err_code"), error.get("description", "")
     if err_code == _WRONG_STREAM:
         raise FlowError(f"the subject no longer belongs to the expected stream: {text}")
-    if err_code == _TOO_LARGE or (isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)):
+    if err_code == _TOO_LARGE or (
+        isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)
+    ):
         raise _Refused(f"the stream refused the message: {text} (code {code}, {err_code})")
     raise _Retry(f"{text} (code {code}, {err_code})")
 
@@ -174,8 +181,15 @@ class NatsSink(Sink):
         server_urls(url)
         self._nc: Any = None
         self._acks: PubAcks | None = None
-        self.retrier = Retrier(ctx, f"nats at {shown_url(url)}", retry_initial,
-                               retry_max / 1000, shutdown_grace / 1000, log, url=url)  # fmt: skip
+        self.retrier = Retrier(
+            ctx,
+            f"nats at {shown_url(url)}",
+            retry_initial,
+            retry_max / 1000,
+            shutdown_grace / 1000,
+            log,
+            url=url,
+        )
 
     async def start(self) -> None:
         """Connect and check that a stream captures the subject."""
@@ -208,7 +222,9 @@ class NatsSink(Sink):
             if value is not None and value != "":
                 text = value if isinstance(value, str) else str(value)
                 if "\r" in text or "\n" in text:
-                    raise _Refused("the msg_id field holds a line break, which a NATS header cannot carry")
+                    raise _Refused(
+                        "the msg_id field holds a line break, which a NATS header cannot carry"
+                    )
                 return text
         return uuid.uuid4().hex
 
@@ -262,7 +278,10 @@ class NatsSink(Sink):
                     headers["Nats-Expected-Stream"] = stream
                 try:
                     future = await acks.publish(subject, item[1], headers)
-                except (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError) as exc:
+                except (
+                    nats.errors.OutboundBufferLimitError,
+                    nats.errors.ConnectionReconnectingError,
+                ) as exc:
                     # disconnected with a full buffer: the rest goes in the next round
                     reason = _reason(exc)
                     retry.extend(pending[n:])

@@ -51,24 +51,62 @@ SPEC = StageSpec(
     ),
     params=(
         Param("subject", Kind.VALUE, "subject filter", type=STR, allow_env=True),
-        Param("stream", Kind.VALUE, "stream name (default: the stream that captures `subject`)",
-              type=STR, default=None, allow_env=True),
-        Param("durable", Kind.VALUE, "durable consumer name, shared by the workers", type=STR,
-              default=None, allow_env=True),
-        Param("format", Kind.CHOICE, "how messages are decoded", default="auto",
-              options=FORMAT_OPTIONS),
+        Param(
+            "stream",
+            Kind.VALUE,
+            "stream name (default: the stream that captures `subject`)",
+            type=STR,
+            default=None,
+            allow_env=True,
+        ),
+        Param(
+            "durable",
+            Kind.VALUE,
+            "durable consumer name, shared by the workers",
+            type=STR,
+            default=None,
+            allow_env=True,
+        ),
+        Param(
+            "format",
+            Kind.CHOICE,
+            "how messages are decoded",
+            default="auto",
+            options=FORMAT_OPTIONS,
+        ),
         Param("schema", Kind.SCHEMA, "validate and coerce each record", default=None),
-        Param("url", Kind.VALUE, "server URL(s), comma-separated; credentials allowed "
-              "(`nats://user:pass@host:4222`) and never logged", type=STR, allow_env=True,
-              default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222")),
+        Param(
+            "url",
+            Kind.VALUE,
+            "server URL(s), comma-separated; credentials allowed "
+            "(`nats://user:pass@host:4222`) and never logged",
+            type=STR,
+            allow_env=True,
+            default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222"),
+        ),
         Param("batch_size", Kind.VALUE, "messages per fetch", type=INT, default=256),
-        Param("ack_wait", Kind.VALUE, "how long the server waits for an acknowledgement "
-              "before it redelivers a message", type=DURATION, default=60_000),
-        Param("max_ack_pending", Kind.VALUE, "messages delivered and not yet acknowledged, "
-              "across all workers of the consumer", type=INT, default=20_000),
-        Param("idle", Kind.VALUE, "stop after this long without a message", type=DURATION,
-              default=None),
-    ),  # fmt: skip
+        Param(
+            "ack_wait",
+            Kind.VALUE,
+            "how long the server waits for an acknowledgement before it redelivers a message",
+            type=DURATION,
+            default=60_000,
+        ),
+        Param(
+            "max_ack_pending",
+            Kind.VALUE,
+            "messages delivered and not yet acknowledged, across all workers of the consumer",
+            type=INT,
+            default=20_000,
+        ),
+        Param(
+            "idle",
+            Kind.VALUE,
+            "stop after this long without a message",
+            type=DURATION,
+            default=None,
+        ),
+    ),
     output=_output,
     runtime="NatsSource",
     module=__name__,
@@ -157,7 +195,9 @@ async def connect(ctx: StageContext, url: str) -> Any:
 Decoded = tuple[list[Record], list[SourceItem]]
 
 
-def message_decoder(format: str, format_args: dict | None, schema: Any) -> Callable[[bytes], Decoded]:
+def message_decoder(
+    format: str, format_args: dict | None, schema: Any
+) -> Callable[[bytes], Decoded]:
     """Decodes one message body into (records, failed items): one record per
     message, except csv, where a message is a small CSV document."""
     from ..runtime.decode import Decoder
@@ -301,7 +341,9 @@ class NatsSource(Source):
         if ack_wait < 1000:
             raise FlowError("ack_wait must be at least 1s")
         if max_ack_pending < batch_size:
-            raise FlowError(f"max_ack_pending ({max_ack_pending}) must be at least batch_size ({batch_size})")
+            raise FlowError(
+                f"max_ack_pending ({max_ack_pending}) must be at least batch_size ({batch_size})"
+            )
         self.batch_size = batch_size
         self.ack_wait = ack_wait / 1000
         self.max_ack_pending = max_ack_pending
@@ -329,13 +371,19 @@ class NatsSource(Source):
             stream = self.stream or await js.find_stream_name_by_subject(self.subject)
             await js.stream_info(stream)
         except nats.js.errors.NotFoundError:
-            where = f"stream {self.stream!r}" if self.stream else f"stream capturing subject {self.subject!r}"
+            where = (
+                f"stream {self.stream!r}"
+                if self.stream
+                else f"stream capturing subject {self.subject!r}"
+            )
             raise FlowError(f"NATS JetStream has no {where} at {shown_url(self.url)}") from None
         self._stream_name = stream
         try:
             self._consumer = await self._ensure_consumer(nc.jsm(), stream)
         except nats.js.errors.APIError as exc:
-            raise FlowError(f"cannot create the consumer on stream {stream!r}: {exc.description}") from None
+            raise FlowError(
+                f"cannot create the consumer on stream {stream!r}: {exc.description}"
+            ) from None
         self._puller = Puller(nc, stream, self._consumer, FETCH_WAIT)
         await self._puller.start()
         self._keeper = asyncio.create_task(self._keep_alive())
@@ -452,7 +500,10 @@ class NatsSource(Source):
         except nats.errors.Error as exc:
             # the server redelivers what was not acknowledged: at-least-once holds
             self.ctx.count("ack_failures")
-            warn(self.ctx, redact(f"acknowledging messages failed: {type(exc).__name__}: {exc}", self.url))
+            warn(
+                self.ctx,
+                redact(f"acknowledging messages failed: {type(exc).__name__}: {exc}", self.url),
+            )
             return
         self.ctx.count("acked", len(held.msgs) - len(bad))
         if bad:
@@ -510,6 +561,9 @@ class NatsSource(Source):
             if self.durable is None and self._consumer is not None and nc.is_connected:
                 await nc.jsm().delete_consumer(self._stream_name, self._consumer)
         except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as exc:
-            warn(self.ctx, redact(f"closing the NATS connection: {type(exc).__name__}: {exc}", self.url))
+            warn(
+                self.ctx,
+                redact(f"closing the NATS connection: {type(exc).__name__}: {exc}", self.url),
+            )
         finally:
             await nc.close()

@@ -65,17 +65,26 @@ def _output(ctx: RuleContext) -> Type:
         try:
             groups = compile_regex(ctx.args["format_args"]["pattern"]).groupindex
         except ValueError as exc:
-            ctx.error(codes.BAD_REGEX, f"invalid regular expression: {exc}", param="format",
-                      hint="patterns use RE2 syntax: no backreferences, no lookaround")  # fmt: skip
+            ctx.error(
+                codes.BAD_REGEX,
+                f"invalid regular expression: {exc}",
+                param="format",
+                hint="patterns use RE2 syntax: no backreferences, no lookaround",
+            )
             return ctx.input
         if not groups:
-            ctx.error(codes.BAD_REGEX, "the regular expression has no named groups",
-                      param="format", hint="name what to keep: (?P<name>…)")  # fmt: skip
+            ctx.error(
+                codes.BAD_REGEX,
+                "the regular expression has no named groups",
+                param="format",
+                hint="name what to keep: (?P<name>…)",
+            )
         produced = tuple((name, Nullable(STR)) for name in sorted(groups, key=groups.get))
     elif fmt == "csv":
         if len(ctx.args["format_args"]["delimiter"]) != 1:
-            ctx.error(codes.BAD_ARG_VALUE, "the csv delimiter must be one character",
-                      param="format")  # fmt: skip
+            ctx.error(
+                codes.BAD_ARG_VALUE, "the csv delimiter must be one character", param="format"
+            )
         produced = tuple((name, Nullable(STR)) for name in ctx.args["format_args"]["columns"])
     else:  # json, kv: fields unknown until run time
         if isinstance(ctx.input, RecordT):
@@ -90,12 +99,12 @@ SPEC = StageSpec(
     doc=(
         "Parses the text in `field` and merges the fields it finds into the record "
         "(they replace fields of the same name). Formats: `json` (one object), "
-        "`kv` (`a=1 b=\"x y\"`: whitespace-separated pairs, values optionally "
-        "double-quoted with `\\\"` and `\\\\` escapes), `csv(columns=[…], "
-        "delimiter=\",\")` (missing trailing columns are null, extra ones are an "
-        "error), `regex(r\"…\")` (named groups become fields; a group that did not "
+        '`kv` (`a=1 b="x y"`: whitespace-separated pairs, values optionally '
+        'double-quoted with `\\"` and `\\\\` escapes), `csv(columns=[…], '
+        'delimiter=",")` (missing trailing columns are null, extra ones are an '
+        'error), `regex(r"…")` (named groups become fields; a group that did not '
         "take part is null), and `combined` (the Apache/nginx combined log format "
-        "`ip ident user [time] \"request\" status bytes \"referrer\" \"agent\"`, "
+        '`ip ident user [time] "request" status bytes "referrer" "agent"`, '
         "typed: ip, user, time (UTC), method, path, protocol, status, bytes, "
         "referrer, agent; `-` is null; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
@@ -111,39 +120,61 @@ SPEC = StageSpec(
         "`=~` operator uses the same engine."
     ),
     params=(
-        Param("format", Kind.CHOICE, "the text format", options={
-            "json": (),
-            "kv": (),
-            "csv": (
-                Param("columns", Kind.VALUE, "column names", type=ListT(STR)),
-                _DELIMITER,
-            ),
-            "regex": (Param("pattern", Kind.VALUE, "a regex with named groups", type=STR),),
-            "combined": (),
-        }),
-        Param("field", Kind.FIELD, "the text", default=("message",),
-              accepts=(STR, Nullable(STR), ANY)),
+        Param(
+            "format",
+            Kind.CHOICE,
+            "the text format",
+            options={
+                "json": (),
+                "kv": (),
+                "csv": (
+                    Param("columns", Kind.VALUE, "column names", type=ListT(STR)),
+                    _DELIMITER,
+                ),
+                "regex": (Param("pattern", Kind.VALUE, "a regex with named groups", type=STR),),
+                "combined": (),
+            },
+        ),
+        Param(
+            "field", Kind.FIELD, "the text", default=("message",), accepts=(STR, Nullable(STR), ANY)
+        ),
         Param("schema", Kind.SCHEMA, "types of the parsed fields", default=None),
-    ),  # fmt: skip
+    ),
     output=_output,
     runtime="Parse",
     module=__name__,
     examples=(
         Example(
             "parse(combined)",
-            input=({"message": '203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] '
-                               '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"'},),
-            output=({"message": '203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] '
-                                '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"',
-                     "ip": "203.0.113.9", "user": "jane",
-                     "time": _dt.datetime(2024, 3, 2, 9, 0, tzinfo=_dt.timezone.utc),
-                     "method": "GET", "path": "/cart?id=7", "protocol": "HTTP/1.1",
-                     "status": 200, "bytes": 512, "referrer": None, "agent": "curl/8.5.0"},),
-        ),  # fmt: skip
+            input=(
+                {
+                    "message": "203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] "
+                    '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"'
+                },
+            ),
+            output=(
+                {
+                    "message": "203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] "
+                    '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"',
+                    "ip": "203.0.113.9",
+                    "user": "jane",
+                    "time": _dt.datetime(2024, 3, 2, 9, 0, tzinfo=_dt.timezone.utc),
+                    "method": "GET",
+                    "path": "/cart?id=7",
+                    "protocol": "HTTP/1.1",
+                    "status": 200,
+                    "bytes": 512,
+                    "referrer": None,
+                    "agent": "curl/8.5.0",
+                },
+            ),
+        ),
         Example(
             'parse(regex(r"^(?P<level>[A-Z]+) (?P<msg>.*)$"))',
             input=({"message": "WARN disk almost full"},),
-            output=({"message": "WARN disk almost full", "level": "WARN", "msg": "disk almost full"},),
+            output=(
+                {"message": "WARN disk almost full", "level": "WARN", "msg": "disk almost full"},
+            ),
         ),
         Example(
             "parse(kv)",
@@ -165,22 +196,33 @@ _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # unrolled: linear, no nested backtrack
 _COMBINED_PATTERN = (
     r"(\S+) (\S+) (\S+) "
     r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
-    + _QUOTED + r" (\d{3}) (\d+|-)"
-    + r"(?:[ \t]*\Z| " + _QUOTED + " " + _QUOTED + r"(?:[ \t][^\n]*)?\Z)"
+    + _QUOTED
+    + r" (\d{3}) (\d+|-)"
+    + r"(?:[ \t]*\Z| "
+    + _QUOTED
+    + " "
+    + _QUOTED
+    + r"(?:[ \t][^\n]*)?\Z)"
 )
 # Prefixes of the format, to say where a line stops matching.
 _COMBINED_PARTS = (
     (r"\S+ \S+ \S+ ", "`ip ident user` separated by single spaces"),
-    (r"\[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ",
-     "the time as `[10/Oct/2000:13:55:36 -0700]` after the user"),
-    (_QUOTED + " ", 'the request in double quotes after the time'),
+    (
+        r"\[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ",
+        "the time as `[10/Oct/2000:13:55:36 -0700]` after the user",
+    ),
+    (_QUOTED + " ", "the request in double quotes after the time"),
     (r"\d{3} ", "a three-digit status after the request"),
     (r"(?:\d+|-)(?:[ \t]|\Z)", "the byte count (or `-`) after the status"),
     (_QUOTED + " ", "the referrer in double quotes after the byte count"),
     (_QUOTED + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
-)  # fmt: skip
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 _KV_PAIR = r'\s*([^\s="]+)=(?:' + _QUOTED + r'|([^\s"]*))(?=\s|\Z)'
 _ESCAPE = r"\\(.)"
 
@@ -344,7 +386,7 @@ class Parse:
         if len(values) > len(columns):
             self._fail(f"expected at most {len(columns)} columns, got {len(values)}", text)
         fields = dict(zip(columns, values))
-        for name in columns[len(values):]:
+        for name in columns[len(values) :]:
             fields[name] = None
         return fields
 
@@ -358,8 +400,25 @@ class Parse:
         found = self._combined.match(text)
         if found is None:
             self._fail(self._combined_reason(text), text)
-        (ip, _ident, user, day, mon, year, hour, minute, second, sign, tzh, tzm,
-         request, status, size, referrer, agent) = found.groups()  # fmt: skip
+        (
+            ip,
+            _ident,
+            user,
+            day,
+            mon,
+            year,
+            hour,
+            minute,
+            second,
+            sign,
+            tzh,
+            tzm,
+            request,
+            status,
+            size,
+            referrer,
+            agent,
+        ) = found.groups()
         parts = _unescape(request, self._escape).split(" ")
         if len(parts) < 3:
             self._fail("the request is not `METHOD PATH PROTOCOL`", text)
@@ -372,7 +431,8 @@ class Parse:
             "protocol": parts[-1],
             "status": int(status),
             "bytes": None if size == "-" else int(size),
-            "referrer": None if referrer is None or referrer == "-"
+            "referrer": None
+            if referrer is None or referrer == "-"
             else _unescape(referrer, self._escape),
             "agent": None if agent is None or agent == "-" else _unescape(agent, self._escape),
         }
@@ -402,8 +462,9 @@ class Parse:
             delta = self._dt.timedelta(minutes=-minutes if offset[0] == "-" else minutes)
             zone = self._zones[offset] = self._dt.timezone(delta)
         try:
-            local = self._dt.datetime(int(year), month, int(day), int(hour), int(minute),
-                                   int(second), tzinfo=zone)  # fmt: skip
+            local = self._dt.datetime(
+                int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone
+            )
         except ValueError as exc:
             self._fail(f"invalid time: {exc}", line)
         return local.astimezone(self._utc)

@@ -10,10 +10,11 @@ SPEC = StageSpec(
     kind="source",
     doc="Reads records from standard input, decoded as by `file` (`format`, `schema`).",
     params=(
-        Param("format", Kind.CHOICE, "how lines are decoded", default="auto",
-              options=FORMAT_OPTIONS),
+        Param(
+            "format", Kind.CHOICE, "how lines are decoded", default="auto", options=FORMAT_OPTIONS
+        ),
         Param("schema", Kind.SCHEMA, "validate and coerce each record", default=None),
-    ),  # fmt: skip
+    ),
     output=decoded_record,
     runtime="StdinSource",
     module=__name__,
@@ -36,8 +37,9 @@ class StdinSource(Source):
     back until a batch is full); a bounded queue slows it when the pipeline
     is behind."""
 
-    def __init__(self, ctx: StageContext, format: str = "auto", format_args: dict | None = None,
-                 schema=None) -> None:  # fmt: skip
+    def __init__(
+        self, ctx: StageContext, format: str = "auto", format_args: dict | None = None, schema=None
+    ) -> None:
         from ..runtime.context import DEFAULT_BATCH_SIZE
         from ..runtime.decode import Decoder
 
@@ -87,7 +89,9 @@ class StdinSource(Source):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(2)
         self._wake = asyncio.Event()
-        threading.Thread(target=self._read, args=(loop, queue), daemon=True, name="flowlang-stdin").start()
+        threading.Thread(
+            target=self._read, args=(loop, queue), daemon=True, name="flowlang-stdin"
+        ).start()
         stopped = asyncio.ensure_future(self._wake.wait())
         try:
             while not self._stopped:

@@ -9,9 +9,14 @@ SPEC = StageSpec(
     kind="sink",
     doc="Writes records to standard output: JSON lines, or `pretty` for people.",
     params=(
-        Param("format", Kind.CHOICE, "output format", default="json",
-              options={"json": (), "pretty": ()}),
-    ),  # fmt: skip
+        Param(
+            "format",
+            Kind.CHOICE,
+            "output format",
+            default="json",
+            options={"json": (), "pretty": ()},
+        ),
+    ),
     output=lambda ctx: None,
     runtime="StdoutSink",
     module=__name__,

@@ -59,27 +59,51 @@ EXAMPLES = (
         "summarize n = count(), p95 = p95(latency_ms) by host every 1m on ts",
         doc="Requests and 95th-percentile latency per host and minute.",
         input=(
-            {"ts": _dt.datetime(2024, 5, 1, 12, 0, 5, tzinfo=_dt.timezone.utc),
-             "host": "a", "latency_ms": 12.0},
-            {"ts": _dt.datetime(2024, 5, 1, 12, 0, 40, tzinfo=_dt.timezone.utc),
-             "host": "a", "latency_ms": 30.0},
-            {"ts": _dt.datetime(2024, 5, 1, 12, 0, 41, tzinfo=_dt.timezone.utc),
-             "host": "b", "latency_ms": 7.5},
-            {"ts": _dt.datetime(2024, 5, 1, 12, 1, 2, tzinfo=_dt.timezone.utc),
-             "host": "a", "latency_ms": 9.0},
+            {
+                "ts": _dt.datetime(2024, 5, 1, 12, 0, 5, tzinfo=_dt.timezone.utc),
+                "host": "a",
+                "latency_ms": 12.0,
+            },
+            {
+                "ts": _dt.datetime(2024, 5, 1, 12, 0, 40, tzinfo=_dt.timezone.utc),
+                "host": "a",
+                "latency_ms": 30.0,
+            },
+            {
+                "ts": _dt.datetime(2024, 5, 1, 12, 0, 41, tzinfo=_dt.timezone.utc),
+                "host": "b",
+                "latency_ms": 7.5,
+            },
+            {
+                "ts": _dt.datetime(2024, 5, 1, 12, 1, 2, tzinfo=_dt.timezone.utc),
+                "host": "a",
+                "latency_ms": 9.0,
+            },
         ),
         output=(
-            {"window_start": _dt.datetime(2024, 5, 1, 12, 0, tzinfo=_dt.timezone.utc),
-             "window_end": _dt.datetime(2024, 5, 1, 12, 1, tzinfo=_dt.timezone.utc),
-             "host": "a", "n": 2, "p95": 30.0},
-            {"window_start": _dt.datetime(2024, 5, 1, 12, 0, tzinfo=_dt.timezone.utc),
-             "window_end": _dt.datetime(2024, 5, 1, 12, 1, tzinfo=_dt.timezone.utc),
-             "host": "b", "n": 1, "p95": 7.5},
-            {"window_start": _dt.datetime(2024, 5, 1, 12, 1, tzinfo=_dt.timezone.utc),
-             "window_end": _dt.datetime(2024, 5, 1, 12, 2, tzinfo=_dt.timezone.utc),
-             "host": "a", "n": 1, "p95": 9.0},
+            {
+                "window_start": _dt.datetime(2024, 5, 1, 12, 0, tzinfo=_dt.timezone.utc),
+                "window_end": _dt.datetime(2024, 5, 1, 12, 1, tzinfo=_dt.timezone.utc),
+                "host": "a",
+                "n": 2,
+                "p95": 30.0,
+            },
+            {
+                "window_start": _dt.datetime(2024, 5, 1, 12, 0, tzinfo=_dt.timezone.utc),
+                "window_end": _dt.datetime(2024, 5, 1, 12, 1, tzinfo=_dt.timezone.utc),
+                "host": "b",
+                "n": 1,
+                "p95": 7.5,
+            },
+            {
+                "window_start": _dt.datetime(2024, 5, 1, 12, 1, tzinfo=_dt.timezone.utc),
+                "window_end": _dt.datetime(2024, 5, 1, 12, 2, tzinfo=_dt.timezone.utc),
+                "host": "a",
+                "n": 1,
+                "p95": 9.0,
+            },
         ),
-    ),  # fmt: skip
+    ),
     Example(
         "summarize users = distinct_count(user), bytes = sum(bytes) "
         "by country = geo.country_iso every 5m on ts allowed_lateness = 30s",
@@ -343,8 +367,12 @@ class Summarize(WindowProcessor):
         if single is not None:
             name = single.name
             v = rec.get(name) if name is not None else single.get(rec)
-            if single.numeric and v.__class__ is not int and (
-                v.__class__ is not float or v - v != 0.0) and v is not None:  # fmt: skip
+            if (
+                single.numeric
+                and v.__class__ is not int
+                and (v.__class__ is not float or v - v != 0.0)
+                and v is not None
+            ):
                 raise _not_a_number(single, v)
         else:
             if self._flat_fields is not None:
@@ -352,8 +380,12 @@ class Summarize(WindowProcessor):
             else:
                 values = tuple(plan.get(rec) for plan in self._fields)
             for plan, v in zip(self._fields, values):
-                if plan.numeric and v.__class__ is not int and (
-                    v.__class__ is not float or v - v != 0.0) and v is not None:  # fmt: skip
+                if (
+                    plan.numeric
+                    and v.__class__ is not int
+                    and (v.__class__ is not float or v - v != 0.0)
+                    and v is not None
+                ):
                     raise _not_a_number(plan, v)
 
         out: list[Record] = []
@@ -419,8 +451,10 @@ class Summarize(WindowProcessor):
     def _event_time_us(self, t: Any) -> int:
         if not isinstance(t, _dt.datetime):
             what = "null" if t is None else f"a {type(t).__name__}, not a time"
-            raise RecordError("window", f"`{self._on_label}` is {what}; "
-                              f"summarize … on {self._on_label} needs a time")  # fmt: skip
+            raise RecordError(
+                "window",
+                f"`{self._on_label}` is {what}; summarize … on {self._on_label} needs a time",
+            )
         return _epoch_us(t)  # a naive time, taken as UTC
 
     def _group_key(self, rec: Record) -> Any:
@@ -474,9 +508,11 @@ class Summarize(WindowProcessor):
     def _late_message(self, t: _dt.datetime, window: int) -> str:
         start = _EPOCH + _dt.timedelta(microseconds=window * self._every_us)
         end = start + _dt.timedelta(microseconds=self._every_us)
-        return (f"`{self._on_label}` {time_text(t)} falls in the window {time_text(start)} to "
-                f"{time_text(end)}, which was already emitted "
-                f"(allowed_lateness {self._lateness_text})")  # fmt: skip
+        return (
+            f"`{self._on_label}` {time_text(t)} falls in the window {time_text(start)} to "
+            f"{time_text(end)}, which was already emitted "
+            f"(allowed_lateness {self._lateness_text})"
+        )
 
     def _add_value(self, state: list, slot: int, v: int | float) -> None:
         store = state[slot]
@@ -555,6 +591,7 @@ def _reader(function: str, base: int) -> Callable[[list], Any]:
     if function == "max":
         return lambda state: state[hi]
     if function == "distinct_count":
+
         def count_distinct(state: list) -> int:
             store = state[distinct]
             if store is None:

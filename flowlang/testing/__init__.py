@@ -35,8 +35,15 @@ from ..types import Type, to_descriptor
 from .harness import RunResult, run_module
 from .suite import TestOutcome, run_tests
 
-__all__ = ["CompileError", "FlowProgram", "RunResult", "TestOutcome", "load", "load_text",
-           "records"]  # fmt: skip
+__all__ = [
+    "CompileError",
+    "FlowProgram",
+    "RunResult",
+    "TestOutcome",
+    "load",
+    "load_text",
+    "records",
+]
 
 
 class CompileError(Exception):
@@ -83,9 +90,10 @@ class FlowProgram:
         self.module = _load(src, result.module_name, result.code)
         self.checks = _load(src, result.module_name + "_checks", generate_checks(self.plan))
         self.source_types: dict[str, Type] = {
-            p.name: p.head.output_type for p in self.plan.pipelines
+            p.name: p.head.output_type
+            for p in self.plan.pipelines
             if isinstance(p.head, ir.CallStep) and p.head.output_type is not None
-        }  # fmt: skip
+        }
         self.sources = {name: to_descriptor(t) for name, t in self.source_types.items()}
         self.output_types = {p.name: p.output_type for p in self.plan.pipelines}
         self._coercers = {name: coercer(d) for name, d in self.sources.items()}
@@ -116,19 +124,27 @@ class FlowProgram:
             return strategy(self.source_types[name], pool=self.pool)
         raise KeyError(f"no schema or source pipeline named {name!r}")
 
-    def run(self, inputs: Mapping[str, list] | None = None, *, now: _dt.datetime = DEFAULT_NOW,
-            env: Mapping[str, str] | None = None) -> RunResult:  # fmt: skip
+    def run(
+        self,
+        inputs: Mapping[str, list] | None = None,
+        *,
+        now: _dt.datetime = DEFAULT_NOW,
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult:
         """Run every pipeline once on `inputs` (pipeline → records for its
         source; the others get none)."""
         inputs = dict(inputs or {})
         unknown = [name for name in inputs if name not in self.sources]
         if unknown:
-            raise KeyError(f"{unknown[0]!r} is not a pipeline with a source "
-                           f"(those are: {', '.join(self.sources)})")  # fmt: skip
+            raise KeyError(
+                f"{unknown[0]!r} is not a pipeline with a source "
+                f"(those are: {', '.join(self.sources)})"
+            )
         return run_module(self.module, self.sources, inputs, now=now, env=env or {})
 
-    def run_tests(self, pattern: str | None = None, *, examples: int | None = None,
-                  seed: int | None = None) -> list[TestOutcome]:  # fmt: skip
+    def run_tests(
+        self, pattern: str | None = None, *, examples: int | None = None, seed: int | None = None
+    ) -> list[TestOutcome]:
         """Run the file's tests (those whose name matches `pattern`)."""
         return run_tests(self, pattern=pattern, examples=examples, seed=seed)
 
@@ -146,8 +162,11 @@ class FlowProgram:
         return strategy(given.type, given.where, predicate, self.pool)
 
     def count_keys(self) -> dict[str, tuple[str, str | None]]:
-        return {count_key(p.name, part): (p.name, part)
-                for p in self.plan.pipelines for part in (None, *COUNT_PARTS)}  # fmt: skip
+        return {
+            count_key(p.name, part): (p.name, part)
+            for p in self.plan.pipelines
+            for part in (None, *COUNT_PARTS)
+        }
 
     def coerce_input(self, pipeline: str, rec: Any) -> Any:
         """`rec` as the source of `pipeline` would produce it (None if it cannot)."""

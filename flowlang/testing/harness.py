@@ -84,8 +84,14 @@ class RunResult:
         return int(self.metrics.get(pipeline, {}).get("dropped", 0))
 
 
-def run_module(module: Any, sources: Mapping[str, Any], inputs: Mapping[str, list[Record]],
-               *, now: _dt.datetime, env: Mapping[str, str] = ()) -> RunResult:  # fmt: skip
+def run_module(
+    module: Any,
+    sources: Mapping[str, Any],
+    inputs: Mapping[str, list[Record]],
+    *,
+    now: _dt.datetime,
+    env: Mapping[str, str] = (),
+) -> RunResult:
     """Run generated `module` with `inputs` (pipeline → records) in place of
     its sources; `sources` maps each pipeline with a source to the type
     descriptor of what that source produces."""

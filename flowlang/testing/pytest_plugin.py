@@ -18,10 +18,12 @@ _HAS_TESTS = re.compile(r'^[ \t]*(?:test|property)[ \t]+"', re.M)
 
 def pytest_addoption(parser) -> None:
     group = parser.getgroup("flowlang")
-    group.addoption("--flow-seed", type=int, default=None,
-                    help="seed of the inputs of .flow property tests")  # fmt: skip
-    group.addoption("--flow-examples", type=int, default=None,
-                    help="inputs per .flow property test")  # fmt: skip
+    group.addoption(
+        "--flow-seed", type=int, default=None, help="seed of the inputs of .flow property tests"
+    )
+    group.addoption(
+        "--flow-examples", type=int, default=None, help="inputs per .flow property test"
+    )
 
 
 def pytest_collect_file(file_path, parent):
@@ -58,9 +60,13 @@ class FlowItem(pytest.Item):
         from .suite import run_test
 
         config = self.config
-        outcome = run_test(self.program, self.index, self.program.tests[self.index],
-                           examples=config.getoption("flow_examples"),
-                           seed=config.getoption("flow_seed"))  # fmt: skip
+        outcome = run_test(
+            self.program,
+            self.index,
+            self.program.tests[self.index],
+            examples=config.getoption("flow_examples"),
+            seed=config.getoption("flow_seed"),
+        )
         if not outcome.passed:
             from .report import failure_text
 

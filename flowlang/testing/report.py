@@ -29,9 +29,17 @@ def flow_files(paths: list[str]) -> list[str]:
     return found
 
 
-def run_paths(paths: list[str], *, pattern: str | None, examples: int | None,
-              seed: int | None, junit: str | None, out: TextIO, err: TextIO,
-              colour: bool = False) -> int:  # fmt: skip
+def run_paths(
+    paths: list[str],
+    *,
+    pattern: str | None,
+    examples: int | None,
+    seed: int | None,
+    junit: str | None,
+    out: TextIO,
+    err: TextIO,
+    colour: bool = False,
+) -> int:
     """Run the tests of `paths`; the exit status of `flowc test`."""
     from ..cli import read_source
     from ..diagnostics import render_all
@@ -60,8 +68,14 @@ def run_paths(paths: list[str], *, pattern: str | None, examples: int | None,
             print(failure_text(program, outcome, colour), file=out)
     seconds = time.perf_counter() - began
     passed = len(outcomes) - len(failed)
-    summary = ", ".join(part for part in (f"{passed} passed" if passed else "",
-                                          f"{len(failed)} failed" if failed else "") if part)  # fmt: skip
+    summary = ", ".join(
+        part
+        for part in (
+            f"{passed} passed" if passed else "",
+            f"{len(failed)} failed" if failed else "",
+        )
+        if part
+    )
     if not outcomes and status == OK:
         print(f"flowc: no tests in {' '.join(paths)}", file=err)
         status = USAGE
@@ -87,8 +101,12 @@ def failure_text(program: FlowProgram, outcome: TestOutcome, colour: bool = Fals
     span = _first_line(src, outcome.span)
     line, col = src.line_col(span.start)
     written = " ".join(src.text[span.start : span.end].split())
-    parts = [title, f"{src.name}:{line}:{col}: failed: {written}",
-             snippet(src, span, None, colour), outcome.failure or ""]  # fmt: skip
+    parts = [
+        title,
+        f"{src.name}:{line}:{col}: failed: {written}",
+        snippet(src, span, None, colour),
+        outcome.failure or "",
+    ]
     if outcome.counterexample:
         parts.append("counterexample (shrunk; paste it into a `test` to keep it):")
         parts += ["  " + text for text in outcome.counterexample.splitlines()]
@@ -109,19 +127,28 @@ def write_junit(path: str, outcomes: list[TestOutcome], seconds: float) -> None:
     """JUnit XML: one testsuite per file, one testcase per test."""
     import xml.etree.ElementTree as ET
 
-    root = ET.Element("testsuites", tests=str(len(outcomes)),
-                      failures=str(sum(not o.passed for o in outcomes)), time=f"{seconds:.3f}")  # fmt: skip
+    root = ET.Element(
+        "testsuites",
+        tests=str(len(outcomes)),
+        failures=str(sum(not o.passed for o in outcomes)),
+        time=f"{seconds:.3f}",
+    )
     suites: dict[str, ET.Element] = {}
     for o in outcomes:
         suite = suites.get(o.file)
         if suite is None:
             suite = suites[o.file] = ET.SubElement(root, "testsuite", name=o.file)
-        case = ET.SubElement(suite, "testcase", classname=o.file, name=o.name,
-                             time=f"{o.seconds:.3f}")  # fmt: skip
+        case = ET.SubElement(
+            suite, "testcase", classname=o.file, name=o.name, time=f"{o.seconds:.3f}"
+        )
         if not o.passed:
             failure = ET.SubElement(case, "failure", message=(o.failure or "").splitlines()[0])
-            failure.text = "\n".join(filter(None, (o.failure, o.counterexample,
-                                                   f"seed {o.seed}" if o.seed is not None else None)))  # fmt: skip
+            failure.text = "\n".join(
+                filter(
+                    None,
+                    (o.failure, o.counterexample, f"seed {o.seed}" if o.seed is not None else None),
+                )
+            )
     for suite in suites.values():
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))

@@ -20,8 +20,19 @@ from hypothesis import strategies as st
 
 from .. import ir
 from ..types import (
-    ANY, BOOL, DURATION, FLOAT, INT, IP, STR, TIME, ListT, Nullable, RecordT, Type,
-)  # fmt: skip
+    ANY,
+    BOOL,
+    DURATION,
+    FLOAT,
+    INT,
+    IP,
+    STR,
+    TIME,
+    ListT,
+    Nullable,
+    RecordT,
+    Type,
+)
 
 UTC = _dt.timezone.utc
 INT64 = (-(2**63), 2**63 - 1)
@@ -38,14 +49,17 @@ _KEYS = st.text("abcdefghijklmnopqrstuvwxyz_-0123456789 .", min_size=1, max_size
 
 def _json_values() -> st.SearchStrategy:
     scalars = (
-        st.none() | st.booleans() | st.integers(-(10**6), 10**6)
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
-    )  # fmt: skip
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**6), 10**6)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=8)
+    )
     return st.recursive(
         scalars,
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
         max_leaves=6,
-    )  # fmt: skip
+    )
 
 
 def _ints(lo: int, hi: int, pool: "Pool | None" = None) -> st.SearchStrategy:
@@ -53,7 +67,9 @@ def _ints(lo: int, hi: int, pool: "Pool | None" = None) -> st.SearchStrategy:
     # program's own constants (and their neighbours) find off-by-one mistakes
     if lo > hi:
         return st.nothing()
-    near = sorted({v for c in (pool.ints if pool else ()) for v in (c - 1, c, c + 1) if lo <= v <= hi})
+    near = sorted(
+        {v for c in (pool.ints if pool else ()) for v in (c - 1, c, c + 1) if lo <= v <= hi}
+    )
     base = st.integers(lo, hi)
     return st.sampled_from(near) | base if near else base
 
@@ -98,18 +114,30 @@ def program_constants(plan: ir.Plan) -> Pool:
     return Pool(ints, floats, strs)
 
 
-def _floats(lo: float | None, hi: float | None, exclude_lo: bool, exclude_hi: bool,
-            pool: Pool | None = None):  # fmt: skip
+def _floats(
+    lo: float | None, hi: float | None, exclude_lo: bool, exclude_hi: bool, pool: Pool | None = None
+):
     def inside(v: float) -> bool:
-        return ((lo is None or v > lo or (v == lo and not exclude_lo))
-                and (hi is None or v < hi or (v == hi and not exclude_hi)))  # fmt: skip
+        return (lo is None or v > lo or (v == lo and not exclude_lo)) and (
+            hi is None or v < hi or (v == hi and not exclude_hi)
+        )
 
-    near = sorted({v for c in (pool.floats if pool else ())
-                   for v in (math.nextafter(c, -math.inf), c, math.nextafter(c, math.inf))
-                   if inside(v)})  # fmt: skip
-    base = st.floats(min_value=lo, max_value=hi, exclude_min=exclude_lo and lo is not None,
-                     exclude_max=exclude_hi and hi is not None,
-                     allow_nan=False, allow_infinity=False)  # fmt: skip
+    near = sorted(
+        {
+            v
+            for c in (pool.floats if pool else ())
+            for v in (math.nextafter(c, -math.inf), c, math.nextafter(c, math.inf))
+            if inside(v)
+        }
+    )
+    base = st.floats(
+        min_value=lo,
+        max_value=hi,
+        exclude_min=exclude_lo and lo is not None,
+        exclude_max=exclude_hi and hi is not None,
+        allow_nan=False,
+        allow_infinity=False,
+    )
     return st.sampled_from(near) | base if near else base
 
 
@@ -199,8 +227,9 @@ def _bounded(t: Type, b: Bounds, pool: Pool | None) -> st.SearchStrategy | None:
     return None  # the filter alone keeps the condition
 
 
-def values(t: Type, bounds: dict[Path, Bounds] | None = None, path: Path = (),
-           pool: Pool | None = None) -> st.SearchStrategy:  # fmt: skip
+def values(
+    t: Type, bounds: dict[Path, Bounds] | None = None, path: Path = (), pool: Pool | None = None
+) -> st.SearchStrategy:
     """Values of type `t`; `bounds` narrows the fields they name; `pool`
     holds constants to try often."""
     bounds = bounds or {}
@@ -244,8 +273,7 @@ def _records(t: RecordT, bounds: dict[Path, Bounds], path: Path, pool) -> st.Sea
     if not t.open:
         return base
     names = set(t.names) | set(required)
-    extra = st.dictionaries(_KEYS.filter(lambda k: k not in names),
-                            _json_values(), max_size=2)  # fmt: skip
+    extra = st.dictionaries(_KEYS.filter(lambda k: k not in names), _json_values(), max_size=2)
     return st.tuples(base, extra).map(lambda pair: {**pair[1], **pair[0]})
 
 
@@ -264,9 +292,12 @@ _PRIMITIVES: dict[str, Callable[[], st.SearchStrategy]] = {
 assert set(_PRIMITIVES) >= {p.name for p in (STR, INT, FLOAT, BOOL, TIME, IP, DURATION, ANY)}
 
 
-def records(t: Type, where: ir.TExpr | None = None,
-            predicate: Callable[[dict], Any] | None = None,
-            pool: Pool | None = None) -> st.SearchStrategy:  # fmt: skip
+def records(
+    t: Type,
+    where: ir.TExpr | None = None,
+    predicate: Callable[[dict], Any] | None = None,
+    pool: Pool | None = None,
+) -> st.SearchStrategy:
     """Records of type `t`; with `where` (typed condition) and its compiled
     `predicate`, only records that satisfy it; `pool`: constants to try."""
     strategy = values(t, constraints(where), (), pool)

@@ -70,12 +70,12 @@ def select(tests: Iterable[ir.TestPlan], pattern: str | None) -> list[ir.TestPla
     if not pattern:
         return tests
     low = pattern.lower()
-    return [t for t in tests
-            if low in t.name.lower() or fnmatch.fnmatchcase(t.name.lower(), low)]  # fmt: skip
+    return [t for t in tests if low in t.name.lower() or fnmatch.fnmatchcase(t.name.lower(), low)]
 
 
-def run_tests(program, *, pattern: str | None = None, examples: int | None = None,
-              seed: int | None = None) -> list[TestOutcome]:  # fmt: skip
+def run_tests(
+    program, *, pattern: str | None = None, examples: int | None = None, seed: int | None = None
+) -> list[TestOutcome]:
     """Run the tests of a loaded program (`flowlang.testing.FlowProgram`)."""
     outcomes = []
     for index, test in enumerate(program.plan.tests):
@@ -85,8 +85,9 @@ def run_tests(program, *, pattern: str | None = None, examples: int | None = Non
     return outcomes
 
 
-def run_test(program, index: int, test: ir.TestPlan, *, examples: int | None = None,
-             seed: int | None = None) -> TestOutcome:  # fmt: skip
+def run_test(
+    program, index: int, test: ir.TestPlan, *, examples: int | None = None, seed: int | None = None
+) -> TestOutcome:
     outcome = TestOutcome(program.plan.file, test.name, test.property, test.line, passed=False)
     began = time.perf_counter()
     try:
@@ -150,7 +151,8 @@ def _property(program, index, test, outcome, examples, seed) -> None:
         if failed.inputs is not None:
             failed = _fewer_records(program, index, test, fixed, failed)
             outcome.counterexample = "\n".join(
-                f"given {name} = {value_literal(records)}" for name, records in failed.inputs.items()
+                f"given {name} = {value_literal(records)}"
+                for name, records in failed.inputs.items()
             )
         raise failed from None
     except HypothesisException as exc:
@@ -190,11 +192,16 @@ def _check_run(program, index: int, test: ir.TestPlan, inputs: dict, laws: bool)
     if laws:
         again = program.run(inputs, now=test.now, env=dict(test.env))
         for name in result.outputs:
-            for what, first, second in (("records", result.outputs[name], again.outputs[name]),
-                                        ("error records", result.errors[name], again.errors[name])):  # fmt: skip
+            for what, first, second in (
+                ("records", result.outputs[name], again.outputs[name]),
+                ("error records", result.errors[name], again.errors[name]),
+            ):
                 if _multiset(first) != _multiset(second):
-                    raise Failed(f"law broken: determinism — `{name}` gave different {what} on "
-                                 "the same input", test.span)  # fmt: skip
+                    raise Failed(
+                        f"law broken: determinism — `{name}` gave different {what} on "
+                        "the same input",
+                        test.span,
+                    )
 
 
 # ---------------------------------------------------------------- laws
@@ -283,14 +290,14 @@ def _is_ip_text(value: Any) -> bool:
 # ---------------------------------------------------------------- expectations
 
 
-def check_expect(program, index: int, position: int, expect: ir.ExpectPlan,
-                 result: RunResult) -> str | None:  # fmt: skip
+def check_expect(
+    program, index: int, position: int, expect: ir.ExpectPlan, result: RunResult
+) -> str | None:
     """Why `expect` does not hold for `result`, or None when it does."""
     kind = expect.kind
     if kind == "counts":
         counts = {
-            key: result.count(name, part)
-            for key, (name, part) in program.count_keys().items()
+            key: result.count(name, part) for key, (name, part) in program.count_keys().items()
         }
         if program.check(index, "e", position)(counts):
             return None
@@ -309,8 +316,7 @@ def check_expect(program, index: int, position: int, expect: ir.ExpectPlan,
         wanted = expect.records[0]
         found = next((r for r in records if _matches(r, wanted)), None)
         if kind == "contains" and found is None:
-            return (f"no record of {what} matches {record_literal(wanted)}"
-                    + _listing(records))  # fmt: skip
+            return f"no record of {what} matches {record_literal(wanted)}" + _listing(records)
         if kind == "lacks" and found is not None:
             return f"{what} has a record matching {record_literal(wanted)}:\n  {_show(found)}"
         return None
@@ -320,8 +326,11 @@ def check_expect(program, index: int, position: int, expect: ir.ExpectPlan,
             return None
         missing = [r for r in expect.records if _norm(r) in (want - got)]
         extra = [r for r in records if _norm(r) in (got - want)]
-        parts = [f"{what} has {len(records)} record(s), expected {len(expect.records)}"
-                 if len(records) != len(expect.records) else f"{what} differs"]  # fmt: skip
+        parts = [
+            f"{what} has {len(records)} record(s), expected {len(expect.records)}"
+            if len(records) != len(expect.records)
+            else f"{what} differs"
+        ]
         parts += [f"  missing:    {_show(r)}" for r in missing[:5]]
         parts += [f"  unexpected: {_show(r)}" for r in extra[:5]]
         return "\n".join(parts)
@@ -337,7 +346,9 @@ def check_expect(program, index: int, position: int, expect: ir.ExpectPlan,
         if kind == "reaches" and not present:
             return f"a given record of `{expect.given}` did not reach `{expect.pipeline}`:\n  {_show(rec)}"
         if kind == "absent" and present:
-            return f"a given record of `{expect.given}` reached `{expect.pipeline}`:\n  {_show(rec)}"
+            return (
+                f"a given record of `{expect.given}` reached `{expect.pipeline}`:\n  {_show(rec)}"
+            )
     return None
 
 
@@ -357,7 +368,7 @@ def _fields_of(e: Any) -> set:
 
 def _short(expect: ir.ExpectPlan) -> str:
     text = expect.text
-    return text[len("expect "):] if text.startswith("expect ") else text
+    return text[len("expect ") :] if text.startswith("expect ") else text
 
 
 def _listing(records: list) -> str:

@@ -72,9 +72,7 @@ def ewma_reference(values, keys, alpha, warmup, threshold):
         elif len(set(before)) == 1:
             out.append((x != before[0], None))
         else:
-            weights = [(1 - a) ** (n - 1)] + [
-                a * (1 - a) ** (n - i) for i in range(2, n + 1)
-            ]
+            weights = [(1 - a) ** (n - 1)] + [a * (1 - a) ** (n - i) for i in range(2, n + 1)]
             mean = sum(w * v for w, v in zip(weights, before))
             var = sum(w * (v - mean) ** 2 for w, v in zip(weights, before))
             z = (Fraction(x) - mean) / Fraction(math.sqrt(var))
@@ -90,7 +88,10 @@ def assert_matches(got, want, threshold):
             assert score is None and flag == ref_flag, i
             continue
         assert score is not None and math.isclose(score, ref_score, rel_tol=1e-6, abs_tol=1e-6), (
-            i, score, ref_score)  # fmt: skip
+            i,
+            score,
+            ref_score,
+        )
         if abs(abs(ref_score) - threshold) > 1e-6:  # not on the edge of the threshold
             assert flag == ref_flag, i
 
@@ -116,9 +117,13 @@ value = st.one_of(
 
 
 @settings(max_examples=150, deadline=None)
-@given(values=st.lists(value, max_size=120), keys=st.lists(st.sampled_from(["a", "b", None])),
-       window=st.integers(2, 20), warmup=st.integers(2, 20),
-       threshold=st.sampled_from([1.0, 2.5, 3.0]))  # fmt: skip
+@given(
+    values=st.lists(value, max_size=120),
+    keys=st.lists(st.sampled_from(["a", "b", None])),
+    window=st.integers(2, 20),
+    warmup=st.integers(2, 20),
+    threshold=st.sampled_from([1.0, 2.5, 3.0]),
+)
 def test_zscore_matches_the_reference(values, keys, window, warmup, threshold):
     warmup = min(warmup, window)
     keys = (keys or [None]) * (len(values) // max(len(keys), 1) + 1)
@@ -129,15 +134,22 @@ def test_zscore_matches_the_reference(values, keys, window, warmup, threshold):
 
 
 @settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.one_of(st.none(), st.integers(-3, 3), floats),
-                       max_size=60),
-       keys=st.lists(st.sampled_from(["a", "b"]), min_size=1),
-       alpha=st.sampled_from([0.05, 0.1, 0.3, 0.9]), warmup=st.integers(2, 8),
-       threshold=st.sampled_from([1.0, 3.0]))  # fmt: skip
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(-3, 3), floats), max_size=60),
+    keys=st.lists(st.sampled_from(["a", "b"]), min_size=1),
+    alpha=st.sampled_from([0.05, 0.1, 0.3, 0.9]),
+    warmup=st.integers(2, 8),
+    threshold=st.sampled_from([1.0, 3.0]),
+)
 def test_ewma_matches_the_reference(values, keys, alpha, warmup, threshold):
     keys = keys * (len(values) // len(keys) + 1)
-    proc = make(method="ewma", method_args={"alpha": alpha}, warmup=warmup, threshold=threshold,
-                by=(("k",),))  # fmt: skip
+    proc = make(
+        method="ewma",
+        method_args={"alpha": alpha},
+        warmup=warmup,
+        threshold=threshold,
+        by=(("k",),),
+    )
     got = [proc({"v": v, "k": k}) for v, k in zip(values, keys)]
     want = ewma_reference(values, keys, alpha, warmup, threshold)
     assert_matches([(r["anomaly"], r["anomaly_score"]) for r in got], want, threshold)
@@ -146,8 +158,11 @@ def test_ewma_matches_the_reference(values, keys, alpha, warmup, threshold):
 @st.composite
 def steady_series(draw, length=400):
     """A repeating pattern (up to 4 values, at least two different) around a level."""
-    pattern = draw(st.lists(st.floats(-1, 1).filter(representable), min_size=2, max_size=4)
-                   .filter(lambda p: len(set(p)) > 1))  # fmt: skip
+    pattern = draw(
+        st.lists(st.floats(-1, 1).filter(representable), min_size=2, max_size=4).filter(
+            lambda p: len(set(p)) > 1
+        )
+    )
     level = draw(st.floats(-1e4, 1e4))
     scale = draw(st.floats(0.01, 100))
     return (
@@ -159,9 +174,11 @@ def steady_series(draw, length=400):
 
 detectors = st.one_of(
     st.builds(lambda w: {"method": "zscore", "window": w, "warmup": 10}, st.integers(10, 200)),
-    st.builds(lambda a: {"method": "ewma", "method_args": {"alpha": a},
-                         "warmup": math.ceil(3 / a)}, st.sampled_from([0.02, 0.05, 0.1, 0.2])),
-)  # fmt: skip
+    st.builds(
+        lambda a: {"method": "ewma", "method_args": {"alpha": a}, "warmup": math.ceil(3 / a)},
+        st.sampled_from([0.02, 0.05, 0.1, 0.2]),
+    ),
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -179,8 +196,9 @@ def test_injected_spikes_are_flagged_and_nothing_else(series, detector, data):
     # one to three spikes after the warm-up, 400 values apart, so that each
     # has left the statistics before the next one comes
     count = data.draw(st.integers(1, 3))
-    positions = [detector["warmup"] + 100 + 400 * j + data.draw(st.integers(0, 150))
-                 for j in range(count)]  # fmt: skip
+    positions = [
+        detector["warmup"] + 100 + 400 * j + data.draw(st.integers(0, 150)) for j in range(count)
+    ]
     for p in positions:
         sign = data.draw(st.sampled_from([-1, 1]))
         values[p] = level + sign * scale * data.draw(st.floats(30, 1000))
@@ -255,9 +273,7 @@ def test_keys_have_separate_statistics_and_null_is_a_key():
     assert not any(r["anomaly"] for r in recs)
     assert proc({"v": 1000, "host": "b", "geo": {"dc": "x"}})["anomaly"] is False
     assert proc({"v": 1000, "host": "a", "geo": {"dc": "x"}})["anomaly"] is True
-    assert (
-        proc({"v": 1000, "host": "b", "geo": None})["anomaly_score"] is None
-    )  # new key
+    assert proc({"v": 1000, "host": "b", "geo": None})["anomaly_score"] is None  # new key
 
 
 def test_the_number_of_keys_is_bounded_least_recently_seen_first():
@@ -294,16 +310,19 @@ def test_anomalies_are_counted():
     assert proc.ctx.counters["anomalies"] == 1
 
 
-@pytest.mark.parametrize("args, words", [
-    ({"method": "ewma", "method_args": {"alpha": 0.0}}, "alpha"),
-    ({"method": "ewma", "method_args": {"alpha": 1.0}}, "alpha"),
-    ({"threshold": 0}, "threshold"),
-    ({"window": 1, "warmup": 1}, "window"),
-    ({"warmup": 1}, "warmup"),
-    ({"window": 5, "warmup": 10}, "larger than `window`"),
-    ({"max_keys": 0}, "max_keys"),
-    ({"method": "median"}, "median"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ({"method": "ewma", "method_args": {"alpha": 0.0}}, "alpha"),
+        ({"method": "ewma", "method_args": {"alpha": 1.0}}, "alpha"),
+        ({"threshold": 0}, "threshold"),
+        ({"window": 1, "warmup": 1}, "window"),
+        ({"warmup": 1}, "warmup"),
+        ({"window": 5, "warmup": 10}, "larger than `window`"),
+        ({"max_keys": 0}, "max_keys"),
+        ({"method": "median"}, "median"),
+    ],
+)
 def test_arguments_that_make_no_sense_are_refused(args, words):
     with pytest.raises(ValueError, match=words):
         make(**args)
@@ -344,17 +363,18 @@ def test_anomaly_in_a_compiled_pipeline(tmp_path):
     assert len([r for r in result.output if r["anomaly_score"] is None]) == 2 * 10 + 1
     assert [(e["code"], e["record"]["i"]) for e in result.errors] == [("type", 300)]
     good = records[:-2]
-    want = zscore_reference(
-        [r["latency_ms"] for r in good], [r["host"] for r in good], 50, 10, 4.0
-    )
+    want = zscore_reference([r["latency_ms"] for r in good], [r["host"] for r in good], 50, 10, 4.0)
     assert [i for i, (flag, _) in enumerate(want) if flag] == [301, 441]
 
 
-@pytest.mark.parametrize("args, words", [
-    ("window=5, warmup=10", "larger than `window`"),
-    ("method=ewma(alpha=1.5)", "alpha"),
-    ("threshold=0", "threshold"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ("window=5, warmup=10", "larger than `window`"),
+        ("method=ewma(alpha=1.5)", "alpha"),
+        ("threshold=0", "threshold"),
+    ],
+)
 def test_the_checker_refuses_arguments_that_make_no_sense(args, words):
     from flowlang.compiler import compile_source
     from flowlang.source import SourceFile

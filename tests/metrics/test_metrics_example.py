@@ -64,38 +64,56 @@ def expected_samples() -> list[dict]:
 
     samples = []
     rows, _late = summarize_reference(
-        records, 60_000, 15_000,
+        records,
+        60_000,
+        15_000,
         aggregates=(("requests", "count", None), ("p95_latency_ms", "p95", ("latency_ms",))),
         keys=(("country", ("country",)),),
-    )  # fmt: skip
+    )
     for row in rows:
         for field in ("requests", "p95_latency_ms"):
-            samples.append({"series": f"requests_{field}", "tags": {"country": row["country"]},
-                            "value": float(row[field]),
-                            "time": _iso(row["window_start"])})  # fmt: skip
+            samples.append(
+                {
+                    "series": f"requests_{field}",
+                    "tags": {"country": row["country"]},
+                    "value": float(row[field]),
+                    "time": _iso(row["window_start"]),
+                }
+            )
 
-    scores = zscore_reference([r["latency_ms"] for r in records], [r["host"] for r in records],
-                              100, 10, 4.0)  # fmt: skip
+    scores = zscore_reference(
+        [r["latency_ms"] for r in records], [r["host"] for r in records], 100, 10, 4.0
+    )
     for rec, (flagged, score) in zip(records, scores):
         if flagged:
-            samples.append({"series": "latency_anomalies_latency_ms", "tags": {"host": rec["host"]},
-                            "value": rec["latency_ms"], "time": _iso(rec["ts"])})  # fmt: skip
+            samples.append(
+                {
+                    "series": "latency_anomalies_latency_ms",
+                    "tags": {"host": rec["host"]},
+                    "value": rec["latency_ms"],
+                    "time": _iso(rec["ts"]),
+                }
+            )
             if score is not None:
-                samples.append({"series": "latency_anomalies_anomaly_score",
-                                "tags": {"host": rec["host"]}, "value": score,
-                                "time": _iso(rec["ts"])})  # fmt: skip
+                samples.append(
+                    {
+                        "series": "latency_anomalies_anomaly_score",
+                        "tags": {"host": rec["host"]},
+                        "value": score,
+                        "time": _iso(rec["ts"]),
+                    }
+                )
     return _sorted(samples)
 
 
 def _sorted(samples: list[dict]) -> list[dict]:
-    return sorted(
-        samples, key=lambda s: (s["time"], s["series"], sorted(s["tags"].items()))
-    )
+    return sorted(samples, key=lambda s: (s["time"], s["series"], sorted(s["tags"].items())))
 
 
 def _same(got: list[dict], want: list[dict]) -> None:
     assert [(s["series"], s["tags"], s["time"]) for s in got] == [
-        (s["series"], s["tags"], s["time"]) for s in want]  # fmt: skip
+        (s["series"], s["tags"], s["time"]) for s in want
+    ]
     for g, w in zip(got, want):
         assert math.isclose(g["value"], w["value"], rel_tol=1e-9), (g, w)
 
@@ -105,12 +123,13 @@ def test_the_expected_series_follow_from_the_data():
     _same(expected_samples(), expected)
     # the example shows something: several countries, the private range,
     # the latency incident on web-2 and the one slow request on web-3
-    countries = {
-        s["tags"]["country"] for s in expected if s["series"] == "requests_requests"
-    }
+    countries = {s["tags"]["country"] for s in expected if s["series"] == "requests_requests"}
     assert {"US", "GB", "DE", "JP", "unknown"} <= countries
-    anomalies = [(s["tags"]["host"], s["value"]) for s in expected
-                 if s["series"] == "latency_anomalies_latency_ms"]  # fmt: skip
+    anomalies = [
+        (s["tags"]["host"], s["value"])
+        for s in expected
+        if s["series"] == "latency_anomalies_latency_ms"
+    ]
     assert anomalies == [
         ("web-2", 1180.5),
         ("web-2", 947.2),
@@ -121,17 +140,29 @@ def test_the_expected_series_follow_from_the_data():
 
 def test_the_metrics_example_runs_into_victoria_metrics(victoria_metrics, tmp_path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    proc = run_flow_cli(Path("examples") / "metrics.flow", cwd=tmp_path, env={
-        "FLOW_INFLUX_URL": victoria_metrics.url, "FLOW_INFLUX_BUCKET": "metrics",
-        "FLOWC_CACHE_DIR": str(tmp_path / "cache")})  # fmt: skip
+    proc = run_flow_cli(
+        Path("examples") / "metrics.flow",
+        cwd=tmp_path,
+        env={
+            "FLOW_INFLUX_URL": victoria_metrics.url,
+            "FLOW_INFLUX_BUCKET": "metrics",
+            "FLOWC_CACHE_DIR": str(tmp_path / "cache"),
+        },
+    )
     assert proc.returncode == 0, proc.stderr.decode()
 
     written = []
     for measurement in ("requests", "latency_anomalies"):
         for field, tags, value, ts in victoria_metrics.samples(measurement):
             when = dt.datetime.fromtimestamp(ts / 1000, UTC)
-            written.append({"series": f"{measurement}_{field}", "tags": tags, "value": value,
-                            "time": _iso(when)})  # fmt: skip
+            written.append(
+                {
+                    "series": f"{measurement}_{field}",
+                    "tags": tags,
+                    "value": value,
+                    "time": _iso(when),
+                }
+            )
     _same(_sorted(written), read_jsonl(EXPECTED))
 
     # nothing was dropped silently: the two malformed lines and the two

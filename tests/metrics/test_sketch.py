@@ -74,8 +74,10 @@ def test_quantiles_are_within_the_relative_bound(values):
 
 
 @settings(max_examples=50, deadline=None)
-@given(values=st.lists(st.floats(min_value=1.0, max_value=1e6), min_size=1, max_size=200),
-       accuracy=st.sampled_from([0.001, 0.02, 0.05]))  # fmt: skip
+@given(
+    values=st.lists(st.floats(min_value=1.0, max_value=1e6), min_size=1, max_size=200),
+    accuracy=st.sampled_from([0.001, 0.02, 0.05]),
+)
 def test_the_bound_follows_the_chosen_accuracy(values, accuracy):
     sketch = QuantileSketch(relative_accuracy=accuracy, max_buckets=100_000)
     for v in values:
@@ -158,11 +160,14 @@ def test_distinct_estimate_bound_on_generated_sets(values):
 
 
 def test_the_hash_is_the_same_in_another_process():
-    code = ("from flowlang.runtime.sketch import stable_hash64\n"
-            "print(stable_hash64('abc'), stable_hash64(12.5))")  # fmt: skip
+    code = (
+        "from flowlang.runtime.sketch import stable_hash64\n"
+        "print(stable_hash64('abc'), stable_hash64(12.5))"
+    )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     assert [int(x) for x in out] == [stable_hash64("abc"), stable_hash64(12.5)]
 
 

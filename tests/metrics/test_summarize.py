@@ -23,8 +23,15 @@ def at(seconds: float) -> dt.datetime:
 
 def make(aggregates, keys=(), every=60_000, on=("ts",), allowed_lateness=0, **extra):
     ctx = StageContext("metrics", "summarize (t.flow:2)", "t.flow:2")
-    return Summarize(ctx, aggregates=aggregates, keys=keys, every=every, on=on,
-                     allowed_lateness=allowed_lateness, **extra)  # fmt: skip
+    return Summarize(
+        ctx,
+        aggregates=aggregates,
+        keys=keys,
+        every=every,
+        on=on,
+        allowed_lateness=allowed_lateness,
+        **extra,
+    )
 
 
 def run(proc, records):
@@ -60,18 +67,24 @@ def test_the_documented_example_gives_its_output():
 def test_every_aggregate_on_a_hand_computed_window():
     values = [4, 8, 15, 16, 23, 42, None, 2.5]
     users = ["a", "b", "a", None, "c", "b", "a", "d"]
-    records = [
-        {"ts": at(i), "v": v, "user": u} for i, (v, u) in enumerate(zip(values, users))
-    ]
+    records = [{"ts": at(i), "v": v, "user": u} for i, (v, u) in enumerate(zip(values, users))]
     (rec,) = run(make(ALL), records)
     present = [4, 8, 15, 16, 23, 42, 2.5]
     assert rec == {
-        "window_start": T0, "window_end": at(60),
-        "n": 8, "total": sum(present), "mean": sum(present) / 7, "lo": 2.5, "hi": 42,
+        "window_start": T0,
+        "window_end": at(60),
+        "n": 8,
+        "total": sum(present),
+        "mean": sum(present) / 7,
+        "lo": 2.5,
+        "hi": 42,
         # nearest rank over the 7 sorted values 2.5 4 8 15 16 23 42
-        "p50": 15.0, "p90": 42.0, "p95": 42.0, "p99": 42.0,
+        "p50": 15.0,
+        "p90": 42.0,
+        "p95": 42.0,
+        "p99": 42.0,
         "users": 4,
-    }  # fmt: skip
+    }
     assert isinstance(rec["p50"], float) and isinstance(rec["hi"], int)
 
 
@@ -88,7 +101,9 @@ def test_windows_are_aligned_to_the_epoch_and_half_open():
     assert proc.add({"ts": at(299.999999)}) == []
     out = proc.add({"ts": at(300)}) + proc.flush()
     assert [(r["window_start"], r["window_end"], r["n"]) for r in out] == [
-        (T0, at(300), 2), (at(300), at(600), 1)]  # fmt: skip
+        (T0, at(300), 2),
+        (at(300), at(600), 1),
+    ]
 
 
 def test_the_window_of_a_record_before_1970():
@@ -100,8 +115,10 @@ def test_the_window_of_a_record_before_1970():
 
 def test_times_in_other_zones_and_naive_times_count_as_utc():
     plus2 = dt.timezone(dt.timedelta(hours=2))
-    records = [{"ts": dt.datetime(2024, 5, 1, 14, 0, 30, tzinfo=plus2)},
-               {"ts": dt.datetime(2024, 5, 1, 12, 0, 40)}]  # fmt: skip
+    records = [
+        {"ts": dt.datetime(2024, 5, 1, 14, 0, 30, tzinfo=plus2)},
+        {"ts": dt.datetime(2024, 5, 1, 12, 0, 40)},
+    ]
     (rec,) = run(make((("n", "count", None),)), records)
     assert rec["window_start"] == T0 and rec["n"] == 2
     assert rec["window_start"].tzinfo is UTC
@@ -119,13 +136,22 @@ def test_nested_and_null_keys_are_groups_in_a_fixed_order():
     ]
     out = run(make((("n", "count", None),), keys=keys), records)
     assert [(r["country"], r["status"], r["n"]) for r in out] == [
-        (None, None, 1), (None, 200, 2), ("CZ", 500, 1), ("DE", 200, 2)]  # fmt: skip
+        (None, None, 1),
+        (None, 200, 2),
+        ("CZ", 500, 1),
+        ("DE", 200, 2),
+    ]
 
 
 def test_true_and_1_are_different_keys_but_1_and_1_0_are_the_same():
-    records = [{"ts": at(1), "k": True}, {"ts": at(2), "k": 1}, {"ts": at(3), "k": 1.0},
-               {"ts": at(4), "k": "1"}, {"ts": at(5), "k": [1, 2]},
-               {"ts": at(6), "k": [1, 2]}]  # fmt: skip
+    records = [
+        {"ts": at(1), "k": True},
+        {"ts": at(2), "k": 1},
+        {"ts": at(3), "k": 1.0},
+        {"ts": at(4), "k": "1"},
+        {"ts": at(5), "k": [1, 2]},
+        {"ts": at(6), "k": [1, 2]},
+    ]
     out = run(make((("n", "count", None),), keys=(("k", ("k",)),)), records)
     assert [(r["k"], r["n"]) for r in out] == [(True, 1), (1, 2), ("1", 1), ([1, 2], 2)]
     assert type(out[0]["k"]) is bool
@@ -175,11 +201,14 @@ def test_a_record_far_ahead_closes_every_window_before_it():
     assert [r["window_start"] for r in closed] == [T0, at(60), at(120)]
 
 
-@pytest.mark.parametrize("value, words", [
-    (None, "`ts` is null"),
-    ("2024-05-01T12:00:00Z", "`ts` is a str, not a time"),
-    (1714564800, "`ts` is a int, not a time"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (None, "`ts` is null"),
+        ("2024-05-01T12:00:00Z", "`ts` is a str, not a time"),
+        (1714564800, "`ts` is a int, not a time"),
+    ],
+)
 def test_a_record_without_a_time_goes_to_the_error_stream(value, words):
     proc = make((("n", "count", None),))
     with pytest.raises(RecordError) as err:
@@ -203,9 +232,7 @@ def test_a_value_that_is_not_a_finite_number_is_an_error_and_leaves_no_trace(val
     with pytest.raises(RecordError) as err:
         proc.add({"ts": at(2), "v": value})
     assert err.value.code == "type" and "`v`" in err.value.message
-    assert proc.flush() == [
-        {"window_start": T0, "window_end": at(60), "total": 2, "n": 1}
-    ]
+    assert proc.flush() == [{"window_start": T0, "window_end": at(60), "total": 2, "n": 1}]
 
 
 def test_distinct_count_takes_any_kind_of_value():
@@ -224,21 +251,22 @@ def test_tick_does_nothing_with_event_time():
 
 
 def test_flush_emits_open_windows_in_order_and_later_records_for_them_are_late():
-    proc = make(
-        (("n", "count", None),), keys=(("k", ("k",)),), allowed_lateness=3_600_000
-    )
+    proc = make((("n", "count", None),), keys=(("k", ("k",)),), allowed_lateness=3_600_000)
     for s, k in [(130, "b"), (5, "b"), (70, "a"), (6, "a"), (131, None)]:
         proc.add({"ts": at(s), "k": k})
     out = proc.flush()
     assert [(r["window_start"], r["k"]) for r in out] == [
-        (T0, "a"), (T0, "b"), (at(60), "a"), (at(120), None), (at(120), "b")]  # fmt: skip
+        (T0, "a"),
+        (T0, "b"),
+        (at(60), "a"),
+        (at(120), None),
+        (at(120), "b"),
+    ]
     assert proc.flush() == []
     with pytest.raises(RecordError) as err:
         proc.add({"ts": at(100), "k": "a"})
     assert err.value.code == "late"
-    assert [r["window_start"] for r in run(proc, [{"ts": at(200), "k": "a"}])] == [
-        at(180)
-    ]
+    assert [r["window_start"] for r in run(proc, [{"ts": at(200), "k": "a"}])] == [at(180)]
 
 
 class Clock:
@@ -259,9 +287,7 @@ def test_processing_time_windows_close_by_the_clock():
     proc.add({})
     assert proc.tick(at(59)) == []
     closed = proc.tick(at(60))
-    assert [(r["window_start"], r["window_end"], r["n"]) for r in closed] == [
-        (T0, at(60), 2)
-    ]
+    assert [(r["window_start"], r["window_end"], r["n"]) for r in closed] == [(T0, at(60), 2)]
     assert proc.tick(at(61)) == []
     clock.now = at(61)
     proc.add({})
@@ -291,8 +317,16 @@ def test_processing_time_uses_the_real_clock_by_default():
 
 
 def test_beyond_the_exact_limit_groups_switch_to_sketches():
-    proc = make((("p50", "p50", ("v",)), ("p99", "p99", ("v",)), ("d", "distinct_count", ("v",)),
-                 ("n", "count", None), ("total", "sum", ("v",))), exact_limit=100)  # fmt: skip
+    proc = make(
+        (
+            ("p50", "p50", ("v",)),
+            ("p99", "p99", ("v",)),
+            ("d", "distinct_count", ("v",)),
+            ("n", "count", None),
+            ("total", "sum", ("v",)),
+        ),
+        exact_limit=100,
+    )
     values = [float(i) for i in range(1, 5001)]
     (rec,) = run(proc, [{"ts": at(i / 100), "v": v} for i, v in enumerate(values)])
     assert proc.ctx.counters["sketched"] == 2  # the values and the distinct set
@@ -321,12 +355,18 @@ def test_count_of_a_field_counts_its_non_null_values():
     assert (rec["records"], rec["with_v"]) == (3, 1)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(aggregates=(("n", "count", None),), every=0), "every"),
-    (dict(aggregates=(("n", "count", None),), every=1000, allowed_lateness=-1), "allowed_lateness"),
-    (dict(aggregates=(("x", "median", ("v",)),), every=1000), "median"),
-    (dict(aggregates=(("x", "sum", None),), every=1000), "needs a field"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(aggregates=(("n", "count", None),), every=0), "every"),
+        (
+            dict(aggregates=(("n", "count", None),), every=1000, allowed_lateness=-1),
+            "allowed_lateness",
+        ),
+        (dict(aggregates=(("x", "median", ("v",)),), every=1000), "median"),
+        (dict(aggregates=(("x", "sum", None),), every=1000), "needs a field"),
+    ],
+)
 def test_impossible_arguments_are_refused_at_start(kwargs, words):
     with pytest.raises(ValueError, match=words):
         Summarize(StageContext("p", "s", "t.flow:1"), **kwargs)
@@ -363,9 +403,7 @@ def run_compiled(text: str, tmp_path, records, batch_size: int):
     module_path.write_text(result.code, encoding="utf-8")
     module = load_module(module_path)
     with _environment(tmp_path, None):
-        ctx = Context(
-            state_dir=str(tmp_path / "state"), status=False, batch_size=batch_size
-        )
+        ctx = Context(state_dir=str(tmp_path / "state"), status=False, batch_size=batch_size)
         outcome = run_program(module.build, ctx)
     output = read_jsonl(tmp_path / "output.jsonl")
     return output, read_jsonl(tmp_path / "errors.jsonl"), outcome.exit_code
@@ -394,10 +432,13 @@ def _generated_requests(n: int, seed: int):
     cursor = 0.0
     for _ in range(n):
         cursor += rnd.uniform(-45, 8) if rnd.random() < 0.05 else rnd.uniform(0, 4)
-        rec = {"ts": _iso(at(cursor)), "host": rnd.choice(["a", "b", None]),
-               "geo": rnd.choice([None, {"country": "CZ"}, {"country": "DE"}, {"country": None}]),
-               "v": rnd.choice([None, round(rnd.uniform(0, 500), 3), rnd.randint(0, 9)]),
-               "user": rnd.choice(["u1", "u2", "u3", None])}  # fmt: skip
+        rec = {
+            "ts": _iso(at(cursor)),
+            "host": rnd.choice(["a", "b", None]),
+            "geo": rnd.choice([None, {"country": "CZ"}, {"country": "DE"}, {"country": None}]),
+            "v": rnd.choice([None, round(rnd.uniform(0, 500), 3), rnd.randint(0, 9)]),
+            "user": rnd.choice(["u1", "u2", "u3", None]),
+        }
         if rnd.random() < 0.02:
             rec["ts"] = None
         out.append(rec)
@@ -405,41 +446,56 @@ def _generated_requests(n: int, seed: int):
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 1024])
-def test_a_compiled_summarize_equals_the_reference_whatever_the_batch_size(
-    tmp_path, batch_size
-):
+def test_a_compiled_summarize_equals_the_reference_whatever_the_batch_size(tmp_path, batch_size):
     from tests.metrics.test_summarize_properties import reference
 
     records = _generated_requests(600, seed=11)
     output, errors, code = run_compiled(PROGRAM, tmp_path, records, batch_size)
     assert code == 0
-    parsed = [dict(r, ts=None if r["ts"] is None else
-                   dt.datetime.fromisoformat(r["ts"].replace("Z", "+00:00")))
-              for r in records]  # fmt: skip
-    aggregates = (("n", "count", None), ("total", "sum", ("v",)), ("mean", "avg", ("v",)),
-                  ("lo", "min", ("v",)), ("hi", "max", ("v",)), ("p50", "p50", ("v",)),
-                  ("p99", "p99", ("v",)), ("users", "distinct_count", ("user",)))  # fmt: skip
+    parsed = [
+        dict(
+            r,
+            ts=None
+            if r["ts"] is None
+            else dt.datetime.fromisoformat(r["ts"].replace("Z", "+00:00")),
+        )
+        for r in records
+    ]
+    aggregates = (
+        ("n", "count", None),
+        ("total", "sum", ("v",)),
+        ("mean", "avg", ("v",)),
+        ("lo", "min", ("v",)),
+        ("hi", "max", ("v",)),
+        ("p50", "p50", ("v",)),
+        ("p99", "p99", ("v",)),
+        ("users", "distinct_count", ("user",)),
+    )
     # the schema makes every v a float
     coerced = [dict(r, v=None if r["v"] is None else float(r["v"])) for r in parsed]
     keys = (("host", ("host",)), ("country", ("geo", "country")))
-    expected, expected_errors = reference(
-        coerced, 60_000, 30_000, aggregates=aggregates, keys=keys
-    )
-    expected = [dict(r, window_start=_iso(r["window_start"]), window_end=_iso(r["window_end"]))
-                for r in expected]  # fmt: skip
+    expected, expected_errors = reference(coerced, 60_000, 30_000, aggregates=aggregates, keys=keys)
+    expected = [
+        dict(r, window_start=_iso(r["window_start"]), window_end=_iso(r["window_end"]))
+        for r in expected
+    ]
     assert output == expected
     assert [(e["code"], e["stage"].split(" ")[0]) for e in errors] == [
-        (code_, "summarize") for _, code_ in expected_errors]  # fmt: skip
+        (code_, "summarize") for _, code_ in expected_errors
+    ]
     assert {code_ for _, code_ in expected_errors} == {"late", "window"}
     assert all(e["record"] is not None for e in errors)
 
 
-@pytest.mark.parametrize("sink_args, words", [
-    ("tags=[host, window_end], fields=[n]", ["window_end", "time"]),
-    ("tags=[host], fields=[n, window_start]", ["window_start", "time"]),
-    ("tags=[host], fields=[n, p59]", ["p59"]),
-    ("tags=[hots], fields=[n]", ["hots"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "sink_args, words",
+    [
+        ("tags=[host, window_end], fields=[n]", ["window_end", "time"]),
+        ("tags=[host], fields=[n, window_start]", ["window_start", "time"]),
+        ("tags=[host], fields=[n, p59]", ["p59"]),
+        ("tags=[hots], fields=[n]", ["hots"]),
+    ],
+)
 def test_the_checker_knows_the_types_summarize_writes(sink_args, words):
     from flowlang.compiler import compile_source
     from flowlang.source import SourceFile
@@ -501,15 +557,18 @@ def test_open_windows_of_a_followed_file_are_left_to_the_next_run(tmp_path):
         '  | sink file("output.jsonl")\n'
     )
     first = [{"ts": _iso(at(s)), "host": h} for s, h in [(1, "a"), (2, "b"), (3, "a")]]
-    second = [
-        {"ts": _iso(at(s)), "host": h} for s, h in [(61, "a"), (62, "a"), (70, "c")]
-    ]
+    second = [{"ts": _iso(at(s)), "host": h} for s, h in [(61, "a"), (62, "a"), (70, "c")]]
     write_jsonl(tmp_path / "input.jsonl", first + second)
     env = {**os.environ, "FLOWC_CACHE_DIR": str(tmp_path / "cache")}
 
     def start():
-        return subprocess.Popen([FLOWC, "run", "metrics.flow"], cwd=tmp_path, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        return subprocess.Popen(
+            [FLOWC, "run", "metrics.flow"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     output = tmp_path / "output.jsonl"
     for later in ([], [{"ts": _iso(at(121)), "host": "a"}]):
@@ -530,11 +589,17 @@ def test_open_windows_of_a_followed_file_are_left_to_the_next_run(tmp_path):
         assert proc.returncode == 0, stderr.decode()
         if not later:
             # the window of 12:01 is open: not emitted, its records not acknowledged
-            assert _rows(output) == [("2024-05-01T12:00:00Z", "a", 2),
-                                     ("2024-05-01T12:00:00Z", "b", 1)]  # fmt: skip
+            assert _rows(output) == [
+                ("2024-05-01T12:00:00Z", "a", 2),
+                ("2024-05-01T12:00:00Z", "b", 1),
+            ]
             assert "open windows kept for the next run" in stderr.decode()
-    assert _rows(output) == [("2024-05-01T12:00:00Z", "a", 2), ("2024-05-01T12:00:00Z", "b", 1),
-                             ("2024-05-01T12:01:00Z", "a", 2), ("2024-05-01T12:01:00Z", "c", 1)]  # fmt: skip
+    assert _rows(output) == [
+        ("2024-05-01T12:00:00Z", "a", 2),
+        ("2024-05-01T12:00:00Z", "b", 1),
+        ("2024-05-01T12:01:00Z", "a", 2),
+        ("2024-05-01T12:01:00Z", "c", 1),
+    ]
 
 
 def test_open_windows_over_stdin_are_flushed_at_shutdown(tmp_path):
@@ -552,10 +617,14 @@ def test_open_windows_over_stdin_are_flushed_at_shutdown(tmp_path):
         '  | sink file("output.jsonl")\n'
     )
     events = [(1, "a"), (2, "b"), (3, "a"), (61, "a"), (62, "a"), (70, "c")]
-    proc = subprocess.Popen([FLOWC, "run", "metrics.flow"], cwd=tmp_path,
-                            env={**os.environ, "FLOWC_CACHE_DIR": str(tmp_path / "cache")},
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [FLOWC, "run", "metrics.flow"],
+        cwd=tmp_path,
+        env={**os.environ, "FLOWC_CACHE_DIR": str(tmp_path / "cache")},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert proc.stdin is not None
         for s, h in events:
@@ -569,5 +638,8 @@ def test_open_windows_over_stdin_are_flushed_at_shutdown(tmp_path):
             proc.kill()
     assert proc.returncode == 0, stderr.decode()
     assert _rows(tmp_path / "output.jsonl") == [
-        ("2024-05-01T12:00:00Z", "a", 2), ("2024-05-01T12:00:00Z", "b", 1),
-        ("2024-05-01T12:01:00Z", "a", 2), ("2024-05-01T12:01:00Z", "c", 1)]  # fmt: skip
+        ("2024-05-01T12:00:00Z", "a", 2),
+        ("2024-05-01T12:00:00Z", "b", 1),
+        ("2024-05-01T12:01:00Z", "a", 2),
+        ("2024-05-01T12:01:00Z", "c", 1),
+    ]

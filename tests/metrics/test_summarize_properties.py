@@ -82,11 +82,7 @@ def nested(rec, path):
 
 def aggregate(function, records, path):
     if function == "count":
-        return (
-            len(records)
-            if path is None
-            else sum(nested(r, path) is not None for r in records)
-        )
+        return len(records) if path is None else sum(nested(r, path) is not None for r in records)
     values = [nested(r, path) for r in records]
     values = [v for v in values if v is not None]
     if function == "distinct_count":
@@ -126,9 +122,7 @@ def reference(records, every_ms, lateness_ms, aggregates=AGGREGATES, keys=KEYS):
     first_keys: dict[tuple, tuple] = {}
     errors = []
     numeric_paths = {
-        path
-        for _, f, path in aggregates
-        if path and f not in ("count", "distinct_count")
+        path for _, f, path in aggregates if path and f not in ("count", "distinct_count")
     }
     for i, rec in enumerate(records):
         t = rec.get("ts")
@@ -139,10 +133,7 @@ def reference(records, every_ms, lateness_ms, aggregates=AGGREGATES, keys=KEYS):
         if latest is not None and (window + 1) * every + lateness <= latest:
             errors.append((i, "late"))
             continue
-        if any(
-            nested(rec, p) is not None and not is_number(nested(rec, p))
-            for p in numeric_paths
-        ):
+        if any(nested(rec, p) is not None and not is_number(nested(rec, p)) for p in numeric_paths):
             errors.append((i, "type"))
             continue
         latest = micros(t) if latest is None else max(latest, micros(t))
@@ -151,9 +142,7 @@ def reference(records, every_ms, lateness_ms, aggregates=AGGREGATES, keys=KEYS):
         groups.setdefault(group, []).append(rec)
         first_keys.setdefault(group, key_values)
     out = []
-    for group in sorted(
-        groups, key=lambda g: (g[0], tuple(order(v) for v in first_keys[g]))
-    ):
+    for group in sorted(groups, key=lambda g: (g[0], tuple(order(v) for v in first_keys[g]))):
         start = EPOCH + dt.timedelta(microseconds=group[0] * every)
         row = {
             "window_start": start,
@@ -169,13 +158,20 @@ def reference(records, every_ms, lateness_ms, aggregates=AGGREGATES, keys=KEYS):
 # ---------------------------------------------------------------- running the stage
 
 
-def run_stage(records, every_ms, lateness_ms, cuts=(), exact_limit=None, aggregates=AGGREGATES,
-              keys=KEYS):  # fmt: skip
+def run_stage(
+    records, every_ms, lateness_ms, cuts=(), exact_limit=None, aggregates=AGGREGATES, keys=KEYS
+):
     """Feed `records`, calling tick() at each cut (a batch boundary)."""
     extra = {} if exact_limit is None else {"exact_limit": exact_limit}
-    proc = Summarize(StageContext("p", "summarize (t.flow:2)", "t.flow:2"), aggregates=aggregates,
-                     keys=keys, every=every_ms, on=("ts",), allowed_lateness=lateness_ms,
-                     **extra)  # fmt: skip
+    proc = Summarize(
+        StageContext("p", "summarize (t.flow:2)", "t.flow:2"),
+        aggregates=aggregates,
+        keys=keys,
+        every=every_ms,
+        on=("ts",),
+        allowed_lateness=lateness_ms,
+        **extra,
+    )
     out, errors = [], []
     for i, rec in enumerate(records):
         if i in cuts:
@@ -230,9 +226,7 @@ def inputs(draw, bad=True, max_size=60):
             if trouble == 0:
                 rec["ts"] = draw(st.sampled_from([None, "2024-03-10T00:00:00Z", 17]))
             elif trouble == 1:
-                rec["v"] = draw(
-                    st.sampled_from(["12", float("nan"), float("inf"), [1], True])
-                )
+                rec["v"] = draw(st.sampled_from(["12", float("nan"), float("inf"), [1], True]))
         records.append(rec)
     return records, every, lateness
 
@@ -301,9 +295,7 @@ def test_without_keys_there_is_one_record_per_window(data, keyless):
     keys = () if keyless else (("host", ("host",)),)
     aggregates = (("n", "count", None),)
     out, errors = run_stage(records, every, lateness, aggregates=aggregates, keys=keys)
-    assert (out, errors) == reference(
-        records, every, lateness, aggregates=aggregates, keys=keys
-    )
+    assert (out, errors) == reference(records, every, lateness, aggregates=aggregates, keys=keys)
     accepted = len(records) - len(errors)
     assert sum(r["n"] for r in out) == accepted  # nothing lost, nothing counted twice
     starts = [r["window_start"] for r in out]
@@ -321,12 +313,21 @@ class Clock:
 
 
 @settings(max_examples=80, deadline=None)
-@given(steps=st.lists(st.tuples(st.integers(0, 90_000_000), key_value), max_size=60),
-       cuts=st.sets(st.integers(0, 60)), every=st.sampled_from([1000, 60_000]))  # fmt: skip
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 90_000_000), key_value), max_size=60),
+    cuts=st.sets(st.integers(0, 60)),
+    every=st.sampled_from([1000, 60_000]),
+)
 def test_processing_time_groups_by_the_clock_whatever_the_ticks(steps, cuts, every):
     clock = Clock()
-    proc = Summarize(StageContext("p", "s", "t.flow:1"), aggregates=(("n", "count", None),),
-                     keys=(("k", ("k",)),), every=every, on=None, clock=clock)  # fmt: skip
+    proc = Summarize(
+        StageContext("p", "s", "t.flow:1"),
+        aggregates=(("n", "count", None),),
+        keys=(("k", ("k",)),),
+        every=every,
+        on=None,
+        clock=clock,
+    )
     out, stamped = [], []
     for i, (advance, k) in enumerate(steps):
         clock.now += dt.timedelta(microseconds=advance)
@@ -336,6 +337,7 @@ def test_processing_time_groups_by_the_clock_whatever_the_ticks(steps, cuts, eve
         stamped.append({"ts": clock.now, "k": k})
     out.extend(proc.flush())
     # the same as event time on the clock's readings, with nothing late
-    expected, errors = reference(stamped, every, 0, aggregates=(("n", "count", None),),
-                                 keys=(("k", ("k",)),))  # fmt: skip
+    expected, errors = reference(
+        stamped, every, 0, aggregates=(("n", "count", None),), keys=(("k", ("k",)),)
+    )
     assert errors == [] and out == expected

@@ -68,8 +68,10 @@ def test_sigterm_in_the_middle_of_a_window_then_restart_emits_it_once_and_whole(
     append(source, events[:open_at])
     first = runs.start()
     # minute 4 is emitted as soon as the first record of minute 5 is read
-    wait_for(lambda: "2024-05-01T12:04:00Z" in starts_of(windows_written(tmp_path)),
-             what="the windows before minute 5")  # fmt: skip
+    wait_for(
+        lambda: "2024-05-01T12:04:00Z" in starts_of(windows_written(tmp_path)),
+        what="the windows before minute 5",
+    )
     stop(runs, first)
     assert "flowc: stopped by signal" in runs.stderr(1)
     assert "open window" in runs.stderr(1)
@@ -79,8 +81,9 @@ def test_sigterm_in_the_middle_of_a_window_then_restart_emits_it_once_and_whole(
 
     append(source, events[open_at:])  # the rest of minute 5, then 6 and 7 (still open)
     second = runs.start()
-    wait_for(lambda: "2024-05-01T12:06:00Z" in starts_of(windows_written(tmp_path)),
-             what="minute 6")  # fmt: skip
+    wait_for(
+        lambda: "2024-05-01T12:06:00Z" in starts_of(windows_written(tmp_path)), what="minute 6"
+    )
     stop(runs, second)
     rows = windows_written(tmp_path)
     assert len(rows) == len(set(rows))  # each window once
@@ -89,9 +92,7 @@ def test_sigterm_in_the_middle_of_a_window_then_restart_emits_it_once_and_whole(
     assert state and state[0]["emitted_before"] == "2024-05-01T12:07:00Z"
 
 
-def test_kill_9_in_the_middle_of_windows_then_restart_loses_and_falsifies_no_window(
-    runs, tmp_path
-):
+def test_kill_9_in_the_middle_of_windows_then_restart_loses_and_falsifies_no_window(runs, tmp_path):
     rng = random.Random(9)
     events = window_events(30, rng)
     expected = expected_windows(events)
@@ -105,8 +106,14 @@ def test_kill_9_in_the_middle_of_windows_then_restart_loses_and_falsifies_no_win
         append(source, chunk)
         if k % 2 == 1 and k < len(chunks) - 1:
             last = chunk[-1]["ts"][:17] + "00Z"
-            wait_for(lambda: windows_written(tmp_path) and max(starts_of(windows_written(tmp_path)))
-                     >= _before(last), timeout=60, what="the closed windows")  # fmt: skip
+            wait_for(
+                lambda: (
+                    windows_written(tmp_path)
+                    and max(starts_of(windows_written(tmp_path))) >= _before(last)
+                ),
+                timeout=60,
+                what="the closed windows",
+            )
             proc.kill()
             proc.wait()
             kills += 1

@@ -31,19 +31,18 @@ LOG = ROOT / "examples" / "data" / "scale" / "access.log"
 ANON_KEY = "example-anonymization-key"
 
 
-def _flowc_run(
-    cwd: Path, example: str, name: str, env: dict[str, str]
-) -> subprocess.Popen:
+def _flowc_run(cwd: Path, example: str, name: str, env: dict[str, str]) -> subprocess.Popen:
     full_env = dict(os.environ, **env, FLOWC_CACHE_DIR=str(cwd / "cache"))
     return subprocess.Popen(
         [FLOWC, "run", f"examples/{example}", "--state-dir", str(cwd / f"state-{name}")],
-        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
-def _wait_for(
-    condition, what: str, procs: list[subprocess.Popen], timeout: float = 120
-) -> None:
+def _wait_for(condition, what: str, procs: list[subprocess.Popen], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         for proc in procs:
@@ -100,9 +99,7 @@ def run_scale_example(
 
     asyncio.run(fresh_stream())
     lines = LOG.read_text().splitlines()
-    wanted_docs = (
-        sum(1 for line in lines if "/healthz" not in line) - 2
-    )  # two lines are malformed
+    wanted_docs = sum(1 for line in lines if "/healthz" not in line) - 2  # two lines are malformed
     env = {
         "FLOW_NATS_URL": nats_url,
         "FLOW_ELASTIC_URL": elastic_url,
@@ -118,22 +115,19 @@ def run_scale_example(
     code, err = _stop(edge)
     assert code == 0, err
 
-    workers = [
-        _flowc_run(work, "scale_worker.flow", name, env) for name in ("w1", "w2")
-    ]
+    workers = [_flowc_run(work, "scale_worker.flow", name, env) for name in ("w1", "w2")]
     _wait_for(
         lambda: count(es, "web-2026.*") >= wanted_docs and count(es, "web-rejects") >= 2,
-        "workers", workers,
-    )  # fmt: skip
+        "workers",
+        workers,
+    )
     for proc in workers:
         code, err = _stop(proc)
         assert code == 0, err
     return read_all(es, "web-2026.*"), read_all(es, "web-rejects")
 
 
-def test_edge_and_two_workers_index_the_enriched_log(
-    nats_url, elastic_url, es_reader, tmp_path
-):
+def test_edge_and_two_workers_index_the_enriched_log(nats_url, elastic_url, es_reader, tmp_path):
     docs, rejects = run_scale_example(tmp_path, nats_url, elastic_url, es_reader)
     # idempotent writes: each document's id is the id of the message it came from
     assert all(doc["_id"] == doc["_nats"]["msg_id"] for doc in docs)
@@ -141,9 +135,7 @@ def test_edge_and_two_workers_index_the_enriched_log(
     want = [orjson.loads(line) for line in EXPECTED.read_bytes().splitlines()]
     assert sorted(map(comparable, docs), key=sort_key) == want
     combined = re.compile(r'^\S+ \S+ \S+ \[[^]]+\] "[^"]*" \d{3} ')
-    malformed = [
-        line for line in LOG.read_text().splitlines() if not combined.match(line)
-    ]
+    malformed = [line for line in LOG.read_text().splitlines() if not combined.match(line)]
     assert len(malformed) == 2
     assert sorted(r["raw"] for r in rejects) == sorted(malformed)
     assert {r["code"] for r in rejects} == {"parse"}

@@ -25,9 +25,7 @@ source nats(env("IN_SUBJECTS"), stream=env("IN_STREAM"), durable="roundtrip", fo
 """
 
 
-def test_records_round_trip_across_two_streams_without_loss(
-    nats_url, stream_name, tmp_path
-):
+def test_records_round_trip_across_two_streams_without_loss(nats_url, stream_name, tmp_path):
     inp, out = stream_name + "_IN", stream_name + "_OUT"
     n = 5000
     bodies = [orjson.dumps({"n": i}) for i in range(n)] + [b"{not json", b'"a string"']
@@ -52,9 +50,7 @@ def test_records_round_trip_across_two_streams_without_loss(
     assert len(stored) == n
     records = [orjson.loads(m.data) for m in stored]
     assert sorted(r["n"] for r in records) == list(range(n))
-    assert all(
-        r["doubled"] == 2 * r["n"] and r["seen_at"] == r["n"] + 1 for r in records
-    )
+    assert all(r["doubled"] == 2 * r["n"] and r["seen_at"] == r["n"] + 1 for r in records)
     assert {m.headers["Nats-Msg-Id"] for m in stored} == set(ids[:n])
     assert [(e["code"], e["raw"]) for e in result.errors] == [
         ("parse", "{not json"),
@@ -70,19 +66,22 @@ def test_records_round_trip_across_two_streams_without_loss(
     assert len(asyncio.run(stream_messages(nats_url, out))) == n
 
 
-def test_typed_messages_reach_a_file_sink_with_their_metadata(
-    nats_url, stream_name, tmp_path
-):
+def test_typed_messages_reach_a_file_sink_with_their_metadata(nats_url, stream_name, tmp_path):
     subject = stream_name.lower() + ".readings"
 
     async def setup() -> None:
         await create_stream(nats_url, stream_name)
         await publish_many(
-            nats_url, stream_name, subject,
-            [b'{"ts": "2024-01-02T03:04:05Z", "value": "1.5"}', b'{"ts": 1704164645, "value": 2}',
-             b'{"ts": "yesterday", "value": 3}'],
+            nats_url,
+            stream_name,
+            subject,
+            [
+                b'{"ts": "2024-01-02T03:04:05Z", "value": "1.5"}',
+                b'{"ts": 1704164645, "value": 2}',
+                b'{"ts": "yesterday", "value": 3}',
+            ],
             msg_ids=["r1", "r2", "r3"],
-        )  # fmt: skip
+        )
 
     asyncio.run(setup())
     program = f"""
@@ -96,9 +95,7 @@ source nats("{subject}", stream="{stream_name}", durable="files", format=json, s
     result = run_flow(program, tmp_path, env={"FLOW_NATS_URL": nats_url})
     assert result.exit_code == 0, result.stderr
     # "1.5" is not a float in JSON: that message fails the schema like "yesterday"
-    assert result.output == [
-        {"ts": "2024-01-02T03:04:05Z", "value": 2.0, "seq": 2, "id": "r2"}
-    ]
+    assert result.output == [{"ts": "2024-01-02T03:04:05Z", "value": 2.0, "seq": 2, "id": "r2"}]
     assert sorted(e["raw"] for e in result.errors) == sorted(
         [
             '{"ts": "2024-01-02T03:04:05Z", "value": "1.5"}',

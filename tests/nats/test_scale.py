@@ -46,27 +46,32 @@ def seed(url: str, stream: str, extra: tuple[str, ...] = ()) -> None:
     async def run() -> None:
         await create_stream(url, stream, [stream.lower() + ".>"])
         for other in extra:
-            await create_stream(
-                url, other, [other.lower() + ".>"], duplicate_window=600
-            )
+            await create_stream(url, other, [other.lower() + ".>"], duplicate_window=600)
         await publish_many(
-            url, stream, stream.lower() + ".events",
+            url,
+            stream,
+            stream.lower() + ".events",
             (b'{"n": %d, "text": "message number %d"}' % (i, i) for i in range(MESSAGES)),
             msg_ids=(f"msg-{i}" for i in range(MESSAGES)),
-        )  # fmt: skip
+        )
 
     asyncio.run(run())
 
 
-def start_worker(
-    tmp_path: Path, program: Path, name: str, env: dict[str, str]
-) -> subprocess.Popen:
-    full_env = dict(os.environ, **env, WORKER_LOG=str(tmp_path / f"{name}.jsonl"),
-                    FLOWC_CACHE_DIR=str(tmp_path / f"cache-{name}"))  # fmt: skip
+def start_worker(tmp_path: Path, program: Path, name: str, env: dict[str, str]) -> subprocess.Popen:
+    full_env = dict(
+        os.environ,
+        **env,
+        WORKER_LOG=str(tmp_path / f"{name}.jsonl"),
+        FLOWC_CACHE_DIR=str(tmp_path / f"cache-{name}"),
+    )
     return subprocess.Popen(
         [FLOWC, "run", str(program), "--state-dir", str(tmp_path / f"state-{name}")],
-        cwd=tmp_path, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str]:
@@ -130,9 +135,7 @@ def test_a_worker_killed_mid_stream_loses_nothing(nats_url, stream_name, tmp_pat
     survivor = start_worker(tmp_path, program, "survivor", env)
     deadline = time.monotonic() + 120
     while count_lines(tmp_path / "victim.jsonl") < 15_000:
-        assert (
-            victim.poll() is None and time.monotonic() < deadline
-        ), "the victim never got going"
+        assert victim.poll() is None and time.monotonic() < deadline, "the victim never got going"
         time.sleep(0.05)
     os.kill(victim.pid, signal.SIGKILL)
     assert victim.wait(10) == -signal.SIGKILL
@@ -143,9 +146,7 @@ def test_a_worker_killed_mid_stream_loses_nothing(nats_url, stream_name, tmp_pat
     logged = read_log(tmp_path / "victim.jsonl") + read_log(tmp_path / "survivor.jsonl")
     # at least once: every message went through a worker that finished it
     assert {r["n"] for r in logged} == set(range(MESSAGES))
-    redelivered = [
-        r for r in read_log(tmp_path / "survivor.jsonl") if r["_nats"]["delivered"] > 1
-    ]
+    redelivered = [r for r in read_log(tmp_path / "survivor.jsonl") if r["_nats"]["delivered"] > 1]
     assert redelivered, "the victim held messages it never acknowledged"
     # duplicates are bounded by what the consumer lets be unacknowledged at once
     duplicates = len(logged) - MESSAGES
@@ -154,8 +155,6 @@ def test_a_worker_killed_mid_stream_loses_nothing(nats_url, stream_name, tmp_pat
     # the idempotent sink holds every message exactly once
     stored = asyncio.run(stream_messages(nats_url, out))
     assert len(stored) == MESSAGES
-    assert {m.headers["Nats-Msg-Id"] for m in stored} == {
-        f"msg-{i}" for i in range(MESSAGES)
-    }
+    assert {m.headers["Nats-Msg-Id"] for m in stored} == {f"msg-{i}" for i in range(MESSAGES)}
     state = asyncio.run(consumer_state(nats_url, stream_name, "workers"))
     assert (state.num_pending, state.num_ack_pending) == (0, 0)

@@ -29,9 +29,7 @@ def context() -> StageContext:
 async def test_records_are_published_as_json_with_their_ids(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".out"
-    sink = NatsSink(
-        context(), subject, stream=stream_name, msg_id=("meta", "id"), url=nats_url
-    )
+    sink = NatsSink(context(), subject, stream=stream_name, msg_id=("meta", "id"), url=nats_url)
     await sink.start()
     at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
     records = [{"n": i, "at": at, "meta": {"id": f"rec-{i}"}} for i in range(5)]
@@ -40,9 +38,7 @@ async def test_records_are_published_as_json_with_their_ids(nats_url, stream_nam
     await sink.close()
     stored = await stream_messages(nats_url, stream_name)
     assert [m.subject for m in stored] == [subject] * 6
-    assert [m.headers["Nats-Msg-Id"] for m in stored] == [
-        f"rec-{i}" for i in range(5)
-    ] + ["42"]
+    assert [m.headers["Nats-Msg-Id"] for m in stored] == [f"rec-{i}" for i in range(5)] + ["42"]
     assert orjson.loads(stored[0].data) == {
         "n": 0,
         "at": "2024-05-06T07:08:09Z",
@@ -78,9 +74,7 @@ async def test_a_repeated_id_is_stored_once(nats_url, stream_name):
 
 async def test_an_id_with_a_line_break_is_rejected_not_sent(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
-    sink = NatsSink(
-        context(), stream_name.lower() + ".out", msg_id=("id",), url=nats_url
-    )
+    sink = NatsSink(context(), stream_name.lower() + ".out", msg_id=("id",), url=nats_url)
     await sink.start()
     evil = {"id": "x\r\nNats-Expected-Stream: OTHER"}
     rejected = await sink.write([{"id": "fine"}, evil, {"id": ""}])
@@ -102,13 +96,11 @@ async def test_a_record_too_large_for_the_server_is_rejected(nats_url, stream_na
     rejected = await sink.write([{"n": 1}, big, {"n": 2}])
     await sink.close()
     assert [r.record for r in rejected] == [big]
-    assert (
-        rejected[0].code == "rejected"
-        and "exceeds the server's limit" in rejected[0].message
-    )
-    assert [
-        orjson.loads(m.data) for m in await stream_messages(nats_url, stream_name)
-    ] == [{"n": 1}, {"n": 2}]
+    assert rejected[0].code == "rejected" and "exceeds the server's limit" in rejected[0].message
+    assert [orjson.loads(m.data) for m in await stream_messages(nats_url, stream_name)] == [
+        {"n": 1},
+        {"n": 2},
+    ]
 
 
 async def test_a_stream_refusing_a_message_rejects_it(nats_url, stream_name):
@@ -134,9 +126,7 @@ async def test_a_stream_refusing_a_message_rejects_it(nats_url, stream_name):
 
 async def test_start_checks_that_the_stream_captures_the_subject(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
-    wrong = NatsSink(
-        context(), stream_name.lower() + ".out", stream="ELSEWHERE", url=nats_url
-    )
+    wrong = NatsSink(context(), stream_name.lower() + ".out", stream="ELSEWHERE", url=nats_url)
     with pytest.raises(
         FlowError,
         match=f"not captured by stream 'ELSEWHERE'.*belongs to stream '{stream_name}'",
@@ -147,9 +137,7 @@ async def test_start_checks_that_the_stream_captures_the_subject(nats_url, strea
         await nowhere.start()
 
 
-async def test_writes_survive_a_server_restart_without_loss_or_duplicates(
-    tmp_path, capsys
-):
+async def test_writes_survive_a_server_restart_without_loss_or_duplicates(tmp_path, capsys):
     port = free_port()
     auth = ("--user", "flowuser", "--pass", "hunter2secret")
     server = start_nats_server(str(tmp_path), port, auth)

@@ -94,8 +94,10 @@ async def test_formats_decode_one_record_per_message(nats_url, stream_name):
     got = records_of(await drain(auto))
     await auto.close()
     assert [{k: v for k, v in r.items() if k != "_nats"} for r in got] == [
-        {"a": 1}, {"message": "plain text"}, {"a": 2},
-    ]  # fmt: skip
+        {"a": 1},
+        {"message": "plain text"},
+        {"a": 2},
+    ]
 
     lines = source(nats_url, stream_name, format="lines")
     got = records_of(await drain(lines))
@@ -103,14 +105,10 @@ async def test_formats_decode_one_record_per_message(nats_url, stream_name):
     assert [r["message"] for r in got] == ['{"a": 1}', "plain text", '{"a": 2}']
 
 
-async def test_csv_messages_are_small_documents_with_their_own_header(
-    nats_url, stream_name
-):
+async def test_csv_messages_are_small_documents_with_their_own_header(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".csv"
-    await publish_many(
-        nats_url, stream_name, subject, [b"host,load\na,1\nb,2", b"load,host\n3,c"]
-    )
+    await publish_many(nats_url, stream_name, subject, [b"host,load\na,1\nb,2", b"load,host\n3,c"])
     src = source(
         nats_url,
         stream_name,
@@ -120,8 +118,10 @@ async def test_csv_messages_are_small_documents_with_their_own_header(
     got = records_of(await drain(src))
     await src.close()
     assert [(r["host"], r["load"], r["_nats"]["stream_seq"]) for r in got] == [
-        ("a", "1", 1), ("b", "2", 1), ("c", "3", 2),
-    ]  # fmt: skip
+        ("a", "1", 1),
+        ("b", "2", 1),
+        ("c", "3", 2),
+    ]
     # records of one message do not share their metadata dict
     got[0]["_nats"]["delivered"] = 99
     assert got[1]["_nats"]["delivered"] == 1
@@ -144,9 +144,7 @@ async def test_schema_coerces_and_rejects(nats_url, stream_name):
     assert bad.error.code == "schema" and bad.raw == '{"ts": "x", "n": 1}'
 
 
-async def test_malformed_messages_are_terminated_and_never_redelivered(
-    nats_url, stream_name
-):
+async def test_malformed_messages_are_terminated_and_never_redelivered(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".in"
     await publish_many(
@@ -155,9 +153,7 @@ async def test_malformed_messages_are_terminated_and_never_redelivered(
         subject,
         [b'{"ok": 1}', b"{oops", b"[1, 2]", b'{"ok": 2}'],
     )
-    first = source(
-        nats_url, stream_name, format="json", durable="strict", ack_wait=1000
-    )
+    first = source(nats_url, stream_name, format="json", durable="strict", ack_wait=1000)
     batches = await drain(first)
     await first.close()
     assert [r["ok"] for r in records_of(batches)] == [1, 2]
@@ -181,13 +177,9 @@ async def test_malformed_messages_are_terminated_and_never_redelivered(
 async def test_messages_never_accepted_are_handed_back_at_close(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".in"
-    await publish_many(
-        nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(50)]
-    )
+    await publish_many(nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(50)])
     failed = source(nats_url, stream_name, durable="redo")  # ack_wait stays 60s
-    batches = await drain(
-        failed, ack=False
-    )  # read; the sinks never accepted it (a failed run)
+    batches = await drain(failed, ack=False)  # read; the sinks never accepted it (a failed run)
     state = await consumer_state(nats_url, stream_name, "redo")
     assert state.num_ack_pending == 50
     await failed.close()
@@ -209,9 +201,7 @@ async def test_messages_never_accepted_are_handed_back_at_close(nats_url, stream
 async def test_held_messages_are_kept_alive_past_ack_wait(nats_url, stream_name):
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".in"
-    await publish_many(
-        nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(20)]
-    )
+    await publish_many(nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(20)])
     slow = source(nats_url, stream_name, durable="slow", ack_wait=1000, idle=None)
     it = slow.batches()
     batch = await it.__anext__()
@@ -238,12 +228,8 @@ async def test_workers_sharing_a_durable_split_the_messages(nats_url, stream_nam
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".in"
     n = 3000
-    await publish_many(
-        nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(n)]
-    )
-    workers = [
-        source(nats_url, stream_name, durable="shared", batch_size=50) for _ in range(2)
-    ]
+    await publish_many(nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(n)])
+    workers = [source(nats_url, stream_name, durable="shared", batch_size=50) for _ in range(2)]
 
     async def work(src: NatsSource) -> list[int]:
         seen = []
@@ -259,16 +245,12 @@ async def test_workers_sharing_a_durable_split_the_messages(nats_url, stream_nam
     assert a and b
 
 
-async def test_without_durable_each_process_reads_the_whole_stream(
-    nats_url, stream_name
-):
+async def test_without_durable_each_process_reads_the_whole_stream(nats_url, stream_name):
     import nats
 
     await create_stream(nats_url, stream_name)
     subject = stream_name.lower() + ".in"
-    await publish_many(
-        nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(10)]
-    )
+    await publish_many(nats_url, stream_name, subject, [b'{"n": %d}' % i for i in range(10)])
     readers = [source(nats_url, stream_name) for _ in range(2)]
     results = await asyncio.gather(*(drain(r) for r in readers))
     for r in readers:
@@ -277,9 +259,7 @@ async def test_without_durable_each_process_reads_the_whole_stream(
         assert [r["n"] for r in records_of(batches)] == list(range(10))
     nc = await nats.connect(nats_url)
     try:
-        assert (
-            await nc.jsm().consumers_info(stream_name) == []
-        )  # the ephemeral consumers are gone
+        assert await nc.jsm().consumers_info(stream_name) == []  # the ephemeral consumers are gone
     finally:
         await nc.close()
 
@@ -321,9 +301,7 @@ async def test_a_deleted_consumer_stops_the_run(nats_url, stream_name):
 
 async def test_subject_without_stream_is_a_start_error(nats_url, stream_name):
     src = NatsSource(context(), "nobody.listens", url=nats_url)
-    with pytest.raises(
-        FlowError, match="has no stream capturing subject 'nobody.listens'"
-    ):
+    with pytest.raises(FlowError, match="has no stream capturing subject 'nobody.listens'"):
         await drain(src)
     await src.close()
     named = NatsSource(context(), "x.y", stream=stream_name, url=nats_url)
@@ -345,12 +323,15 @@ async def test_unreachable_server_error_never_shows_credentials(capsys):
         assert "pa55word" not in text and "alice" not in text
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"batch_size": 0}, "batch_size"),
-    ({"ack_wait": 500}, "ack_wait"),
-    ({"batch_size": 100, "max_ack_pending": 10}, "max_ack_pending"),
-    ({"url": " , "}, "no NATS server URL"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"ack_wait": 500}, "ack_wait"),
+        ({"batch_size": 100, "max_ack_pending": 10}, "max_ack_pending"),
+        ({"url": " , "}, "no NATS server URL"),
+    ],
+)
 def test_bad_settings_are_start_errors(args, message):
     with pytest.raises(FlowError, match=message):
         NatsSource(context(), "a.b", **args)

@@ -15,7 +15,11 @@ from flowlang.checker import check_source
 from flowlang.source import SourceFile
 from tests.flowrun import run_flow, run_flow_cli, write_jsonl
 
-ACCESS = [{"status": 503, "path": "/a"}, {"status": 200, "path": "/b"}, {"status": 500, "path": "/c"}]
+ACCESS = [
+    {"status": 503, "path": "/a"},
+    {"status": 200, "path": "/b"},
+    {"status": 500, "path": "/c"},
+]
 TYPO = 'source file("in.jsonl", format=json)\n  | where stauts >= 500\n  | sink file("out.jsonl")\n'
 
 
@@ -110,7 +114,11 @@ def test_nested_fields_processors_and_windows_are_watched(tmp_path: Path):
 _RECORDS = st.lists(
     st.fixed_dictionaries(
         {},
-        optional={"a": st.integers(0, 3), "b": st.none() | st.integers(), "pass": st.booleans() | st.none()},
+        optional={
+            "a": st.integers(0, 3),
+            "b": st.none() | st.integers(),
+            "pass": st.booleans() | st.none(),
+        },
     ),
     max_size=6,
 )
@@ -125,7 +133,9 @@ PROPERTY_FLOW = (
 
 @settings(max_examples=25, deadline=None)
 @given(records=_RECORDS)
-def test_a_field_is_reported_exactly_when_no_record_reaching_its_stage_had_it(records, tmp_path_factory):
+def test_a_field_is_reported_exactly_when_no_record_reaching_its_stage_had_it(
+    records, tmp_path_factory
+):
     result = run_flow(PROPERTY_FLOW, tmp_path_factory.mktemp("run"), records=records)
     reached = [r for r in records if r.get("pass") is not False]
 

@@ -44,8 +44,13 @@ def web(tmp_path: Path):
 
 def run_web(web, *args, **env):
     src, out, metrics = web
-    proc = start("web_flow.py", "--metrics", str(metrics), *args,
-                 env={"FLOW_IN": str(src), "FLOW_OUT": str(out), **env})  # fmt: skip
+    proc = start(
+        "web_flow.py",
+        "--metrics",
+        str(metrics),
+        *args,
+        env={"FLOW_IN": str(src), "FLOW_OUT": str(out), **env},
+    )
     stdout, stderr = proc.communicate(timeout=60)
     return proc.returncode, stdout.decode(), stderr.decode()
 
@@ -84,10 +89,7 @@ def test_a_run_writes_records_errors_metrics_and_a_summary_table(web):
     assert report["exit_code"] == 0
     assert set(report["pipelines"]) == {"web", "problems", "count"}
     assert all(balanced(p) for p in report["pipelines"].values())
-    assert (
-        report["pipelines"]["web"]["in"] == 6
-        and report["pipelines"]["count"]["in"] == 2
-    )
+    assert report["pipelines"]["web"]["in"] == 6 and report["pipelines"]["count"]["in"] == 2
     for word in ("web", "problems", "count", "wall time", "dropped"):
         assert word in stderr
 
@@ -132,8 +134,13 @@ def test_sigterm_drains_what_was_read_into_the_sink_and_exits_0(tmp_path):
     )
     total = 200_000
     src.write_text("".join(f"line {n}\n" for n in range(total)))
-    proc = start("slow_flow.py", "--no-status", "--metrics", str(metrics),
-                 env={"FLOW_IN": str(src), "FLOW_OUT": str(out)})  # fmt: skip
+    proc = start(
+        "slow_flow.py",
+        "--no-status",
+        "--metrics",
+        str(metrics),
+        env={"FLOW_IN": str(src), "FLOW_OUT": str(out)},
+    )
     wait_for(lambda: out.exists() and out.stat().st_size > 0, what="the first writes")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -160,15 +167,16 @@ def test_stdin_passes_lines_on_as_they_arrive_and_ends_with_its_input():
 
 
 def test_stdout_pretty_and_stdin_errors():
-    proc = start("stdin_flow.py", "--no-status", stdin=subprocess.PIPE,
-                 env={"FLOW_FORMAT": "json", "FLOW_OUTPUT": "pretty"})  # fmt: skip
+    proc = start(
+        "stdin_flow.py",
+        "--no-status",
+        stdin=subprocess.PIPE,
+        env={"FLOW_FORMAT": "json", "FLOW_OUTPUT": "pretty"},
+    )
     out, err = proc.communicate(b'{"a": [1, 2]}\n[3]\n', timeout=60)
     assert proc.returncode == 0
     assert json.loads(out) == {"a": [1, 2]} and b"\n  " in out  # indented
-    assert (
-        b"pipeline stdin: 1 error record" in err
-        and b"expected a JSON object, got a list" in err
-    )
+    assert b"pipeline stdin: 1 error record" in err and b"expected a JSON object, got a list" in err
 
 
 def test_a_long_run_on_a_terminal_shows_a_live_status_line(tmp_path):
@@ -176,13 +184,14 @@ def test_a_long_run_on_a_terminal_shows_a_live_status_line(tmp_path):
     src.write_text("".join(f"line {n}\n" for n in range(200_000)))
     leader, follower = pty.openpty()
     env = dict(os.environ, FLOW_IN=str(src), FLOW_OUT=str(out))
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).parent), env.get("PYTHONPATH", "")]
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(
         [os.sys.executable, str(Path(__file__).parent / "programs" / "slow_flow.py")],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
-    )  # fmt: skip
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
     os.close(follower)
     seen = bytearray()
 

@@ -21,9 +21,7 @@ def test_time_from_iso_8601_and_epoch_seconds_is_aware_utc():
     c = coercer("time")
     assert c("2024-03-01T12:00:00Z") == dt.datetime(2024, 3, 1, 12, tzinfo=UTC)
     assert c("2024-03-01T14:00:00+02:00") == dt.datetime(2024, 3, 1, 12, tzinfo=UTC)
-    assert c("2024-03-01T12:00:00") == dt.datetime(
-        2024, 3, 1, 12, tzinfo=UTC
-    )  # naive: UTC
+    assert c("2024-03-01T12:00:00") == dt.datetime(2024, 3, 1, 12, tzinfo=UTC)  # naive: UTC
     assert c(1709294400) == dt.datetime(2024, 3, 1, 12, tzinfo=UTC)
     assert c(1709294400.5) == dt.datetime(2024, 3, 1, 12, 0, 0, 500000, tzinfo=UTC)
     assert c("2024-03-01T12:00:00Z").tzinfo is UTC
@@ -56,15 +54,21 @@ def test_text_mode_reads_numbers_and_booleans_from_strings():
     assert coercer("int", from_text=True)(" 7 ") == 7
     assert coercer("float", from_text=True)("2.5") == 2.5
     assert coercer("bool", from_text=True)("TRUE") is True
-    assert coercer("time", from_text=True)("1709294400") == dt.datetime(
-        2024, 3, 1, 12, tzinfo=UTC
-    )
+    assert coercer("time", from_text=True)("1709294400") == dt.datetime(2024, 3, 1, 12, tzinfo=UTC)
     with pytest.raises(RecordError):
         coercer("float", from_text=True)("nan")
 
 
-RECORD = ("{}", False, (("ts", "time"), ("a", ("{}", True, (("b", "int"),))), ("tags", ("[]", "str")),
-                        ("note", ("?", "str"))))  # fmt: skip
+RECORD = (
+    "{}",
+    False,
+    (
+        ("ts", "time"),
+        ("a", ("{}", True, (("b", "int"),))),
+        ("tags", ("[]", "str")),
+        ("note", ("?", "str")),
+    ),
+)
 
 
 def test_records_name_the_failing_field_path():
@@ -80,9 +84,7 @@ def test_records_name_the_failing_field_path():
         c({"ts": 0, "a": {"b": "x"}, "tags": []})
     assert info.value.code == "schema"
     assert info.value.message == 'field `a.b`: expected int, got str "x"'
-    with pytest.raises(
-        RecordError, match=r"field `tags\[1\]`: expected str, got int 2"
-    ):
+    with pytest.raises(RecordError, match=r"field `tags\[1\]`: expected str, got int 2"):
         c({"ts": 0, "a": {"b": 1}, "tags": ["a", 2]})
     with pytest.raises(RecordError, match="field `a.b`: missing, expected int"):
         c({"ts": 0, "a": {}, "tags": []})
@@ -115,9 +117,7 @@ descriptors = st.recursive(
         st.tuples(
             st.just("{}"),
             st.booleans(),
-            st.lists(st.tuples(NAMES, inner), max_size=4, unique_by=lambda f: f[0]).map(
-                tuple
-            ),
+            st.lists(st.tuples(NAMES, inner), max_size=4, unique_by=lambda f: f[0]).map(tuple),
         ),
     ),
     max_leaves=8,
@@ -142,9 +142,7 @@ json_scalars = st.one_of(
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(NAMES, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(NAMES, inner, max_size=4)),
     max_leaves=10,
 )
 
@@ -155,8 +153,7 @@ def value_for(descriptor):
         typed = {
             "str": st.text(max_size=6),
             "int": st.integers(-(2**40), 2**40),
-            "float": st.floats(allow_nan=False, allow_infinity=False)
-            | st.integers(-1000, 1000),
+            "float": st.floats(allow_nan=False, allow_infinity=False) | st.integers(-1000, 1000),
             "bool": st.booleans(),
             "time": st.integers(0, 4_000_000_000)
             | st.sampled_from(["2024-01-02T03:04:05Z", "1999-12-31T23:59:59-05:00"]),

@@ -34,10 +34,9 @@ def assert_conserved(outcome: rt.Outcome) -> None:
         assert balanced(snap), (name, snap)
         for stage in snap["stages"]:
             absorbed = stage.get("absorbed", 0)
-            assert (
-                stage["in"]
-                == stage["out"] + stage["dropped"] + stage["errors"] + absorbed
-            ), stage
+            assert stage["in"] == stage["out"] + stage["dropped"] + stage["errors"] + absorbed, (
+                stage
+            )
 
 
 # --- a program with fan-out and an error stream ------------------------------
@@ -127,15 +126,11 @@ def build_fan(ctx: rt.Context) -> rt.Program:
     main.source(0, ts.ListSource, name="src", batches=FAN_INPUT)
     main.processor(1, ts.Tag, field="seen", value=True)
     main.segment(_main_segment_1, first=1, last=2)
-    a = prog.pipeline(
-        "a", line=5, stages=[("from main", 5), ("set", 6), ("sink memory", 7)]
-    )
+    a = prog.pipeline("a", line=5, stages=[("from main", 5), ("set", 6), ("sink memory", 7)])
     a.read_from("main")
     a.segment(_a_segment_1, first=1, last=1)
     a.sink(2, ts.MemorySink, name="a")
-    b = prog.pipeline(
-        "b", line=9, stages=[("from main", 9), ("explode", 10), ("sink memory", 11)]
-    )
+    b = prog.pipeline("b", line=9, stages=[("from main", 9), ("explode", 10), ("sink memory", 11)])
     b.read_from("main")
     b.processor(1, ts.Explode)
     b.segment(_b_segment_1, first=1, last=1)
@@ -165,9 +160,7 @@ def test_error_stream_records_have_the_documented_shape_and_sources():
     for e in errors:
         assert set(e) == {"pipeline", "stage", "code", "message", "at", "record", "raw"}
         assert e["pipeline"] == "main"
-        assert isinstance(e["at"], dt.datetime) and e["at"].utcoffset() == dt.timedelta(
-            0
-        )
+        assert isinstance(e["at"], dt.datetime) and e["at"].utcoffset() == dt.timedelta(0)
     parse = next(e for e in errors if e["code"] == "parse")
     assert parse["stage"] == "source list (fan.flow:1)"
     assert parse["raw"] == "garbage line" and parse["record"] is None
@@ -246,9 +239,7 @@ def test_batches_are_acknowledged_in_order_after_every_reader_accepted_them():
 
 def build_window(ctx, batches=None, every=3, on_tick=False, delay=0.0):
     prog = rt.Program("win.flow", ctx)
-    w = prog.pipeline(
-        "w", line=1, stages=[("source list", 1), ("count", 2), ("sink memory", 3)]
-    )
+    w = prog.pipeline("w", line=1, stages=[("source list", 1), ("count", 2), ("sink memory", 3)])
     w.source(
         0,
         ts.ListSource,
@@ -307,9 +298,7 @@ def test_window_refusals_go_to_the_error_stream():
 def test_windows_are_ticked_by_the_clock():
     batches = [[{"i": n}] for n in range(6)]
     outcome = run(
-        lambda ctx: build_window(
-            ctx, batches=batches, every=1000, on_tick=True, delay=0.1
-        ),
+        lambda ctx: build_window(ctx, batches=batches, every=1000, on_tick=True, delay=0.1),
         tick_interval=0.05,
     )
     assert outcome.exit_code == 0
@@ -339,7 +328,9 @@ def test_strict_mode_lets_a_program_handle_its_errors(capsys):
         main = prog.pipeline("main", line=1, stages=[("source list", 1), ("sink memory", 2)])
         main.source(0, ts.ListSource, name="src", batches=[[{"i": 1}, "garbage"], [{"i": 2}]])
         main.sink(1, ts.MemorySink, name="main")
-        errors = prog.pipeline("errors", line=4, stages=[("from main.errors", 4), ("sink memory", 5)])
+        errors = prog.pipeline(
+            "errors", line=4, stages=[("from main.errors", 4), ("sink memory", 5)]
+        )
         errors.read_errors_from("main")
         errors.sink(1, ts.MemorySink, name="errors")
         return prog
@@ -418,9 +409,7 @@ def test_env_resolves_while_building_and_a_missing_variable_is_named_not_valued(
 def test_lifecycle_events_are_published_on_the_bus():
     ctx = rt.Context(status=False)
     events = []
-    ctx.bus.subscribe(
-        "*", lambda topic, **data: events.append((topic, data.get("pipeline")))
-    )
+    ctx.bus.subscribe("*", lambda topic, **data: events.append((topic, data.get("pipeline"))))
     assert rt.run_program(build_fan, ctx).exit_code == 0
     for name in ("main", "a", "b", "errors"):
         assert ("started", name) in events and ("stopped", name) in events
@@ -434,9 +423,7 @@ def test_lifecycle_events_are_published_on_the_bus():
 def test_a_slow_sink_slows_the_source_and_keeps_in_flight_records_bounded():
     def build(ctx):
         prog = rt.Program("slow.flow", ctx)
-        p = prog.pipeline(
-            "p", line=1, stages=[("source counting", 1), ("sink slow", 2)]
-        )
+        p = prog.pipeline("p", line=1, stages=[("source counting", 1), ("sink slow", 2)])
         p.source(0, ts.CountingSource, name="src", total=20_000, size=100)
         p.sink(1, ts.MemorySink, name="slow", delay=0.002, observe="src")
         return prog
@@ -454,9 +441,7 @@ def test_a_slow_sink_slows_the_source_and_keeps_in_flight_records_bounded():
 def test_a_source_blocked_by_backpressure_is_reported_paused_then_resumed():
     def build(ctx):
         prog = rt.Program("slow.flow", ctx)
-        p = prog.pipeline(
-            "p", line=1, stages=[("source counting", 1), ("sink slow", 2)]
-        )
+        p = prog.pipeline("p", line=1, stages=[("source counting", 1), ("sink slow", 2)])
         p.source(0, ts.CountingSource, name="src", total=500, size=100)
         p.sink(1, ts.MemorySink, name="slow", delay=0.3)
         return prog
@@ -477,14 +462,10 @@ def test_a_slow_reader_slows_the_producer_and_the_fast_reader_with_it():
         prog = rt.Program("fan.flow", ctx)
         main = prog.pipeline("main", line=1, stages=[("source counting", 1)])
         main.source(0, ts.CountingSource, name="src", total=10_000, size=100)
-        fast = prog.pipeline(
-            "fast", line=2, stages=[("from main", 2), ("sink memory", 3)]
-        )
+        fast = prog.pipeline("fast", line=2, stages=[("from main", 2), ("sink memory", 3)])
         fast.read_from("main")
         fast.sink(1, ts.MemorySink, name="fast", observe="src")
-        slow = prog.pipeline(
-            "slow", line=4, stages=[("from main", 4), ("sink memory", 5)]
-        )
+        slow = prog.pipeline("slow", line=4, stages=[("from main", 4), ("sink memory", 5)])
         slow.read_from("main")
         slow.sink(1, ts.MemorySink, name="slow", delay=0.003, observe="src")
         return prog
@@ -492,11 +473,7 @@ def test_a_slow_reader_slows_the_producer_and_the_fast_reader_with_it():
     outcome = run(build, queue_size=2)
     assert outcome.exit_code == 0
     assert len(COLLECTED["fast"]) == len(COLLECTED["slow"]) == 10_000
-    bound = (
-        2 + 2 + 2 + 3
-    ) * 100  # main's inbox, the reader's inbox and sink queue, in hand
+    bound = (2 + 2 + 2 + 3) * 100  # main's inbox, the reader's inbox and sink queue, in hand
     assert max(EVENTS["slow.lag"]) <= bound
-    assert (
-        max(EVENTS["fast.lag"]) <= bound
-    )  # the fast reader never ran far ahead either
+    assert max(EVENTS["fast.lag"]) <= bound  # the fast reader never ran far ahead either
     assert_conserved(outcome)

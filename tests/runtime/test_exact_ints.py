@@ -15,8 +15,13 @@ BIG = 123456789012345678901234567890
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.dictionaries(st.sampled_from("abc"), st.integers() | st.text(max_size=3)),
-                min_size=1, max_size=5))  # fmt: skip
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from("abc"), st.integers() | st.text(max_size=3)),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_the_json_decoder_keeps_every_integer_exactly(objects):
     lines = [json.dumps(obj).encode() for obj in objects]
     for fmt in ("json", "auto"):
@@ -49,7 +54,7 @@ def test_a_run_writes_big_integers_as_they_were_read_and_computes_on_them(tmp_pa
 
 def test_parse_json_keeps_big_integers_exactly(tmp_path):
     result = run_flow(
-        "pipeline p = source file(\"input.jsonl\", format=json)\n"
+        'pipeline p = source file("input.jsonl", format=json)\n'
         "  | parse(json, field=raw)\n"
         '  | sink file("output.jsonl")\n',
         tmp_path,

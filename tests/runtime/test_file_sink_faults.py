@@ -45,13 +45,18 @@ def flowc(tmp_path: Path, follow: bool = False, limit: int | None = None) -> sub
 
     env = dict(os.environ, FLOWC_CACHE_DIR=str(tmp_path / "cache"))
     # compiled first, so that the limit only meets the output
-    subprocess.run([FLOWC, "check", "copy.flow"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [FLOWC, "check", "copy.flow"], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
     with open(tmp_path / "run.err", "wb") as err:
         return subprocess.Popen(
-            [FLOWC, "run", "copy.flow", "--state-dir", "state"], cwd=tmp_path, env=env,
-            stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limited if limit else None,
-        )  # fmt: skip
+            [FLOWC, "run", "copy.flow", "--state-dir", "state"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=limited if limit else None,
+        )
 
 
 def finish(proc: subprocess.Popen, tmp_path: Path, stop: bool = False) -> str:
@@ -120,7 +125,7 @@ def test_a_record_that_cannot_be_written_is_rejected_alone(tmp_path):
     (rejected,) = asyncio.run(go())
     assert rejected.record is None and rejected.code == "encode"
     assert "nested deeper than JSON output allows" in rejected.message
-    assert rejected.raw.startswith("{'n': 2, 'x': [[[")  and len(rejected.raw) < 1_000
+    assert rejected.raw.startswith("{'n': 2, 'x': [[[") and len(rejected.raw) < 1_000
     assert whole_lines(tmp_path / "o.jsonl") == [{"n": 1}, {"n": 3}]
 
 
@@ -130,8 +135,7 @@ def test_a_record_that_cannot_be_written_is_rejected_alone(tmp_path):
 def test_a_write_that_fails_half_way_leaves_no_partial_record(tmp_path):
     write_numbers(tmp_path / "in.jsonl", 0, 20_000, "w")
     proc = flowc(tmp_path, follow=True, limit=100_000)  # about 8,000 records fit
-    wait_for(lambda: "retrying" in (tmp_path / "run.err").read_text(), 60,
-             what="a failed write")  # fmt: skip
+    wait_for(lambda: "retrying" in (tmp_path / "run.err").read_text(), 60, what="a failed write")
     stderr = finish(proc, tmp_path, stop=True)
     # it kept retrying, then gave up at shutdown without acknowledging the batch
     assert proc.returncode == 1, stderr

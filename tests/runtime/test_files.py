@@ -19,9 +19,7 @@ from .procs import records
 def build_copy(src: str, out: str, **source_args):
     def build(ctx: rt.Context) -> rt.Program:
         prog = rt.Program("copy.flow", ctx)
-        copy = prog.pipeline(
-            "copy", line=1, stages=[("source file", 1), ("sink file", 2)]
-        )
+        copy = prog.pipeline("copy", line=1, stages=[("source file", 1), ("sink file", 2)])
         args = {
             "format": "auto",
             "format_args": {},
@@ -54,8 +52,15 @@ def test_a_glob_reads_files_in_sorted_order_each_with_its_csv_header(tmp_path: P
     (tmp_path / "c.txt").write_text("not matched\n")
     out = tmp_path / "out" / "rows.jsonl"  # the sink creates the directory
     schema = ("{}", False, (("name", "str"), ("n", "int")))
-    outcome = run(build_copy(str(tmp_path / "*.csv"), str(out), format="csv",
-                             format_args={"header": True, "delimiter": ","}, schema=schema))  # fmt: skip
+    outcome = run(
+        build_copy(
+            str(tmp_path / "*.csv"),
+            str(out),
+            format="csv",
+            format_args={"header": True, "delimiter": ","},
+            schema=schema,
+        )
+    )
     assert outcome.exit_code == 0
     assert records(out) == [{"name": "al", "n": 1}, {"name": "bea", "n": 2}]
 
@@ -63,9 +68,7 @@ def test_a_glob_reads_files_in_sorted_order_each_with_its_csv_header(tmp_path: P
 def test_bad_input_lines_become_error_records_and_the_rest_flows(tmp_path: Path):
     src, out = tmp_path / "in.log", tmp_path / "out.jsonl"
     huge = b"y" * ((1 << 20) + 10)
-    src.write_bytes(
-        b'{"ok": 1}\n' + b"caf\xe9\n" + huge + b"\n" + b"tail line"
-    )  # no final newline
+    src.write_bytes(b'{"ok": 1}\n' + b"caf\xe9\n" + huge + b"\n" + b"tail line")  # no final newline
     outcome = run(build_copy(str(src), str(out)), batch_size=2)
     assert outcome.exit_code == 0
     assert records(out) == [{"ok": 1}, {"message": "tail line"}]
@@ -105,9 +108,7 @@ def test_bad_source_options_are_start_up_errors(tmp_path: Path, bad):
         )
 
 
-def test_a_stage_that_cannot_be_created_stops_the_run_before_it_starts(
-    tmp_path: Path, capsys
-):
+def test_a_stage_that_cannot_be_created_stops_the_run_before_it_starts(tmp_path: Path, capsys):
     src = tmp_path / "in.log"
     src.write_text("x\n")
     build = build_copy(str(src), str(tmp_path / "out.jsonl"), format="xml")
@@ -134,15 +135,25 @@ def test_a_large_file_through_a_slow_sink_keeps_memory_bounded(tmp_path: Path):
     import tracemalloc
 
     src = tmp_path / "big.jsonl"
-    line = json.dumps({"n": 0, "path": "/api/items/123", "agent": "Mozilla/5.0 (X11; Linux x86_64)"})
+    line = json.dumps(
+        {"n": 0, "path": "/api/items/123", "agent": "Mozilla/5.0 (X11; Linux x86_64)"}
+    )
     total = 150_000
     src.write_text((line + "\n") * total)  # about 11 MB; decoded, several times that
 
     def build(ctx):
         prog = rt.Program("big.flow", ctx)
         p = prog.pipeline("big", line=1, stages=[("source file", 1), ("sink probe", 2)])
-        p.source(0, _st_file_source.FileSource, path=str(src), format="json", format_args={},
-                 schema=None, follow=False, start="beginning")  # fmt: skip
+        p.source(
+            0,
+            _st_file_source.FileSource,
+            path=str(src),
+            format="json",
+            format_args={},
+            schema=None,
+            follow=False,
+            start="beginning",
+        )
         p.sink(1, ts.MemoryProbeSink, name="probe", delay=0.0002)
         return prog
 

@@ -28,9 +28,12 @@ def start_tail(paths, *extra, pattern: str | None = None, **env):
     log, out, state = paths
     return start(
         "tail_flow.py",
-        "--state-dir", str(state), "--no-status", *extra,
+        "--state-dir",
+        str(state),
+        "--no-status",
+        *extra,
         env={"FLOW_IN": pattern or str(log), "FLOW_OUT": str(out), **env},
-    )  # fmt: skip
+    )
 
 
 def stop(proc, sig=signal.SIGTERM) -> tuple[int, str]:

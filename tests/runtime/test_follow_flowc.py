@@ -9,8 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -47,13 +45,20 @@ class Tail:
         self.written.update(range(first, stop))
 
     def start(self, name: str = "run") -> subprocess.Popen:
-        env = dict(os.environ, FLOW_IN=str(self.log), FLOW_OUT=str(self.out),
-                   FLOWC_CACHE_DIR=str(self.dir / "cache"))  # fmt: skip
+        env = dict(
+            os.environ,
+            FLOW_IN=str(self.log),
+            FLOW_OUT=str(self.out),
+            FLOWC_CACHE_DIR=str(self.dir / "cache"),
+        )
         with open(self.dir / f"{name}.err", "wb") as err:
             return subprocess.Popen(
                 [FLOWC, "run", "tail.flow", "--state-dir", str(self.state)],
-                cwd=self.dir, env=env, stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                cwd=self.dir,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
 
     def stderr(self, name: str = "run") -> str:
         return (self.dir / f"{name}.err").read_text(errors="replace")
@@ -72,8 +77,11 @@ class Tail:
         """Until every record written was delivered at least once (or the
         timeout: the counts then show what is missing)."""
         try:
-            wait_for(lambda: set(numbers(self.out)) >= set(self.written), timeout,
-                     what="every record written")  # fmt: skip
+            wait_for(
+                lambda: set(numbers(self.out)) >= set(self.written),
+                timeout,
+                what="every record written",
+            )
         except AssertionError:
             pass
 
@@ -137,8 +145,7 @@ def test_a_file_fingerprinted_short_is_recognised_once_it_has_grown(tail):
 # ---------------------------------------------------------------- rotation
 
 
-def rotate(tail: Tail, rotations: int, pause: float, per_file: int,
-           shift: bool = False) -> None:  # fmt: skip
+def rotate(tail: Tail, rotations: int, pause: float, per_file: int, shift: bool = False) -> None:
     """Write to app.log and rotate it by rename `rotations` times, `pause`
     seconds apart; the writer keeps its old handle for a few more records
     after each rename, as a logger does until it reopens. `shift` renames
@@ -173,10 +180,13 @@ def rotate(tail: Tail, rotations: int, pause: float, per_file: int,
         handle.close()
 
 
-@pytest.mark.parametrize("rotations, pause, shift", [
-    pytest.param(10, 0.1, False, id="10-rotations-100ms-apart"),
-    pytest.param(30, 0.0, True, id="30-logrotate-shifts-at-once"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "rotations, pause, shift",
+    [
+        pytest.param(10, 0.1, False, id="10-rotations-100ms-apart"),
+        pytest.param(30, 0.0, True, id="30-logrotate-shifts-at-once"),
+    ],
+)
 def test_rotation_faster_than_any_poll_loses_and_repeats_nothing(tail, rotations, pause, shift):
     tail.write(0, 100, "w")
     proc = tail.start()
@@ -206,8 +216,10 @@ def test_a_second_run_on_the_same_state_directory_is_refused_at_start(tail):
     assert tail.lost_and_duplicated() == (0, 0)
     # the lock goes with its process, also one killed with SIGKILL
     third = tail.start("third")
-    wait_for(lambda: (tail.state / "lock").read_text().strip() == str(third.pid),
-             what="the third run to take the lock")  # fmt: skip
+    wait_for(
+        lambda: (tail.state / "lock").read_text().strip() == str(third.pid),
+        what="the third run to take the lock",
+    )
     third.kill()
     third.wait()
     tail.write(3_000, 3_100)

@@ -21,9 +21,7 @@ UTC = dt.timezone.utc
 
 
 def test_dumps_writes_time_as_utc_with_z_and_durations_as_seconds():
-    when = dt.datetime(
-        2024, 3, 1, 14, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))
-    )
+    when = dt.datetime(2024, 3, 1, 14, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     line = jsonl.dumps({"t": when, "d": dt.timedelta(milliseconds=1500), "n": None})
     assert line == b'{"t":"2024-03-01T12:00:00.250000Z","d":1.5,"n":null}'
 
@@ -47,12 +45,17 @@ def test_dumps_falls_back_to_text_for_what_json_cannot_hold():
 @settings(max_examples=100, deadline=None)
 @given(
     st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text()
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text()
         | st.floats(allow_nan=False, allow_infinity=False),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
         max_leaves=12,
     )
-)  # fmt: skip
+)
 def test_loads_inverts_dumps_for_json_values(value):
     assert jsonl.loads(jsonl.dumps(value)) == value
 
@@ -98,16 +101,10 @@ def test_over_long_lines_become_markers_and_are_skipped_whole():
 def test_chunked_and_line_by_line_reading_agree(lines, chunk, n, min_lines):
     data = b"".join(line + b"\n" for line in lines)
     batches = list(
-        line_batches(
-            io.BytesIO(data), n, max_line=20, batch_bytes=chunk, min_lines=min_lines
-        )
+        line_batches(io.BytesIO(data), n, max_line=20, batch_bytes=chunk, min_lines=min_lines)
     )
     assert all(0 < len(b) <= n for b in batches)
-    flat = [
-        x.head[:0] + b"<long>" if isinstance(x, TooLong) else x
-        for b in batches
-        for x in b
-    ]
+    flat = [x.head[:0] + b"<long>" if isinstance(x, TooLong) else x for b in batches for x in b]
     reader = LineReader(io.BytesIO(data), max_line=20)
     expected = []
     while True:
@@ -116,9 +113,7 @@ def test_chunked_and_line_by_line_reading_agree(lines, chunk, n, min_lines):
             break
         expected += [b"<long>" if isinstance(x, TooLong) else x for x in got]
     assert flat == expected
-    assert [x for x in expected if x != b"<long>"] == [
-        line for line in lines if len(line) <= 20
-    ]
+    assert [x for x in expected if x != b"<long>"] == [line for line in lines if len(line) <= 20]
 
 
 # --- formats -------------------------------------------------------------------
@@ -130,9 +125,7 @@ def decode(fmt, lines, **kw):
 
 
 def test_auto_reads_json_objects_and_wraps_everything_else():
-    records, failed = decode(
-        "auto", [b'{"a": 1}', b"plain text\r", b"[1, 2]", b"", b"{broken"]
-    )
+    records, failed = decode("auto", [b'{"a": 1}', b"plain text\r", b"[1, 2]", b"", b"{broken"])
     assert records == [
         {"a": 1},
         {"message": "plain text"},
@@ -165,18 +158,14 @@ def test_csv_with_header_and_schema():
     records, failed = d.decode(
         [b"name;age;seen", b"ann;41;2024-01-01T00:00:00Z", b'"b;o";x;', b"c;1"]
     )
-    assert records == [
-        {"name": "ann", "age": 41, "seen": dt.datetime(2024, 1, 1, tzinfo=UTC)}
-    ]
+    assert records == [{"name": "ann", "age": 41, "seen": dt.datetime(2024, 1, 1, tzinfo=UTC)}]
     assert [(f.error.code, f.error.message) for f in failed] == [
         ("schema", 'field `age`: expected int, got str "x"'),
         ("parse", "CSV row has 2 values, the header names 3"),
     ]
     assert failed[0].raw == '"b;o";x;'
     d.new_file()  # the next file has its own header
-    assert d.decode([b"name;age;seen", b"dan;7;"])[0] == [
-        {"name": "dan", "age": 7, "seen": None}
-    ]
+    assert d.decode([b"name;age;seen", b"dan;7;"])[0] == [{"name": "dan", "age": 7, "seen": None}]
 
 
 def test_csv_without_header_numbers_its_columns():
@@ -191,9 +180,7 @@ def test_json_with_schema_coerces_or_reports():
         [b'{"ip": "::FFFF:1.2.3.4", "t": 0, "x": 1}', b'{"ip": "nope", "t": 0}'],
         schema=schema,
     )
-    assert records == [
-        {"ip": "::ffff:102:304", "t": dt.datetime(1970, 1, 1, tzinfo=UTC), "x": 1}
-    ]
+    assert records == [{"ip": "::ffff:102:304", "t": dt.datetime(1970, 1, 1, tzinfo=UTC), "x": 1}]
     assert failed == [("schema", '{"ip": "nope", "t": 0}')]
 
 

@@ -15,11 +15,28 @@ def test_stage_labels_keep_brackets_and_show_their_line():
 
 
 def test_the_table_prints_brackets_literally():
-    stage = {"stage": "anomaly(x, by=[host]) (m.flow:12)", "written": "anomaly(x, by=[host])",
-             "line": 12, "in": 3, "out": 3, "dropped": 0, "errors": 0, "counters": {},
-             "kind": "processor"}  # fmt: skip
-    snap = {"in": 3, "out": 3, "dropped": 0, "errors": 0, "records_per_second": 1.0,
-            "absorbed": 0, "unread_errors": 0, "pauses": 0, "stages": [stage]}  # fmt: skip
+    stage = {
+        "stage": "anomaly(x, by=[host]) (m.flow:12)",
+        "written": "anomaly(x, by=[host])",
+        "line": 12,
+        "in": 3,
+        "out": 3,
+        "dropped": 0,
+        "errors": 0,
+        "counters": {},
+        "kind": "processor",
+    }
+    snap = {
+        "in": 3,
+        "out": 3,
+        "dropped": 0,
+        "errors": 0,
+        "records_per_second": 1.0,
+        "absorbed": 0,
+        "unread_errors": 0,
+        "pauses": 0,
+        "stages": [stage],
+    }
     out = io.StringIO()
     summary_table({"m": snap}, 0.5, out)
     assert "12 anomaly(x, by=[host])" in out.getvalue()
@@ -37,12 +54,16 @@ def test_a_file_named_like_a_second_download_keeps_its_stage_labels(tmp_path):
     assert rows[1:] == ["1 source stdin", "2 where x > 1", "3 sink stdout"], stderr
     # the snapshot carries the parts, beside the label error records use
     program = program.replace("stdin", 'file("input.jsonl", format=json)')
-    result = run_flow(program, tmp_path, records=[{"x": 2}], collect_errors=False,
-                      name="web (1).flow")  # fmt: skip
+    result = run_flow(
+        program, tmp_path, records=[{"x": 2}], collect_errors=False, name="web (1).flow"
+    )
     (snap,) = result.metrics.values()
     assert [(s["stage"], s["written"], s["line"]) for s in snap["stages"]] == [
-        ('source file("input.jsonl", format=json) (web (1).flow:1)',
-         'source file("input.jsonl", format=json)', 1),
+        (
+            'source file("input.jsonl", format=json) (web (1).flow:1)',
+            'source file("input.jsonl", format=json)',
+            1,
+        ),
         ("where x > 1 (web (1).flow:2)", "where x > 1", 2),
         ("sink stdout (web (1).flow:3)", "sink stdout", 3),
     ]

@@ -29,8 +29,10 @@ def one(tailer: Tailer):
 
 
 @settings(max_examples=60, deadline=None)
-@given(chunks=st.lists(st.binary(min_size=1, max_size=700), min_size=1, max_size=12),
-       n=st.integers(1, 50))  # fmt: skip
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=700), min_size=1, max_size=12),
+    n=st.integers(1, 50),
+)
 def test_the_fingerprint_is_the_first_bytes_read_however_the_file_grew(chunks, n):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "app.log")

@@ -45,13 +45,17 @@ class CrashingSink(rt.Sink):
 def build(batches, *, fail_at=None, lateness=0, acked=None, errors=False):
     def program(ctx):
         prog = rt.Program("win.flow", ctx)
-        p = prog.pipeline(
-            "w", line=1, stages=[("source list", 1), ("summarize", 2), ("sink", 3)]
-        )
+        p = prog.pipeline("w", line=1, stages=[("source list", 1), ("summarize", 2), ("sink", 3)])
         p.source(0, ts.ListSource, name="src", batches=batches)
-        p.window(1, Summarize, aggregates=(("n", "count", None), ("s", "sum", ("v",))),
-                 keys=(("k", ("k",)),), every=10_000, on=("t",),
-                 allowed_lateness=lateness)  # fmt: skip
+        p.window(
+            1,
+            Summarize,
+            aggregates=(("n", "count", None), ("s", "sum", ("v",))),
+            keys=(("k", ("k",)),),
+            every=10_000,
+            on=("t",),
+            allowed_lateness=lateness,
+        )
         p.sink(2, CrashingSink, name="out", fail_at=fail_at)
         if acked is not None:
             _watch_acks(p, acked)
@@ -94,13 +98,16 @@ def rows(records) -> list[tuple]:
 # event times in seconds, mostly increasing, some a little out of order
 events = st.lists(
     st.tuples(st.integers(0, 120), st.sampled_from("ab"), st.integers(0, 9)),
-    min_size=1, max_size=60,
-).map(lambda xs: sorted(xs, key=lambda x: x[0] + (x[2] % 4) * 3))  # fmt: skip
+    min_size=1,
+    max_size=60,
+).map(lambda xs: sorted(xs, key=lambda x: x[0] + (x[2] % 4) * 3))
 
 
 def batched(data, cuts: list[int]) -> list[list[dict]]:
-    records = [{"i": i, "t": BASE + dt.timedelta(seconds=s), "k": k, "v": v}
-               for i, (s, k, v) in enumerate(data)]  # fmt: skip
+    records = [
+        {"i": i, "t": BASE + dt.timedelta(seconds=s), "k": k, "v": v}
+        for i, (s, k, v) in enumerate(data)
+    ]
     points = sorted({c % (len(records) + 1) for c in cuts} | {0, len(records)})
     return [records[a:b] for a, b in zip(points, points[1:]) if b > a]
 
@@ -130,8 +137,9 @@ def test_a_batch_is_acknowledged_only_after_all_its_windows_were_accepted(data, 
 
 
 @settings(max_examples=80, deadline=None)
-@given(events, st.lists(st.integers(0, 100), max_size=8), st.integers(0, 15_000),
-       st.integers(1, 12))  # fmt: skip
+@given(
+    events, st.lists(st.integers(0, 100), max_size=8), st.integers(0, 15_000), st.integers(1, 12)
+)
 def test_dying_at_any_write_then_resuming_gives_the_uninterrupted_windows(
     data, cuts, lateness, fail_at
 ):
@@ -156,9 +164,24 @@ def test_dying_at_any_write_then_resuming_gives_the_uninterrupted_windows(
 def test_a_sink_failing_behind_a_window_ends_the_run():
     # the pipeline loop waits on its inbox with a timeout (windows are ticked);
     # the failure's cancellation must not be taken for that timeout
-    data = [(1, "b", 3), (8, "a", 2), (23, "b", 4), (32, "a", 4), (34, "a", 9), (44, "a", 8),
-            (74, "a", 1), (69, "b", 7), (81, "a", 8), (76, "a", 3), (82, "b", 7), (89, "b", 7),
-            (102, "b", 0), (104, "b", 6), (107, "a", 1), (111, "a", 7)]  # fmt: skip
+    data = [
+        (1, "b", 3),
+        (8, "a", 2),
+        (23, "b", 4),
+        (32, "a", 4),
+        (34, "a", 9),
+        (44, "a", 8),
+        (74, "a", 1),
+        (69, "b", 7),
+        (81, "a", 8),
+        (76, "a", 3),
+        (82, "b", 7),
+        (89, "b", 7),
+        (102, "b", 0),
+        (104, "b", 6),
+        (107, "a", 1),
+        (111, "a", 7),
+    ]
     batches = batched(data, [14, 3, 39, 49, 43, 53, 24])
     with tempfile.TemporaryDirectory() as state:
         outcome = run(build(batches, lateness=5000, fail_at=1), state)
@@ -182,12 +205,16 @@ class SteppingClock:
 def build_processing_time(batches, clock, fail_at=None):
     def program(ctx):
         prog = rt.Program("win.flow", ctx)
-        p = prog.pipeline(
-            "w", line=1, stages=[("source list", 1), ("summarize", 2), ("sink", 3)]
-        )
+        p = prog.pipeline("w", line=1, stages=[("source list", 1), ("summarize", 2), ("sink", 3)])
         p.source(0, ts.ListSource, name="src", batches=batches)
-        p.window(1, Summarize, aggregates=(("n", "count", None),), keys=(("k", ("k",)),),
-                 every=10_000, clock=clock)  # fmt: skip
+        p.window(
+            1,
+            Summarize,
+            aggregates=(("n", "count", None),),
+            keys=(("k", ("k",)),),
+            every=10_000,
+            clock=clock,
+        )
         p.sink(2, CrashingSink, name="out", fail_at=fail_at)
         return prog
 
@@ -195,8 +222,12 @@ def build_processing_time(batches, clock, fail_at=None):
 
 
 @settings(max_examples=60, deadline=None)
-@given(events, st.lists(st.integers(0, 100), max_size=8),
-       st.lists(st.integers(0, 12_000), max_size=20), st.integers(1, 12))  # fmt: skip
+@given(
+    events,
+    st.lists(st.integers(0, 100), max_size=8),
+    st.lists(st.integers(0, 12_000), max_size=20),
+    st.integers(1, 12),
+)
 # the clock crosses a window's end between the two records of the first batch
 @example(data=[(0, "a", 0), (1, "a", 0), (2, "a", 0)], cuts=[2], steps=[0, 10_000], fail_at=2)
 def test_processing_time_windows_count_each_record_once_across_a_crash(data, cuts, steps, fail_at):
@@ -213,4 +244,5 @@ def test_processing_time_windows_count_each_record_once_across_a_crash(data, cut
     assert sum(r["n"] for r in accepted + again) == len(data)
     for k in "ab":
         assert sum(r["n"] for r in accepted + again if r["k"] == k) == sum(
-            1 for _, key, _ in data if key == k)  # fmt: skip
+            1 for _, key, _ in data if key == k
+        )

@@ -13,8 +13,8 @@ import time
 
 from flowlang.runtime.base import (
     Processor,
-    Rejected,
     RecordError,
+    Rejected,
     Sink,
     Source,
     SourceBatch,
@@ -31,9 +31,7 @@ class ListSource(Source):
     """Yields `batches` (lists of records; a string item is an input that
     failed to decode); records the order of acknowledgements."""
 
-    def __init__(
-        self, ctx, name: str, batches: list, with_ack: bool = True, delay: float = 0.0
-    ):
+    def __init__(self, ctx, name: str, batches: list, with_ack: bool = True, delay: float = 0.0):
         self.ctx = ctx
         self.name = name
         self.data = batches
@@ -51,13 +49,12 @@ class ListSource(Source):
             if self.stopped:
                 return
             items = [
-                SourceItem(None, raw, RecordError("parse", "bad input", raw)) if isinstance(raw, str)
+                SourceItem(None, raw, RecordError("parse", "bad input", raw))
+                if isinstance(raw, str)
                 else SourceItem(raw)
                 for raw in batch
-            ]  # fmt: skip
-            ack = (
-                (lambda n=number: ACKS[self.name].append(n)) if self.with_ack else None
-            )
+            ]
+            ack = (lambda n=number: ACKS[self.name].append(n)) if self.with_ack else None
             self.yielded += len(batch)
             EVENTS.setdefault(self.name + ".yielded", []).append(self.yielded)
             yield SourceBatch(items, ack=ack)
@@ -69,9 +66,7 @@ class CountingSource(Source):
     """`total` generated records in batches of `size`, without end if total is None;
     `read` counts what it produced (for backpressure tests)."""
 
-    def __init__(
-        self, ctx, name: str, total: int | None, size: int = 100, payload: int = 0
-    ):
+    def __init__(self, ctx, name: str, total: int | None, size: int = 100, payload: int = 0):
         self.ctx = ctx
         self.name = name
         self.total = total
@@ -139,9 +134,7 @@ class MemorySink(Sink):
             written = len(COLLECTED[self.name]) + len(records)
             EVENTS.setdefault(self.name + ".lag", []).append(source.read - written)
         rejected = [
-            Rejected(r, "rejected", "the sink refused it")
-            for r in records
-            if r.get("reject")
+            Rejected(r, "rejected", "the sink refused it") for r in records if r.get("reject")
         ]
         COLLECTED[self.name].extend(r for r in records if not r.get("reject"))
         return rejected

@@ -49,8 +49,14 @@ async def test_documents_read_back_with_their_fields(elastic_url, es_index, es_r
     assert rejected == []
     docs = sorted(read_all(es_reader, es_index), key=lambda d: d["n"])
     assert [d["n"] for d in docs] == list(range(25))
-    assert docs[3] == {"_id": docs[3]["_id"], "n": 3, "name": "user 3", "ok": False,
-                       "at": "2024-05-06T07:08:09.123000Z", "geo": {"city": "Oslo", "lat": 59.9}}  # fmt: skip
+    assert docs[3] == {
+        "_id": docs[3]["_id"],
+        "n": 3,
+        "name": "user 3",
+        "ok": False,
+        "at": "2024-05-06T07:08:09.123000Z",
+        "geo": {"city": "Oslo", "lat": 59.9},
+    }
     assert ctx.counters["bulk_requests"] == 1
     assert "retries" not in ctx.counters
 
@@ -58,15 +64,11 @@ async def test_documents_read_back_with_their_fields(elastic_url, es_index, es_r
 async def test_batches_are_cut_by_count_and_by_bytes(elastic_url, es_index, es_reader):
     records = [{"n": i, "pad": "x" * 100} for i in range(50)]
     by_count = context()
-    await write_all(
-        ElasticSink(by_count, es_index, url=elastic_url, batch_size=7), records
-    )
+    await write_all(ElasticSink(by_count, es_index, url=elastic_url, batch_size=7), records)
     assert by_count.counters["bulk_requests"] == 8  # ceil(50 / 7)
     by_bytes = context()
     # each document with its action line is ~150 bytes: 4 fit in 700
-    await write_all(
-        ElasticSink(by_bytes, es_index, url=elastic_url, batch_bytes=700), records
-    )
+    await write_all(ElasticSink(by_bytes, es_index, url=elastic_url, batch_bytes=700), records)
     assert by_bytes.counters["bulk_requests"] == 13
     assert count(es_reader, es_index) == 100
 
@@ -77,15 +79,11 @@ async def test_id_makes_writes_idempotent(elastic_url, es_index, es_reader):
     sink = ElasticSink(ctx, es_index, url=elastic_url, id=("rid",))
     assert await write_all(sink, records, [dict(r) for r in records]) == []
     docs = read_all(es_reader, es_index)
-    assert sorted(d["_id"] for d in docs) == sorted(
-        [f"r{i}" for i in range(10)] + ["77"]
-    )
+    assert sorted(d["_id"] for d in docs) == sorted([f"r{i}" for i in range(10)] + ["77"])
     assert ctx.counters["already_present"] == 11
 
 
-async def test_records_without_a_usable_id_go_to_the_error_stream(
-    elastic_url, es_index, es_reader
-):
+async def test_records_without_a_usable_id_go_to_the_error_stream(elastic_url, es_index, es_reader):
     records = [
         {"rid": "a"},
         {"rid": None},
@@ -165,9 +163,7 @@ async def test_mapping_errors_are_rejected_with_the_reason_and_the_rest_indexed(
 async def test_records_are_not_changed_by_writing(elastic_url, es_index):
     t = dt.datetime(2024, 1, 1, tzinfo=UTC)
     records = [{"n": 1, "ts": t, "nested": {"a": [1, 2]}}]
-    await write_all(
-        ElasticSink(context(), es_index, url=elastic_url, id=("n",)), records
-    )
+    await write_all(ElasticSink(context(), es_index, url=elastic_url, id=("n",)), records)
     assert records == [{"n": 1, "ts": t, "nested": {"a": [1, 2]}}]
 
 
@@ -194,14 +190,10 @@ def test_a_run_accounts_for_every_record(tmp_path, elastic_url, es_index, es_rea
     from flowlang.runtime.metrics import balanced
     from tests.flowrun import run_flow
 
-    es_reader.index(
-        index=es_index, document={"n": 0}, refresh=True
-    )  # `n` is a number now
+    es_reader.index(index=es_index, document={"n": 0}, refresh=True)  # `n` is a number now
     records = [{"n": i} for i in range(1, 9)] + [{"n": "eight and a half"}, {"n": 9}]
     program = f'source file("input.jsonl", format=json) | sink elastic("{es_index}")\n'
-    result = run_flow(
-        program, tmp_path, records=records, env={"FLOW_ELASTIC_URL": elastic_url}
-    )
+    result = run_flow(program, tmp_path, records=records, env={"FLOW_ELASTIC_URL": elastic_url})
     assert result.exit_code == 0, result.stderr
     assert [(e["code"], e["record"]) for e in result.errors] == [
         ("rejected", {"n": "eight and a half"})

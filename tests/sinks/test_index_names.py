@@ -47,7 +47,10 @@ def test_the_hint_says_what_it_could_not_translate():
     ((_, _, hint),) = diagnostics("web-%{+YYYY.MMM}")
     assert hint.endswith('"web-%Y.%mM" (translate the letters left over by hand)')
     ((_, _, hint),) = diagnostics("web-%{+HH:mm}")
-    assert hint == 'write it with strftime patterns: "web-%H:%M", but then an index name cannot hold `:`'
+    assert (
+        hint
+        == 'write it with strftime patterns: "web-%H:%M", but then an index name cannot hold `:`'
+    )
 
 
 def test_a_logstash_field_reference_is_an_error():
@@ -88,7 +91,9 @@ def test_the_lowercase_hint_keeps_the_patterns():
     assert hint == 'write "web-%Y.%m"'
 
 
-@pytest.mark.parametrize("index", ["web", "web-%Y.%m.%d", "a.b_c-d+e", "x%%y", "é-%H", ".hidden", "x" * 255])
+@pytest.mark.parametrize(
+    "index", ["web", "web-%Y.%m.%d", "a.b_c-d+e", "x%%y", "é-%H", ".hidden", "x" * 255]
+)
 def test_valid_names_check_clean(index):
     assert diagnostics(index) == []
 
@@ -132,7 +137,9 @@ def test_the_sink_refuses_a_bad_name_at_start_up_too():
 def test_flowc_run_refuses_the_program_before_reading_anything(tmp_path):
     (tmp_path / "in.jsonl").write_text('{"a": 1}\n')
     flow = tmp_path / "web.flow"
-    flow.write_text('source file("in.jsonl", format=json)\n  | sink elastic("web-%{+YYYY.MM.dd}")\n')
+    flow.write_text(
+        'source file("in.jsonl", format=json)\n  | sink elastic("web-%{+YYYY.MM.dd}")\n'
+    )
     done = run_flow_cli(flow, cwd=tmp_path)
     assert done.returncode == 1
     assert b"error[E409]" in done.stderr and b'"web-%Y.%m.%d"' in done.stderr

@@ -48,35 +48,62 @@ def ms(t: dt.datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
-async def test_points_read_back_with_values_tags_and_times(
-    victoria_metrics, measurement_name
-):
+async def test_points_read_back_with_values_tags_and_times(victoria_metrics, measurement_name):
     records = [
-        {"ts": T0 + dt.timedelta(seconds=i), "host": f"web {i % 2}", "region": "eu,north",
-         "latency": 10.5 * i, "count": i, "up": i % 3 != 0}
+        {
+            "ts": T0 + dt.timedelta(seconds=i),
+            "host": f"web {i % 2}",
+            "region": "eu,north",
+            "latency": 10.5 * i,
+            "count": i,
+            "up": i % 3 != 0,
+        }
         for i in range(6)
-    ]  # fmt: skip
-    sink = InfluxSink(context(), "metrics", measurement_name, tags=(("host",), ("region",)),
-                      fields=(("latency",), ("count",), ("up",)), time=("ts",),
-                      url=victoria_metrics.url)  # fmt: skip
+    ]
+    sink = InfluxSink(
+        context(),
+        "metrics",
+        measurement_name,
+        tags=(("host",), ("region",)),
+        fields=(("latency",), ("count",), ("up",)),
+        time=("ts",),
+        url=victoria_metrics.url,
+    )
     assert await write_all(sink, records) == []
     samples = wait_for(victoria_metrics, measurement_name, 18)
     expected = sorted(
-        [(f, {"host": r["host"], "region": "eu,north"}, v, ms(r["ts"]))
-         for r in records
-         for f, v in (("latency", r["latency"]), ("count", r["count"]), ("up", int(r["up"])))],
+        [
+            (f, {"host": r["host"], "region": "eu,north"}, v, ms(r["ts"]))
+            for r in records
+            for f, v in (("latency", r["latency"]), ("count", r["count"]), ("up", int(r["up"])))
+        ],
         key=lambda s: (s[3], s[0], sorted(s[1].items())),
-    )  # fmt: skip
+    )
     assert samples == expected
 
 
 async def test_without_fields_every_other_scalar_field_is_written(
     victoria_metrics, measurement_name
 ):
-    records = [{"ts": T0, "host": "a", "cpu": 0.25, "mem": 512, "nested": {"x": 1}, "tags": [1],
-                "absent": None}]  # fmt: skip
-    sink = InfluxSink(context(), "metrics", measurement_name, tags=(("host",),), time=("ts",),
-                      url=victoria_metrics.url)  # fmt: skip
+    records = [
+        {
+            "ts": T0,
+            "host": "a",
+            "cpu": 0.25,
+            "mem": 512,
+            "nested": {"x": 1},
+            "tags": [1],
+            "absent": None,
+        }
+    ]
+    sink = InfluxSink(
+        context(),
+        "metrics",
+        measurement_name,
+        tags=(("host",),),
+        time=("ts",),
+        url=victoria_metrics.url,
+    )
     assert await write_all(sink, records) == []
     samples = wait_for(victoria_metrics, measurement_name, 2)
     assert samples == [
@@ -105,8 +132,15 @@ async def test_values_line_protocol_cannot_carry_are_rejected_and_the_rest_writt
         ({"ts": None, "host": "a", "v": 1.0}, "type", "time field `ts` is null"),
         ({"ts": T0, "host": "a", "v": None}, "rejected", "no field with a value"),
     ]
-    sink = InfluxSink(context(), "metrics", measurement_name, tags=(("host",),),
-                      fields=(("v",), ("s",)), time=("ts",), url=victoria_metrics.url)  # fmt: skip
+    sink = InfluxSink(
+        context(),
+        "metrics",
+        measurement_name,
+        tags=(("host",),),
+        fields=(("v",), ("s",)),
+        time=("ts",),
+        url=victoria_metrics.url,
+    )
     records = [good] + [dict(r) for r, _, _ in bad]
     rejected = await write_all(sink, records)
     assert [r.record for r in rejected] == [r for r, _, _ in bad]
@@ -123,12 +157,16 @@ async def test_values_line_protocol_cannot_carry_are_rejected_and_the_rest_writt
 async def test_null_tags_are_left_out_and_null_fields_skipped(
     fake_influx,
 ):
-    sink = InfluxSink(context(), "b", "m", tags=(("host",), ("dc",)), fields=(("a",), ("b",)),
-                      time=("ts",), url=fake_influx.url)  # fmt: skip
-    assert (
-        await write_all(sink, [{"ts": T0, "host": "h", "dc": None, "a": 1, "b": None}])
-        == []
+    sink = InfluxSink(
+        context(),
+        "b",
+        "m",
+        tags=(("host",), ("dc",)),
+        fields=(("a",), ("b",)),
+        time=("ts",),
+        url=fake_influx.url,
     )
+    assert await write_all(sink, [{"ts": T0, "host": "h", "dc": None, "a": 1, "b": None}]) == []
     assert fake_influx.lines == [f"m,host=h a=1i {time_ns(T0)}"]
 
 
@@ -154,9 +192,7 @@ async def test_writes_are_batched_by_count(fake_influx):
 
 
 async def test_token_and_org_are_sent(fake_influx):
-    sink = InfluxSink(
-        context(), "b", "m", url=fake_influx.url, token="t0k3n", org="acme"
-    )
+    sink = InfluxSink(context(), "b", "m", url=fake_influx.url, token="t0k3n", org="acme")
     assert await write_all(sink, [{"v": 1}]) == []
     assert fake_influx.auth_seen == ["Token t0k3n"]
     assert fake_influx.params[0]["org"] == "acme"
@@ -211,22 +247,24 @@ def test_points_with_nothing_to_carry_raise():
 def requests(n: int) -> list[dict]:
     hosts = ["web-1", "web 2", "web,3"]
     return [
-        {"ts": (T0 + dt.timedelta(seconds=7 * i)).isoformat(), "host": hosts[i % 3],
-         "path": "/a=b" if i % 2 else "/", "latency_ms": 10.0 + i, "status": 200 + (i % 2) * 300}
+        {
+            "ts": (T0 + dt.timedelta(seconds=7 * i)).isoformat(),
+            "host": hosts[i % 3],
+            "path": "/a=b" if i % 2 else "/",
+            "latency_ms": 10.0 + i,
+            "status": 200 + (i % 2) * 300,
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
-SCHEMA = (
-    "schema Req { ts: time, host: str, path: str, latency_ms: float, status: int }\n"
-)
+SCHEMA = "schema Req { ts: time, host: str, path: str, latency_ms: float, status: int }\n"
 
 
-def test_a_pipeline_writes_its_records_as_points(
-    tmp_path, victoria_metrics, measurement_name
-):
-    records = requests(12) + [{"ts": T0.isoformat(), "host": "", "path": "/", "latency_ms": 1.0,
-                               "status": 200}]  # fmt: skip
+def test_a_pipeline_writes_its_records_as_points(tmp_path, victoria_metrics, measurement_name):
+    records = requests(12) + [
+        {"ts": T0.isoformat(), "host": "", "path": "/", "latency_ms": 1.0, "status": 200}
+    ]
     program = SCHEMA + (
         'source file("input.jsonl", format=json, schema=Req)\n'
         f'  | sink influx("metrics", measurement="{measurement_name}", tags=[host, path],\n'
@@ -239,9 +277,7 @@ def test_a_pipeline_writes_its_records_as_points(
         env={"FLOW_INFLUX_URL": victoria_metrics.url},
     )
     assert result.exit_code == 0, result.stderr
-    assert [(e["code"], e["record"]["host"]) for e in result.errors] == [
-        ("rejected", "")
-    ]
+    assert [(e["code"], e["record"]["host"]) for e in result.errors] == [("rejected", "")]
     assert "tag `host` is empty" in result.errors[0]["message"]
     samples = wait_for(victoria_metrics, measurement_name, 24)
     expected = []
@@ -282,8 +318,6 @@ def test_summaries_go_to_influx_one_point_per_window_and_key(
     expected = []
     for (host, start), rows in windows.items():
         expected.append(("n", {"host": host}, len(rows), start))
-        expected.append(
-            ("worst", {"host": host}, max(r["latency_ms"] for r in rows), start)
-        )
+        expected.append(("worst", {"host": host}, max(r["latency_ms"] for r in rows), start))
     samples = wait_for(victoria_metrics, measurement_name, len(expected))
     assert samples == sorted(expected, key=lambda s: (s[3], s[0], sorted(s[1].items())))

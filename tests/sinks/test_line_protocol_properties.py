@@ -29,15 +29,15 @@ from flowlang.stages.influx import InfluxSink, encode_point
 SPECIAL = list(",= \"\\'😀é\t\n\r\x00\x7f")
 # characters drawn half the time from SPECIAL (st.text would merge the two
 # alphabets and draw the special ones rarely)
-texts = st.lists(
-    st.sampled_from(SPECIAL) | st.characters(codec="utf-8"), max_size=12
-).map("".join)
-numbers = (st.integers(-(2**63), 2**63 - 1) | st.integers(-(2**70), 2**70)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.booleans())  # fmt: skip
-field_values = st.none() | numbers | texts
-tag_values = (
-    st.none() | texts | st.integers(-(10**6), 10**6) | st.booleans() | st.floats()
+texts = st.lists(st.sampled_from(SPECIAL) | st.characters(codec="utf-8"), max_size=12).map("".join)
+numbers = (
+    st.integers(-(2**63), 2**63 - 1)
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
 )
+field_values = st.none() | numbers | texts
+tag_values = st.none() | texts | st.integers(-(10**6), 10**6) | st.booleans() | st.floats()
 # text the protocol can carry, dense in the characters it must escape
 carriable_texts = st.lists(
     st.sampled_from(list(",= \"\\'😀é"))
@@ -140,24 +140,23 @@ def read_line(line: str):
 
 
 @settings(max_examples=200, deadline=None)
-@given(measurement=texts, tags=st.dictionaries(texts, tag_values, max_size=3),
-       fields=st.dictionaries(texts, field_values, max_size=3),
-       stamp=st.integers(-(2**63), 2**63 - 1))  # fmt: skip
+@given(
+    measurement=texts,
+    tags=st.dictionaries(texts, tag_values, max_size=3),
+    fields=st.dictionaries(texts, field_values, max_size=3),
+    stamp=st.integers(-(2**63), 2**63 - 1),
+)
 def test_a_point_reads_back_equal_or_is_refused(measurement, tags, fields, stamp):
     present_tags = {k: tag_str(v) for k, v in tags.items() if v is not None}
     present_fields = {k: v for k, v in fields.items() if v is not None}
     carriable = (
         carriable_name(measurement)
         and all(carriable_name(k) and carriable_tag(tags[k]) for k in present_tags)
-        and all(
-            carriable_name(k) and carriable_field(v) for k, v in present_fields.items()
-        )
+        and all(carriable_name(k) and carriable_field(v) for k, v in present_fields.items())
         and bool(present_fields)
     )
     try:
-        line = encode_point(
-            measurement, list(tags.items()), list(fields.items()), stamp
-        )
+        line = encode_point(measurement, list(tags.items()), list(fields.items()), stamp)
     except RecordError:
         assert not carriable
         return
@@ -175,14 +174,24 @@ def test_what_reaches_victoria_metrics_reads_back_equal(victoria_metrics):
     written: list[tuple[str, dict, int]] = []  # (measurement, record, timestamp ms)
     cases = iter(range(10**6))
 
-    @settings(
-        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        suffix=carriable_texts,
+        records=st.lists(
+            st.fixed_dictionaries(
+                {
+                    "t1": tag_values,
+                    "t2": carriable_texts,
+                    "n": st.integers(-(2**53), 2**53) | numbers,
+                    "x": st.floats(-1e9, 1e9) | numbers,
+                    "b": st.booleans(),
+                    "s": field_values,
+                }
+            ),
+            min_size=1,
+            max_size=5,
+        ),
     )
-    @given(suffix=carriable_texts,
-           records=st.lists(st.fixed_dictionaries({
-               "t1": tag_values, "t2": carriable_texts, "n": st.integers(-(2**53), 2**53) | numbers,
-               "x": st.floats(-1e9, 1e9) | numbers, "b": st.booleans(), "s": field_values,
-           }), min_size=1, max_size=5))  # fmt: skip
     def write_case(suffix, records):
         measurement = prefix + suffix
         for rec in records:
@@ -191,9 +200,17 @@ def test_what_reaches_victoria_metrics_reads_back_equal(victoria_metrics):
                 (base + rec["case"] * 1_000_000) / 1e9, dt.timezone.utc
             )
         ctx = StageContext("p", "influx (t.flow:1)", "t.flow:1")
-        sink = InfluxSink(ctx, "b", measurement, tags=(("case",), ("t1",), ("t2",)),
-                          fields=(("n",), ("x",), ("b",), ("s",)), time=("ts",),
-                          url=victoria_metrics.url, retry_initial=0.01, retry_max=100)  # fmt: skip
+        sink = InfluxSink(
+            ctx,
+            "b",
+            measurement,
+            tags=(("case",), ("t1",), ("t2",)),
+            fields=(("n",), ("x",), ("b",), ("s",)),
+            time=("ts",),
+            url=victoria_metrics.url,
+            retry_initial=0.01,
+            retry_max=100,
+        )
 
         async def run():
             await sink.start()
@@ -205,14 +222,13 @@ def test_what_reaches_victoria_metrics_reads_back_equal(victoria_metrics):
         rejected = asyncio.run(run())
         refused = {r.record["case"] for r in rejected}
         for rec in records:
-            ok = (all(v is None or carriable_tag(v) for v in (rec["t1"], rec["t2"]))
-                  and all(v is None or carriable_field(v) for v in (rec["n"], rec["x"], rec["s"])))  # fmt: skip
+            ok = all(v is None or carriable_tag(v) for v in (rec["t1"], rec["t2"])) and all(
+                v is None or carriable_field(v) for v in (rec["n"], rec["x"], rec["s"])
+            )
             # refused exactly when the protocol cannot carry it (the server refuses nothing)
             assert (rec["case"] in refused) == (not ok), rec
             if ok:
-                written.append(
-                    (measurement, rec, (base + rec["case"] * 1_000_000) // 1_000_000)
-                )
+                written.append((measurement, rec, (base + rec["case"] * 1_000_000) // 1_000_000))
 
     write_case()
     expected = {}

@@ -24,8 +24,7 @@ KEY = "seed-example-key"
 
 def canonical(docs: list[dict]) -> list[str]:
     return sorted(
-        json.dumps({k: v for k, v in d.items() if k != "_id"}, sort_keys=True)
-        for d in docs
+        json.dumps({k: v for k, v in d.items() if k != "_id"}, sort_keys=True) for d in docs
     )
 
 
@@ -67,8 +66,14 @@ def test_seed_example_indexes_every_event_enriched_and_pseudonymised(
 
 def test_seed_example_runs_with_flowc(workdir, elastic_url, es_reader):
     shutil.copy(SEED, workdir / "examples" / "seed.flow")
-    proc = run_flow_cli(Path("examples") / "seed.flow", cwd=workdir, env={
-        "FLOW_ELASTIC_URL": elastic_url, "FLOW_ANON_KEY": KEY,
-        "FLOWC_CACHE_DIR": str(workdir / "cache")})  # fmt: skip
+    proc = run_flow_cli(
+        Path("examples") / "seed.flow",
+        cwd=workdir,
+        env={
+            "FLOW_ELASTIC_URL": elastic_url,
+            "FLOW_ANON_KEY": KEY,
+            "FLOWC_CACHE_DIR": str(workdir / "cache"),
+        },
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     assert canonical(read_all(es_reader, "idx")) == canonical(read_jsonl(EXPECTED))

@@ -83,8 +83,11 @@ async def test_partial_bulk_failure_resends_only_the_retryable_items(
 async def test_a_429_storm_is_waited_out_as_retry_after_asks(
     fake_elastic,
 ):
-    busy = Reply(429, {"error": {"type": "es_rejected_execution_exception", "reason": "busy"},
-                       "status": 429}, {"Retry-After": "1"})  # fmt: skip
+    busy = Reply(
+        429,
+        {"error": {"type": "es_rejected_execution_exception", "reason": "busy"}, "status": 429},
+        {"Retry-After": "1"},
+    )
     fake_elastic.request_fault = lambda call, items: busy if call <= 3 else None
     ctx = context()
     sink = ElasticSink(ctx, "idx", url=fake_elastic.url, **FAST)
@@ -109,9 +112,7 @@ async def test_a_reset_after_the_bulk_was_applied_leaves_no_duplicates_with_id(
     assert await sink.write(records) == []
     await sink.close()
     assert len(fake_elastic.bulk_log) == 3  # the same bulk sent three times
-    assert sorted(d["_id"] for d in fake_elastic.docs("idx")) == sorted(
-        r["rid"] for r in records
-    )
+    assert sorted(d["_id"] for d in fake_elastic.docs("idx")) == sorted(r["rid"] for r in records)
     assert ctx.counters["already_present"] == 40
     assert ctx.counters["retries"] == 1
 
@@ -123,9 +124,7 @@ async def test_without_id_a_reset_after_apply_writes_twice(fake_elastic):
     await sink.start()
     assert await sink.write([{"n": i} for i in range(5)]) == []
     await sink.close()
-    assert sorted(d["n"] for d in fake_elastic.docs("idx")) == sorted(
-        list(range(5)) * 3
-    )
+    assert sorted(d["n"] for d in fake_elastic.docs("idx")) == sorted(list(range(5)) * 3)
 
 
 async def test_a_request_too_large_is_split_and_a_document_too_large_rejected(
@@ -180,8 +179,13 @@ async def test_a_cluster_that_goes_away_and_comes_back_loses_nothing(
 async def test_a_stopping_run_gives_up_after_the_grace_period():
     bus = Bus()
     port = free_port()  # nothing listens there
-    sink = ElasticSink(context(bus), "idx", url=f"http://user:pa55w0rd@127.0.0.1:{port}",
-                       shutdown_grace=1000, **FAST)  # fmt: skip
+    sink = ElasticSink(
+        context(bus),
+        "idx",
+        url=f"http://user:pa55w0rd@127.0.0.1:{port}",
+        shutdown_grace=1000,
+        **FAST,
+    )
     await sink.start()
     writing = asyncio.create_task(sink.write([{"n": i} for i in range(7)]))
     await asyncio.sleep(0.5)
@@ -199,8 +203,14 @@ async def test_a_stopping_run_gives_up_after_the_grace_period():
 async def test_a_server_back_within_the_grace_period_gets_everything():
     bus = Bus()
     port = free_port()
-    sink = ElasticSink(context(bus), "idx", url=f"http://127.0.0.1:{port}", id=("rid",),
-                       shutdown_grace=20_000, **FAST)  # fmt: skip
+    sink = ElasticSink(
+        context(bus),
+        "idx",
+        url=f"http://127.0.0.1:{port}",
+        id=("rid",),
+        shutdown_grace=20_000,
+        **FAST,
+    )
     await sink.start()
     writing = asyncio.create_task(sink.write([{"rid": str(i)} for i in range(9)]))
     await asyncio.sleep(0.3)
@@ -222,18 +232,19 @@ async def test_a_write_cancelled_while_retrying_raises_cancelled_and_closes_clea
     await sink.close()
 
 
-async def test_refused_credentials_stop_the_run_without_showing_secrets(
-    fake_elastic, caplog
-):
+async def test_refused_credentials_stop_the_run_without_showing_secrets(fake_elastic, caplog):
     caplog.set_level(logging.DEBUG)
-    denied = Reply(401, {"error": {"type": "security_exception", "reason": "unable to authenticate"},
-                         "status": 401})  # fmt: skip
+    denied = Reply(
+        401,
+        {
+            "error": {"type": "security_exception", "reason": "unable to authenticate"},
+            "status": 401,
+        },
+    )
     fake_elastic.request_fault = lambda call, items: (
         Reply(503, {"error": "busy"}) if call == 1 else denied
     )
-    sink = ElasticSink(
-        context(), "idx", url=fake_elastic.url, api_key="s3cr3t-k3y", **FAST
-    )
+    sink = ElasticSink(context(), "idx", url=fake_elastic.url, api_key="s3cr3t-k3y", **FAST)
     await sink.start()
     with pytest.raises(
         FlowError, match="401 security_exception: unable to authenticate"
@@ -271,9 +282,7 @@ async def test_https_with_a_ca_file(tmp_path):
     server_tls.load_cert_chain(cert, key)
     with FakeElastic(ssl_context=server_tls) as server:
         assert server.url.startswith("https://")
-        trusting = ElasticSink(
-            context(), "idx", url=server.url, ca_certs=cert, api_key="k", **FAST
-        )
+        trusting = ElasticSink(context(), "idx", url=server.url, ca_certs=cert, api_key="k", **FAST)
         await trusting.start()
         assert await trusting.write([{"n": 1}]) == []
         await trusting.close()
@@ -291,9 +300,7 @@ async def test_https_with_a_ca_file(tmp_path):
 
 
 def influx(ctx: StageContext, url: str, **args) -> InfluxSink:
-    return InfluxSink(
-        ctx, "b", "m", tags=(("host",),), fields=(("v",),), url=url, **FAST, **args
-    )
+    return InfluxSink(ctx, "b", "m", tags=(("host",),), fields=(("v",),), url=url, **FAST, **args)
 
 
 def points(n: int) -> list[dict]:
@@ -301,9 +308,7 @@ def points(n: int) -> list[dict]:
 
 
 async def test_influx_429_is_waited_out_as_retry_after_asks(fake_influx):
-    slow = Reply(
-        429, {"code": "too many requests", "message": "slow down"}, {"Retry-After": "1"}
-    )
+    slow = Reply(429, {"code": "too many requests", "message": "slow down"}, {"Retry-After": "1"})
     fake_influx.request_fault = lambda call, lines: slow if call <= 2 else None
     ctx = context()
     sink = influx(ctx, fake_influx.url)
@@ -347,18 +352,15 @@ async def test_influx_finds_the_bad_points_of_a_refused_batch(
     assert [r.record["v"] for r in rejected] == [7, 13]
     assert all("invalid field" in r.message and r.code == "rejected" for r in rejected)
     kept = [int(line.split(" v=")[1].split("i")[0]) for line in fake_influx.lines]
-    assert sorted(kept) == [
-        i for i in range(20) if i not in (7, 13)
-    ]  # each exactly once
+    assert sorted(kept) == [i for i in range(20) if i not in (7, 13)]  # each exactly once
     assert ctx.counters["splits"] >= 2
 
 
-async def test_influx_refused_token_stops_the_run_without_showing_it(
-    fake_influx, caplog
-):
+async def test_influx_refused_token_stops_the_run_without_showing_it(fake_influx, caplog):
     caplog.set_level(logging.DEBUG)
-    fake_influx.request_fault = lambda call, lines: Reply(401, {"code": "unauthorized",
-                                                                "message": "unauthorized access"})  # fmt: skip
+    fake_influx.request_fault = lambda call, lines: Reply(
+        401, {"code": "unauthorized", "message": "unauthorized access"}
+    )
     sink = influx(context(), fake_influx.url, token="s3cr3t-t0ken")
     await sink.start()
     with pytest.raises(FlowError, match="401 unauthorized access") as failure:
@@ -390,9 +392,7 @@ async def test_influx_stopping_run_gives_up_after_the_grace_period():
     writing = asyncio.create_task(sink.write(points(4)))
     await asyncio.sleep(0.3)
     bus.publish("signal", signum=2, count=1)
-    with pytest.raises(
-        FlowError, match="4 records were not written and not acknowledged"
-    ):
+    with pytest.raises(FlowError, match="4 records were not written and not acknowledged"):
         await asyncio.wait_for(writing, 10)
     await sink.close()
 
@@ -406,8 +406,9 @@ def start_flowc(program: str, cwd, env: dict[str, str], **popen) -> subprocess.P
     (cwd / "run.flow").write_text(program)
     full_env = dict(os.environ, FLOWC_CACHE_DIR=str(cwd / "cache"), **env)
     with open(cwd / "stdout.txt", "ab") as out, open(cwd / "stderr.txt", "wb") as err:
-        return subprocess.Popen([FLOWC, "run", "run.flow"], cwd=cwd, env=full_env,
-                                stdout=out, stderr=err, **popen)  # fmt: skip
+        return subprocess.Popen(
+            [FLOWC, "run", "run.flow"], cwd=cwd, env=full_env, stdout=out, stderr=err, **popen
+        )
 
 
 def finish(run: subprocess.Popen, cwd, timeout: float) -> str:
@@ -435,18 +436,18 @@ def test_a_run_survives_10_s_without_its_cluster_holding_its_source_back(
     total, every = 60_000, 30
     proxy = proxy_factory()
     run = start_flowc(
-        f'source stdin(format=json)\n  | where n % {every} == 0\n'
+        f"source stdin(format=json)\n  | where n % {every} == 0\n"
         f'  | sink elastic("{es_index}", id=rid)\n',
-        tmp_path, {"FLOW_ELASTIC_URL": proxy.url}, stdin=subprocess.PIPE,
-    )  # fmt: skip
+        tmp_path,
+        {"FLOW_ELASTIC_URL": proxy.url},
+        stdin=subprocess.PIPE,
+    )
     written = [0]  # lines the pipe has taken so far
 
     def feed() -> None:
         assert run.stdin is not None
         for start in range(0, total, 100):
-            chunk = "".join(
-                f'{{"rid":"r{i}","n":{i}}}\n' for i in range(start, start + 100)
-            )
+            chunk = "".join(f'{{"rid":"r{i}","n":{i}}}\n' for i in range(start, start + 100))
             run.stdin.write(chunk.encode())
             run.stdin.flush()
             written[0] = start + 100
@@ -482,15 +483,15 @@ def test_sigterm_while_retrying_leaves_the_checkpoint_before_unwritten_records(
 
     # no id=: a document indexed twice would show, so the count proves both
     # that nothing was lost and that nothing acknowledged was read again
-    program = (f'source file("input.jsonl", format=json, follow=true)\n'
-               f'  | sink elastic("{es_index}", shutdown_grace=1s)\n')  # fmt: skip
+    program = (
+        f'source file("input.jsonl", format=json, follow=true)\n'
+        f'  | sink elastic("{es_index}", shutdown_grace=1s)\n'
+    )
     proxy = proxy_factory()
     append(0, 100)
     first = start_flowc(program, tmp_path, {"FLOW_ELASTIC_URL": proxy.url})
     try:
-        wait_until(
-            lambda: count(es_reader, es_index) == 100, 60, "the first 100 documents"
-        )
+        wait_until(lambda: count(es_reader, es_index) == 100, 60, "the first 100 documents")
         proxy.stop()
         append(100, 150)
         time.sleep(2)  # read, and retrying against a cluster that is gone
@@ -505,9 +506,7 @@ def test_sigterm_while_retrying_leaves_the_checkpoint_before_unwritten_records(
     proxy.start()
     second = start_flowc(program, tmp_path, {"FLOW_ELASTIC_URL": proxy.url})
     try:
-        wait_until(
-            lambda: count(es_reader, es_index) >= 150, 60, "the unwritten records"
-        )
+        wait_until(lambda: count(es_reader, es_index) >= 150, 60, "the unwritten records")
         append(150, 160)
         wait_until(lambda: count(es_reader, es_index) >= 160, 60, "new records")
         second.send_signal(signal.SIGTERM)

@@ -19,14 +19,28 @@ secret = st.text(
     max_size=20,
 )
 # hosts as users write them, and as they mistype them
-host = st.sampled_from(["127.0.0.1:9200", "es.internal", "[::1]:9200", "[::1", "[::1:9200",
-                        "es:port", "", "es.example.com:99999"])  # fmt: skip
+host = st.sampled_from(
+    [
+        "127.0.0.1:9200",
+        "es.internal",
+        "[::1]:9200",
+        "[::1",
+        "[::1:9200",
+        "es:port",
+        "",
+        "es.example.com:99999",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(scheme=st.sampled_from(["http://", "https://", "nats://", ""]), user=secret,
-       password=st.one_of(st.none(), secret), where=host,
-       path=st.sampled_from(["", "/", "/prefix", "/x?token=abc"]))  # fmt: skip
+@given(
+    scheme=st.sampled_from(["http://", "https://", "nats://", ""]),
+    user=secret,
+    password=st.one_of(st.none(), secret),
+    where=host,
+    path=st.sampled_from(["", "/", "/prefix", "/x?token=abc"]),
+)
 def test_no_credential_of_any_url_survives(scheme, user, password, where, path):
     userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
     url = f"{scheme}{userinfo}@{where}{path}"
@@ -62,13 +76,15 @@ def run_with_url(tmp_path, sink: str, url: str) -> subprocess.CompletedProcess:
     (tmp_path / "in.jsonl").write_text('{"n": 1, "v": 2}\n')
     (tmp_path / "p.flow").write_text(FLOW.format(sink=sink))
     env = dict(os.environ, SERVER_URL=url, FLOWC_CACHE_DIR=str(tmp_path / "cache"))
-    return subprocess.run([FLOWC, "run", "p.flow"], cwd=tmp_path, env=env,
-                          capture_output=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [FLOWC, "run", "p.flow"], cwd=tmp_path, env=env, capture_output=True, timeout=120
+    )
 
 
 def test_a_malformed_elasticsearch_url_stops_the_run_without_its_credentials(tmp_path):
-    done = run_with_url(tmp_path, 'elastic("web", url=env("SERVER_URL"))',
-                        "http://user:s3cr3t-pw@[::1")  # fmt: skip
+    done = run_with_url(
+        tmp_path, 'elastic("web", url=env("SERVER_URL"))', "http://user:s3cr3t-pw@[::1"
+    )
     err = done.stderr.decode()
     assert done.returncode == 2, err
     assert "bad connection settings for http://***@[::1" in err
@@ -76,8 +92,11 @@ def test_a_malformed_elasticsearch_url_stops_the_run_without_its_credentials(tmp
 
 
 def test_a_malformed_influxdb_url_stops_the_run_without_its_credentials(tmp_path):
-    done = run_with_url(tmp_path, 'influx("b", measurement="m", url=env("SERVER_URL"))',
-                        "http://user:s3cr3t-pw@[::1")  # fmt: skip
+    done = run_with_url(
+        tmp_path,
+        'influx("b", measurement="m", url=env("SERVER_URL"))',
+        "http://user:s3cr3t-pw@[::1",
+    )
     err = done.stderr.decode()
     assert done.returncode == 2, err
     assert "influx: url http://***@[::1 is not a valid URL" in err

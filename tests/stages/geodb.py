@@ -45,26 +45,64 @@ CITY_NETWORKS: dict[str, dict] = {
 
 # address -> the `geo` value geoip must produce with CITY_NETWORKS
 CITY_ANSWERS: dict[str, dict | None] = {
-    "81.2.69.160": {"country_iso": "GB", "country": "United Kingdom", "city": "London",
-                    "lat": 51.5142, "lon": -0.0931},
-    "81.2.69.1": {"country_iso": "GB", "country": "United Kingdom", "city": "London",
-                  "lat": 51.5142, "lon": -0.0931},
-    "::ffff:81.2.69.7": {"country_iso": "GB", "country": "United Kingdom", "city": "London",
-                         "lat": 51.5142, "lon": -0.0931},
-    "89.160.20.112": {"country_iso": "SE", "country": "Sweden", "city": None,
-                      "lat": 59.3247, "lon": 18.056},
-    "175.16.199.10": {"country_iso": "CN", "country": "China", "city": None,
-                      "lat": None, "lon": None},
-    "2001:470:1:2::3": {"country_iso": "US", "country": "United States", "city": "Fremont",
-                        "lat": 37.5483, "lon": -121.9886},
+    "81.2.69.160": {
+        "country_iso": "GB",
+        "country": "United Kingdom",
+        "city": "London",
+        "lat": 51.5142,
+        "lon": -0.0931,
+    },
+    "81.2.69.1": {
+        "country_iso": "GB",
+        "country": "United Kingdom",
+        "city": "London",
+        "lat": 51.5142,
+        "lon": -0.0931,
+    },
+    "::ffff:81.2.69.7": {
+        "country_iso": "GB",
+        "country": "United Kingdom",
+        "city": "London",
+        "lat": 51.5142,
+        "lon": -0.0931,
+    },
+    "89.160.20.112": {
+        "country_iso": "SE",
+        "country": "Sweden",
+        "city": None,
+        "lat": 59.3247,
+        "lon": 18.056,
+    },
+    "175.16.199.10": {
+        "country_iso": "CN",
+        "country": "China",
+        "city": None,
+        "lat": None,
+        "lon": None,
+    },
+    "2001:470:1:2::3": {
+        "country_iso": "US",
+        "country": "United States",
+        "city": "Fremont",
+        "lat": 37.5483,
+        "lon": -121.9886,
+    },
     "2001:0470:0001:0002:0000:0000:0000:0003": {
-        "country_iso": "US", "country": "United States", "city": "Fremont",
-        "lat": 37.5483, "lon": -121.9886},
-    "2a02:ec80:1::1": {"country_iso": "DE", "country": "Germany", "city": None,
-                       "lat": 51.2993, "lon": 9.491},
-    "203.0.114.9": {"country_iso": None, "country": None, "city": None,
-                    "lat": None, "lon": None},
-}  # fmt: skip
+        "country_iso": "US",
+        "country": "United States",
+        "city": "Fremont",
+        "lat": 37.5483,
+        "lon": -121.9886,
+    },
+    "2a02:ec80:1::1": {
+        "country_iso": "DE",
+        "country": "Germany",
+        "city": None,
+        "lat": 51.2993,
+        "lon": 9.491,
+    },
+    "203.0.114.9": {"country_iso": None, "country": None, "city": None, "lat": None, "lon": None},
+}
 
 # address -> the counter it bumps (geo is null)
 CITY_NULLS: dict[str, str] = {
@@ -102,9 +140,12 @@ CITY_NULLS: dict[str, str] = {
 def build_city_db(path: Path) -> Path:
     """A GeoIP2-City-shaped IPv6 database (IPv4 mapped) holding CITY_NETWORKS."""
     writer = MMDBWriter(
-        ip_version=6, ipv4_compatible=True, database_type="GeoIP2-City",
-        languages=["en", "de"], description="flowlang test database",
-    )  # fmt: skip
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type="GeoIP2-City",
+        languages=["en", "de"],
+        description="flowlang test database",
+    )
     for network, record in CITY_NETWORKS.items():
         writer.insert_network(IPSet([network]), record)
     writer.to_db_file(str(path))
@@ -113,8 +154,12 @@ def build_city_db(path: Path) -> Path:
 
 def build_ipv4_db(path: Path) -> Path:
     """An IPv4-only database with one network."""
-    writer = MMDBWriter(ip_version=4, database_type="GeoIP2-Country", languages=["en"],
-                        description="flowlang IPv4 test database")  # fmt: skip
+    writer = MMDBWriter(
+        ip_version=4,
+        database_type="GeoIP2-Country",
+        languages=["en"],
+        description="flowlang IPv4 test database",
+    )
     writer.insert_network(IPSet(["81.2.69.0/24"]), CITY_NETWORKS["81.2.69.0/24"])
     writer.to_db_file(str(path))
     return path

@@ -30,7 +30,5 @@ def make_stage(stage_code: str, prelude: str = "", ctx: StageContext | None = No
     """An instance of the runtime class of `stage_code`, bound like generated code does."""
     step, args = bound_args(stage_code, prelude)
     cls = getattr(importlib.import_module(step.module), step.runtime)
-    ctx = ctx or StageContext(
-        "stage", f"{step.info.label} (stage.flow:3)", "stage.flow:3"
-    )
+    ctx = ctx or StageContext("stage", f"{step.info.label} (stage.flow:3)", "stage.flow:3")
     return cls(ctx, **args)

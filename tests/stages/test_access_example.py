@@ -19,8 +19,20 @@ from tests.flowrun import read_jsonl, run_flow_cli
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "examples" / "expected"
 KEY = "example-key"  # the demonstration key the expected output was made with
-FIELDS = {"user", "time", "method", "path", "protocol", "status", "bytes", "referrer", "agent",
-          "geo", "email", "client"}  # fmt: skip
+FIELDS = {
+    "user",
+    "time",
+    "method",
+    "path",
+    "protocol",
+    "status",
+    "bytes",
+    "referrer",
+    "agent",
+    "geo",
+    "email",
+    "client",
+}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 IPV4 = re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
 
@@ -104,9 +116,7 @@ def test_fields_are_typed_and_enriched(example_run):
         }
     located = [r for r in output if r["geo"] is not None]
     assert len(located) > len(output) * 0.8
-    assert {"US", "GB", "NL", "DE", "JP", "NG"} <= {
-        r["geo"]["country_iso"] for r in located
-    }
+    assert {"US", "GB", "NL", "DE", "JP", "NG"} <= {r["geo"]["country_iso"] for r in located}
     health = [r for r in output if r["path"] == "/healthz"]
     assert health and all(r["geo"] is None for r in health)  # private clients
 
@@ -116,13 +126,12 @@ def test_personal_data_does_not_leave_the_pipeline(example_run):
     text = b"\n".join(jsonl.dumps(r) for r in output + rejects).decode()
     for match in EMAIL.finditer(text):
         assert match.group(0).split("@")[0] in ("***", "j***", "o***"), match.group(0)
-    log = (
-        (ROOT / "examples" / "data" / "access.log")
-        .read_bytes()
-        .decode("utf-8", "replace")
-    )
-    clients = {line.split(" ", 1)[0] for line in log.splitlines() if IPV4.match(line) or ":" in
-               line.split(" ", 1)[0]}  # fmt: skip
+    log = (ROOT / "examples" / "data" / "access.log").read_bytes().decode("utf-8", "replace")
+    clients = {
+        line.split(" ", 1)[0]
+        for line in log.splitlines()
+        if IPV4.match(line) or ":" in line.split(" ", 1)[0]
+    }
     assert len(clients) > 20
     for address in clients:
         assert f'"{address}"' not in text, address
@@ -170,7 +179,5 @@ def test_privacy_page_shows_the_example_as_it_is():
     shown = page.split("```flow\n", 1)[1].split("```", 1)[0]
     program = (ROOT / "examples" / "access.flow").read_text(encoding="utf-8")
     program = program.split("\n# Tests:", 1)[0]  # the page shows the pipelines, not their tests
-    code = "\n".join(
-        line for line in program.splitlines() if not line.startswith("#")
-    ).strip()
+    code = "\n".join(line for line in program.splitlines() if not line.startswith("#")).strip()
     assert shown.strip() == code

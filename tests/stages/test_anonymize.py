@@ -16,13 +16,14 @@ from flowlang.runtime.base import RecordError, StageContext
 from flowlang.stages.anonymize import REDACTED, Anonymize, Hmac, mask
 from tests.flowrun import CompileFailed, run_flow
 
-LOCAL = st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyz0123456789._+-", min_size=1, max_size=20
-)
+LOCAL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._+-", min_size=1, max_size=20)
 DOMAIN = st.from_regex(r"\A[a-z0-9]{1,12}(\.[a-z0-9]{1,8}){0,2}\.[a-z]{2,6}\Z")
 EMAILS = st.builds(lambda local, domain: f"{local}@{domain}", LOCAL, DOMAIN)
-USERS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="*"),
-                min_size=1, max_size=30)  # fmt: skip
+USERS = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="*"),
+    min_size=1,
+    max_size=30,
+)
 KEYS = st.text(min_size=1, max_size=80)
 
 
@@ -77,8 +78,7 @@ ORIGINALS = st.one_of(EMAILS, USERS.filter(lambda u: len(u) >= 3))
 
 
 @settings(max_examples=150)
-@given(email=EMAILS, user=ORIGINALS, method=st.sampled_from(["hash", "mask", "redact"]),
-       key=KEYS)  # fmt: skip
+@given(email=EMAILS, user=ORIGINALS, method=st.sampled_from(["hash", "mask", "redact"]), key=KEYS)
 def test_the_original_never_appears_in_the_output_record(email, user, method, key):
     rec = {"email": email, "who": {"user": user}, "n": 1}
     rec = stage(("email",), method, key)(rec)
@@ -102,26 +102,27 @@ def test_mask_keeps_the_first_character_and_the_domain(local, domain):
     assert masked == (local[0] + "***" if len(local) > 1 else "***")
 
 
-@pytest.mark.parametrize(("value", "masked"), [
-    ("jane@example.com", "j***@example.com"),
-    ("j@example.com", "***@example.com"),
-    ("@example.com", "***@example.com"),
-    ("first.last+tag@mail.example.org", "f***@mail.example.org"),
-    ('"a@b"@example.com', '"***@example.com'),
-    ("jane", "j***"),
-    ("j", "***"),
-    ("jane@", "j***"),
-    ("", ""),
-    ("Ødegård", "Ø***"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("jane@example.com", "j***@example.com"),
+        ("j@example.com", "***@example.com"),
+        ("@example.com", "***@example.com"),
+        ("first.last+tag@mail.example.org", "f***@mail.example.org"),
+        ('"a@b"@example.com', '"***@example.com'),
+        ("jane", "j***"),
+        ("j", "***"),
+        ("jane@", "j***"),
+        ("", ""),
+        ("Ødegård", "Ø***"),
+    ],
+)
 def test_mask_cases(value, masked):
     assert mask(value) == masked
 
 
 def test_mask_does_not_reveal_length():
-    assert mask("ab@x.org") == mask(
-        "abcdefghijklmnop@x.org".replace("bcdefghijklmnop", "b")
-    )
+    assert mask("ab@x.org") == mask("abcdefghijklmnop@x.org".replace("bcdefghijklmnop", "b"))
     assert len(mask("alexander")) == len(mask("al"))
 
 
@@ -180,8 +181,14 @@ def _token_in_fresh_process(env_key: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "K"}
     if env_key is not None:
         env["K"] = env_key
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return done.stdout.strip()
 
 

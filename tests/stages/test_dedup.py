@@ -24,8 +24,13 @@ class Clock:
 def stage(fields=(("user",),), within=1000, capacity=100, clock=None):
     from flowlang.stages.dedup import Dedup
 
-    return Dedup(StageContext("p", "dedup (t.flow:2)", "t.flow:2"), fields=fields, within=within,
-                 capacity=capacity, clock=clock)  # fmt: skip
+    return Dedup(
+        StageContext("p", "dedup (t.flow:2)", "t.flow:2"),
+        fields=fields,
+        within=within,
+        capacity=capacity,
+        clock=clock,
+    )
 
 
 def test_repeats_within_the_window_are_dropped():
@@ -96,8 +101,11 @@ def test_real_clock_window():
 
 
 @settings(max_examples=150, deadline=None)
-@given(events=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 300)), max_size=60),
-       within=st.integers(1, 500), capacity=st.integers(1, 8))  # fmt: skip
+@given(
+    events=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 300)), max_size=60),
+    within=st.integers(1, 500),
+    capacity=st.integers(1, 8),
+)
 def test_matches_a_reference_model(events, within, capacity):
     """Against an unbounded model: a record passes iff its key did not pass in
     the last `within` ms, unless the key was evicted; memory never exceeds capacity."""
@@ -148,8 +156,10 @@ def test_bad_arguments_are_compile_time_errors(tmp_path):
 
     from tests.flowrun import CompileFailed
 
-    for stage_code, message in [("dedup(user, within=0s)", "positive duration"),
-                                ("dedup(user, capacity=0)", "at least 1"),
-                                ("dedup([])", "at least one field")]:  # fmt: skip
+    for stage_code, message in [
+        ("dedup(user, within=0s)", "positive duration"),
+        ("dedup(user, capacity=0)", "at least 1"),
+        ("dedup([])", "at least one field"),
+    ]:
         with pytest.raises(CompileFailed, match=message):
             run_flow(f"source stdin | {stage_code} | sink stdout", tmp_path)

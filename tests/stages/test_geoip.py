@@ -22,8 +22,9 @@ def city_db(tmp_path_factory):
 
 
 def stage(db=None, **args) -> GeoIP:
-    return GeoIP(StageContext("p", "geoip(ip) (t.flow:2)", "t.flow:2"), db=str(db) if db else None,
-                 **args)  # fmt: skip
+    return GeoIP(
+        StageContext("p", "geoip(ip) (t.flow:2)", "t.flow:2"), db=str(db) if db else None, **args
+    )
 
 
 @pytest.mark.parametrize("address", sorted(CITY_ANSWERS))
@@ -112,12 +113,16 @@ def test_missing_or_broken_database_is_a_start_error(tmp_path):
 
 
 @settings(max_examples=150, deadline=None)
-@given(value=st.one_of(
-    st.text(max_size=60),
-    st.ip_addresses().map(str),
-    st.ip_addresses(v=6).map(lambda a: a.exploded),
-    st.integers(), st.none(), st.floats(allow_nan=True),
-))  # fmt: skip
+@given(
+    value=st.one_of(
+        st.text(max_size=60),
+        st.ip_addresses().map(str),
+        st.ip_addresses(v=6).map(lambda a: a.exploded),
+        st.integers(),
+        st.none(),
+        st.floats(allow_nan=True),
+    )
+)
 def test_any_value_gives_a_geo_record_or_null(city_db, value):
     geo = stage(city_db)
     rec = geo({"ip": value})
@@ -141,24 +146,25 @@ def test_default_database_is_geolite2_city(geolite):
     assert type(geolite.reader).__module__ == "maxminddb.extension"  # the C reader
 
 
-@pytest.mark.parametrize(("address", "iso", "country", "city"), [
-    ("8.8.8.8", "US", "United States", None),
-    ("1.1.1.1", "AU", "Australia", "Research"),
-    ("193.0.6.139", "NL", "Netherlands", "Amsterdam"),
-    ("128.101.101.101", "US", "United States", "Minneapolis"),
-    ("89.160.20.112", "SE", "Sweden", "Stockholm"),
-    ("2001:4860:4860::8888", "US", "United States", "Mountain View"),
-    ("2a03:2880:f10c:83:face:b00c:0:25de", "IE", "Ireland", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("address", "iso", "country", "city"),
+    [
+        ("8.8.8.8", "US", "United States", None),
+        ("1.1.1.1", "AU", "Australia", "Research"),
+        ("193.0.6.139", "NL", "Netherlands", "Amsterdam"),
+        ("128.101.101.101", "US", "United States", "Minneapolis"),
+        ("89.160.20.112", "SE", "Sweden", "Stockholm"),
+        ("2001:4860:4860::8888", "US", "United States", "Mountain View"),
+        ("2a03:2880:f10c:83:face:b00c:0:25de", "IE", "Ireland", None),
+    ],
+)
 def test_well_known_public_addresses(geolite, address, iso, country, city):
     out = geolite({"ip": address})["geo"]
     assert (out["country_iso"], out["country"], out["city"]) == (iso, country, city)
     assert isinstance(out["lat"], float) and isinstance(out["lon"], float)
 
 
-@pytest.mark.parametrize(
-    "address", ["10.0.0.1", "192.168.1.1", "127.0.0.1", "::1", "fc00::1"]
-)
+@pytest.mark.parametrize("address", ["10.0.0.1", "192.168.1.1", "127.0.0.1", "::1", "fc00::1"])
 def test_private_addresses_on_the_default_database(geolite, address):
     assert geolite({"ip": address})["geo"] is None
 
@@ -167,8 +173,14 @@ def test_private_addresses_on_the_default_database(geolite, address):
 
 
 def test_geoip_in_a_compiled_pipeline(tmp_path, city_db):
-    records = [{"ip": "81.2.69.160"}, {"ip": "10.0.0.1"}, {"ip": "garbage"},
-               {"ip": "2001:470:1:2::3"}, {"ip": "8.8.8.8"}, {"other": 1}]  # fmt: skip
+    records = [
+        {"ip": "81.2.69.160"},
+        {"ip": "10.0.0.1"},
+        {"ip": "garbage"},
+        {"ip": "2001:470:1:2::3"},
+        {"ip": "8.8.8.8"},
+        {"other": 1},
+    ]
     program = (
         'source file("input.jsonl", format=json)\n'
         '  | geoip(ip, into=place, db=env("GEO_DB"))\n'
@@ -195,9 +207,7 @@ def test_geoip_in_a_compiled_pipeline(tmp_path, city_db):
 
 
 def test_seed_example_shape_with_default_database(tmp_path):
-    program = (
-        'source file("input.jsonl")\n' "  | geoip\n" '  | sink file("output.jsonl")\n'
-    )
+    program = 'source file("input.jsonl")\n  | geoip\n  | sink file("output.jsonl")\n'
     result = run_flow(program, tmp_path, records=[{"ip": "193.0.6.139"}])
     assert result.exit_code == 0, result.stderr
     assert result.output[0]["geo"]["city"] == "Amsterdam"

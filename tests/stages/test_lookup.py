@@ -13,8 +13,8 @@ from flowlang import codes
 from flowlang.checker import check_source
 from flowlang.runtime.base import StageContext
 from flowlang.runtime.errors import FlowError
-from flowlang.stages.lookup import Lookup, key_text
 from flowlang.source import SourceFile
+from flowlang.stages.lookup import Lookup, key_text
 from flowlang.types import ANY, OPEN_RECORD, nullable
 from tests.flowrun import run_flow, run_flow_cli, write_jsonl
 
@@ -22,8 +22,13 @@ HOSTS_CSV = "host,team,tier\nweb-1,payments,1\nweb-2,search,2\n42,numbers,3\nweb
 
 
 def stage(table, key=("host",), into="owner", column=None) -> Lookup:
-    return Lookup(StageContext("p", "lookup (t.flow:2)", "t.flow:2"), table=str(table), key=key,
-                  into=into, column=column)  # fmt: skip
+    return Lookup(
+        StageContext("p", "lookup (t.flow:2)", "t.flow:2"),
+        table=str(table),
+        key=key,
+        into=into,
+        column=column,
+    )
 
 
 @pytest.fixture
@@ -60,8 +65,14 @@ def test_keys_compare_as_text(hosts_csv):
 
 
 @settings(max_examples=100)
-@given(st.one_of(st.integers(), st.booleans(), st.text(max_size=10),
-                 st.floats(allow_nan=False, allow_infinity=False)))  # fmt: skip
+@given(
+    st.one_of(
+        st.integers(),
+        st.booleans(),
+        st.text(max_size=10),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+)
 def test_key_text_of_a_value_matches_its_json_text(value):
     # the text of a key is the way JSON writes it, so JSON and CSV tables agree
     text = key_text(value)
@@ -75,9 +86,7 @@ def test_key_text_of_a_value_matches_its_json_text(value):
 
 def test_json_object_of_objects(tmp_path):
     path = tmp_path / "users.json"
-    path.write_text(
-        json.dumps({"u1": {"name": "Ann", "roles": ["admin"]}, "u2": {"name": "Bo"}})
-    )
+    path.write_text(json.dumps({"u1": {"name": "Ann", "roles": ["admin"]}, "u2": {"name": "Bo"}}))
     look = stage(path, key=("user", "id"), into="account")
     rec = look({"user": {"id": "u1"}})
     assert rec["account"] == {"name": "Ann", "roles": ["admin"]}
@@ -87,9 +96,7 @@ def test_json_object_of_objects(tmp_path):
 
 def test_json_list_of_objects_with_column(tmp_path):
     path = tmp_path / "users.json"
-    path.write_text(
-        json.dumps([{"id": 7, "name": "Ann"}, {"id": 8, "name": "Bo"}, {"name": "x"}])
-    )
+    path.write_text(json.dumps([{"id": 7, "name": "Ann"}, {"id": 8, "name": "Bo"}, {"name": "x"}]))
     look = stage(path, key=("uid",), column="id")
     assert look({"uid": 8})["owner"] == {"id": 8, "name": "Bo"}
     assert look({"uid": "7"})["owner"]["name"] == "Ann"
@@ -97,9 +104,7 @@ def test_json_list_of_objects_with_column(tmp_path):
 
 def test_json_lines_table(tmp_path):
     path = tmp_path / "t.jsonl"
-    path.write_text(
-        '{"code": "DE", "name": "Germany"}\n\n{"code": "FR", "name": "France"}\n'
-    )
+    path.write_text('{"code": "DE", "name": "Germany"}\n\n{"code": "FR", "name": "France"}\n')
     look = stage(path, key=("cc",), column="code", into="country")
     assert look({"cc": "FR"})["country"] == {"code": "FR", "name": "France"}
 
@@ -111,16 +116,23 @@ def test_each_record_gets_its_own_row(hosts_csv):
     assert look({"host": "web-2"})["owner"]["team"] == "search"
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("t.csv", "a,b\n1,2\n", "has no column 'host'"),
-    ("t.csv", "", "has no column 'host'"),
-    ("t.csv", 'host,x\n"unterminated,1\n', "not usable"),
-    ("t.json", "[1, 2]", "row 1 is not an object"),
-    ("t.json", '{"a": {"x": 1}, "b": 1}', "mixes objects \\(key 'a'\\) and plain values \\(key 'b'\\)"),
-    ("t.json", '"text"', "expected an object of objects or a list of objects"),
-    ("t.json", "{broken", "not usable"),
-    ("t.txt", "host\nx\n", "must be a .csv, .json, .jsonl or .ndjson file"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("t.csv", "a,b\n1,2\n", "has no column 'host'"),
+        ("t.csv", "", "has no column 'host'"),
+        ("t.csv", 'host,x\n"unterminated,1\n', "not usable"),
+        ("t.json", "[1, 2]", "row 1 is not an object"),
+        (
+            "t.json",
+            '{"a": {"x": 1}, "b": 1}',
+            "mixes objects \\(key 'a'\\) and plain values \\(key 'b'\\)",
+        ),
+        ("t.json", '"text"', "expected an object of objects or a list of objects"),
+        ("t.json", "{broken", "not usable"),
+        ("t.txt", "host\nx\n", "must be a .csv, .json, .jsonl or .ndjson file"),
+    ],
+)
 def test_unusable_tables_stop_the_start(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_text(content)
@@ -149,7 +161,9 @@ def test_lookup_in_a_compiled_pipeline(tmp_path):
 
 
 def test_missing_table_in_a_compiled_pipeline_is_a_start_error(tmp_path):
-    program = 'source file("input.jsonl") | lookup("nope.csv", key=host) | sink file("output.jsonl")'
+    program = (
+        'source file("input.jsonl") | lookup("nope.csv", key=host) | sink file("output.jsonl")'
+    )
     result = run_flow(program, tmp_path, records=[{"host": "a"}])
     assert result.exit_code == 2
     assert "cannot read table 'nope.csv'" in result.stderr
@@ -189,10 +203,13 @@ def test_a_key_value_table_has_no_column(countries):
 
 @settings(max_examples=100)
 @given(
-    st.dictionaries(st.text(max_size=4), st.none() | st.booleans() | st.integers() | st.text(max_size=4),
-                    max_size=6),
+    st.dictionaries(
+        st.text(max_size=4),
+        st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+        max_size=6,
+    ),
     st.lists(st.text(max_size=4) | st.integers(-3, 3), max_size=6),
-)  # fmt: skip
+)
 def test_a_key_value_table_gives_the_value_of_the_keys_text(tmp_path_factory, table, keys):
     path = tmp_path_factory.mktemp("t") / "t.json"
     path.write_text(json.dumps(table), encoding="utf-8")
@@ -207,7 +224,7 @@ def test_a_key_value_table_in_a_run(tmp_path):
     (tmp_path / "geo.flow").write_text(
         'source file("in.jsonl", format=json)\n'
         '  | lookup("countries.json", key=cc, into=country)\n'
-        '  | set shout = upper(country)\n'
+        "  | set shout = upper(country)\n"
         '  | sink file("out.jsonl")\n'
     )
     done = run_flow_cli(tmp_path / "geo.flow", "--strict", cwd=tmp_path)
@@ -236,14 +253,19 @@ def check_in(folder, table: str, extra: str = ""):
     return plan, [(d.code, d.message) for d in diags]
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("t.json", '{"a": {"x": 1}, "b": 1}', "mixes objects (key 'a') and plain values (key 'b')"),
-    ("t.json", "[1]", "row 1 is not an object"),
-    ("t.json", "{broken", "not usable"),
-    ("t.csv", "code,name\nCZ,Czechia\n", "the CSV header has no column 'cc'"),
-    ("t.txt", "{}", "must be a .csv, .json, .jsonl or .ndjson file"),
-])  # fmt: skip
-def test_a_table_there_when_the_program_is_checked_is_checked_then(tmp_path, name, content, message):
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("t.json", '{"a": {"x": 1}, "b": 1}', "mixes objects (key 'a') and plain values (key 'b')"),
+        ("t.json", "[1]", "row 1 is not an object"),
+        ("t.json", "{broken", "not usable"),
+        ("t.csv", "code,name\nCZ,Czechia\n", "the CSV header has no column 'cc'"),
+        ("t.txt", "{}", "must be a .csv, .json, .jsonl or .ndjson file"),
+    ],
+)
+def test_a_table_there_when_the_program_is_checked_is_checked_then(
+    tmp_path, name, content, message
+):
     (tmp_path / name).write_text(content)
     _, diags = check_in(tmp_path, name)
     ((code, text),) = diags

@@ -90,9 +90,9 @@ def test_case_file_through_a_compiled_pipeline(tmp_path, name):
     data = case_file(name)
     cases = data["cases"]
     program = (
-        f'{data.get("schema", "")}\n'
+        f"{data.get('schema', '')}\n"
         'source file("input.jsonl", format=json)\n'
-        f'  | {data["stage"]}\n'
+        f"  | {data['stage']}\n"
         '  | sink file("output.jsonl")\n'
     )
     records = [{"message": input_of(c)} for c in cases]
@@ -161,13 +161,24 @@ def test_arbitrary_text_parses_or_goes_to_the_error_stream(name, text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(pairs=st.dictionaries(
-    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc"),
-                                   blacklist_characters='="\\\ufffd\x85\u2028\u2029\x1c\x1d\x1e\x1f'),
-            min_size=1, max_size=10),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\ufffd"),
-            max_size=20),
-    min_size=1, max_size=6))  # fmt: skip
+@given(
+    pairs=st.dictionaries(
+        st.text(
+            alphabet=st.characters(
+                blacklist_categories=("Cs", "Zs", "Cc"),
+                blacklist_characters='="\\\ufffd\x85\u2028\u2029\x1c\x1d\x1e\x1f',
+            ),
+            min_size=1,
+            max_size=10,
+        ),
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\ufffd"),
+            max_size=20,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_kv_reads_back_what_a_writer_quotes(pairs):
     def quote(v: str) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -189,13 +200,16 @@ def test_catastrophic_pattern_does_not_stall():
             stage({"message": "a" * 49 + "b"})
 
 
-@pytest.mark.parametrize(("pattern", "reason"), [
-    (r"(?P<a>x)\1", "invalid escape sequence"),
-    (r"(?P<a>x)(?=y)", "invalid perl operator"),
-    (r"(?P<a>x{1001})", "bad repetition"),
-    (r"(?P<a>[z-a])", "invalid character class range"),
-    (r"(?P<a>unclosed", "missing )"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"(?P<a>x)\1", "invalid escape sequence"),
+        (r"(?P<a>x)(?=y)", "invalid perl operator"),
+        (r"(?P<a>x{1001})", "bad repetition"),
+        (r"(?P<a>[z-a])", "invalid character class range"),
+        (r"(?P<a>unclosed", "missing )"),
+    ],
+)
 def test_patterns_re2_cannot_compile_are_compile_time_errors(tmp_path, pattern, reason):
     with pytest.raises(ValueError, match="."):
         compile_regex(pattern)
@@ -206,9 +220,7 @@ def test_patterns_re2_cannot_compile_are_compile_time_errors(tmp_path, pattern, 
 
 def test_a_pattern_without_named_groups_is_a_compile_time_error(tmp_path):
     with pytest.raises(CompileFailed, match="no named groups"):
-        run_flow(
-            'source stdin | parse(regex(r"a+")) | sink stdout', tmp_path, records=[]
-        )
+        run_flow('source stdin | parse(regex(r"a+")) | sink stdout', tmp_path, records=[])
 
 
 def test_a_csv_delimiter_must_be_one_character(tmp_path):
@@ -272,8 +284,6 @@ def test_hostile_bytes_from_a_real_file(tmp_path):
     assert all(message for _, message in reasons)
     assert ("parse", "the text contains a NUL character") in reasons
     assert reasons.count(("parse", "the text contains a NUL character")) == 2
-    assert ("limit" in {code for code, _ in reasons}) and (
-        "decode" in {c for c, _ in reasons}
-    )
+    assert ("limit" in {code for code, _ in reasons}) and ("decode" in {c for c, _ in reasons})
     metrics = result.metrics["test"]
     assert metrics["in"] == len(lines) and metrics["errors"] == len(result.errors)

@@ -50,14 +50,16 @@ WITH_RECORDS = [p for p in EXAMPLES if p.values[1].input is not None]
 def program_of(kind: str, code: str, schema: str = "", source_args: str = "") -> str:
     if kind != "processor":
         return code
-    return (f'{schema}\nsource file("input.jsonl", format=json{source_args})\n'
-            f'  | {code}\n  | sink file("output.jsonl")\n')  # fmt: skip
+    return (
+        f'{schema}\nsource file("input.jsonl", format=json{source_args})\n'
+        f'  | {code}\n  | sink file("output.jsonl")\n'
+    )
 
 
 def test_stages_md_is_up_to_date():
-    assert (
-        DOCS.read_text(encoding="utf-8") == stagedocs.render()
-    ), "docs/stages.md is out of date: run python -m flowlang.stagedocs"
+    assert DOCS.read_text(encoding="utf-8") == stagedocs.render(), (
+        "docs/stages.md is out of date: run python -m flowlang.stagedocs"
+    )
 
 
 def test_stagedocs_check_command(tmp_path):
@@ -127,11 +129,7 @@ def input_schema(records) -> str:
     for key, kinds in names.items():
         nullable = None in kinds or any(key not in r for r in records)
         kinds.discard(None)
-        typ = (
-            "float"
-            if kinds == {"int", "float"}
-            else kinds.pop() if len(kinds) == 1 else "any"
-        )
+        typ = "float" if kinds == {"int", "float"} else kinds.pop() if len(kinds) == 1 else "any"
         label = key if is_identifier(key) else f"`{key}`"
         fields.append(f"{label}: {typ}{'?' if nullable and typ != 'any' else ''}")
     return "schema ExampleInput { " + ", ".join(fields) + " }"
@@ -140,9 +138,7 @@ def input_schema(records) -> str:
 @pytest.mark.parametrize(("kind", "example"), WITH_RECORDS)
 def test_example_output_through_a_compiled_pipeline(tmp_path, kind, example):
     schema = input_schema(example.input)
-    text = program_of(
-        kind, example.code, schema, ", schema=ExampleInput" if schema else ""
-    )
+    text = program_of(kind, example.code, schema, ", schema=ExampleInput" if schema else "")
     result = run_flow(text, tmp_path, records=example.input)
     assert result.exit_code == 0, result.stderr
     assert result.errors == []

@@ -39,8 +39,16 @@ def build(ctx: rt.Context) -> rt.Program:
         line=2,
         stages=[("source file", 2), ("where", 3), ("set", 4), ("sink file", 5)],
     )
-    web.source(0, _st_file_source.FileSource, path=rt.env("FLOW_IN"), format="json", format_args={},
-               schema=SCHEMA_ACCESS, follow=False, start="beginning")  # fmt: skip
+    web.source(
+        0,
+        _st_file_source.FileSource,
+        path=rt.env("FLOW_IN"),
+        format="json",
+        format_args={},
+        schema=SCHEMA_ACCESS,
+        follow=False,
+        start="beginning",
+    )
     web.segment(_web_segment_1, first=1, last=2)
     web.sink(3, _st_file_sink.FileSink, path=rt.env("FLOW_OUT"), format="json")
     # web.flow:7
@@ -50,9 +58,7 @@ def build(ctx: rt.Context) -> rt.Program:
     problems.read_errors_from("web")
     problems.sink(1, _st_stdout_sink.StdoutSink, format="json")
     # web.flow:10
-    count = prog.pipeline(
-        "count", line=10, stages=[("from web", 10), ("sink null", 11)]
-    )
+    count = prog.pipeline("count", line=10, stages=[("from web", 10), ("sink null", 11)])
     count.read_from("web")
     count.sink(1, _st_null_sink.NullSink)
     return prog
