@@ -28,6 +28,7 @@ class Regenerator:
 
 REGENERATORS: list[Regenerator] = [
     Regenerator("diagnostic cases (tests/cases)", "tests.test_cases"),
+    Regenerator("formatter cases (tests/formatter)", "tests.test_formatter"),
     Regenerator("generated code (tests/golden)", "tests.test_golden"),
     Regenerator("stage reference (docs/stages.md)", "tests.stages.test_stage_docs"),
     Regenerator("access example (examples/expected)", "tests.stages.test_access_example"),

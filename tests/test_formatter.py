@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowlang import ast, codes
-from flowlang.formatter import format_expr, format_program, format_source
+from flowlang.formatter import MAX_WIDTH, format_expr, format_program, format_source
 from flowlang.parser import parse_text
 from flowlang.source import SourceFile
 
@@ -28,75 +28,46 @@ def fmt_expr(text: str) -> str:
     return out[len(prefix) : -1]
 
 
-MESSY = """
-schema Access {ip:ip
-  `user-agent` : str?   tags:[str],geo:{city:str?,lat:float,..}?,
-  extra : {..} }
-pipeline web=source file( "access.log" ,format = json,schema=Access)|geoip
-|where status>=500 and(country=="NL"or country=="BE")|anonymize(email,method=mask)
-| summarize n=count,p95=p95(latency_ms)by host,c=geo.country every 60s on ts
-|sink elastic("web-%Y.%m.%d")
-from web.errors|sink file("errors.jsonl")
-"""
-
-CANONICAL = """\
-schema Access {
-  ip: ip,
-  `user-agent`: str?,
-  tags: [str],
-  geo: {city: str?, lat: float, ..}?,
-  extra: {..},
-}
-
-pipeline web =
-  source file("access.log", format=json, schema=Access)
-  | geoip
-  | where status >= 500 and (country == "NL" or country == "BE")
-  | anonymize(email, method=mask)
-  | summarize n = count(), p95 = p95(latency_ms) by host, c = geo.country every 1m on ts
-  | sink elastic("web-%Y.%m.%d")
-
-from web.errors
-  | sink file("errors.jsonl")
-"""
+CASES = Path(__file__).resolve().parent / "formatter"
 
 
-def test_canonical_layout():
-    assert fmt(MESSY) == CANONICAL
-    assert fmt(CANONICAL) == CANONICAL
+def case_names() -> list[str]:
+    return sorted(p.stem for p in CASES.glob("*.flow"))
 
 
-def test_the_seed_example():
-    seed = 'source file("x.log") | geoip | anonymize(email) | sink elastic("idx")'
-    assert fmt(seed) == (
-        'source file("x.log")\n  | geoip\n  | anonymize(email)\n  | sink elastic("idx")\n'
-    )
+@pytest.mark.parametrize("name", case_names())
+def test_case(name):
+    """`tests/formatter/NAME.flow` formats to `NAME.out` (`make regen` rewrites
+    the outputs after a deliberate change); the output is a fixed point, keeps
+    every comment and the program, and wraps within MAX_WIDTH."""
+    text = (CASES / f"{name}.flow").read_text("utf-8")
+    expected = (CASES / f"{name}.out").read_text("utf-8")
+    assert fmt(text) == expected
+    assert fmt(expected) == expected
+    before, after = parse_text(text)[0], parse_text(expected)[0]
+    assert after == before
+    # every comment is kept (those that end up on one line are joined there)
+    assert all(c.text in expected for c in before.comments)
+    assert all(len(line) <= MAX_WIDTH for line in expected.splitlines())
 
 
-def test_empty_things():
-    assert fmt("") == ""
-    assert fmt("schema S {}") == "schema S {}\n"
-    assert fmt("source f") == "source f\n"
-    assert fmt("source f() | g() | sink null()") == "source f\n  | g\n  | sink null\n"
+def test_there_are_cases_of_each_kind():
+    names = case_names()
+    assert len(names) >= 10
+    assert all((CASES / f"{name}.out").exists() for name in names)
+    assert sorted(p.stem for p in CASES.glob("*.out")) == names
 
 
-def test_every_stage_kind_is_written_canonically():
-    text = (
-        "pipeline p = from a | set x=1,`y z`=x.y | drop a,b.c | keep `from` "
-        "| rename a as b,c as `d-e` | summarize n = count() every 1500ms allowed_lateness=2h "
-        '| parse(csv(header=true)) | sink influx("b",tags=[host,dc])'
-    )
-    assert fmt(text) == (
-        "pipeline p =\n"
-        "  from a\n"
-        "  | set x = 1, `y z` = x.y\n"
-        "  | drop a, b.c\n"
-        "  | keep `from`\n"
-        "  | rename a as b, c as `d-e`\n"
-        "  | summarize n = count() every 1500ms allowed_lateness = 2h\n"
-        "  | parse(csv(header=true))\n"
-        '  | sink influx("b", tags=[host, dc])\n'
-    )
+def regenerate() -> list[Path]:
+    """Rewrite every case's expected output from the formatter."""
+    changed = []
+    for name in case_names():
+        out = CASES / f"{name}.out"
+        text = fmt((CASES / f"{name}.flow").read_text("utf-8"))
+        if not out.exists() or out.read_text("utf-8") != text:
+            out.write_text(text, "utf-8")
+            changed.append(out)
+    return changed
 
 
 @pytest.mark.parametrize(
@@ -185,164 +156,24 @@ def test_syntax_errors_give_no_text():
     assert out is None and diags[0].code == codes.SYNTAX
 
 
-# ---------------------------------------------------------------- comments
-
-COMMENTED = """\
-# the access log
-schema Access {  # fields we read
-  # the client
-  ip: ip,
-  status: int,  # HTTP status
-  # more to come
-}  # end of schema
-
-# errors only
-pipeline web =  # named
-  # read it
-  source file("access.log")  # input
-  # keep server errors
-  | where status >= 500
-  | sink elastic("web")  # output
-
-source stdin
-  # just print
-  | sink stdout
-
-# trailing remark
-# and another
-"""
-
-
-def test_comments_are_kept_in_place():
-    assert fmt(COMMENTED) == COMMENTED
-
-
-def test_comments_move_with_their_element_into_canonical_places():
-    messy = (
-        "#top\n"
-        "pipeline p = source f | geoip # eol for geoip\n"
-        "      # before where\n"
-        "| where a   # inside where\n"
-        "   and b # also inside\n"
-        "| sink s\n"
-        "# at the end"
-    )
-    assert fmt(messy) == (
-        "#top\n"
-        "pipeline p =\n"
-        "  source f\n"
-        "  | geoip  # eol for geoip\n"
-        "  # before where\n"
-        "  | where a and b  # inside where # also inside\n"
-        "  | sink s\n"
-        "\n"
-        "# at the end\n"
-    )
-
-
-def test_an_open_schema_ends_with_dotdot_on_its_own_line():
-    messy = (
-        "schema Event { ts: time, # the time\n"
-        "  # others are allowed\n"
-        "  .. # open\n"
-        "  # last\n"
-        "}\n"
-        "schema Any {..}\n"
-    )
-    canonical = (
-        "schema Event {\n"
-        "  ts: time,  # the time\n"
-        "  # others are allowed\n"
-        "  ..  # open\n"
-        "  # last\n"
-        "}\n"
-        "\n"
-        "schema Any { .. }\n"
-    )
-    assert fmt(messy) == canonical
-    assert fmt(canonical) == canonical
-
-
-def test_a_file_of_comments_only():
-    assert fmt("  # one\n# two   \n") == "# one\n# two\n"
-    assert fmt("  # one\n\n\n# two   \n\n") == "# one\n\n# two\n"
-
-
-def test_a_blank_line_after_a_comment_before_a_statement_is_kept():
-    text = "# header\n\n\n# about s\nschema S {}\n# banner\n\nsource f\n\n  # x\n\n  | sink s\n"
-    assert fmt(text) == (
-        "# header\n\n# about s\nschema S {}\n\n# banner\n\nsource f\n  # x\n  | sink s\n"
-    )
-
-
-def test_long_item_lists_wrap_one_per_line():
-    names = ", ".join(f"field_number_{i} = {i}" for i in range(6))
-    assert fmt(f"source f | set {names} | drop a, b") == (
-        "source f\n"
-        "  | set field_number_0 = 0,\n"
-        "        field_number_1 = 1,\n"
-        "        field_number_2 = 2,\n"
-        "        field_number_3 = 3,\n"
-        "        field_number_4 = 4,\n"
-        "        field_number_5 = 5\n"
-        "  | drop a, b\n"
-    )
-    aggregates = ", ".join(f"total_number_{i} = sum(value_{i})" for i in range(3))
-    out = fmt(f"source f # eol\n| summarize {aggregates} by host every 1m  # the window\n")
-    assert out == (
-        "source f  # eol\n"
-        "  | summarize total_number_0 = sum(value_0),\n"
-        "              total_number_1 = sum(value_1),\n"
-        "              total_number_2 = sum(value_2)\n"
-        "      by host every 1m  # the window\n"
-    )
-    assert fmt(out) == out
-    out = fmt(
-        "source f | summarize n = count() by host, country = geo.country_iso_code every 1m on ts allowed_lateness = 30s"
-    )
-    assert out == (
-        "source f\n"
-        "  | summarize n = count()\n"
-        "      by host, country = geo.country_iso_code every 1m on ts allowed_lateness = 30s\n"
-    )
-
-
-def test_long_stage_calls_fill_continuation_lines():
-    text = (
-        'pipeline p = source file("/var/log/a-very-long-directory-name/access.log", format=json, '
-        'schema=Access, follow=true) | sink influx(env("FLOW_INFLUX_BUCKET", "metrics"), '
-        'measurement="requests", tags=[country], fields=[requests, p95_latency_ms], time=window_start)'
-    )
-    out = fmt(text)
-    assert out == (
-        "pipeline p =\n"
-        '  source file("/var/log/a-very-long-directory-name/access.log", format=json,\n'
-        "      schema=Access, follow=true)\n"
-        '  | sink influx(env("FLOW_INFLUX_BUCKET", "metrics"), measurement="requests",\n'
-        "      tags=[country], fields=[requests, p95_latency_ms], time=window_start)\n"
-    )
-    assert fmt(out) == out
-    assert all(len(line) <= 88 for line in out.splitlines())
-
-
-def test_every_comment_survives():
-    out = fmt(COMMENTED.replace("\n", "\n\n"))
-    assert sorted(c.text for c in parse_text(out)[0].comments) == sorted(
-        c.text for c in parse_text(COMMENTED)[0].comments
-    )
+def test_every_comment_survives_blank_lines():
+    for name in case_names():
+        text = (CASES / f"{name}.flow").read_text("utf-8")
+        out = fmt(text.replace("\n", "\n\n"))
+        assert all(c.text in out for c in parse_text(text)[0].comments), name
 
 
 # ---------------------------------------------------------------- idempotence
 
 
 def sample_files() -> list[tuple[str, str]]:
-    """Every .flow file in the repository, plus the texts of this module."""
+    """Every .flow file in the repository (the formatter cases among them)."""
     files = [
         (p.name, p.read_text("utf-8"))
         for p in sorted(REPO.glob("**/*.flow"))
         if ".venv" not in p.parts
     ]
-    return files + [("messy", MESSY), ("commented", COMMENTED)]
+    return files
 
 
 def test_formatting_is_idempotent_and_keeps_the_program():
