@@ -15,8 +15,8 @@ import orjson
 
 def compile_flow(workdir: Path, name: str, text: str):
     """Compile `text` with the real compiler; the generated module's `build`."""
+    from flowlang.compile_cache import load_module
     from flowlang.compiler import compile_source
-    from flowlang.runner import load_module
     from flowlang.source import SourceFile
 
     result = compile_source(SourceFile(f"{name}.flow", text))
@@ -27,8 +27,8 @@ def compile_flow(workdir: Path, name: str, text: str):
 
 
 def run_compiled(build, state: Path) -> None:
-    from flowlang.runtime.cli import run_program
     from flowlang.runtime.context import Context
+    from flowlang.runtime.launch import run_program
 
     with contextlib.redirect_stderr(io.StringIO()):
         outcome = run_program(build, Context(state_dir=str(state), status=False))

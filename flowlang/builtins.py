@@ -4,7 +4,7 @@ types, return-type rules and docs, declared once.
 The checker types calls with this table; each function names its
 implementation in `flowlang.runtime.ops`, which generated code calls. `env`
 is not here: it is read once when a program starts, never per record (see
-`ir.EnvE`).
+`ir.EnvCall`).
 """
 
 from __future__ import annotations

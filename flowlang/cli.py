@@ -361,7 +361,7 @@ def _cmd_compile(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .runner import run_file
+    from .compile_cache import run_file
 
     if not os.path.isfile(args.file):
         reason = "is a directory" if os.path.isdir(args.file) else "no such file"

@@ -18,39 +18,39 @@ Path = tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class Lit:
-    value: Any  # str, int, float, bool, None; durations are DurationLit
+class Literal:
+    value: Any  # str, int, float, bool, None; durations are Duration
     type: Type
 
 
 @dataclass(frozen=True)
-class DurationLit:
+class Duration:
     millis: int
     type: Type
 
 
 @dataclass(frozen=True)
-class Field:
+class FieldRef:
     path: Path
     type: Type
 
 
 @dataclass(frozen=True)
-class ListE:
+class ListExpr:
     items: tuple["TExpr", ...]
     type: Type
 
 
 @dataclass(frozen=True)
-class UnaryE:
+class Unary:
     op: str  # "not" | "-"
     operand: "TExpr"
     type: Type
 
 
 @dataclass(frozen=True)
-class BinaryE:
-    """`=~` has a Lit str pattern on the right (checked to compile)."""
+class Binary:
+    """`=~` has a Literal str pattern on the right (checked to compile)."""
 
     op: str
     left: "TExpr"
@@ -59,7 +59,7 @@ class BinaryE:
 
 
 @dataclass(frozen=True)
-class CondE:
+class IfExpr:
     cond: "TExpr"
     then: "TExpr"
     else_: "TExpr"
@@ -67,7 +67,7 @@ class CondE:
 
 
 @dataclass(frozen=True)
-class FuncE:
+class Call:
     """A builtin function call (see flowlang.builtins); never `env`."""
 
     name: str
@@ -76,7 +76,7 @@ class FuncE:
 
 
 @dataclass(frozen=True)
-class EnvE:
+class EnvCall:
     """`env("NAME", default)`: read once when the program starts."""
 
     name: str
@@ -84,7 +84,7 @@ class EnvE:
     type: Type
 
 
-TExpr = Union[Lit, DurationLit, Field, ListE, UnaryE, BinaryE, CondE, FuncE, EnvE]
+TExpr = Union[Literal, Duration, FieldRef, ListExpr, Unary, Binary, IfExpr, Call, EnvCall]
 
 
 # ---------------------------------------------------------------- steps

@@ -18,12 +18,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowlang.compile_cache import load_module
 from flowlang.compiler import compile_source
 from flowlang.diagnostics import render_all
-from flowlang.runner import load_module
 from flowlang.runtime import jsonl
-from flowlang.runtime.cli import run_program
 from flowlang.runtime.context import Context
+from flowlang.runtime.launch import run_program
 from flowlang.source import SourceFile
 
 FLOWC = str(Path(sys.executable).with_name("flowc"))

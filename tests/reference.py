@@ -329,17 +329,17 @@ def _arith(op: str, a: Any, b: Any) -> Any:
 
 def evaluate(expr: Any, rec: dict, env: dict[str, str]) -> Any:
     """The value of a typed expression for one record."""
-    if isinstance(expr, ir.Lit):
+    if isinstance(expr, ir.Literal):
         return expr.value
-    if isinstance(expr, ir.DurationLit):
+    if isinstance(expr, ir.Duration):
         return dt.timedelta(milliseconds=expr.millis)
-    if isinstance(expr, ir.Field):
+    if isinstance(expr, ir.FieldRef):
         return read_path(rec, expr.path)
-    if isinstance(expr, ir.ListE):
+    if isinstance(expr, ir.ListExpr):
         return [evaluate(item, rec, env) for item in expr.items]
-    if isinstance(expr, ir.EnvE):
+    if isinstance(expr, ir.EnvCall):
         return env.get(expr.name, expr.default)
-    if isinstance(expr, ir.UnaryE):
+    if isinstance(expr, ir.Unary):
         value = evaluate(expr.operand, rec, env)
         if expr.op == "not":
             return not _logical(value)
@@ -348,13 +348,13 @@ def evaluate(expr: Any, rec: dict, env: dict[str, str]) -> Any:
         if is_number(value) or kind(value) == "duration":
             return -value
         raise Failure(f"cannot negate {kind(value)}")
-    if isinstance(expr, ir.CondE):
+    if isinstance(expr, ir.IfExpr):
         if _condition(evaluate(expr.cond, rec, env)):
             return evaluate(expr.then, rec, env)
         return evaluate(expr.else_, rec, env)
-    if isinstance(expr, ir.FuncE):
+    if isinstance(expr, ir.Call):
         return _call(expr.name, [evaluate(arg, rec, env) for arg in expr.args])
-    if isinstance(expr, ir.BinaryE):
+    if isinstance(expr, ir.Binary):
         return _binary(expr, rec, env)
     raise NotImplementedError(expr)
 
@@ -368,7 +368,7 @@ def _logical(value: Any) -> bool:
     raise Failure(f"logical operand is {kind(value)}, not bool")
 
 
-def _binary(expr: ir.BinaryE, rec: dict, env: dict[str, str]) -> Any:
+def _binary(expr: ir.Binary, rec: dict, env: dict[str, str]) -> Any:
     op = expr.op
     if op == "and":
         return _logical(evaluate(expr.left, rec, env)) and _logical(evaluate(expr.right, rec, env))

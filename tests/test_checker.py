@@ -400,8 +400,8 @@ def test_function_calls_are_lowered():
     )
     set_step, _ = pipeline(plan_of(text), "t").steps
     (_, parse_time), (_, env) = set_step.assignments
-    assert parse_time == ir.FuncE("parse_time", (ir.Field(("s",), STR), ir.Lit("%Y", STR)), TIME)
-    assert env == ir.EnvE("A", None, Nullable(STR))
+    assert parse_time == ir.Call("parse_time", (ir.FieldRef(("s",), STR), ir.Literal("%Y", STR)), TIME)
+    assert env == ir.EnvCall("A", None, Nullable(STR))
 
 
 def test_where_conditions():
@@ -493,7 +493,7 @@ def test_env_call_errors():
         diags = checked(text + expr + " | sink stdout")[1]
         assert [(d.code, d.message) for d in diags] == [expected], expr
     plan = plan_of(text + 'env("A", "b") | sink stdout')
-    assert pipeline(plan, "t").steps[0].assignments[0][1] == ir.EnvE("A", "b", STR)
+    assert pipeline(plan, "t").steps[0].assignments[0][1] == ir.EnvCall("A", "b", STR)
 
 
 def test_set_field_lowering_keeps_the_expression_tree():
@@ -501,10 +501,10 @@ def test_set_field_lowering_keeps_the_expression_tree():
     set_step, _ = pipeline(plan_of(text), "t").steps
     ((path, value),) = set_step.assignments
     assert path == ("v",)
-    assert value == ir.BinaryE(
+    assert value == ir.Binary(
         "??",
-        ir.UnaryE("-", ir.BinaryE("+", ir.Field(("i",), INT), ir.Lit(2, INT), INT), INT),
-        ir.Lit(0, INT),
+        ir.Unary("-", ir.Binary("+", ir.FieldRef(("i",), INT), ir.Literal(2, INT), INT), INT),
+        ir.Literal(0, INT),
         INT,
     )
 

@@ -41,9 +41,9 @@ def test_plan_shows_types_and_bound_arguments(tmp_path):
     assert re.search(r"CallStep kind='source' name='file' .*output_type=Hit", text)
     # defaults filled in by the binder
     assert "follow: False" in text and "start: 'beginning'" in text
-    assert "BinaryE op='>=' type=bool" in text
-    assert "Field path=('status',) type=int" in text
-    assert "Lit value=500 type=int" in text
+    assert "Binary op='>=' type=bool" in text
+    assert "FieldRef path=('status',) type=int" in text
+    assert "Literal value=500 type=int" in text
 
 
 def test_a_file_with_errors_prints_the_diagnostics_and_no_form(tmp_path):

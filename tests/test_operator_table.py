@@ -207,7 +207,7 @@ def test_generated_code_uses_python_operators_exactly_where_the_table_says():
     types = [*SAMPLES, Nullable(INT), Nullable(STR), ANY]
     for op in OPERATORS:
         for lt, rt in itertools.product(types, types):
-            e = ir.BinaryE(op, ir.Field(("a",), lt), ir.Field(("b",), rt), ANY)
+            e = ir.Binary(op, ir.FieldRef(("a",), lt), ir.FieldRef(("b",), rt), ANY)
             code = ExprCompiler(Hoister()).expr(e)
             plain = code == f"(rec.get('a') {op} rec.get('b'))"
             assert plain == python_operator(op, lt, rt), (op, lt, rt, code)
@@ -215,5 +215,5 @@ def test_generated_code_uses_python_operators_exactly_where_the_table_says():
             if plain:
                 assert any(r.operands == (lt, rt) and r.python for r in OPERATORS[op])
     for t in types:
-        code = ExprCompiler(Hoister()).expr(ir.UnaryE("-", ir.Field(("a",), t), ANY))
+        code = ExprCompiler(Hoister()).expr(ir.Unary("-", ir.FieldRef(("a",), t), ANY))
         assert (code == "(-rec.get('a'))") == any(r.operands == (t,) for r in NEGATION), t

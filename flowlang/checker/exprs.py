@@ -39,14 +39,14 @@ def is_condition(t: Type) -> bool:
 
 def const_bool(e: ir.TExpr) -> bool | None:
     """The value a condition always has, when it is a constant (null is false)."""
-    if isinstance(e, ir.Lit):
+    if isinstance(e, ir.Literal):
         if e.value is None:
             return False
         return e.value if isinstance(e.value, bool) else None
-    if isinstance(e, ir.UnaryE) and e.op == "not":
+    if isinstance(e, ir.Unary) and e.op == "not":
         inner = const_bool(e.operand)
         return None if inner is None else not inner
-    if isinstance(e, ir.BinaryE) and e.op in ("and", "or"):
+    if isinstance(e, ir.Binary) and e.op in ("and", "or"):
         left, right = const_bool(e.left), const_bool(e.right)
         if e.op == "and":
             if False in (left, right):
@@ -111,7 +111,7 @@ def env_call(call: ast.Call, rep: Reporter) -> tuple[str, str | None] | None:
 
 
 def _describe_operand(e: ir.TExpr) -> str:
-    if isinstance(e, ir.Field):
+    if isinstance(e, ir.FieldRef):
         return f"`{path_label(e.path)}`"
     return "this operand"
 
@@ -125,15 +125,15 @@ class ExprChecker:
     def check(self, e: ast.Expr, record: Type) -> ir.TExpr:
         """`e` typed in a record of type `record`."""
         if isinstance(e, ast.Literal):
-            return ir.Lit(e.value, _literal_type(e.value))
+            return ir.Literal(e.value, _literal_type(e.value))
         if isinstance(e, ast.Duration):
-            return ir.DurationLit(e.millis, DURATION)
+            return ir.Duration(e.millis, DURATION)
         if isinstance(e, ast.FieldRef):
             found = lookup(record, e.path, e.span, self.rep)
-            return ir.Field(e.path, ANY if found is None else found)
+            return ir.FieldRef(e.path, ANY if found is None else found)
         if isinstance(e, ast.ListExpr):
             items = tuple(self.check(item, record) for item in e.items)
-            return ir.ListE(items, ListT(join_all(i.type for i in items)))
+            return ir.ListExpr(items, ListT(join_all(i.type for i in items)))
         if isinstance(e, ast.Unary):
             return self._unary(e, record)
         if isinstance(e, ast.Binary):
@@ -145,7 +145,7 @@ class ExprChecker:
                     codes.NOT_BOOL, f"the condition of `if` is {cond.type}, not bool", e.cond.span
                 )
             then, else_ = self.check(e.then, record), self.check(e.else_, record)
-            return ir.CondE(cond, then, else_, join(then.type, else_.type))
+            return ir.IfExpr(cond, then, else_, join(then.type, else_.type))
         if isinstance(e, ast.Call):
             return self._call(e, record)
         if isinstance(e, ast.RecordExpr):
@@ -156,7 +156,7 @@ class ExprChecker:
                 hint="record literals are a test's given and expected "
                 "records; in a pipeline, build a record field by field with `set`",
             )
-            return ir.Lit(None, ANY)
+            return ir.Literal(None, ANY)
         raise TypeError(f"not an expression node: {type(e).__name__}")
 
     # ------------------------------------------------------------ operators
@@ -169,18 +169,18 @@ class ExprChecker:
                 self.rep.error(
                     codes.TYPE_MISMATCH, f"`not` needs a bool; this is {t}", e.operand.span
                 )
-            return ir.UnaryE("not", operand, BOOL)
+            return ir.Unary("not", operand, BOOL)
         if self._null_operand(e.op, operand, e.operand.span):
-            return ir.UnaryE(e.op, operand, ANY)
+            return ir.Unary(e.op, operand, ANY)
         typ = operator_type(e.op, t)
         if typ is not None:
-            return ir.UnaryE(e.op, operand, typ)
+            return ir.Unary(e.op, operand, typ)
         self.rep.error(
             codes.NOT_NUMERIC,
             f"unary `-` needs a number or a duration; this is {t}",
             e.operand.span,
         )
-        return ir.UnaryE(e.op, operand, ANY)
+        return ir.Unary(e.op, operand, ANY)
 
     def _binary(self, e: ast.Binary, record: Type) -> ir.TExpr:
         op = e.op
@@ -197,7 +197,7 @@ class ExprChecker:
                         f"`{op}` needs bool operands; this is {side.type}",
                         node.span,
                     )
-            return ir.BinaryE(op, left, right, BOOL)
+            return ir.Binary(op, left, right, BOOL)
         if op in ("==", "!="):
             if not may_equal(lt, rt):
                 self.rep.error(
@@ -207,7 +207,7 @@ class ExprChecker:
                     e.span,
                     hint="convert one side, e.g. with to_str(…) or to_int(…)",
                 )
-            return ir.BinaryE(op, left, right, BOOL)
+            return ir.Binary(op, left, right, BOOL)
         if op in ("<", "<=", ">", ">="):
             a, b = strip_null(lt), strip_null(rt)
             if operator_type(op, a, b) is None:
@@ -217,15 +217,15 @@ class ExprChecker:
                     e.span,
                     hint="both sides must be numbers, or both str, time, duration or ip",
                 )
-            return ir.BinaryE(op, left, right, BOOL)
+            return ir.Binary(op, left, right, BOOL)
         if op == "in":
             self._membership(e, left, right)
-            return ir.BinaryE(op, left, right, BOOL)
+            return ir.Binary(op, left, right, BOOL)
         if op == "??":
             typ = rt if lt == NULL else join(strip_null(lt), rt)
-            return ir.BinaryE(op, left, right, typ)
+            return ir.Binary(op, left, right, typ)
         if op in ("+", "-", "*", "/", "%"):
-            return ir.BinaryE(op, left, right, self._arithmetic(e, left, right))
+            return ir.Binary(op, left, right, self._arithmetic(e, left, right))
         raise ValueError(f"unknown binary operator {op!r}")
 
     def _membership(self, e: ast.Binary, left: ir.TExpr, right: ir.TExpr) -> None:
@@ -273,7 +273,7 @@ class ExprChecker:
                 e.right.span,
                 hint='write the pattern as a raw string: r"…"',
             )
-            return ir.BinaryE("=~", left, ir.Lit("", STR), BOOL)
+            return ir.Binary("=~", left, ir.Literal("", STR), BOOL)
         message = regex_error(pattern.value)
         if message is not None:
             self.rep.error(
@@ -282,7 +282,7 @@ class ExprChecker:
                 pattern.span,
                 hint=_RE2_HINT,
             )
-        return ir.BinaryE("=~", left, ir.Lit(pattern.value, STR), BOOL)
+        return ir.Binary("=~", left, ir.Literal(pattern.value, STR), BOOL)
 
     def _null_operand(self, op: str, operand: ir.TExpr, span: Span) -> bool:
         """Report arithmetic on a value that is or may be null."""
@@ -335,9 +335,9 @@ class ExprChecker:
         if call.name == "env":
             found = env_call(call, self.rep)
             if found is None:
-                return ir.Lit(None, ANY)
+                return ir.Literal(None, ANY)
             name, default = found
-            return ir.EnvE(name, default, STR if default is not None else Nullable(STR))
+            return ir.EnvCall(name, default, STR if default is not None else Nullable(STR))
         fn = FUNCTIONS.get(call.name)
         if fn is None:
             for arg in call.args:
@@ -356,7 +356,7 @@ class ExprChecker:
                     name_span,
                     hint=did_you_mean(call.name, [*FUNCTIONS, "env"]),
                 )
-            return ir.FuncE(call.name, (), ANY)
+            return ir.Call(call.name, (), ANY)
         return self._builtin(fn, call, record, name_span)
 
     def _builtin(self, fn: Function, call: ast.Call, record: Type, name_span: Span) -> ir.TExpr:
@@ -400,7 +400,7 @@ class ExprChecker:
                     arg.value.span,
                 )
                 ok = False
-            elif param.check is not None and isinstance(value, ir.Lit) and value.value is not None:
+            elif param.check is not None and isinstance(value, ir.Literal) and value.value is not None:
                 problem = param.check(value.value)
                 if problem:
                     self.rep.error(
@@ -423,7 +423,7 @@ class ExprChecker:
             problem = fn.relate([a.type for a in given])
             if problem:
                 self.rep.error(codes.TYPE_MISMATCH, problem, pick_span(call.span, name_span))
-        return ir.FuncE(fn.name, given, fn.result_type([a.type for a in given]))
+        return ir.Call(fn.name, given, fn.result_type([a.type for a in given]))
 
 
 def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:
@@ -434,7 +434,7 @@ def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:
     for param, value in zip(params[: last + 1], bound[: last + 1]):
         if value is None:
             default = None if param.required else param.default
-            value = ir.Lit(default, _literal_type(default))
+            value = ir.Literal(default, _literal_type(default))
         out.append(value)
     return tuple(out)
 

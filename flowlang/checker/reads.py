@@ -98,9 +98,9 @@ def expression_reads(e: ir.TExpr) -> list[Path]:
     found: list[Path] = []
 
     def walk(node: ir.TExpr) -> None:
-        if isinstance(node, ir.Field):
+        if isinstance(node, ir.FieldRef):
             found.append(node.path)
-        elif isinstance(node, ir.BinaryE):
+        elif isinstance(node, ir.Binary):
             if node.op == "??":
                 walk(node.right)
                 return
@@ -108,16 +108,16 @@ def expression_reads(e: ir.TExpr) -> list[Path]:
                 return
             walk(node.left)
             walk(node.right)
-        elif isinstance(node, ir.UnaryE):
+        elif isinstance(node, ir.Unary):
             walk(node.operand)
-        elif isinstance(node, ir.CondE):
+        elif isinstance(node, ir.IfExpr):
             walk(node.cond)
             walk(node.then)
             walk(node.else_)
-        elif isinstance(node, ir.ListE):
+        elif isinstance(node, ir.ListExpr):
             for item in node.items:
                 walk(item)
-        elif isinstance(node, ir.FuncE):
+        elif isinstance(node, ir.Call):
             for arg in node.args:
                 walk(arg)
 
@@ -126,4 +126,4 @@ def expression_reads(e: ir.TExpr) -> list[Path]:
 
 
 def _is_null(e: ir.TExpr) -> bool:
-    return isinstance(e, ir.Lit) and e.value is None
+    return isinstance(e, ir.Literal) and e.value is None

@@ -51,21 +51,21 @@ class ExprCompiler:
             return self.expr(e)
         return f"_ops.truth({self.expr(e)})"
 
-    def _Lit(self, e: ir.Lit) -> str:
+    def _Literal(self, e: ir.Literal) -> str:
         return pyrepr(e.value)
 
-    def _DurationLit(self, e: ir.DurationLit) -> str:
+    def _Duration(self, e: ir.Duration) -> str:
         return self.hoist.const("dur", f"_ops.duration({e.millis!r})")
 
-    def _Field(self, e: ir.Field) -> str:
+    def _FieldRef(self, e: ir.FieldRef) -> str:
         if len(e.path) == 1:
             return f"rec.get({pyrepr(e.path[0])})"
         return f"_ops.get_path(rec, {pyrepr(e.path)})"
 
-    def _ListE(self, e: ir.ListE) -> str:
+    def _ListExpr(self, e: ir.ListExpr) -> str:
         return "[" + ", ".join(self.expr(i) for i in e.items) + "]"
 
-    def _UnaryE(self, e: ir.UnaryE) -> str:
+    def _Unary(self, e: ir.Unary) -> str:
         if e.op == "not":
             return f"(not {self.cond(e.operand)})"
         operand = self.expr(e.operand)
@@ -73,7 +73,7 @@ class ExprCompiler:
             return f"(-{operand})"
         return f"_ops.neg({operand})"
 
-    def _BinaryE(self, e: ir.BinaryE) -> str:
+    def _Binary(self, e: ir.Binary) -> str:
         op, lt, rt_ = e.op, e.left.type, e.right.type
         if op in ("and", "or"):
             return f"({self.cond(e.left)} {op} {self.cond(e.right)})"
@@ -100,22 +100,22 @@ class ExprCompiler:
             return f"_ops.{_COMPARE[op]}({left}, {right})"
         return f"_ops.{_ARITH[op]}({left}, {right})"
 
-    def _CondE(self, e: ir.CondE) -> str:
+    def _IfExpr(self, e: ir.IfExpr) -> str:
         return f"({self.expr(e.then)} if {self.cond(e.cond)} else {self.expr(e.else_)})"
 
-    def _FuncE(self, e: ir.FuncE) -> str:
+    def _Call(self, e: ir.Call) -> str:
         impl = FUNCTIONS[e.name].impl.__name__  # a function of runtime.ops (tests/test_builtins.py)
         return f"_ops.{impl}(" + ", ".join(self.expr(a) for a in e.args) + ")"
 
-    def _EnvE(self, e: ir.EnvE) -> str:
+    def _EnvCall(self, e: ir.EnvCall) -> str:
         return self.hoist.const("env", f"rt.env({pyrepr(e.name)}, {pyrepr(e.default)})")
 
 
 def _may_share(e: ir.TExpr) -> bool:
     """Could `e` evaluate to a dict or list that is part of the record?"""
-    if isinstance(e, (ir.Lit, ir.DurationLit, ir.FuncE, ir.EnvE, ir.UnaryE)):
+    if isinstance(e, (ir.Literal, ir.Duration, ir.Call, ir.EnvCall, ir.Unary)):
         return False
-    if isinstance(e, ir.BinaryE) and e.op != "??":
+    if isinstance(e, ir.Binary) and e.op != "??":
         return False
     return strip_null(e.type) == ANY or isinstance(strip_null(e.type), (ListT, RecordT))
 

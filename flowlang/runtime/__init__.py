@@ -17,9 +17,9 @@ from .base import (  # noqa: F401
     WindowProcessor,
 )
 from .bus import Bus  # noqa: F401
-from .cli import main, run, run_program  # noqa: F401
 from .context import Context, MissingVariable, env  # noqa: F401
 from .engine import Outcome  # noqa: F401
 from .errors import FlowError, error_record  # noqa: F401
+from .launch import main, run, run_program  # noqa: F401
 from .metrics import balanced  # noqa: F401
 from .program import PipelineDecl, Program  # noqa: F401

@@ -257,7 +257,7 @@ def _first(group: BaseExceptionGroup) -> BaseException:
 
 
 def _describe_error(error: dict) -> str:
-    from .report import describe_error
+    from .console import describe_error
 
     return describe_error(error)
 

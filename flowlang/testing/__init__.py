@@ -179,7 +179,7 @@ class FlowProgram:
 def _load(src: SourceFile, name: str, code: str):
     """Import generated `code` from a file in the cache, so tracebacks show it."""
     from ..cachedir import cache_dir
-    from ..runner import load_module
+    from ..compile_cache import load_module
     from ..runtime.atomic import replace_file
 
     digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]

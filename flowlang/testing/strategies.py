@@ -88,7 +88,7 @@ def program_constants(plan: ir.Plan) -> Pool:
     ints, floats, strs = set(), set(), set()
 
     def walk(node: Any) -> None:
-        if isinstance(node, ir.Lit):
+        if isinstance(node, ir.Literal):
             v = node.value
             if isinstance(v, bool) or v is None:
                 return
@@ -165,28 +165,28 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
 def _constant(e: ir.TExpr) -> tuple[bool, Any]:
-    if isinstance(e, ir.Lit):
+    if isinstance(e, ir.Literal):
         return True, e.value
-    if isinstance(e, ir.DurationLit):
+    if isinstance(e, ir.Duration):
         return True, _dt.timedelta(milliseconds=e.millis)
-    if isinstance(e, ir.ListE) and all(isinstance(i, ir.Lit) for i in e.items):
+    if isinstance(e, ir.ListExpr) and all(isinstance(i, ir.Literal) for i in e.items):
         return True, [i.value for i in e.items]
     return False, None
 
 
 def _gather(e: ir.TExpr, found: dict[Path, Bounds]) -> None:
-    if not isinstance(e, ir.BinaryE):
+    if not isinstance(e, ir.Binary):
         return
     if e.op == "and":
         _gather(e.left, found)
         _gather(e.right, found)
         return
     op, left, right = e.op, e.left, e.right
-    if not isinstance(left, ir.Field) and isinstance(right, ir.Field):
+    if not isinstance(left, ir.FieldRef) and isinstance(right, ir.FieldRef):
         if op not in _FLIP:
             return
         op, left, right = _FLIP[op], right, left
-    if not isinstance(left, ir.Field):
+    if not isinstance(left, ir.FieldRef):
         return
     ok, value = _constant(right)
     if not ok:

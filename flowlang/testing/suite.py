@@ -354,7 +354,7 @@ def check_expect(
 
 def _fields_of(e: Any) -> set:
     """The field paths an expression reads."""
-    if isinstance(e, ir.Field):
+    if isinstance(e, ir.FieldRef):
         return {e.path}
     found: set = set()
     if isinstance(e, (tuple, list)):

@@ -383,10 +383,10 @@ def test_the_docs_describe_the_stage():
 def run_compiled(text: str, tmp_path, records, batch_size: int):
     """Compile `text` and run it in this process with the given batch size;
     returns (output records, error records, exit code)."""
+    from flowlang.compile_cache import load_module
     from flowlang.compiler import compile_source
-    from flowlang.runner import load_module
-    from flowlang.runtime.cli import run_program
     from flowlang.runtime.context import Context
+    from flowlang.runtime.launch import run_program
     from flowlang.source import SourceFile
     from tests.flowrun import (
         _environment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from flowlang.runtime.report import _table_label, summary_table
+from flowlang.runtime.console import _table_label, summary_table
 from tests.flowrun import run_flow, run_flow_cli
 
 

@@ -9,11 +9,11 @@ import sys
 from typing import Callable, NoReturn
 
 from .checkpoint import StateLock
+from .console import StatusLine, absent_summary, error_summary, summary_table
 from .context import DEFAULT_STATE_DIR, Context
 from .engine import Engine, Outcome
 from .errors import FlowError
 from .program import Program
-from .report import StatusLine, absent_summary, error_summary, summary_table
 
 Build = Callable[[Context], Program]
 
