@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .runtime import ops
 from .runtime.times import zone_problem
-from .stages._spec import Kind, Param
+from .stages.spec import Param, ParamKind
 from .types import (
     ANY,
     BOOL,
@@ -45,7 +45,7 @@ class Function:
     not hold."""
 
     name: str
-    params: tuple[Param, ...]  # Kind.EXPR
+    params: tuple[Param, ...]  # ParamKind.EXPR
     returns: Type
     impl: Callable[..., Any]
     doc: str
@@ -70,7 +70,7 @@ def _contains_relation(types: list[Type]) -> str | None:
 
 def _arg(name: str, doc: str, *accepts: Type, **default: Any) -> Param:
     """An argument of a builtin function (`accepts`: its types; ANY: every type)."""
-    return Param(name, Kind.EXPR, doc, accepts=accepts, **default)
+    return Param(name, ParamKind.EXPR, doc, accepts=accepts, **default)
 
 
 _S = _arg("s", "the text", STR)
@@ -145,8 +145,8 @@ FUNCTIONS: dict[str, Function] = {
 
 # `env("NAME"[, "default"])`: literal strings, positionally (see checker.exprs.env_call)
 ENV_PARAMS = (
-    Param("name", Kind.VALUE, "the environment variable's name", type=STR),
-    Param("default", Kind.VALUE, "its value when it is not set", type=STR, default=None),
+    Param("name", ParamKind.VALUE, "the environment variable's name", type=STR),
+    Param("default", ParamKind.VALUE, "its value when it is not set", type=STR, default=None),
 )
 
 
@@ -166,7 +166,7 @@ class Aggregate:
     field's type."""
 
     name: str
-    params: tuple[Param, ...]  # Kind.FIELD
+    params: tuple[Param, ...]  # ParamKind.FIELD
     result: Callable[[Type], Type]
     doc: str
 
@@ -185,11 +185,11 @@ def _extreme_type(t: Type) -> Type:
 
 
 _FLOAT_OR_NULL = Nullable(FLOAT)
-_ANY_FIELD = (Param("field", Kind.FIELD, "the field to aggregate"),)
+_ANY_FIELD = (Param("field", ParamKind.FIELD, "the field to aggregate"),)
 _NUMBER_FIELD = (
     Param(
         "field",
-        Kind.FIELD,
+        ParamKind.FIELD,
         "the field to aggregate",
         accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT)),
     ),

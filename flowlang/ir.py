@@ -106,7 +106,7 @@ class CallStep:
 
     `args` are (name, value) pairs in the spec's parameter order, defaults
     filled in: constants, field paths (tuples), schema descriptors, option
-    names with `<param>_args` dicts, and `stages._spec.EnvRef` for env()."""
+    names with `<param>_args` dicts, and `stages.spec.EnvRef` for env()."""
 
     info: StepInfo
     kind: str  # "source" | "processor" | "sink"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .stages import CATALOGUE
-from .stages._spec import REQUIRED, EnvRef, Example, Kind, Param, RuleContext, StageSpec
+from .stages.spec import REQUIRED, EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 from .syntax import STAGE_FORMS, duration_text, field_path, quote
 from .types import DURATION, OPEN_RECORD, ListT, Prim, Type
 
@@ -75,13 +75,13 @@ def default_text(param: Param) -> str | None:
     if param.default is REQUIRED:
         return None
     default = param.default
-    if param.kind is Kind.FIELD:
+    if param.kind is ParamKind.FIELD:
         return field_path(default) if default else None
-    if param.kind is Kind.FIELDS:
+    if param.kind is ParamKind.FIELDS:
         return "[" + ", ".join(field_path(p) for p in default) + "]"
-    if param.kind in (Kind.NEW_FIELD, Kind.CHOICE):
+    if param.kind in (ParamKind.NEW_FIELD, ParamKind.CHOICE):
         return default
-    if param.kind is Kind.SCHEMA or default is None:
+    if param.kind is ParamKind.SCHEMA or default is None:
         return None
     if isinstance(default, EnvRef) and not default.default:
         return f"env({quote(default.name)})"
@@ -113,17 +113,17 @@ def signature(spec: StageSpec) -> str:
 
 def type_text(param: Param) -> str:
     """What an argument may be, in words."""
-    if param.kind is Kind.FIELD:
+    if param.kind is ParamKind.FIELD:
         if not param.accepts:
             return "field"
         return "field of type " + " or ".join(f"`{t}`" for t in param.accepts)
-    if param.kind is Kind.FIELDS:
+    if param.kind is ParamKind.FIELDS:
         return "field or list of fields"
-    if param.kind is Kind.NEW_FIELD:
+    if param.kind is ParamKind.NEW_FIELD:
         return "new field"
-    if param.kind is Kind.SCHEMA:
+    if param.kind is ParamKind.SCHEMA:
         return "schema"
-    if param.kind is Kind.CHOICE:
+    if param.kind is ParamKind.CHOICE:
         return "option: " + ", ".join(f"`{option_text(n, ps)}`" for n, ps in param.options.items())
     words = f"`{param.type}`"
     if param.allow_env:
@@ -189,13 +189,13 @@ class _DocRuleContext(RuleContext):
 def _illustrative(param: Param) -> Any:
     if not param.required:
         return param.default
-    if param.kind is Kind.FIELD:
+    if param.kind is ParamKind.FIELD:
         return (param.name,)
-    if param.kind is Kind.FIELDS:
+    if param.kind is ParamKind.FIELDS:
         return ((param.name,),)
-    if param.kind is Kind.NEW_FIELD:
+    if param.kind is ParamKind.NEW_FIELD:
         return param.name
-    if param.kind is Kind.VALUE and isinstance(param.type, Prim):
+    if param.kind is ParamKind.VALUE and isinstance(param.type, Prim):
         return {"str": "x", "int": 1, "float": 1.0, "bool": True, "duration": 1000}.get(
             param.type.name
         )
@@ -214,7 +214,7 @@ def _args(params: tuple[Param, ...], overrides: dict[str, Any]) -> dict[str, Any
         if p.required and value is None:
             return None
         args[p.name] = value
-        if p.kind is Kind.CHOICE:
+        if p.kind is ParamKind.CHOICE:
             option_args = _args(p.options.get(value, ()), {})
             if option_args is None:
                 return None
@@ -227,7 +227,7 @@ def output_lines(spec: StageSpec) -> list[str]:
     when a required option decides it."""
     if spec.kind == "sink":
         return []
-    choices = [p for p in spec.params if p.kind is Kind.CHOICE and p.required]
+    choices = [p for p in spec.params if p.kind is ParamKind.CHOICE and p.required]
     variants: list[tuple[str, dict[str, Any]]] = [("", {})]
     if choices:
         choice = choices[0]

@@ -8,14 +8,14 @@ from hypothesis import strategies as st
 
 from flowlang import ast
 from flowlang.checker.arguments import match_arguments
-from flowlang.stages._spec import Kind, Param
+from flowlang.stages.spec import Param, ParamKind
 
 NAMES = ("a", "b", "c", "d")
 
 
 def _params(required: int, total: int) -> tuple[Param, ...]:
     return tuple(
-        Param(n, Kind.VALUE, "", **({} if i < required else {"default": None}))
+        Param(n, ParamKind.VALUE, "", **({} if i < required else {"default": None}))
         for i, n in enumerate(NAMES[:total])
     )
 

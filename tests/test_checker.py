@@ -7,7 +7,7 @@ import pytest
 from flowlang import ast, codes, ir
 from flowlang.checker import check, check_source, pipeline_name_for_file
 from flowlang.source import NO_SPAN, SourceFile
-from flowlang.stages._spec import EnvRef
+from flowlang.stages.spec import EnvRef
 from flowlang.types import (
     ANY,
     BOOL,
@@ -400,7 +400,9 @@ def test_function_calls_are_lowered():
     )
     set_step, _ = pipeline(plan_of(text), "t").steps
     (_, parse_time), (_, env) = set_step.assignments
-    assert parse_time == ir.Call("parse_time", (ir.FieldRef(("s",), STR), ir.Literal("%Y", STR)), TIME)
+    assert parse_time == ir.Call(
+        "parse_time", (ir.FieldRef(("s",), STR), ir.Literal("%Y", STR)), TIME
+    )
     assert env == ir.EnvCall("A", None, Nullable(STR))
 
 

@@ -18,7 +18,7 @@ from flowlang.formatter import format_program
 from flowlang.parser import parse, parse_text
 from flowlang.source import SourceFile
 from flowlang.stages import CATALOGUE
-from flowlang.stages._spec import Kind
+from flowlang.stages.spec import ParamKind
 
 from .strategies import durations, expressions, literals, programs
 
@@ -118,22 +118,22 @@ def argument_value(draw, param):
     """A value for a stage parameter: usually right for its kind, sometimes not."""
     if draw(st.integers(0, 5)) == 0:
         return draw(st.one_of(deep_exprs, expressions))
-    if param.kind is Kind.VALUE:
+    if param.kind is ParamKind.VALUE:
         return draw(
             st.one_of(
                 literals, durations, st.just(ast.Call("env", (ast.Arg(None, ast.Literal("X")),)))
             )
         )
-    if param.kind in (Kind.FIELD, Kind.NEW_FIELD):
+    if param.kind in (ParamKind.FIELD, ParamKind.NEW_FIELD):
         return draw(field_refs)
-    if param.kind is Kind.FIELDS:
+    if param.kind is ParamKind.FIELDS:
         return draw(
             st.one_of(
                 field_refs,
                 st.lists(field_refs, max_size=3).map(lambda refs: ast.ListExpr(tuple(refs))),
             )
         )
-    if param.kind is Kind.SCHEMA:
+    if param.kind is ParamKind.SCHEMA:
         return ast.FieldRef((draw(st.sampled_from(["Req", "Nope"])),))
     option = draw(st.sampled_from(sorted(param.options) + ["bogus"]))
     sub = param.options.get(option, ())

@@ -1,5 +1,5 @@
 """Catalogue stages in a chain: finding the stage, binding its arguments by
-parameter kind (flowlang.stages._spec.Kind), and running its output-type rule
+parameter kind (flowlang.stages.spec.ParamKind), and running its output-type rule
 with a RuleContext that reports at the right argument."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from .. import ast, codes
 from ..source import Span
 from ..stages import CATALOGUE, find, names
-from ..stages._spec import EnvRef, Kind, Param, RuleContext, StageSpec
+from ..stages.spec import EnvRef, Param, ParamKind, RuleContext, StageSpec
 from ..syntax import STAGE_FORMS, path_label
 from ..types import (
     ANY,
@@ -110,7 +110,7 @@ def lower_args(spec_params: tuple[Param, ...], values: dict[str, Any]) -> tuple:
     out = []
     for param in spec_params:
         out.append((param.name, _lower(values[param.name])))
-        if param.kind is Kind.CHOICE and any(param.options.values()):
+        if param.kind is ParamKind.CHOICE and any(param.options.values()):
             # only choices with an option that takes arguments pass `<name>_args`
             key = param.name + "_args"
             option = param.options.get(values[param.name], ())
@@ -239,11 +239,11 @@ class CallChecker:
             )
             bound.ok = False
             bound.values[param.name] = None
-            if param.kind is Kind.CHOICE:
+            if param.kind is ParamKind.CHOICE:
                 bound.values[param.name + "_args"] = {}
             return
         bound.values[param.name] = param.default
-        if param.kind is Kind.CHOICE:
+        if param.kind is ParamKind.CHOICE:
             option = param.options.get(param.default, ())
             sub = self.bind(
                 Owner(str(param.default), option=True),
@@ -254,7 +254,7 @@ class CallChecker:
             )
             bound.values[param.name + "_args"] = sub.values
             bound.ok = bound.ok and sub.ok
-        elif param.kind is Kind.FIELD and param.default is not None and record is not None:
+        elif param.kind is ParamKind.FIELD and param.default is not None and record is not None:
             # a stage reading a field by default fails where that field is missing
             found = self._field(owner, param, param.default, span, record, by_default=True)
             bound.ok = bound.ok and found
@@ -265,18 +265,18 @@ class CallChecker:
         name = param.name
         span = bound.spans[name]
         is_null = isinstance(expr, ast.Literal) and expr.value is None
-        if is_null and param.default is None and param.kind is not Kind.CHOICE:
+        if is_null and param.default is None and param.kind is not ParamKind.CHOICE:
             bound.values[name] = None
             return
         value: Any = None
         ok = True
-        if param.kind is Kind.VALUE:
+        if param.kind is ParamKind.VALUE:
             ok, value = self._value(owner, param, expr, span)
-        elif param.kind is Kind.FIELD:
+        elif param.kind is ParamKind.FIELD:
             path = self._path(owner, param, expr, span)
             ok = path is not None and self._field(owner, param, path, span, record)
             value = path
-        elif param.kind is Kind.FIELDS:
+        elif param.kind is ParamKind.FIELDS:
             items = expr.items if isinstance(expr, ast.ListExpr) else (expr,)
             paths = []
             for item in items:
@@ -287,7 +287,7 @@ class CallChecker:
                 if path is not None:
                     paths.append(path)
             value = tuple(paths)
-        elif param.kind is Kind.NEW_FIELD:
+        elif param.kind is ParamKind.NEW_FIELD:
             path = self._path(owner, param, expr, span)
             if path is not None and len(path) != 1:
                 self.rep.error(
@@ -299,10 +299,10 @@ class CallChecker:
                 path = None
             ok = path is not None
             value = path[0] if path else param.default
-        elif param.kind is Kind.CHOICE:
+        elif param.kind is ParamKind.CHOICE:
             ok, value, option_args = self._choice(owner, param, expr, record, span)
             bound.values[name + "_args"] = option_args
-        elif param.kind is Kind.SCHEMA:
+        elif param.kind is ParamKind.SCHEMA:
             ok, value = self._schema(owner, param, expr, span)
         bound.values[name] = value
         bound.ok = bound.ok and ok

@@ -9,7 +9,7 @@ from typing import Callable
 from .. import ast, codes, ir
 from ..source import SourceFile, Span
 from ..stages import find
-from ..stages._spec import StageSpec
+from ..stages.spec import StageSpec
 from ..syntax import path_label
 from ..types import OPEN_RECORD, RecordT, Type
 from .calls import CallChecker, lower_args

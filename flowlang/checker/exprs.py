@@ -400,7 +400,11 @@ class ExprChecker:
                     arg.value.span,
                 )
                 ok = False
-            elif param.check is not None and isinstance(value, ir.Literal) and value.value is not None:
+            elif (
+                param.check is not None
+                and isinstance(value, ir.Literal)
+                and value.value is not None
+            ):
                 problem = param.check(value.value)
                 if problem:
                     self.rep.error(

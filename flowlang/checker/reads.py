@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..stages import find
-from ..stages._spec import Kind
+from ..stages.spec import ParamKind
 from ..types import Nullable, RecordT, Type
 
 Path = tuple[str, ...]
@@ -85,9 +85,9 @@ def _field_arguments(step: ir.CallStep) -> list[Path]:
         param = spec.param(name)
         if param is None or value is None:
             continue
-        if param.kind is Kind.FIELD:
+        if param.kind is ParamKind.FIELD:
             paths.append(value)
-        elif param.kind is Kind.FIELDS:
+        elif param.kind is ParamKind.FIELDS:
             paths.extend(value)
     return paths
 

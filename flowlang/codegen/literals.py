@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..stages._spec import EnvRef
+from ..stages.spec import EnvRef
 
 
 def pyrepr(value: Any) -> str:

@@ -23,7 +23,7 @@ from . import (
     stdin_source,
     stdout_sink,
 )
-from ._spec import StageSpec
+from .spec import StageSpec
 
 _MODULES = (
     file_source,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from .. import codes
 from ..types import BOOL, DURATION, OPEN_RECORD, STR, RecordT, Type
-from ._spec import Kind, Param, RuleContext
+from .spec import Param, ParamKind, RuleContext
 
 FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
     "auto": (),
     "json": (),
     "lines": (),
     "csv": (
-        Param("header", Kind.VALUE, "the first line names the columns", type=BOOL, default=True),
-        Param("delimiter", Kind.VALUE, "the column separator", type=STR, default=","),
+        Param(
+            "header", ParamKind.VALUE, "the first line names the columns", type=BOOL, default=True
+        ),
+        Param("delimiter", ParamKind.VALUE, "the column separator", type=STR, default=","),
     ),
 }
 
@@ -20,11 +22,15 @@ FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
 # the network sinks' retry policy (see _netsink.Retrier)
 RETRY_PARAMS = (
     Param(
-        "retry_max", Kind.VALUE, "longest wait between two retries", type=DURATION, default=30_000
+        "retry_max",
+        ParamKind.VALUE,
+        "longest wait between two retries",
+        type=DURATION,
+        default=30_000,
     ),
     Param(
         "shutdown_grace",
-        Kind.VALUE,
+        ParamKind.VALUE,
         "how long a stopping run keeps retrying before "
         "it gives up (unwritten records stay unacknowledged)",
         type=DURATION,

@@ -11,10 +11,10 @@ from ..runtime.base import Processor, Record, RecordError, StageContext
 from ..runtime.ops import get_path
 from ..types import ANY, BOOL, FLOAT, INT, Nullable
 from ._rules import with_field
-from ._spec import Example, Kind, Param, RuleContext, StageSpec
+from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 from .summarize import freeze_value
 
-_ALPHA = Param("alpha", Kind.VALUE, "smoothing factor", type=FLOAT, default=0.1)
+_ALPHA = Param("alpha", ParamKind.VALUE, "smoothing factor", type=FLOAT, default=0.1)
 
 
 def _problem(
@@ -77,13 +77,13 @@ SPEC = StageSpec(
     params=(
         Param(
             "field",
-            Kind.FIELD,
+            ParamKind.FIELD,
             "the numeric value",
             accepts=(INT, FLOAT, Nullable(INT), Nullable(FLOAT), ANY),
         ),
         Param(
             "method",
-            Kind.CHOICE,
+            ParamKind.CHOICE,
             "the detector",
             default="zscore",
             options={
@@ -93,15 +93,15 @@ SPEC = StageSpec(
         ),
         Param(
             "threshold",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "an anomaly is a score beyond ±threshold",
             type=FLOAT,
             default=3.0,
         ),
-        Param("window", Kind.VALUE, "values kept per key (zscore)", type=INT, default=100),
-        Param("by", Kind.FIELDS, "keys with separate statistics", default=()),
-        Param("warmup", Kind.VALUE, "values needed before flagging", type=INT, default=10),
-        Param("max_keys", Kind.VALUE, "keys kept", type=INT, default=100_000),
+        Param("window", ParamKind.VALUE, "values kept per key (zscore)", type=INT, default=100),
+        Param("by", ParamKind.FIELDS, "keys with separate statistics", default=()),
+        Param("warmup", ParamKind.VALUE, "values needed before flagging", type=INT, default=10),
+        Param("max_keys", ParamKind.VALUE, "keys kept", type=INT, default=100_000),
     ),
     output=_output,
     runtime="Anomaly",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..types import ANY, STR, Nullable
-from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
+from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 KEY_ENV = "FLOW_ANON_KEY"
 
@@ -43,17 +43,19 @@ SPEC = StageSpec(
         "protects against."
     ),
     params=(
-        Param("field", Kind.FIELD, "the value to anonymize", accepts=(STR, Nullable(STR), ANY)),
+        Param(
+            "field", ParamKind.FIELD, "the value to anonymize", accepts=(STR, Nullable(STR), ANY)
+        ),
         Param(
             "method",
-            Kind.CHOICE,
+            ParamKind.CHOICE,
             "how",
             default="hash",
             options={"hash": (), "mask": (), "redact": ()},
         ),
         Param(
             "key",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "HMAC key (its UTF-8 bytes), from the environment",
             type=STR,
             default=EnvRef(KEY_ENV, ""),

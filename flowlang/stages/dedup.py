@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..types import DURATION, INT
-from ._spec import Example, Kind, Param, RuleContext, StageSpec
+from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 
 def _output(ctx: RuleContext):
@@ -31,11 +31,15 @@ SPEC = StageSpec(
         "repeat of it may pass again."
     ),
     params=(
-        Param("fields", Kind.FIELDS, "the fields that identify a repeat"),
+        Param("fields", ParamKind.FIELDS, "the fields that identify a repeat"),
         Param(
-            "within", Kind.VALUE, "how long a record is remembered", type=DURATION, default=60_000
+            "within",
+            ParamKind.VALUE,
+            "how long a record is remembered",
+            type=DURATION,
+            default=60_000,
         ),
-        Param("capacity", Kind.VALUE, "most keys remembered", type=INT, default=100_000),
+        Param("capacity", ParamKind.VALUE, "most keys remembered", type=INT, default=100_000),
     ),
     output=_output,
     runtime="Dedup",

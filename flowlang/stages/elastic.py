@@ -10,7 +10,7 @@ import re
 from .. import codes
 from ..types import ANY, INT, STR, TIME, Nullable
 from ._rules import RETRY_PARAMS
-from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
+from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 # strftime directives an index name may hold: they write digits only, so the
 # name stays valid whatever the time
@@ -129,26 +129,26 @@ SPEC = StageSpec(
         "`time=` (else the processing time). `id=` makes writes idempotent."
     ),
     params=(
-        Param("index", Kind.VALUE, "index name, may hold strftime patterns", type=STR),
+        Param("index", ParamKind.VALUE, "index name, may hold strftime patterns", type=STR),
         Param(
             "url",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "cluster URL",
             type=STR,
             allow_env=True,
             default=EnvRef("FLOW_ELASTIC_URL", "http://localhost:9200"),
         ),
-        Param("id", Kind.FIELD, "document id (idempotent writes)", default=None),
+        Param("id", ParamKind.FIELD, "document id (idempotent writes)", default=None),
         Param(
             "time",
-            Kind.FIELD,
+            ParamKind.FIELD,
             "event time for the index pattern",
             default=None,
             accepts=(TIME, Nullable(TIME), ANY),
         ),
         Param(
             "api_key",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "API key",
             type=STR,
             allow_env=True,
@@ -156,7 +156,7 @@ SPEC = StageSpec(
         ),
         Param(
             "username",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "basic auth user",
             type=STR,
             allow_env=True,
@@ -164,7 +164,7 @@ SPEC = StageSpec(
         ),
         Param(
             "password",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "basic auth password",
             type=STR,
             allow_env=True,
@@ -172,14 +172,16 @@ SPEC = StageSpec(
         ),
         Param(
             "ca_certs",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "CA bundle file",
             type=STR,
             allow_env=True,
             default=EnvRef("FLOW_ELASTIC_CA_CERTS", ""),
         ),
-        Param("batch_size", Kind.VALUE, "documents per bulk request", type=INT, default=500),
-        Param("batch_bytes", Kind.VALUE, "bytes per bulk request", type=INT, default=5_000_000),
+        Param("batch_size", ParamKind.VALUE, "documents per bulk request", type=INT, default=500),
+        Param(
+            "batch_bytes", ParamKind.VALUE, "bytes per bulk request", type=INT, default=5_000_000
+        ),
         *RETRY_PARAMS,
     ),
     output=_check,

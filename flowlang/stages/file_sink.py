@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..types import STR
 from ._rules import RETRY_PARAMS
-from ._spec import Example, Kind, Param, StageSpec
+from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="file",
@@ -18,8 +18,8 @@ SPEC = StageSpec(
         "deep) goes to the error stream."
     ),
     params=(
-        Param("path", Kind.VALUE, "output file", type=STR, allow_env=True),
-        Param("format", Kind.CHOICE, "output format", default="json", options={"json": ()}),
+        Param("path", ParamKind.VALUE, "output file", type=STR, allow_env=True),
+        Param("format", ParamKind.CHOICE, "output format", default="json", options={"json": ()}),
         *RETRY_PARAMS,
     ),
     output=lambda ctx: None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..types import BOOL, STR
 from ._rules import FORMAT_OPTIONS, decoded_record
-from ._spec import Example, Kind, Param, StageSpec
+from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="file",
@@ -45,15 +45,21 @@ SPEC = StageSpec(
         "than that may be missed."
     ),
     params=(
-        Param("path", Kind.VALUE, "file path or glob", type=STR, allow_env=True),
+        Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),
         Param(
-            "format", Kind.CHOICE, "how lines are decoded", default="auto", options=FORMAT_OPTIONS
+            "format",
+            ParamKind.CHOICE,
+            "how lines are decoded",
+            default="auto",
+            options=FORMAT_OPTIONS,
         ),
-        Param("schema", Kind.SCHEMA, "validate and coerce each record", default=None),
-        Param("follow", Kind.VALUE, "keep reading as the files grow", type=BOOL, default=False),
+        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
+        Param(
+            "follow", ParamKind.VALUE, "keep reading as the files grow", type=BOOL, default=False
+        ),
         Param(
             "start",
-            Kind.CHOICE,
+            ParamKind.CHOICE,
             "where a followed file without checkpoint starts",
             default="beginning",
             options={"beginning": (), "end": ()},

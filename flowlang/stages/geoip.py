@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..types import ANY, FLOAT, IP, STR, Nullable, RecordT, nullable
 from ._rules import with_field
-from ._spec import Example, Kind, Param, RuleContext, StageSpec
+from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 GEO = nullable(
     RecordT(
@@ -41,14 +41,19 @@ SPEC = StageSpec(
     params=(
         Param(
             "field",
-            Kind.FIELD,
+            ParamKind.FIELD,
             "the address",
             default=("ip",),
             accepts=(IP, STR, Nullable(IP), Nullable(STR), ANY),
         ),
-        Param("into", Kind.NEW_FIELD, "the field to add", default="geo"),
+        Param("into", ParamKind.NEW_FIELD, "the field to add", default="geo"),
         Param(
-            "db", Kind.VALUE, "a MaxMind DB (.mmdb) file", type=STR, default=None, allow_env=True
+            "db",
+            ParamKind.VALUE,
+            "a MaxMind DB (.mmdb) file",
+            type=STR,
+            default=None,
+            allow_env=True,
         ),
     ),
     output=_output,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import codes
 from ..types import ANY, BOOL, FLOAT, INT, IP, STR, TIME, Nullable, RecordT, strip_null
 from ._rules import RETRY_PARAMS
-from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
+from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 TAG_TYPES = (STR, INT, FLOAT, BOOL, IP)
 FIELD_TYPES = (INT, FLOAT, BOOL, STR)
@@ -57,14 +57,16 @@ SPEC = StageSpec(
         "stream, never altered."
     ),
     params=(
-        Param("bucket", Kind.VALUE, "bucket (database)", type=STR, allow_env=True),
-        Param("measurement", Kind.VALUE, "measurement name", type=STR),
-        Param("tags", Kind.FIELDS, "tag fields", default=()),
-        Param("fields", Kind.FIELDS, "value fields", default=()),
-        Param("time", Kind.FIELD, "point time", default=None, accepts=(TIME, Nullable(TIME), ANY)),
+        Param("bucket", ParamKind.VALUE, "bucket (database)", type=STR, allow_env=True),
+        Param("measurement", ParamKind.VALUE, "measurement name", type=STR),
+        Param("tags", ParamKind.FIELDS, "tag fields", default=()),
+        Param("fields", ParamKind.FIELDS, "value fields", default=()),
+        Param(
+            "time", ParamKind.FIELD, "point time", default=None, accepts=(TIME, Nullable(TIME), ANY)
+        ),
         Param(
             "url",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "server URL",
             type=STR,
             allow_env=True,
@@ -72,7 +74,7 @@ SPEC = StageSpec(
         ),
         Param(
             "token",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "API token",
             type=STR,
             allow_env=True,
@@ -80,13 +82,13 @@ SPEC = StageSpec(
         ),
         Param(
             "org",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "organisation",
             type=STR,
             allow_env=True,
             default=EnvRef("FLOW_INFLUX_ORG", ""),
         ),
-        Param("batch_size", Kind.VALUE, "points per write", type=INT, default=5000),
+        Param("batch_size", ParamKind.VALUE, "points per write", type=INT, default=5000),
         *RETRY_PARAMS,
     ),
     output=_check,

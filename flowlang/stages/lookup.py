@@ -7,7 +7,7 @@ import os
 from .. import codes
 from ..types import ANY, OPEN_RECORD, STR, nullable
 from ._rules import with_field
-from ._spec import Example, Kind, Param, RuleContext, StageSpec
+from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 ROW_SUFFIXES = (".csv", ".jsonl", ".ndjson")  # tables of rows, whatever they hold
 CHECK_AT_COMPILE_BYTES = 16 * 1024 * 1024  # larger tables are checked at start-up only
@@ -79,12 +79,12 @@ SPEC = StageSpec(
         "the last one wins. Relative paths are taken from the working directory."
     ),
     params=(
-        Param("table", Kind.VALUE, "CSV, JSON or JSON-lines file", type=STR, allow_env=True),
-        Param("key", Kind.FIELD, "the record's field to look up"),
-        Param("into", Kind.NEW_FIELD, "the field to add", default="lookup"),
+        Param("table", ParamKind.VALUE, "CSV, JSON or JSON-lines file", type=STR, allow_env=True),
+        Param("key", ParamKind.FIELD, "the record's field to look up"),
+        Param("into", ParamKind.NEW_FIELD, "the field to add", default="lookup"),
         Param(
             "column",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "the key column of a table of rows (default: the key's name)",
             type=STR,
             default=None,

@@ -13,8 +13,8 @@ from ..runtime.urls import shown as shown_url
 from ..types import STR
 from ._netsink import Retrier
 from ._rules import RETRY_PARAMS
-from ._spec import EnvRef, Example, Kind, Param, StageSpec
 from .nats_source import DEFAULT_URL, connect, server_urls
+from .spec import EnvRef, Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="nats",
@@ -34,12 +34,12 @@ SPEC = StageSpec(
         "subject must belong to (checked at start)."
     ),
     params=(
-        Param("subject", Kind.VALUE, "subject", type=STR, allow_env=True),
-        Param("stream", Kind.VALUE, "stream name", type=STR, default=None, allow_env=True),
-        Param("msg_id", Kind.FIELD, "de-duplication id", default=None),
+        Param("subject", ParamKind.VALUE, "subject", type=STR, allow_env=True),
+        Param("stream", ParamKind.VALUE, "stream name", type=STR, default=None, allow_env=True),
+        Param("msg_id", ParamKind.FIELD, "de-duplication id", default=None),
         Param(
             "url",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "server URL(s), comma-separated; credentials allowed and never logged",
             type=STR,
             allow_env=True,

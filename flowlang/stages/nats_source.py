@@ -15,7 +15,7 @@ from ..runtime.urls import redact
 from ..runtime.urls import shown as shown_url
 from ..types import DURATION, INT, STR, RecordT, Type, nullable
 from ._rules import FORMAT_OPTIONS, decoded_record, with_field
-from ._spec import EnvRef, Example, Kind, Param, RuleContext, StageSpec
+from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 # What every record carries about the message it came from.
 NATS_META = RecordT(
@@ -50,10 +50,10 @@ SPEC = StageSpec(
         "(drain a stream and exit); by default it runs until stopped."
     ),
     params=(
-        Param("subject", Kind.VALUE, "subject filter", type=STR, allow_env=True),
+        Param("subject", ParamKind.VALUE, "subject filter", type=STR, allow_env=True),
         Param(
             "stream",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "stream name (default: the stream that captures `subject`)",
             type=STR,
             default=None,
@@ -61,7 +61,7 @@ SPEC = StageSpec(
         ),
         Param(
             "durable",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "durable consumer name, shared by the workers",
             type=STR,
             default=None,
@@ -69,39 +69,39 @@ SPEC = StageSpec(
         ),
         Param(
             "format",
-            Kind.CHOICE,
+            ParamKind.CHOICE,
             "how messages are decoded",
             default="auto",
             options=FORMAT_OPTIONS,
         ),
-        Param("schema", Kind.SCHEMA, "validate and coerce each record", default=None),
+        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
         Param(
             "url",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "server URL(s), comma-separated; credentials allowed "
             "(`nats://user:pass@host:4222`) and never logged",
             type=STR,
             allow_env=True,
             default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222"),
         ),
-        Param("batch_size", Kind.VALUE, "messages per fetch", type=INT, default=256),
+        Param("batch_size", ParamKind.VALUE, "messages per fetch", type=INT, default=256),
         Param(
             "ack_wait",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "how long the server waits for an acknowledgement before it redelivers a message",
             type=DURATION,
             default=60_000,
         ),
         Param(
             "max_ack_pending",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "messages delivered and not yet acknowledged, across all workers of the consumer",
             type=INT,
             default=20_000,
         ),
         Param(
             "idle",
-            Kind.VALUE,
+            ParamKind.VALUE,
             "stop after this long without a message",
             type=DURATION,
             default=None,

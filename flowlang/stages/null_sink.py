@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._spec import Example, StageSpec
+from .spec import Example, StageSpec
 
 SPEC = StageSpec(
     name="null",

@@ -7,7 +7,7 @@ import datetime as _dt
 from .. import codes
 from ..types import ANY, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
 from ._rules import with_field
-from ._spec import Example, Kind, Param, RuleContext, StageSpec
+from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 COMBINED = (
     ("ip", IP),
@@ -42,7 +42,7 @@ def compile_regex(pattern: str):
         raise ValueError(str(reason)) from None
 
 
-_DELIMITER = Param("delimiter", Kind.VALUE, "column separator", type=STR, default=",")
+_DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
 
 
 def _merge(record: Type, fields) -> Type:
@@ -122,23 +122,29 @@ SPEC = StageSpec(
     params=(
         Param(
             "format",
-            Kind.CHOICE,
+            ParamKind.CHOICE,
             "the text format",
             options={
                 "json": (),
                 "kv": (),
                 "csv": (
-                    Param("columns", Kind.VALUE, "column names", type=ListT(STR)),
+                    Param("columns", ParamKind.VALUE, "column names", type=ListT(STR)),
                     _DELIMITER,
                 ),
-                "regex": (Param("pattern", Kind.VALUE, "a regex with named groups", type=STR),),
+                "regex": (
+                    Param("pattern", ParamKind.VALUE, "a regex with named groups", type=STR),
+                ),
                 "combined": (),
             },
         ),
         Param(
-            "field", Kind.FIELD, "the text", default=("message",), accepts=(STR, Nullable(STR), ANY)
+            "field",
+            ParamKind.FIELD,
+            "the text",
+            default=("message",),
+            accepts=(STR, Nullable(STR), ANY),
         ),
-        Param("schema", Kind.SCHEMA, "types of the parsed fields", default=None),
+        Param("schema", ParamKind.SCHEMA, "types of the parsed fields", default=None),
     ),
     output=_output,
     runtime="Parse",

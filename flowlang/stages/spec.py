@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal
 from ..types import ANY, NULL, Type, assignable, strip_null
 
 
-class Kind(Enum):
+class ParamKind(Enum):
     """How an argument is written and what the checker binds it to."""
 
     FIELD = "field"  # an existing field of the input record: `ip`, `geo.city` -> tuple[str, ...]
@@ -23,9 +23,8 @@ class Kind(Enum):
     NEW_FIELD = "new_field"  # a field the stage creates: `into=geo` -> str
     CHOICE = "choice"  # an enumerated option, bare or with arguments: `csv(header=true)` -> str
     # (plus `<param>_args`, a dict of the option's own arguments, when any option takes some)
-    SCHEMA = (
-        "schema"  # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
-    )
+    # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
+    SCHEMA = "schema"
     VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
     EXPR = "expr"  # an expression evaluated for each record (builtin functions) -> ir.TExpr
 
@@ -36,7 +35,7 @@ REQUIRED: Any = object()  # default marker: the argument must be given
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: Kind
+    kind: ParamKind
     doc: str
     type: Type | None = None  # VALUE: the constant's type; FIELD/FIELDS: None or see `accepts`
     # FIELD/FIELDS: allowed field types (empty: any type); EXPR: allowed types of the
@@ -59,7 +58,7 @@ class Param:
         one of `accepts` (none: every type; `any` among them only says that
         `any` fields may be passed). An EXPR argument may also be null (null
         gives null), and `any` among its `accepts` admits every type."""
-        if self.kind is Kind.EXPR:
+        if self.kind is ParamKind.EXPR:
             typ = strip_null(typ)
             if typ == NULL or ANY in self.accepts:
                 return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._rules import FORMAT_OPTIONS, decoded_record
-from ._spec import Example, Kind, Param, StageSpec
+from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="stdin",
@@ -11,9 +11,13 @@ SPEC = StageSpec(
     doc="Reads records from standard input, decoded as by `file` (`format`, `schema`).",
     params=(
         Param(
-            "format", Kind.CHOICE, "how lines are decoded", default="auto", options=FORMAT_OPTIONS
+            "format",
+            ParamKind.CHOICE,
+            "how lines are decoded",
+            default="auto",
+            options=FORMAT_OPTIONS,
         ),
-        Param("schema", Kind.SCHEMA, "validate and coerce each record", default=None),
+        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
     ),
     output=decoded_record,
     runtime="StdinSource",

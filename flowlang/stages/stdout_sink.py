@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._spec import Example, Kind, Param, StageSpec
+from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="stdout",
@@ -11,7 +11,7 @@ SPEC = StageSpec(
     params=(
         Param(
             "format",
-            Kind.CHOICE,
+            ParamKind.CHOICE,
             "output format",
             default="json",
             options={"json": (), "pretty": ()},

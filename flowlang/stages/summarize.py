@@ -19,7 +19,7 @@ from ..runtime.base import Record, RecordError, StageContext, WindowProcessor
 from ..runtime.ops import get_path
 from ..runtime.sketch import DistinctSketch, QuantileSketch, nearest_rank
 from ..syntax import duration_text, time_text
-from ._spec import Example
+from .spec import Example
 
 DOC = (
     "Turns records into time series: one record per window and group, "

@@ -11,7 +11,7 @@ import inspect
 import pytest
 
 from flowlang.stages import CATALOGUE
-from flowlang.stages._spec import EnvRef, Kind
+from flowlang.stages.spec import EnvRef, ParamKind
 
 EMPTY = inspect.Parameter.empty
 
@@ -40,7 +40,7 @@ def test_runtime_defaults_are_the_declared_ones(spec):
             assert got == param.default.default, param.name
         else:
             assert got == param.default, f"`{param.name}`: {got!r} != {param.default!r}"
-        if param.kind is Kind.CHOICE and any(param.options.values()):
+        if param.kind is ParamKind.CHOICE and any(param.options.values()):
             # the option's own arguments; by hand, None stands for the default option's
             name = param.name + "_args"
             assert name in runtime and runtime[name].default is None, name
