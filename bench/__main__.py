@@ -33,13 +33,16 @@ def format_table(rows: list[dict]) -> str:
     """Rows as a plain table: benchmark, its figures (`name=value`), note."""
     cells = []
     for row in rows:
-        figures = "  ".join(f"{k}={_figure(v)}" for k, v in row.items()
-                            if k not in ("benchmark", "note"))  # fmt: skip
+        figures = "  ".join(
+            f"{k}={_figure(v)}" for k, v in row.items() if k not in ("benchmark", "note")
+        )
         cells.append((str(row.get("benchmark", "?")), figures, str(row.get("note", ""))))
     header = ("benchmark", "figures", "note")
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(3)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]  # fmt: skip
+    lines = [
+        "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths)).rstrip() for cell in cells]
     return "\n".join(lines)
 

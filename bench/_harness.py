@@ -35,9 +35,14 @@ def run_compiled(build, state: Path) -> None:
     assert outcome.exit_code == 0, outcome.failure
 
 
-def race(program: str, make_input: Callable[[Path, int], None],
-         hand_written: Callable[[Path, Path], int], records: int, rounds: int,
-         name: str) -> tuple[float, float]:  # fmt: skip
+def race(
+    program: str,
+    make_input: Callable[[Path, int], None],
+    hand_written: Callable[[Path, Path], int],
+    records: int,
+    rounds: int,
+    name: str,
+) -> tuple[float, float]:
     """Best-of-`rounds` seconds of the compiled `program` (with `{input}` and
     `{output}` placeholders) and of `hand_written(src, dst)` on the same
     input; both must write the same records."""

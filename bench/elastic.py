@@ -113,14 +113,16 @@ def run() -> list[dict]:
                     assert _count_and_drop(proxy.url, index) == DOCUMENTS, f"{who} lost documents"
                     best[who] = min(best[who], seconds)
             rps, base = DOCUMENTS / best["sink"], DOCUMENTS / best["helper"]
-            rows.append({
-                "benchmark": f"sink elastic, writes of {write_size:,} records",
-                "records_per_s": rps,
-                "baseline_records_per_s": base,
-                "ratio": rps / base,
-                "note": f"{DOCUMENTS:,} docs into osmem-server in bulks of {BULK}, best of "
-                        f"{ROUNDS}; baseline: async_bulk with the same documents",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "benchmark": f"sink elastic, writes of {write_size:,} records",
+                    "records_per_s": rps,
+                    "baseline_records_per_s": base,
+                    "ratio": rps / base,
+                    "note": f"{DOCUMENTS:,} docs into osmem-server in bulks of {BULK}, best of "
+                    f"{ROUNDS}; baseline: async_bulk with the same documents",
+                }
+            )
     return rows
 
 

@@ -118,8 +118,9 @@ def pipeline_row() -> dict:
     saved = os.environ.get("FLOW_ANON_KEY")
     os.environ["FLOW_ANON_KEY"] = KEY
     try:
-        best_compiled, best_hand = race(PROGRAM, make_input, hand_written, RECORDS, ROUNDS,
-                                        "bench_enrich")  # fmt: skip
+        best_compiled, best_hand = race(
+            PROGRAM, make_input, hand_written, RECORDS, ROUNDS, "bench_enrich"
+        )
     finally:
         if saved is None:
             os.environ.pop("FLOW_ANON_KEY", None)
@@ -144,10 +145,12 @@ def cache_rows(n: int = 100_000) -> list[dict]:
     rnd = random.Random(2)
     rows = []
     for label, addresses in (
-        (f"{CLIENTS:,} clients, skewed", rnd.choices(_addresses(rnd, CLIENTS),
-                                                     [1.0 / (i + 1) for i in range(CLIENTS)], k=n)),
+        (
+            f"{CLIENTS:,} clients, skewed",
+            rnd.choices(_addresses(rnd, CLIENTS), [1.0 / (i + 1) for i in range(CLIENTS)], k=n),
+        ),
         ("all addresses distinct", _addresses(rnd, n)),
-    ):  # fmt: skip
+    ):
         rates = {}
         for cached in (True, False):
             best = float("inf")
@@ -161,13 +164,15 @@ def cache_rows(n: int = 100_000) -> list[dict]:
                     stage(rec)
                 best = min(best, time.perf_counter() - t)
             rates[cached] = n / best
-        rows.append({
-            "benchmark": f"geoip lookup cache ({label})",
-            "records_per_s": rates[True],
-            "baseline_records_per_s": rates[False],
-            "ratio": rates[True] / rates[False],
-            "note": f"{n:,} lookups on GeoLite2 City; baseline: the same stage without its cache",
-        })  # fmt: skip
+        rows.append(
+            {
+                "benchmark": f"geoip lookup cache ({label})",
+                "records_per_s": rates[True],
+                "baseline_records_per_s": rates[False],
+                "ratio": rates[True] / rates[False],
+                "note": f"{n:,} lookups on GeoLite2 City; baseline: the same stage without its cache",
+            }
+        )
     return rows
 
 

@@ -36,10 +36,17 @@ def run() -> list[dict]:
         outcomes = program.run_tests(seed=1)
         seconds = time.perf_counter() - began
         props = [o for o in outcomes if o.property]
-        rows.append({"benchmark": f"flowc test {path.name}", "tests": len(outcomes),
-                     "properties": len(props), "runs": sum(o.examples for o in outcomes),
-                     "records": sum(o.records for o in outcomes), "seconds": seconds,
-                     "note": "all passed" if all(o.passed for o in outcomes) else "FAILED"})  # fmt: skip
+        rows.append(
+            {
+                "benchmark": f"flowc test {path.name}",
+                "tests": len(outcomes),
+                "properties": len(props),
+                "runs": sum(o.examples for o in outcomes),
+                "records": sum(o.records for o in outcomes),
+                "seconds": seconds,
+                "note": "all passed" if all(o.passed for o in outcomes) else "FAILED",
+            }
+        )
     program = load(ROOT / "examples" / "quickstart.flow")
     began = time.perf_counter()
     records = _generate(program.records("events"), RECORDS)
@@ -47,7 +54,13 @@ def run() -> list[dict]:
     began = time.perf_counter()
     result = program.run({"events": records})
     took = time.perf_counter() - began
-    rows.append({"benchmark": "generated-input run (quickstart)", "records": len(records),
-                 "run_rps": len(records) / took, "generate_rps": len(records) / made,
-                 "note": f"{len(result.outputs['events'])} out, exit {result.exit_code}"})  # fmt: skip
+    rows.append(
+        {
+            "benchmark": "generated-input run (quickstart)",
+            "records": len(records),
+            "run_rps": len(records) / took,
+            "generate_rps": len(records) / made,
+            "note": f"{len(result.outputs['events'])} out, exit {result.exit_code}",
+        }
+    )
     return rows

@@ -36,8 +36,11 @@ def _payloads(n: int):
     levels = (b"info", b"info", b"warn", b"debug", b"error")
     for i in range(n):
         yield b'{"n": %d, "level": "%s", "latency_ms": %d.5, "path": "/api/items/%d"}' % (
-            i, levels[i % 5], (i * 37) % 900, i % 1000,
-        )  # fmt: skip
+            i,
+            levels[i % 5],
+            (i * 37) % 900,
+            i % 1000,
+        )
 
 
 async def _seed(url: str) -> None:
@@ -88,10 +91,15 @@ def _workers(url: str, work: Path, n: int) -> float:
     # compile once, so the workers start alike
     subprocess.run([flowc, "check", str(program)], env=env, check=True, capture_output=True)
     procs = [
-        subprocess.Popen([flowc, "run", str(program), "--state-dir", str(work / f"state{i}")],
-                         cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [flowc, "run", str(program), "--state-dir", str(work / f"state{i}")],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     try:
         return asyncio.run(_consumer_rate(url, durable, procs))
     finally:
@@ -143,14 +151,16 @@ def run() -> list[dict]:
                 work = Path(tmp) / f"w{n}"
                 work.mkdir()
                 rate = _workers(server.url, work, n)
-                rows.append({
-                    "benchmark": f"nats source, {n} worker{'s' if n > 1 else ''}",
-                    "records_per_s": rate,
-                    "baseline_records_per_s": baseline,
-                    "ratio": rate / baseline,
-                    "note": f"{MESSAGES:,} msgs, flowc run x{n}, where+set+null, acked end to end;"
-                            " baseline: one in-process nats-py fetch loop",
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "benchmark": f"nats source, {n} worker{'s' if n > 1 else ''}",
+                        "records_per_s": rate,
+                        "baseline_records_per_s": baseline,
+                        "ratio": rate / baseline,
+                        "note": f"{MESSAGES:,} msgs, flowc run x{n}, where+set+null, acked end to end;"
+                        " baseline: one in-process nats-py fetch loop",
+                    }
+                )
             return rows
         finally:
             stop_nats_server(server)

@@ -36,9 +36,14 @@ def chunks(n: int = RECORDS) -> Iterator[list[dict]]:
     fill WINDOWS windows, more records fill more windows of the same size."""
     step = dt.timedelta(microseconds=WINDOWS * EVERY_MS * 1000 // RECORDS)
     for first in range(0, n, CHUNK):
-        yield [{"ts": START + step * i, "host": f"host-{i % KEYS}",
-                "latency_ms": float((i * 7919) % 1000) / 10.0}
-               for i in range(first, min(first + CHUNK, n))]  # fmt: skip
+        yield [
+            {
+                "ts": START + step * i,
+                "host": f"host-{i % KEYS}",
+                "latency_ms": float((i * 7919) % 1000) / 10.0,
+            }
+            for i in range(first, min(first + CHUNK, n))
+        ]
 
 
 def ours() -> Callable[[list[dict]], int]:
@@ -47,11 +52,18 @@ def ours() -> Callable[[list[dict]], int]:
     from flowlang.runtime.base import StageContext
     from flowlang.stages.summarize import Summarize
 
-    proc = Summarize(StageContext("bench", "summarize", "bench.flow:1"),
-                     aggregates=(("n", "count", None), ("mean", "avg", ("latency_ms",)),
-                                 ("p95", "p95", ("latency_ms",))),
-                     keys=(("host", ("host",)),), every=EVERY_MS, on=("ts",),
-                     allowed_lateness=0)  # fmt: skip
+    proc = Summarize(
+        StageContext("bench", "summarize", "bench.flow:1"),
+        aggregates=(
+            ("n", "count", None),
+            ("mean", "avg", ("latency_ms",)),
+            ("p95", "p95", ("latency_ms",)),
+        ),
+        keys=(("host", ("host",)),),
+        every=EVERY_MS,
+        on=("ts",),
+        allowed_lateness=0,
+    )
 
     def feed(chunk: list[dict]) -> int:
         if not chunk:
@@ -81,8 +93,16 @@ def baseline() -> Callable[[list[dict]], int]:
             n, total, values = groups[host]
             values.sort()
             p95 = values[max(1, -(-95 * n // 100)) - 1]
-            out.append({"window_start": start, "window_end": end, "host": host, "n": n,
-                        "mean": total / n, "p95": p95})  # fmt: skip
+            out.append(
+                {
+                    "window_start": start,
+                    "window_end": end,
+                    "host": host,
+                    "n": n,
+                    "mean": total / n,
+                    "p95": p95,
+                }
+            )
         return len(out)
 
     def feed(chunk: list[dict]) -> int:
@@ -161,8 +181,12 @@ def _child(which: str, n: int) -> None:
 
 def peak_rss(which: str, n: int = RECORDS) -> dict:
     """Run one side alone in a fresh interpreter; its peak RSS and rate."""
-    out = subprocess.run([sys.executable, "-m", "bench.summarize", which, str(n)],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.summarize", which, str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -174,14 +198,21 @@ def run() -> list[dict]:
     (rate, emitted), (base_rate, base_emitted) = results["ours"], results["baseline"]
     assert emitted == base_emitted == WINDOWS * KEYS, (emitted, base_emitted)
     return [
-        {"benchmark": "summarize 1M records, 100k keys/window", "records_per_s": rate,
-         "baseline_records_per_s": base_rate, "ratio": rate / base_rate,
-         "note": "count, avg, p95 by key every 1m on ts"},
-        {"benchmark": "summarize peak RSS (MB)", "peak_rss_mb": ours_rss["peak_rss_mb"],
-         "baseline_peak_rss_mb": base_rss["peak_rss_mb"],
-         "peak_rss_mb_2M_records": double["peak_rss_mb"],
-         "note": "fresh subprocess each; 2M records = 8 windows of the same size"},
-    ]  # fmt: skip
+        {
+            "benchmark": "summarize 1M records, 100k keys/window",
+            "records_per_s": rate,
+            "baseline_records_per_s": base_rate,
+            "ratio": rate / base_rate,
+            "note": "count, avg, p95 by key every 1m on ts",
+        },
+        {
+            "benchmark": "summarize peak RSS (MB)",
+            "peak_rss_mb": ours_rss["peak_rss_mb"],
+            "baseline_peak_rss_mb": base_rss["peak_rss_mb"],
+            "peak_rss_mb_2M_records": double["peak_rss_mb"],
+            "note": "fresh subprocess each; 2M records = 8 windows of the same size",
+        },
+    ]
 
 
 if __name__ == "__main__":

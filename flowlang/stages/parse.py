@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from .. import codes
-from ..types import ANY, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
+from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
 from ._rules import with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -43,6 +43,24 @@ def compile_regex(pattern: str):
 
 
 _DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
+_KV_OPTIONS = (
+    Param("field_delimiter", ParamKind.VALUE, "between pairs", type=STR, default=" "),
+    Param("value_delimiter", ParamKind.VALUE, "between a key and its value", type=STR, default="="),
+    Param(
+        "whitespace",
+        ParamKind.VALUE,
+        '`"lenient"`: blanks around the value delimiter are allowed; `"strict"`: not',
+        type=STR,
+        default="lenient",
+    ),
+    Param(
+        "standalone_keys",
+        ParamKind.VALUE,
+        "a key without a value is `true`",
+        type=BOOL,
+        default=True,
+    ),
+)
 
 
 def _merge(record: Type, fields) -> Type:
@@ -80,17 +98,35 @@ def _output(ctx: RuleContext) -> Type:
                 hint="name what to keep: (?P<name>…)",
             )
         produced = tuple((name, Nullable(STR)) for name in sorted(groups, key=groups.get))
+    elif fmt == "kv":
+        _check_kv(ctx, ctx.args["format_args"])
+        produced = ()
     elif fmt == "csv":
         if len(ctx.args["format_args"]["delimiter"]) != 1:
             ctx.error(
                 codes.BAD_ARG_VALUE, "the csv delimiter must be one character", param="format"
             )
         produced = tuple((name, Nullable(STR)) for name in ctx.args["format_args"]["columns"])
-    else:  # json, kv: fields unknown until run time
+    if fmt in ("json", "kv"):  # fields unknown until run time
         if isinstance(ctx.input, RecordT):
             return RecordT(ctx.input.fields, open=True)
         return OPEN_RECORD
     return _merge(ctx.input, produced)
+
+
+def _check_kv(ctx: RuleContext, args: dict) -> None:
+    field, value = args["field_delimiter"], args["value_delimiter"]
+    problem = None
+    if not field or not value:
+        problem = "the kv delimiters cannot be empty"
+    elif field == value or field in value or value in field:
+        problem = "the kv field and value delimiters must differ (neither inside the other)"
+    elif any(q in field + value for q in "\"'\\"):
+        problem = "the kv delimiters cannot hold quotes or backslashes"
+    elif args["whitespace"] not in ("lenient", "strict"):
+        problem = f'whitespace must be "lenient" or "strict", not {args["whitespace"]!r}'
+    if problem:
+        ctx.error(codes.BAD_ARG_VALUE, problem, param="format")
 
 
 SPEC = StageSpec(
@@ -99,16 +135,24 @@ SPEC = StageSpec(
     doc=(
         "Parses the text in `field` and merges the fields it finds into the record "
         "(they replace fields of the same name). Formats: `json` (one object), "
-        '`kv` (`a=1 b="x y"`: whitespace-separated pairs, values optionally '
-        'double-quoted with `\\"` and `\\\\` escapes), `csv(columns=[…], '
-        'delimiter=",")` (missing trailing columns are null, extra ones are an '
+        '`kv(field_delimiter=" ", value_delimiter="=", whitespace="lenient", '
+        'standalone_keys=true)` (`a=1 b="x y"`, read as VRL\'s `parse_key_value` '
+        'reads it: a key or value is bare, double- or single-quoted, with `\\"`, '
+        "`\\'`, `\\\\` and `\\n` decoded and any other backslash kept; blanks "
+        'around the value delimiter are allowed unless `whitespace="strict"`, so '
+        "`user= msg=hi` needs strict to give an empty user; a key without a value "
+        "is `true` (skipped with `standalone_keys=false`); a repeated key gives a "
+        "list of its values; text that is not a pair is skipped, and text without "
+        "any pair is an error), "
+        '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, extra ones are an '
         'error), `regex(r"…")` (named groups become fields; a group that did not '
         "take part is null), and `combined` (the Apache/nginx combined log format "
         '`ip ident user [time] "request" status bytes "referrer" "agent"`, '
         "typed: ip, user, time (UTC), method, path, protocol, status, bytes, "
         "referrer, agent; `-` is null; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
-        "is ignored). Without a schema, `kv`, `csv` and `regex` fields are strings; "
+        "is ignored). Without a schema, `kv`, `csv` and `regex` fields are strings "
+        "(kv values may also be `true` or lists of strings); "
         "with `schema=S` the parsed fields are coerced to `S` (numbers, booleans and "
         "times read from their text; a closed `S` keeps only its fields). A trailing "
         "line break is ignored. Text that does not parse, contains NUL, the "
@@ -126,7 +170,7 @@ SPEC = StageSpec(
             "the text format",
             options={
                 "json": (),
-                "kv": (),
+                "kv": _KV_OPTIONS,
                 "csv": (
                     Param("columns", ParamKind.VALUE, "column names", type=ListT(STR)),
                     _DELIMITER,
@@ -188,6 +232,23 @@ SPEC = StageSpec(
             output=({"message": 'user=jane action="log in"', "user": "jane", "action": "log in"},),
         ),
         Example(
+            'parse(kv(field_delimiter=",", value_delimiter=":"))',
+            input=({"message": "env:prod, tag:dev, tag:eu, beta"},),
+            output=(
+                {
+                    "message": "env:prod, tag:dev, tag:eu, beta",
+                    "env": "prod",
+                    "tag": ["dev", "eu"],
+                    "beta": True,
+                },
+            ),
+        ),
+        Example(
+            'parse(kv(whitespace="strict"))',
+            input=({"message": "app=web user= msg=hi"},),
+            output=({"message": "app=web user= msg=hi", "app": "web", "user": "", "msg": "hi"},),
+        ),
+        Example(
             'parse(csv(columns=["host", "status", "note"], delimiter=";"), field=line)',
             input=({"line": "web-1;503"},),
             output=({"line": "web-1;503", "host": "web-1", "status": "503", "note": None},),
@@ -229,8 +290,42 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
-_KV_PAIR = r'\s*([^\s="]+)=(?:' + _QUOTED + r'|([^\s"]*))(?=\s|\Z)'
 _ESCAPE = r"\\(.)"
+# in quoted kv text, as VRL's parse_key_value reads it: these escapes are
+# decoded, any other backslash stays as written (`\t` is two characters)
+_KV_ESCAPES = {"\\n": "\n", "\\\\": "\\", '\\"': '"', "\\'": "'"}
+
+
+def _kv_pattern(field: str, value: str, strict: bool) -> str:
+    """One pair at a position: a key (double- or single-quoted, or bare), then
+    optionally the value delimiter and a value (quoted, or bare up to the next
+    field delimiter). A quoted key or value counts only when a delimiter or
+    the end follows it; otherwise it is read as bare text, as VRL does."""
+    import re
+
+    blank = "[ \t]*"
+    if field == " ":
+        sep, bare_value, bare_key = "[ \t]", "[^ \t]*", "[^ \t" + re.escape(value) + "]+"
+    else:
+        sep = blank + re.escape(field)
+        bare_value = "(?:(?!" + re.escape(field) + ").)*"
+        bare_key = "(?:(?!" + re.escape(field) + "|" + re.escape(value) + ").)+"
+    dq, sq = r'"([^"\\]*(?:\\.[^"\\]*)*)"', r"'([^'\\]*(?:\\.[^'\\]*)*)'"
+    delimiter = re.escape(value) if strict else blank + re.escape(value) + blank
+    after_key = "(?=" + blank + re.escape(value) + "|" + sep + "|" + blank + r"\Z)"
+    after_value = "(?=" + sep + "|" + blank + r"\Z)"
+    return (
+        ("(?:" + sep + ")*" if field != " " else "")  # the delimiter before this pair
+        + blank
+        + f"(?:{dq}{after_key}|{sq}{after_key}|({bare_key}))"
+        + f"(?:({delimiter})(?:{dq}{after_value}|{sq}{after_value}|({bare_value})))?"
+    )
+
+
+def _next_blank(text: str, start: int) -> int:
+    """The position of the first space or tab at or after `start` (-1: none)."""
+    cuts = [i for i in (text.find(" ", start), text.find("\t", start)) if i >= 0]
+    return min(cuts) if cuts else -1
 
 
 def _unescape(text: str, escape) -> str:
@@ -261,7 +356,17 @@ class Parse:
             self._max_depth = MAX_DEPTH
             self._parse = self._json
         elif format == "kv":
-            self._pair = re.compile(_KV_PAIR, re.S)
+            options = {p.name: p.default for p in _KV_OPTIONS} | args
+            field_delimiter = options["field_delimiter"]
+            self._pair = re.compile(
+                _kv_pattern(
+                    field_delimiter, options["value_delimiter"], options["whitespace"] == "strict"
+                ),
+                re.S,
+            )
+            self._kv_escape = re.compile(r"\\[n\\\"']")
+            self._kv_field = field_delimiter
+            self._standalone = options["standalone_keys"]
             self._parse = self._kv
         elif format == "csv":
             self.columns = tuple(args["columns"])
@@ -364,19 +469,46 @@ class Parse:
         return value
 
     def _kv(self, text: str) -> dict:
-        fields = {}
+        fields: dict = {}
         pos, end = 0, len(text.rstrip())
-        match = self._pair.match
+        match, field = self._pair.match, self._kv_field
         while pos < end:
             found = match(text, pos)
-            if found is None:
-                self._fail(f"expected key=value at column {pos + 1}", text)
-            key, quoted, bare = found.groups()
-            fields[key] = bare if quoted is None else _unescape(quoted, self._escape)
+            if found is None or found.end() == pos:
+                # not a pair: skipped up to the next field delimiter
+                cut = text.find(field, pos + 1) if field != " " else _next_blank(text, pos + 1)
+                pos = end if cut < 0 else cut + len(field)
+                continue
+            dkey, skey, bare_key, delimiter, dvalue, svalue, bare_value = found.groups()
             pos = found.end()
+            key = bare_key.strip() if bare_key is not None else self._kv_text(dkey, skey)
+            if delimiter is None:
+                if not self._standalone:
+                    continue
+                value = True
+            elif bare_value is not None:
+                value = bare_value.strip()
+            else:
+                value = self._kv_text(dvalue, svalue)
+            if not key:
+                continue
+            if key in fields:
+                held = fields[key]
+                if isinstance(held, list):
+                    held.append(value)
+                else:
+                    fields[key] = [held, value]
+            else:
+                fields[key] = value
         if not fields:
             self._fail("no key=value pairs", text)
         return fields
+
+    def _kv_text(self, double: str | None, single: str | None) -> str:
+        text = double if double is not None else single
+        if "\\" in text:
+            return self._kv_escape.sub(lambda m: _KV_ESCAPES[m.group()], text)
+        return text
 
     def _csv(self, text: str) -> dict:
         import csv

@@ -23,10 +23,13 @@ FILES = sorted(CASES.glob("*.json"))
 
 
 def expand(value):
-    """Case-file shorthand: a list holding {"repeat": s, "times": n} pieces is one string."""
+    """Case-file shorthand: a list holding {"repeat": s, "times": n} pieces is one
+    string; {"repeat_list": v, "times": n} is a list of n times v."""
     if isinstance(value, dict):
         if set(value) == {"repeat", "times"}:
             return value["repeat"] * value["times"]
+        if set(value) == {"repeat_list", "times"}:
+            return [expand(value["repeat_list"])] * value["times"]
         return {k: expand(v) for k, v in value.items()}
     if isinstance(value, list):
         if any(isinstance(v, dict) and set(v) == {"repeat", "times"} for v in value):
@@ -160,13 +163,17 @@ def test_arbitrary_text_parses_or_goes_to_the_error_stream(name, text):
         assert out["message"] == text
 
 
-@settings(max_examples=100, deadline=None)
+KV_DELIMITERS = [(" ", "="), (",", ":"), ("&", "="), (";", "=>"), (" | ", ":")]
+
+
+@settings(max_examples=200, deadline=None)
 @given(
+    delimiters=st.sampled_from(KV_DELIMITERS),
     pairs=st.dictionaries(
         st.text(
             alphabet=st.characters(
                 blacklist_categories=("Cs", "Zs", "Cc"),
-                blacklist_characters='="\\\ufffd\x85\u2028\u2029\x1c\x1d\x1e\x1f',
+                blacklist_characters="=\"'\\\ufffd\x85\u2028\u2029\x1c\x1d\x1e\x1f,:&;>|",
             ),
             min_size=1,
             max_size=10,
@@ -177,14 +184,21 @@ def test_arbitrary_text_parses_or_goes_to_the_error_stream(name, text):
         ),
         min_size=1,
         max_size=6,
-    )
+    ),
 )
-def test_kv_reads_back_what_a_writer_quotes(pairs):
+def test_kv_reads_back_what_a_writer_quotes(delimiters, pairs):
+    """Law: for any delimiters, pairs written with quoted values (backslash
+    and quote escaped) read back as the same map."""
+    field, value = delimiters
+
     def quote(v: str) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    line = " ".join(f"{k}={quote(v)}" for k, v in pairs.items())
-    out = stage_of("kv")({"message": line})
+    line = field.join(f"{k}{value}{quote(v)}" for k, v in pairs.items())
+    stage = make_stage(
+        f"parse(kv(field_delimiter={field!r}, value_delimiter={value!r}))".replace("'", '"')
+    )
+    out = stage({"message": line})
     assert {k: out[k] for k in pairs} == pairs
 
 
@@ -287,3 +301,24 @@ def test_hostile_bytes_from_a_real_file(tmp_path):
     assert ("limit" in {code for code, _ in reasons}) and ("decode" in {c for c, _ in reasons})
     metrics = result.metrics["test"]
     assert metrics["in"] == len(lines) and metrics["errors"] == len(result.errors)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ('field_delimiter=",", value_delimiter=","', "must differ"),
+        ('value_delimiter="=>", field_delimiter="="', "must differ"),
+        ('field_delimiter=""', "cannot be empty"),
+        ('value_delimiter="\'"', "quotes or backslashes"),
+        ('whitespace="loose"', 'whitespace must be "lenient" or "strict"'),
+    ],
+)
+def test_kv_options_that_cannot_work_are_compile_time_errors(options, message):
+    from flowlang import codes
+    from flowlang.checker import check_source
+    from flowlang.source import SourceFile
+
+    text = f"source stdin | parse(kv({options})) | sink stdout\n"
+    plan, diags = check_source(SourceFile("kv.flow", text))
+    assert plan is None
+    assert [(d.code, message in d.message) for d in diags] == [(codes.BAD_ARG_VALUE, True)]
