@@ -144,7 +144,8 @@ SPEC = StageSpec(
         "is `true` (skipped with `standalone_keys=false`); a repeated key gives a "
         "list of its values; text that is not a pair is skipped, and text without "
         "any pair is an error), "
-        '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, extra ones are an '
+        '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, so an empty text gives every column '
+        "null; extra ones are an "
         'error), `regex(r"…")` (named groups become fields; a group that did not '
         "take part is null), and `combined` (the Apache/nginx combined log format "
         '`ip ident user [time] "request" status bytes "referrer" "agent"`, '
@@ -513,8 +514,8 @@ class Parse:
     def _csv(self, text: str) -> dict:
         import csv
 
-        if not text:
-            self._fail("empty line", text)
+        if not text:  # as VRL's parse_csv: nothing to read, so every column is missing
+            return dict.fromkeys(self.columns)
         try:
             rows = list(csv.reader([text], delimiter=self.delimiter, strict=True))
         except csv.Error as exc:
