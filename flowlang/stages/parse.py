@@ -10,13 +10,15 @@ from ._rules import with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 COMBINED = (
-    ("ip", IP),
+    ("client", STR),
+    ("ip", Nullable(IP)),
     ("user", Nullable(STR)),
     ("time", TIME),
-    ("method", STR),
-    ("path", STR),
-    ("protocol", STR),
-    ("status", INT),
+    ("request", Nullable(STR)),
+    ("method", Nullable(STR)),
+    ("path", Nullable(STR)),
+    ("protocol", Nullable(STR)),
+    ("status", Nullable(INT)),
     ("bytes", Nullable(INT)),
     ("referrer", Nullable(STR)),
     ("agent", Nullable(STR)),
@@ -148,9 +150,15 @@ SPEC = StageSpec(
         "null; extra ones are an "
         'error), `regex(r"…")` (named groups become fields; a group that did not '
         "take part is null), and `combined` (the Apache/nginx combined log format "
-        '`ip ident user [time] "request" status bytes "referrer" "agent"`, '
-        "typed: ip, user, time (UTC), method, path, protocol, status, bytes, "
-        "referrer, agent; `-` is null; lines in the common log format, without "
+        '`client ident user [time] "request" status bytes "referrer" "agent"`, '
+        "typed: client (the text), ip (null when the client is a host name; an "
+        "IPv4-mapped address is written `::ffff:192.0.2.44`), user (may hold "
+        "spaces), time (UTC), request (as written), method, path, protocol (null "
+        'when the request is not `METHOD PATH [PROTOCOL]`: `"-"`, `""`, a TLS '
+        "handshake sent to a plain port), status, bytes, referrer, agent; `-` is "
+        'null; `\\xHH` (bytes, read as UTF-8), `\\"`, `\\\\`, `\\t`, `\\n` '
+        "and `\\r` are decoded in path, referrer and agent, as Apache and nginx "
+        "write them; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
         "is ignored). Without a schema, `kv`, `csv` and `regex` fields are strings "
         "(kv values may also be `true` or lists of strings); "
@@ -207,9 +215,11 @@ SPEC = StageSpec(
                 {
                     "message": "203.0.113.9 - jane [02/Mar/2024:10:00:00 +0100] "
                     '"GET /cart?id=7 HTTP/1.1" 200 512 "-" "curl/8.5.0"',
+                    "client": "203.0.113.9",
                     "ip": "203.0.113.9",
                     "user": "jane",
                     "time": _dt.datetime(2024, 3, 2, 9, 0, tzinfo=_dt.timezone.utc),
+                    "request": "GET /cart?id=7 HTTP/1.1",
                     "method": "GET",
                     "path": "/cart?id=7",
                     "protocol": "HTTP/1.1",
@@ -262,10 +272,10 @@ SPEC = StageSpec(
 
 _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # unrolled: linear, no nested backtracking
 _COMBINED_PATTERN = (
-    r"(\S+) (\S+) (\S+) "
+    r"(\S+) (\S+) ([^\[\r\n]+?) "
     r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
     + _QUOTED
-    + r" (\d{3}) (\d+|-)"
+    + r" (\d{3}|-) (\d+|-)"
     + r"(?:[ \t]*\Z| "
     + _QUOTED
     + " "
@@ -274,13 +284,13 @@ _COMBINED_PATTERN = (
 )
 # Prefixes of the format, to say where a line stops matching.
 _COMBINED_PARTS = (
-    (r"\S+ \S+ \S+ ", "`ip ident user` separated by single spaces"),
+    (r"\S+ \S+ [^\[\r\n]+? (?=\[)", "`client ident user` separated by single spaces"),
     (
         r"\[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ",
         "the time as `[10/Oct/2000:13:55:36 -0700]` after the user",
     ),
     (_QUOTED + " ", "the request in double quotes after the time"),
-    (r"\d{3} ", "a three-digit status after the request"),
+    (r"(?:\d{3}|-) ", "a three-digit status (or `-`) after the request"),
     (r"(?:\d+|-)(?:[ \t]|\Z)", "the byte count (or `-`) after the status"),
     (_QUOTED + " ", "the referrer in double quotes after the byte count"),
     (_QUOTED + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
@@ -291,7 +301,22 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
-_ESCAPE = r"\\(.)"
+# how Apache and nginx escape text in access logs: `\xHH` for a byte (runs
+# of them are UTF-8), `\"`, `\\`, `\t`, `\n`, `\r`
+_LOG_ESCAPE = r"\\(x[0-9A-Fa-f]{2}(?:\\x[0-9A-Fa-f]{2})*|.)"
+_LOG_CONTROLS = {"t": "\t", "n": "\n", "r": "\r"}
+_METHOD = r"[A-Za-z][A-Za-z0-9._-]*\Z"
+_PROTOCOL = r"[A-Za-z][A-Za-z0-9.+-]*/[0-9][0-9.]*\Z"
+
+
+def _log_escape(found) -> str:
+    escape = found.group(1)
+    if len(escape) >= 3 and escape[0] == "x":
+        data = bytes(int(h, 16) for h in escape[1:].split("\\x"))
+        return data.decode("utf-8", "backslashreplace")  # bytes that are not UTF-8 stay \xHH
+    return _LOG_CONTROLS.get(escape, escape)
+
+
 # in quoted kv text, as VRL's parse_key_value reads it: these escapes are
 # decoded, any other backslash stays as written (`\t` is two characters)
 _KV_ESCAPES = {"\\n": "\n", "\\\\": "\\", '\\"': '"', "\\'": "'"}
@@ -329,10 +354,6 @@ def _next_blank(text: str, start: int) -> int:
     return min(cuts) if cuts else -1
 
 
-def _unescape(text: str, escape) -> str:
-    return escape.sub(r"\1", text) if "\\" in text else text
-
-
 class Parse:
     """Parses the text in `field` (see the stage doc) and merges the result."""
 
@@ -348,7 +369,6 @@ class Parse:
         self._error = RecordError
         args = format_args or {}
         self._get_path = get_path
-        self._escape = re.compile(_ESCAPE, re.S)
         if format == "json":
             from ..runtime.jsonl import MAX_DEPTH, loads, too_deep
 
@@ -382,6 +402,9 @@ class Parse:
 
             # ASCII: a status or a date is written in ASCII digits, never in other scripts
             self._combined = re.compile(_COMBINED_PATTERN, re.S | re.A)
+            self._log_escape = re.compile(_LOG_ESCAPE, re.S)
+            self._method = re.compile(_METHOD, re.A)
+            self._protocol = re.compile(_PROTOCOL, re.A)
             self._parts = tuple((re.compile(p, re.S | re.A), why) for p, why in _COMBINED_PARTS)
             self._dt = datetime
             self._utc = datetime.timezone.utc
@@ -558,25 +581,34 @@ class Parse:
             referrer,
             agent,
         ) = found.groups()
-        parts = _unescape(request, self._escape).split(" ")
-        if len(parts) < 3:
-            self._fail("the request is not `METHOD PATH PROTOCOL`", text)
+        method = path = protocol = None
+        parts = self._decode(request).split(" ") if request != "-" else ()
+        if len(parts) >= 2 and self._method.match(parts[0]):
+            method = parts[0]
+            if len(parts) >= 3 and self._protocol.match(parts[-1]):
+                path, protocol = " ".join(parts[1:-1]), parts[-1]
+            else:
+                path = " ".join(parts[1:])
         return {
-            "ip": self._ip(ip, text),
+            "client": ip,
+            "ip": self._ip(ip),
             "user": None if user == "-" else user,
             "time": self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text),
-            "method": parts[0],
-            "path": " ".join(parts[1:-1]),
-            "protocol": parts[-1],
-            "status": int(status),
+            "request": None if request == "-" else request,
+            "method": method,
+            "path": path,
+            "protocol": protocol,
+            "status": None if status == "-" else int(status),
             "bytes": None if size == "-" else int(size),
-            "referrer": None
-            if referrer is None or referrer == "-"
-            else _unescape(referrer, self._escape),
-            "agent": None if agent is None or agent == "-" else _unescape(agent, self._escape),
+            "referrer": None if referrer is None or referrer == "-" else self._decode(referrer),
+            "agent": None if agent is None or agent == "-" else self._decode(agent),
         }
 
-    def _ip(self, text: str, line: str) -> str:
+    def _decode(self, text: str) -> str:
+        return self._log_escape.sub(_log_escape, text) if "\\" in text else text
+
+    def _ip(self, text: str) -> str | None:
+        """The client as an address, canonical; None for a host name."""
         try:
             self._pton(self._af4, text)  # dotted quads without leading zeros: canonical as is
             return text
@@ -585,9 +617,11 @@ class Parse:
         import ipaddress
 
         try:
-            return str(ipaddress.ip_address(text))
+            address = ipaddress.ip_address(text)
         except ValueError:
-            self._fail(f"not an IP address: {text[:60]!r}", line)
+            return None
+        mapped = getattr(address, "ipv4_mapped", None)
+        return f"::ffff:{mapped}" if mapped is not None else str(address)
 
     def _time(self, day, mon, year, hour, minute, second, offset, line):
         month = _MONTHS.get(mon.capitalize())

@@ -164,8 +164,11 @@ def test_rejects_name_the_reason(example_run):
     reasons = {(r["code"], r["message"]) for r in rejects}
     assert ("decode", "line is not valid UTF-8") in reasons
     assert ("parse", "the text contains a NUL character") in reasons
-    assert ("parse", "the request is not `METHOD PATH PROTOCOL`") in reasons
-    assert ("parse", "not an IP address: 'not-an-ip'") in reasons
+    # a `"-"` request (a 408) is a combined line whose path is null: the
+    # example's query-string cut refuses it
+    assert ("parse", "nothing to parse: `path` is null or missing") in reasons
+    # a host name as the client parses (ip null), so it is not rejected
+    assert not any("not-an-ip" in message for _, message in reasons)
     assert all(set(r) == {"stage", "code", "message", "at"} for r in rejects)
 
 
