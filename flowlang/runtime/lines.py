@@ -21,6 +21,7 @@ HEAD_BYTES = 4096  # how much of an over-long line an error record keeps
 # 64 KiB ones, whose records no longer fit in the CPU cache between stages.
 BATCH_BYTES = 1 << 14
 MIN_LINES = 64  # very long lines: not fewer records than this in a batch
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark: dropped where a file or stream starts
 
 Line = "bytes | TooLong"
 
@@ -68,6 +69,11 @@ class LineReader:
             line = readline(limit)
             if not line:
                 break
+            if not offset and line.startswith(BOM):
+                # a byte-order mark opens the file, not its first record
+                offset, line = len(BOM), line[len(BOM) :]
+                if not line:
+                    continue
             if line[-1] == 10:  # b"\n"
                 offset += len(line)
                 if self.discarding:
@@ -99,9 +105,17 @@ class LineSplitter:
         self.max_line = max_line
         self.buf = b""
         self.discarding = False
+        self.started = False  # past a byte-order mark at the start of the stream
 
     def feed(self, chunk: bytes) -> list:
         """The complete lines that `chunk` finishes."""
+        if not self.started:
+            data = self.buf + chunk
+            if len(data) < len(BOM) and BOM.startswith(data):
+                self.buf = data  # too short to tell yet
+                return []
+            self.started, self.buf = True, b""
+            chunk = data[len(BOM) :] if data.startswith(BOM) else data
         parts = (self.buf + chunk if self.buf else chunk).split(b"\n")
         self.buf = parts.pop()
         if parts and self.discarding:

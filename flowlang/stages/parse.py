@@ -100,6 +100,17 @@ def _output(ctx: RuleContext) -> Type:
                 hint="name what to keep: (?P<name>…)",
             )
         produced = tuple((name, Nullable(STR)) for name in sorted(groups, key=groups.get))
+    elif fmt == "json":
+        from ..runtime.jsonl import MAX_DEPTH
+
+        depth = ctx.args["format_args"]["max_depth"]
+        if depth is not None and not 1 <= depth <= MAX_DEPTH:
+            ctx.error(
+                codes.BAD_ARG_VALUE,
+                f"max_depth must be between 1 and {MAX_DEPTH}, not {depth}",
+                param="format",
+            )
+        produced = ()
     elif fmt == "kv":
         _check_kv(ctx, ctx.args["format_args"])
         produced = ()
@@ -136,7 +147,10 @@ SPEC = StageSpec(
     kind="processor",
     doc=(
         "Parses the text in `field` and merges the fields it finds into the record "
-        "(they replace fields of the same name). Formats: `json` (one object), "
+        "(they replace fields of the same name). Formats: `json(max_depth=N)` (one "
+        "object; a byte-order mark before it is dropped; with `max_depth`, as VRL's, "
+        "objects and lists deeper than N levels (1 to 200) stay JSON text, written "
+        "compact), "
         '`kv(field_delimiter=" ", value_delimiter="=", whitespace="lenient", '
         'standalone_keys=true)` (`a=1 b="x y"`, read as VRL\'s `parse_key_value` '
         'reads it: a key or value is bare, double- or single-quoted, with `\\"`, '
@@ -178,7 +192,15 @@ SPEC = StageSpec(
             ParamKind.CHOICE,
             "the text format",
             options={
-                "json": (),
+                "json": (
+                    Param(
+                        "max_depth",
+                        ParamKind.VALUE,
+                        "levels parsed; deeper objects and lists stay JSON text",
+                        type=INT,
+                        default=None,
+                    ),
+                ),
                 "kv": _KV_OPTIONS,
                 "csv": (
                     Param("columns", ParamKind.VALUE, "column names", type=ListT(STR)),
@@ -348,6 +370,24 @@ def _kv_pattern(field: str, value: str, strict: bool) -> str:
     )
 
 
+def _cut_depth(value, levels: int):
+    """`value` with the objects and lists below `levels` levels written back
+    as JSON text (VRL's `max_depth`; the text is re-encoded, compact)."""
+    from ..runtime.jsonl import dumps
+
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return value
+    if levels <= 1:
+        out = {k: dumps(v).decode() if isinstance(v, (dict, list)) else v for k, v in items}
+    else:
+        out = {k: _cut_depth(v, levels - 1) for k, v in items}
+    return out if isinstance(value, dict) else list(out.values())
+
+
 def _next_blank(text: str, start: int) -> int:
     """The position of the first space or tab at or after `start` (-1: none)."""
     cuts = [i for i in (text.find(" ", start), text.find("\t", start)) if i >= 0]
@@ -375,6 +415,7 @@ class Parse:
             self._loads = loads
             self._too_deep = too_deep
             self._max_depth = MAX_DEPTH
+            self._keep_depth = args.get("max_depth")
             self._parse = self._json
         elif format == "kv":
             options = {p.name: p.default for p in _KV_OPTIONS} | args
@@ -480,6 +521,8 @@ class Parse:
     # ---------------------------------------------------------------- formats
 
     def _json(self, text: str) -> dict:
+        if text.startswith("\ufeff"):  # a byte-order mark is not part of the value
+            text = text[1:]
         try:
             value = self._loads(text)
         except ValueError as exc:
@@ -490,6 +533,8 @@ class Parse:
         deepest = self._max_depth
         if text.count("[") + text.count("{") > deepest and self._too_deep(value):
             self._fail(f"the value is nested deeper than {deepest} levels", text)
+        if self._keep_depth is not None:
+            value = _cut_depth(value, self._keep_depth)
         return value
 
     def _kv(self, text: str) -> dict:

@@ -188,3 +188,53 @@ def test_dumps_lines_matches_dumps_line_by_line_including_fallbacks():
     batch = [{"a": 1}, {"t": dt.datetime(2024, 1, 1, tzinfo=UTC)}, {"big": 2**70}]
     assert jsonl.dumps_lines(batch) == b"".join(jsonl.dumps(r) + b"\n" for r in batch)
     assert jsonl.dumps_lines([]) == b""
+
+
+# --- byte-order marks -----------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_byte_order_mark_opening_a_file_is_not_part_of_its_first_line():
+    data = BOM + b'{"a":1}\n' + BOM + b"kept\n"
+    reader = LineReader(io.BytesIO(data))
+    assert reader.read(10, final=True) == [b'{"a":1}', BOM + b"kept"]
+    assert reader.offset == len(data)  # offsets still count the file's bytes
+    # a partial first line is read again later without its mark
+    reader = LineReader(io.BytesIO(BOM + b'{"a"'))
+    assert reader.read(10, final=False) == [] and reader.offset == 3
+    assert reader.read(10, final=True) == [b'{"a"']
+    # a mark alone on the first line leaves an empty line
+    assert LineReader(io.BytesIO(BOM + b"\nx\n")).read(10, final=True) == [b"", b"x"]
+
+
+@given(st.integers(1, 12))
+def test_a_stream_drops_its_opening_mark_however_it_is_cut(chunk):
+    data = BOM + b"a=1\n" + BOM + b"b\n"
+    splitter = LineSplitter()
+    lines = []
+    for i in range(0, len(data), chunk):
+        lines += splitter.feed(data[i : i + chunk])
+    assert lines + splitter.finish() == [b"a=1", BOM + b"b"]
+    batches = list(line_batches(io.BytesIO(data), 10, batch_bytes=chunk, min_lines=1))
+    assert [line for batch in batches for line in batch] == [b"a=1", BOM + b"b"]
+
+
+def test_files_written_with_a_byte_order_mark_read_like_files_without(tmp_path):
+    from tests.flowrun import run_flow_cli
+
+    (tmp_path / "in.jsonl").write_bytes(BOM + b'{"a":1}\n{"a":2}\n')
+    (tmp_path / "in.log").write_bytes(BOM + b"user=jane\n")
+    flow = tmp_path / "bom.flow"
+    flow.write_text(
+        'pipeline j = source file("in.jsonl", format=json) | sink file("j.jsonl")\n'
+        'pipeline l = source file("in.log", format=lines) | parse(kv) | sink file("l.jsonl")\n'
+        'pipeline e = from j.errors | sink file("errors.jsonl")\n'
+    )
+    done = run_flow_cli(flow, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "j.jsonl").read_bytes() == b'{"a":1}\n{"a":2}\n'
+    assert [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()] == [
+        {"message": "user=jane", "user": "jane"}
+    ]
+    assert not (tmp_path / "errors.jsonl").exists() or not (tmp_path / "errors.jsonl").read_text()

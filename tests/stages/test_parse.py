@@ -322,3 +322,17 @@ def test_kv_options_that_cannot_work_are_compile_time_errors(options, message):
     plan, diags = check_source(SourceFile("kv.flow", text))
     assert plan is None
     assert [(d.code, message in d.message) for d in diags] == [(codes.BAD_ARG_VALUE, True)]
+
+
+@pytest.mark.parametrize("depth", [0, -1, 201])
+def test_json_max_depth_outside_what_is_read_is_a_compile_time_error(depth):
+    from flowlang import codes
+    from flowlang.checker import check_source
+    from flowlang.source import SourceFile
+
+    text = f"source stdin | parse(json(max_depth={depth})) | sink stdout\n"
+    plan, diags = check_source(SourceFile("json.flow", text))
+    assert plan is None
+    assert [(d.code, "max_depth must be between 1 and 200" in d.message) for d in diags] == [
+        (codes.BAD_ARG_VALUE, True)
+    ]
