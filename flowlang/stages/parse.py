@@ -82,8 +82,10 @@ def _output(ctx: RuleContext) -> Type:
     if fmt == "combined":
         produced = COMBINED
     elif fmt == "regex":
+        numbered = ctx.args["format_args"]["numeric_groups"]
         try:
-            groups = compile_regex(ctx.args["format_args"]["pattern"]).groupindex
+            program = compile_regex(ctx.args["format_args"]["pattern"])
+            groups = program.groupindex
         except ValueError as exc:
             ctx.error(
                 codes.BAD_REGEX,
@@ -92,14 +94,17 @@ def _output(ctx: RuleContext) -> Type:
                 hint="patterns use RE2 syntax: no backreferences, no lookaround",
             )
             return ctx.input
-        if not groups:
+        if not groups and not numbered:
             ctx.error(
                 codes.BAD_REGEX,
                 "the regular expression has no named groups",
                 param="format",
-                hint="name what to keep: (?P<name>…)",
+                hint="name what to keep: (?P<name>…), or give numeric_groups=true",
             )
         produced = tuple((name, Nullable(STR)) for name in sorted(groups, key=groups.get))
+        if numbered:
+            by_number = tuple((str(i), Nullable(STR)) for i in range(1, program.groups + 1))
+            produced = (("0", STR), *by_number, *produced)
     elif fmt == "json":
         from ..runtime.jsonl import MAX_DEPTH
 
@@ -162,8 +167,9 @@ SPEC = StageSpec(
         "any pair is an error), "
         '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, so an empty text gives every column '
         "null; extra ones are an "
-        'error), `regex(r"…")` (named groups become fields; a group that did not '
-        "take part is null), and `combined` (the Apache/nginx combined log format "
+        'error), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
+        "that did not take part is null; with `numeric_groups=true`, as VRL's, each "
+        "group is also a field named by its number, `0` the whole match), and `combined` (the Apache/nginx combined log format "
         '`client ident user [time] "request" status bytes "referrer" "agent"`, '
         "typed: client (the text), ip (null when the client is a host name; an "
         "IPv4-mapped address is written `::ffff:192.0.2.44`), user (may hold "
@@ -208,6 +214,13 @@ SPEC = StageSpec(
                 ),
                 "regex": (
                     Param("pattern", ParamKind.VALUE, "a regex with named groups", type=STR),
+                    Param(
+                        "numeric_groups",
+                        ParamKind.VALUE,
+                        "also a field per group by number (`0` is the whole match)",
+                        type=BOOL,
+                        default=False,
+                    ),
                 ),
                 "combined": (),
             },
@@ -258,6 +271,11 @@ SPEC = StageSpec(
             output=(
                 {"message": "WARN disk almost full", "level": "WARN", "msg": "disk almost full"},
             ),
+        ),
+        Example(
+            'parse(regex(r"^(\\S+) (\\d+)$", numeric_groups=true))',
+            input=({"message": "GET 200"},),
+            output=({"message": "GET 200", "0": "GET 200", "1": "GET", "2": "200"},),
         ),
         Example(
             "parse(kv)",
@@ -436,6 +454,7 @@ class Parse:
             self._parse = self._csv
         elif format == "regex":
             self._regex = compile_regex(args["pattern"])
+            self._numbered = range(self._regex.groups + 1) if args.get("numeric_groups") else ()
             self._parse = self._regex_fields
         elif format == "combined":
             import datetime
@@ -601,6 +620,8 @@ class Parse:
         found = self._regex.search(text)
         if found is None:
             self._fail("the text does not match the pattern", text)
+        if self._numbered:
+            return {str(i): found.group(i) for i in self._numbered} | found.groupdict()
         return found.groupdict()
 
     def _combined_fields(self, text: str) -> dict:

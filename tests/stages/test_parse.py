@@ -336,3 +336,17 @@ def test_json_max_depth_outside_what_is_read_is_a_compile_time_error(depth):
     assert [(d.code, "max_depth must be between 1 and 200" in d.message) for d in diags] == [
         (codes.BAD_ARG_VALUE, True)
     ]
+
+
+def test_a_regex_without_names_needs_numeric_groups():
+    from flowlang import codes
+    from flowlang.checker import check_source
+    from flowlang.source import SourceFile
+
+    def diagnostics(stage: str):
+        text = f"source stdin | {stage} | sink stdout\n"
+        return check_source(SourceFile("re.flow", text))[1]
+
+    (d,) = diagnostics(r'parse(regex(r"(\d+)"))')
+    assert d.code == codes.BAD_REGEX and "numeric_groups=true" in d.hint
+    assert diagnostics(r'parse(regex(r"(\d+)", numeric_groups=true))') == []
