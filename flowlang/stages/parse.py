@@ -6,6 +6,7 @@ import datetime as _dt
 
 from .. import codes
 from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
+from ._errorlogs import APACHE_ERROR, NGINX_ERROR
 from ._rules import with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -45,6 +46,13 @@ def compile_regex(pattern: str):
 
 
 _DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
+_TIMEZONE = Param(
+    "timezone",
+    ParamKind.VALUE,
+    "the zone of the log's local times (an IANA name)",
+    type=STR,
+    default="UTC",
+)
 _KV_OPTIONS = (
     Param("field_delimiter", ParamKind.VALUE, "between pairs", type=STR, default=" "),
     Param("value_delimiter", ParamKind.VALUE, "between a key and its value", type=STR, default="="),
@@ -81,6 +89,13 @@ def _output(ctx: RuleContext) -> Type:
         return merged
     if fmt == "combined":
         produced = COMBINED
+    elif fmt in ("apache_error", "nginx_error"):
+        from ..runtime.times import zone_problem
+
+        problem = zone_problem(ctx.args["format_args"]["timezone"])
+        if problem:
+            ctx.error(codes.BAD_ARG_VALUE, problem, param="format")
+        produced = APACHE_ERROR if fmt == "apache_error" else NGINX_ERROR
     elif fmt == "regex":
         numbered = ctx.args["format_args"]["numeric_groups"]
         try:
@@ -180,7 +195,16 @@ SPEC = StageSpec(
         "and `\\r` are decoded in path, referrer and agent, as Apache and nginx "
         "write them; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
-        "is ignored). Without a schema, `kv`, `csv` and `regex` fields are strings "
+        'is ignored), `apache_error(timezone="UTC")` (the Apache httpd error log, '
+        "2.4 `[time] [module:severity] [pid P:tid T] … [client ip:port] message, "
+        "referer: …` and 2.2 `[time] [severity] [client ip] message`: time, module, "
+        "severity, pid, thread, client, ip, port, message, referrer) and "
+        '`nginx_error(timezone="UTC")` (the nginx error log, `YYYY/MM/DD HH:MM:SS '
+        '[severity] pid#tid: *cid message, client: …, server: …, request: "…", '
+        'upstream: "…", host: "…", referrer: "…"`: time, severity, pid, tid, cid, '
+        "message, client, ip, server, request, upstream, host, referrer); both write "
+        "local times without an offset, read in `timezone` (an IANA name), and their "
+        "`message` replaces the line's. Without a schema, `kv`, `csv` and `regex` fields are strings "
         "(kv values may also be `true` or lists of strings); "
         "with `schema=S` the parsed fields are coerced to `S` (numbers, booleans and "
         "times read from their text; a closed `S` keeps only its fields). A trailing "
@@ -223,6 +247,8 @@ SPEC = StageSpec(
                     ),
                 ),
                 "combined": (),
+                "apache_error": (_TIMEZONE,),
+                "nginx_error": (_TIMEZONE,),
             },
         ),
         Param(
@@ -276,6 +302,33 @@ SPEC = StageSpec(
             'parse(regex(r"^(\\S+) (\\d+)$", numeric_groups=true))',
             input=({"message": "GET 200"},),
             output=({"message": "GET 200", "0": "GET 200", "1": "GET", "2": "200"},),
+        ),
+        Example(
+            'parse(nginx_error(timezone="Europe/Prague"))',
+            input=(
+                {
+                    "message": '2024/03/02 10:00:00 [error] 12#12: *5 open() "/srv/x" failed '
+                    "(2: No such file or directory), client: 192.0.2.9, server: shop, "
+                    'request: "GET /x HTTP/1.1", host: "shop.example"'
+                },
+            ),
+            output=(
+                {
+                    "message": 'open() "/srv/x" failed (2: No such file or directory)',
+                    "time": _dt.datetime(2024, 3, 2, 9, 0, tzinfo=_dt.timezone.utc),
+                    "severity": "error",
+                    "pid": 12,
+                    "tid": 12,
+                    "cid": 5,
+                    "client": "192.0.2.9",
+                    "ip": "192.0.2.9",
+                    "server": "shop",
+                    "request": "GET /x HTTP/1.1",
+                    "upstream": None,
+                    "host": "shop.example",
+                    "referrer": None,
+                },
+            ),
         ),
         Example(
             "parse(kv)",
@@ -471,6 +524,16 @@ class Parse:
             self._zones: dict[str, object] = {}
             self._pton, self._af4 = socket.inet_pton, socket.AF_INET
             self._parse = self._combined_fields
+        elif format in ("apache_error", "nginx_error"):
+            import socket
+
+            from ..runtime.times import zone
+            from . import _errorlogs
+
+            self._pton, self._af4 = socket.inet_pton, socket.AF_INET
+            self._zone = zone(args.get("timezone", _TIMEZONE.default))
+            self._read_log = getattr(_errorlogs, format)
+            self._parse = self._error_log
         else:
             raise ValueError(f"unknown parse format {format!r}")
         self._coerce = None
@@ -672,6 +735,9 @@ class Parse:
 
     def _decode(self, text: str) -> str:
         return self._log_escape.sub(_log_escape, text) if "\\" in text else text
+
+    def _error_log(self, text: str) -> dict:
+        return self._read_log(text, self._zone, lambda why: self._fail(why, text), self._ip)
 
     def _ip(self, text: str) -> str | None:
         """The client as an address, canonical; None for a host name."""

@@ -350,3 +350,15 @@ def test_a_regex_without_names_needs_numeric_groups():
     (d,) = diagnostics(r'parse(regex(r"(\d+)"))')
     assert d.code == codes.BAD_REGEX and "numeric_groups=true" in d.hint
     assert diagnostics(r'parse(regex(r"(\d+)", numeric_groups=true))') == []
+
+
+def test_an_error_log_zone_that_does_not_exist_is_a_compile_time_error():
+    from flowlang import codes
+    from flowlang.checker import check_source
+    from flowlang.source import SourceFile
+
+    text = 'source stdin | parse(nginx_error(timezone="Europe/Prage")) | sink stdout\n'
+    plan, diags = check_source(SourceFile("tz.flow", text))
+    assert plan is None
+    (d,) = diags
+    assert d.code == codes.BAD_ARG_VALUE and 'did you mean "Europe/Prague"' in d.message
