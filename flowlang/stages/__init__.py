@@ -22,6 +22,7 @@ from . import (
     parse,
     stdin_source,
     stdout_sink,
+    user_agent,
 )
 from .spec import StageSpec
 
@@ -30,6 +31,7 @@ _MODULES = (
     stdin_source,
     nats_source,
     geoip,
+    user_agent,
     anonymize,
     parse,
     lookup,
