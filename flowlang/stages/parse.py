@@ -8,6 +8,7 @@ from .. import codes
 from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
 from ._errorlogs import APACHE_ERROR, NGINX_ERROR
 from ._rules import with_field
+from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 COMBINED = (
@@ -89,13 +90,13 @@ def _output(ctx: RuleContext) -> Type:
         return merged
     if fmt == "combined":
         produced = COMBINED
-    elif fmt in ("apache_error", "nginx_error"):
+    elif fmt in ("apache_error", "nginx_error", "syslog"):
         from ..runtime.times import zone_problem
 
         problem = zone_problem(ctx.args["format_args"]["timezone"])
         if problem:
             ctx.error(codes.BAD_ARG_VALUE, problem, param="format")
-        produced = APACHE_ERROR if fmt == "apache_error" else NGINX_ERROR
+        produced = {"apache_error": APACHE_ERROR, "nginx_error": NGINX_ERROR, "syslog": SYSLOG}[fmt]
     elif fmt == "regex":
         numbered = ctx.args["format_args"]["numeric_groups"]
         try:
@@ -204,7 +205,12 @@ SPEC = StageSpec(
         'upstream: "…", host: "…", referrer: "…"`: time, severity, pid, tid, cid, '
         "message, client, ip, server, request, upstream, host, referrer); both write "
         "local times without an offset, read in `timezone` (an IANA name), and their "
-        "`message` replaces the line's. Without a schema, `kv`, `csv` and `regex` fields are strings "
+        '`message` replaces the line\'s; `syslog(timezone="UTC")` (RFC 5424 and RFC 3164, '
+        "with or without `<PRI>`, as daemons write files: time, facility and severity "
+        "by name, version, host, app, procid, msgid, structured (each SD element a "
+        "record of its params), message; RFC 3164's time has no year, so it is the "
+        "latest year that puts it at most a day after now, as `parse_time` does, in "
+        "`timezone`). Without a schema, `kv`, `csv` and `regex` fields are strings "
         "(kv values may also be `true` or lists of strings); "
         "with `schema=S` the parsed fields are coerced to `S` (numbers, booleans and "
         "times read from their text; a closed `S` keeps only its fields). A trailing "
@@ -249,6 +255,7 @@ SPEC = StageSpec(
                 "combined": (),
                 "apache_error": (_TIMEZONE,),
                 "nginx_error": (_TIMEZONE,),
+                "syslog": (_TIMEZONE,),
             },
         ),
         Param(
@@ -534,6 +541,14 @@ class Parse:
             self._zone = zone(args.get("timezone", _TIMEZONE.default))
             self._read_log = getattr(_errorlogs, format)
             self._parse = self._error_log
+        elif format == "syslog":
+            from ..runtime import times
+            from ._syslog import syslog
+
+            self._zone = times.zone(args.get("timezone", _TIMEZONE.default))
+            self._read_time = lambda text, tz: times.parse(text, "%b %d %H:%M:%S", tz)
+            self._syslog = syslog
+            self._parse = self._syslog_fields
         else:
             raise ValueError(f"unknown parse format {format!r}")
         self._coerce = None
@@ -735,6 +750,9 @@ class Parse:
 
     def _decode(self, text: str) -> str:
         return self._log_escape.sub(_log_escape, text) if "\\" in text else text
+
+    def _syslog_fields(self, text: str) -> dict:
+        return self._syslog(text, self._zone, lambda why: self._fail(why, text), self._read_time)
 
     def _error_log(self, text: str) -> dict:
         return self._read_log(text, self._zone, lambda why: self._fail(why, text), self._ip)

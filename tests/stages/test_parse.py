@@ -3,6 +3,7 @@ inputs included), run on the stage and through compiled pipelines."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowlang.runtime import jsonl
+from flowlang.runtime import jsonl, times
 from flowlang.runtime.base import RecordError
 from flowlang.runtime.lines import MAX_LINE
 from flowlang.stages.parse import compile_regex
@@ -72,6 +73,22 @@ def test_every_format_has_case_files_with_hostile_inputs():
 @pytest.mark.parametrize(("name", "index"), list(all_cases()))
 def test_case(name, index):
     case = case_file(name)["cases"][index]
+    times.use_clock(clock_of(case_file(name)))
+    try:
+        _check_case(name, case)
+    finally:
+        times.use_clock(None)
+
+
+def clock_of(data: dict):
+    """A case file's `now` (for formats whose times have no year), as a clock."""
+    if "now" not in data:
+        return None
+    when = dt.datetime.fromisoformat(data["now"].replace("Z", "+00:00"))
+    return lambda: when
+
+
+def _check_case(name, case):
     value = input_of(case)
     rec = {"message": value}
     if "error" in case:
@@ -99,7 +116,7 @@ def test_case_file_through_a_compiled_pipeline(tmp_path, name):
         '  | sink file("output.jsonl")\n'
     )
     records = [{"message": input_of(c)} for c in cases]
-    result = run_flow(program, tmp_path, records=records)
+    result = run_flow(program, tmp_path, records=records, clock=clock_of(data))
     assert result.exit_code == 0, result.stderr
     # the file source itself refuses input lines over its 1 MiB limit
     too_long = [len(jsonl.dumps(r)) > MAX_LINE for r in records]
