@@ -76,6 +76,7 @@ def _arg(name: str, doc: str, *accepts: Type, **default: Any) -> Param:
 _S = _arg("s", "the text", STR)
 _VALUE = _arg("value", "the value", ANY)
 _STR_OR_LIST = _arg("value", "a str or a list", STR, ANY_LIST)
+_CASE = _arg("case_sensitive", "false: compare text ignoring case", BOOL, default=True)
 
 FUNCTIONS: dict[str, Function] = {
     f.name: f
@@ -92,24 +93,25 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function(
             "starts_with",
-            (_S, _arg("prefix", "the start looked for", STR)),
+            (_S, _arg("prefix", "the start looked for", STR), _CASE),
             BOOL,
             ops.fn_starts_with,
-            "does the text start with `prefix`?",
+            "does the text start with `prefix`? (`case_sensitive=false`: ignoring case)",
         ),
         Function(
             "ends_with",
-            (_S, _arg("suffix", "the end looked for", STR)),
+            (_S, _arg("suffix", "the end looked for", STR), _CASE),
             BOOL,
             ops.fn_ends_with,
-            "does the text end with `suffix`?",
+            "does the text end with `suffix`? (`case_sensitive=false`: ignoring case)",
         ),
         Function(
             "contains",
-            (_STR_OR_LIST, _arg("item", "the substring or item looked for", ANY)),
+            (_STR_OR_LIST, _arg("item", "the substring or item looked for", ANY), _CASE),
             BOOL,
             ops.fn_contains,
-            "is `item` a substring of the str, or an item of the list?",
+            "is `item` a substring of the str, or an item of the list? "
+            "(`case_sensitive=false`: text compared ignoring case)",
             relate=_contains_relation,
         ),
         Function("now", (), TIME, ops.fn_now, "the processing time (UTC)"),

@@ -423,14 +423,24 @@ def _call(name: str, args: list[Any]) -> Any:
         return _want(args[0], "str").strip()
     if name == "len":
         return len(_want(args[0], "str", "list"))
-    if name == "starts_with":
-        return _want(args[0], "str").startswith(_want(args[1], "str"))
-    if name == "ends_with":
-        return _want(args[0], "str").endswith(_want(args[1], "str"))
-    if name == "contains":
+    if name in ("starts_with", "ends_with", "contains"):
+        exact = _want(args[2], "bool") if len(args) > 2 else True
+
+        def fold(text: str) -> str:
+            return text if exact else text.lower()
+
+        if name == "starts_with":
+            return fold(_want(args[0], "str")).startswith(fold(_want(args[1], "str")))
+        if name == "ends_with":
+            return fold(_want(args[0], "str")).endswith(fold(_want(args[1], "str")))
         haystack = _want(args[0], "str", "list")
         if isinstance(haystack, str):
-            return _want(args[1], "str") in haystack
+            return fold(_want(args[1], "str")) in fold(haystack)
+        if not exact and isinstance(args[1], str):
+            return any(
+                fold(item) == fold(args[1]) if isinstance(item, str) else equal(args[1], item)
+                for item in haystack
+            )
         return any(equal(args[1], item) for item in haystack)
     if name == "to_int":
         return _to_int(args[0])

@@ -8,6 +8,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowlang.builtins import FUNCTIONS
 from flowlang.runtime import ops
@@ -48,3 +50,33 @@ def test_the_summarize_runtime_knows_exactly_the_declared_aggregates():
     assert summarize._FUNCTIONS == set(AGGREGATES)
     numeric = {a.name for a in AGGREGATES.values() if a.params and not a.params[0].admits(STR)}
     assert summarize._NUMERIC == numeric
+
+
+def test_case_insensitive_text_tests_through_a_compiled_pipeline(tmp_path):
+    from tests.flowrun import run_flow
+
+    program = (
+        'source file("input.jsonl", format=json)\n'
+        '  | set a = starts_with(s, "GET", case_sensitive=false),'
+        ' b = ends_with(s, ".PHP", case_sensitive=false),'
+        ' c = contains(s, "Admin", case_sensitive=false),'
+        ' d = contains(tags, "PROD", case_sensitive=false),'
+        ' e = starts_with(s, "GET")\n'
+        '  | sink file("output.jsonl")\n'
+    )
+    records = [{"s": "get /admin/index.php", "tags": ["prod", 1]}]
+    result = run_flow(program, tmp_path, records=records)
+    assert result.exit_code == 0, result.stderr
+    (out,) = result.output
+    assert (out["a"], out["b"], out["c"], out["d"], out["e"]) == (True, True, True, True, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12), st.text(max_size=4))
+def test_ignoring_case_is_comparing_lower_cased_text(s, p):
+    from flowlang.runtime import ops
+
+    assert ops.fn_starts_with(s, p, False) == s.lower().startswith(p.lower())
+    assert ops.fn_ends_with(s, p, False) == s.lower().endswith(p.lower())
+    assert ops.fn_contains(s, p, False) == (p.lower() in s.lower())
+    assert ops.fn_starts_with(s, p) == s.startswith(p)

@@ -340,24 +340,43 @@ def fn_len(v: Any) -> Any:
     raise _type_error(f"len() needs a str or list, not {_kind(v)}")
 
 
-def fn_starts_with(s: Any, prefix: Any) -> Any:
-    if s is None or prefix is None:
+def _case(name: str, text: Any, case_sensitive: Any) -> str:
+    """`text` as compared: lower-cased when the comparison ignores case."""
+    text = _str_arg(name, text)
+    if case_sensitive is True:
+        return text
+    if case_sensitive is False:
+        return text.lower()
+    raise _type_error(f"{name}() needs a bool case_sensitive, not {_kind(case_sensitive)}")
+
+
+def fn_starts_with(s: Any, prefix: Any, case_sensitive: Any = True) -> Any:
+    if s is None or prefix is None or case_sensitive is None:
         return None
-    return _str_arg("starts_with", s).startswith(_str_arg("starts_with", prefix))
+    name = "starts_with"
+    return _case(name, s, case_sensitive).startswith(_case(name, prefix, case_sensitive))
 
 
-def fn_ends_with(s: Any, suffix: Any) -> Any:
-    if s is None or suffix is None:
+def fn_ends_with(s: Any, suffix: Any, case_sensitive: Any = True) -> Any:
+    if s is None or suffix is None or case_sensitive is None:
         return None
-    return _str_arg("ends_with", s).endswith(_str_arg("ends_with", suffix))
+    name = "ends_with"
+    return _case(name, s, case_sensitive).endswith(_case(name, suffix, case_sensitive))
 
 
-def fn_contains(container: Any, x: Any) -> Any:
-    if container is None or x is None:
+def fn_contains(container: Any, x: Any, case_sensitive: Any = True) -> Any:
+    if container is None or x is None or case_sensitive is None:
         return None
     if isinstance(container, str):
-        return _str_arg("contains", x) in container
+        return _case("contains", x, case_sensitive) in _case("contains", container, case_sensitive)
     if isinstance(container, list):
+        if case_sensitive is False and isinstance(x, str):
+            wanted = x.lower()
+            return any(
+                item.lower() == wanted if isinstance(item, str) else eq(x, item)
+                for item in container
+            )
+        _case("contains", "", case_sensitive)  # the flag must be a bool
         return any(eq(x, item) for item in container)
     raise _type_error(f"contains() needs a str or list, not {_kind(container)}")
 
