@@ -44,7 +44,9 @@ NGINX_ERROR = (
     ("referrer", Nullable(STR)),
 )
 
-_MONTHS = {
+# month abbreviations as Apache, nginx and syslog write them (the access log
+# reader of stages/parse.py uses this table too)
+MONTHS = {
     m: i
     for i, m in enumerate(
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
@@ -112,7 +114,7 @@ def apache_error(text: str, zone: _dt.tzinfo, fail: Fail, address) -> dict:
     if found is None:
         fail("not in Apache error log format: expected `[time] [module:severity] …`")
     mon, day, hour, minute, second, micro, year, module, severity, pid, tid, rest = found.groups()
-    month = _MONTHS.get(mon.capitalize())
+    month = MONTHS.get(mon.capitalize())
     if month is None:
         fail(f"unknown month {mon!r}")
     when = _time(zone, fail, year, month, day, hour, minute, second, micro or "0")

@@ -6,7 +6,7 @@ import datetime as _dt
 
 from .. import codes
 from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
-from ._errorlogs import APACHE_ERROR, NGINX_ERROR
+from ._errorlogs import APACHE_ERROR, MONTHS, NGINX_ERROR
 from ._rules import with_field
 from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
@@ -395,12 +395,6 @@ _COMBINED_PARTS = (
     (_QUOTED + " ", "the referrer in double quotes after the byte count"),
     (_QUOTED + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
 )
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
 # how Apache and nginx escape text in access logs: `\xHH` for a byte (runs
 # of them are UTF-8), `\"`, `\\`, `\t`, `\n`, `\r`
 _LOG_ESCAPE = r"\\(x[0-9A-Fa-f]{2}(?:\\x[0-9A-Fa-f]{2})*|.)"
@@ -420,6 +414,10 @@ def _log_escape(found) -> str:
 # in quoted kv text, as VRL's parse_key_value reads it: these escapes are
 # decoded, any other backslash stays as written (`\t` is two characters)
 _KV_ESCAPES = {"\\n": "\n", "\\\\": "\\", '\\"': '"', "\\'": "'"}
+
+
+def _kv_unescape(found) -> str:
+    return _KV_ESCAPES[found.group()]
 
 
 def _kv_pattern(field: str, value: str, strict: bool) -> str:
@@ -673,7 +671,7 @@ class Parse:
     def _kv_text(self, double: str | None, single: str | None) -> str:
         text = double if double is not None else single
         if "\\" in text:
-            return self._kv_escape.sub(lambda m: _KV_ESCAPES[m.group()], text)
+            return self._kv_escape.sub(_kv_unescape, text)
         return text
 
     def _csv(self, text: str) -> dict:
@@ -774,7 +772,7 @@ class Parse:
         return f"::ffff:{mapped}" if mapped is not None else str(address)
 
     def _time(self, day, mon, year, hour, minute, second, offset, line):
-        month = _MONTHS.get(mon.capitalize())
+        month = MONTHS.get(mon.capitalize())
         if month is None:
             self._fail(f"unknown month {mon!r}", line)
         zone = self._zones.get(offset)
