@@ -70,10 +70,11 @@ class LineReader:
             if not line:
                 break
             if not offset and line.startswith(BOM):
-                # a byte-order mark opens the file, not its first record
-                offset, line = len(BOM), line[len(BOM) :]
-                if not line:
-                    continue
+                # a byte-order mark opens the file, not its first record: read
+                # that record again from after the mark, under the same bound
+                offset = len(BOM)
+                self.f.seek(offset)
+                continue
             if line[-1] == 10:  # b"\n"
                 offset += len(line)
                 if self.discarding:
