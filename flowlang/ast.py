@@ -368,14 +368,14 @@ class Setting:
 class Expect:
     """One expectation of a test.
 
-    kind "that":    `expect C` (C over outputs and counts)
-    kind "every":   `expect every P: C` (C holds for every record P emits;
+    form "that":    `expect C` (C over outputs and counts)
+    form "every":   `expect every P: C` (C holds for every record P emits;
                     `P.errors` for its error records)
-    kind "reaches": `expect every given G [where C] reaches P [by k, …]`
-    kind "absent":  `expect no given G [where C] reaches P [by k, …]`
+    form "reaches": `expect every given G [where C] reaches P [by k, …]`
+    form "absent":  `expect no given G [where C] reaches P [by k, …]`
     """
 
-    kind: str
+    form: str
     cond: Expr | None = None
     target: FieldRef | None = None  # every
     given: str | None = None  # reaches / absent

@@ -242,12 +242,12 @@ def _test_item(item: ast.TestItem) -> list[_Line]:
         else:
             text = f"examples {format_expr(item.value)}"
         return [_Line(INDENT, text, item.span)]
-    if item.kind == "that":
+    if item.form == "that":
         text = f"expect {format_expr(item.cond)}"
-    elif item.kind == "every":
+    elif item.form == "every":
         text = f"expect every {_path(item.target)}: {format_expr(item.cond)}"
     else:
-        quantifier = "every" if item.kind == "reaches" else "no"
+        quantifier = "every" if item.form == "reaches" else "no"
         where = f" where {format_expr(item.cond)}" if item.cond is not None else ""
         by = (" by " + ", ".join(_path(k) for k in item.by)) if item.by else ""
         text = (

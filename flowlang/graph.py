@@ -16,7 +16,7 @@ def _describe(p: ir.PipelinePlan) -> list[str]:
     if isinstance(p.head, ir.CallStep):
         lines.append(p.head.info.label)
     sink = p.steps[-1] if p.steps else None
-    if isinstance(sink, ir.CallStep) and sink.kind == "sink":
+    if isinstance(sink, ir.CallStep) and sink.role == "sink":
         lines.append(sink.info.label)
     return lines
 

@@ -109,7 +109,7 @@ class CallStep:
     names with `<param>_args` dicts, and `stages.spec.EnvRef` for env()."""
 
     info: StepInfo
-    kind: str  # "source" | "processor" | "sink"
+    role: str  # "source" | "processor" | "sink"
     name: str
     module: str  # "flowlang.stages.geoip"
     runtime: str  # "GeoIP"
@@ -212,7 +212,7 @@ class GivenPlan:
 class ExpectPlan:
     """One `expect` line, lowered.
 
-    kind: "equals" (P's records are exactly `records`, in any order),
+    form: "equals" (P's records are exactly `records`, in any order),
     "contains" / "lacks" (a record matching the partial `records[0]` is / is
     not among P's), "every" (`cond` holds for each of P's records), "counts"
     (`cond` over the counts record, whose fields are named `count(P)`,
@@ -220,7 +220,7 @@ class ExpectPlan:
     "absent" (each record given to `given` that satisfies `cond` does / does
     not reach P, matched on the fields `key`)."""
 
-    kind: str
+    form: str
     line: int
     text: str  # the expectation as written, one line
     span: Any  # source.Span of the expectation

@@ -21,7 +21,7 @@ from .types import DURATION, OPEN_RECORD, ListT, Prim, Type
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "stages.md"
 
-_KIND_WORDS = {"source": "Sources", "processor": "Processors", "sink": "Sinks"}
+_ROLE_WORDS = {"source": "Sources", "processor": "Processors", "sink": "Sinks"}
 
 INTRO = """\
 # Stage reference
@@ -225,7 +225,7 @@ def _args(params: tuple[Param, ...], overrides: dict[str, Any]) -> dict[str, Any
 def output_lines(spec: StageSpec) -> list[str]:
     """The output record type for an open input record `{..}`, per option
     when a required option decides it."""
-    if spec.kind == "sink":
+    if spec.role == "sink":
         return []
     choices = [p for p in spec.params if p.kind is ParamKind.CHOICE and p.required]
     variants: list[tuple[str, dict[str, Any]]] = [("", {})]
@@ -255,13 +255,13 @@ def output_lines(spec: StageSpec) -> list[str]:
 # ---------------------------------------------------------------- examples
 
 
-def example_lines(spec_kind: str, example: Example) -> list[str]:
+def example_lines(spec_role: str, example: Example) -> list[str]:
     from .runtime import jsonl
 
     lines = []
     if example.doc:
         lines += [example.doc, ""]
-    if spec_kind == "processor":
+    if spec_role == "processor":
         lines += ["```", f"| {example.code}", "```"]
     else:
         lines += ["```flow", example.code, "```"]
@@ -278,7 +278,7 @@ def example_lines(spec_kind: str, example: Example) -> list[str]:
 
 
 def stage_section(spec: StageSpec) -> list[str]:
-    lines = [f"### `{spec.name}`", "", f"`{STAGE_FORMS[spec.kind].format(signature(spec))}`", ""]
+    lines = [f"### `{spec.name}`", "", f"`{STAGE_FORMS[spec.role].format(signature(spec))}`", ""]
     lines += [spec.doc, ""]
     if spec.may_drop:
         lines += ["This stage may drop records (counted as dropped).", ""]
@@ -289,12 +289,12 @@ def stage_section(spec: StageSpec) -> list[str]:
             lines += ["Option arguments:", ""] + options + [""]
     output = output_lines(spec)
     if output:
-        heading = "Output:" if spec.kind == "source" else "Output, for an input record `{..}`:"
+        heading = "Output:" if spec.role == "source" else "Output, for an input record `{..}`:"
         lines += [heading, ""] + output + [""]
     if spec.examples:
         lines += ["Examples:", ""]
         for example in spec.examples:
-            lines += example_lines(spec.kind, example)
+            lines += example_lines(spec.role, example)
     return lines
 
 
@@ -351,20 +351,20 @@ def render() -> str:
     lines = [INTRO]
     lines.append("Contents:")
     lines.append("")
-    for kind, title in _KIND_WORDS.items():
-        names = [s.name for s in CATALOGUE if s.kind == kind]
-        if kind == "processor":
+    for role, title in _ROLE_WORDS.items():
+        names = [s.name for s in CATALOGUE if s.role == role]
+        if role == "processor":
             names.append("summarize")
-        links = ", ".join(f"[`{n}`](#{n})" if kind == "processor" else f"`{n}`" for n in names)
+        links = ", ".join(f"[`{n}`](#{n})" if role == "processor" else f"`{n}`" for n in names)
         lines.append(f"- {title}: {links}")
     lines.append("- [Builtin functions](#builtin-functions)")
     lines.append("")
-    for kind, title in _KIND_WORDS.items():
+    for role, title in _ROLE_WORDS.items():
         lines += [f"## {title}", ""]
         for spec in CATALOGUE:
-            if spec.kind == kind:
+            if spec.role == role:
                 lines += stage_section(spec)
-        if kind == "processor":
+        if role == "processor":
             lines += summarize_section()
     lines += functions_section()
     text = "\n".join(lines)

@@ -189,7 +189,7 @@ RIGHT_ASSOCIATIVE = COALESCE  # `a ?? b ?? c` is `a ?? (b ?? c)`; every other le
 
 # ---------------------------------------------------------------- stages
 
-# how a call of a stage of each kind stands in a chain, in the order a chain has them
+# how a call of a stage of each role stands in a chain, in the order a chain has them
 STAGE_FORMS = {"source": "source {}", "processor": "| {}", "sink": "sink {}"}
 
 

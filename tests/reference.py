@@ -96,7 +96,7 @@ def fresh(value: Any) -> Any:
 
 
 def _is_sink(step: Any) -> bool:
-    return isinstance(step, ir.CallStep) and step.kind == "sink"
+    return isinstance(step, ir.CallStep) and step.role == "sink"
 
 
 # ---------------------------------------------------------------- stages

@@ -86,7 +86,7 @@ def test_seed_plan_binds_arguments_with_defaults():
     plan = plan_of(SEED, "access-log.flow")
     (p,) = plan.pipelines
     assert p.name == "access_log" and plan.file == "access-log.flow"
-    assert isinstance(p.head, ir.CallStep) and p.head.kind == "source"
+    assert isinstance(p.head, ir.CallStep) and p.head.role == "source"
     head = dict(p.head.args)
     assert head["path"] == "x.log" and head["format"] == "auto" and head["format_args"] == {}
     assert head["schema"] is None and head["follow"] is False
@@ -97,7 +97,7 @@ def test_seed_plan_binds_arguments_with_defaults():
     assert anon["field"] == ("email",) and anon["method"] == "hash" and "method_args" not in anon
     assert isinstance(anon["key"], EnvRef) and anon["key"].name == "FLOW_ANON_KEY"
     sink = dict(elastic.args)
-    assert elastic.kind == "sink" and sink["index"] == "idx"
+    assert elastic.role == "sink" and sink["index"] == "idx"
     assert sink["url"] == EnvRef("FLOW_ELASTIC_URL", "http://localhost:9200")
     assert elastic.output_type is None and elastic.input_type == p.output_type
     geo = p.output_type.get("geo")

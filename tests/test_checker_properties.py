@@ -52,7 +52,7 @@ def assert_plan_invariants(plan: ir.Plan) -> None:
         for reader in p.readers + p.error_readers:
             assert reader in names
         sinks = [
-            i for i, s in enumerate(p.steps) if isinstance(s, ir.CallStep) and s.kind == "sink"
+            i for i, s in enumerate(p.steps) if isinstance(s, ir.CallStep) and s.role == "sink"
         ]
         assert sinks in ([], [len(p.steps) - 1])
         assert sinks or p.readers, f"{p.name} has no sink and no reader"
@@ -142,8 +142,8 @@ def argument_value(draw, param):
 
 
 @st.composite
-def catalogue_call(draw, kind):
-    spec = draw(st.sampled_from([s for s in CATALOGUE if s.kind == kind]))
+def catalogue_call(draw, role):
+    spec = draw(st.sampled_from([s for s in CATALOGUE if s.role == role]))
     args = []
     for i, param in enumerate(spec.params):
         if param.required or draw(st.integers(0, 3)) == 0:

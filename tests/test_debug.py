@@ -38,7 +38,7 @@ def test_plan_shows_types_and_bound_arguments(tmp_path):
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert text.startswith("Plan file='hits.flow'\n")
-    assert re.search(r"CallStep kind='source' name='file' .*output_type=Hit", text)
+    assert re.search(r"CallStep role='source' name='file' .*output_type=Hit", text)
     # defaults filled in by the binder
     assert "follow: False" in text and "start: 'beginning'" in text
     assert "Binary op='>=' type=bool" in text

@@ -133,36 +133,36 @@ class CallChecker:
 
     # ------------------------------------------------------------ the stage
 
-    def find_stage(self, kind: str, call: ast.Call) -> StageSpec | None:
-        """The catalogue stage `call` names in a `kind` position, or None
-        after reporting E101 (unknown) or E109 (a stage of another kind)."""
-        spec = find(kind, call.name)
+    def find_stage(self, role: str, call: ast.Call) -> StageSpec | None:
+        """The catalogue stage `call` names in a `role` position, or None
+        after reporting E101 (unknown) or E109 (a stage of another role)."""
+        spec = find(role, call.name)
         if spec is not None:
             return spec
         span = pick_span(call.name_span, call.span)
         dots = "(…)" if call.args else ""
         others = [s for s in CATALOGUE if s.name == call.name]
         if others:
-            other = next((s for s in others if s.kind == "sink"), others[0])
-            what = " and a ".join(k for k in STAGE_FORMS if any(s.kind == k for s in others))
+            other = next((s for s in others if s.role == "sink"), others[0])
+            what = " and a ".join(k for k in STAGE_FORMS if any(s.role == k for s in others))
             self.rep.error(
                 codes.WRONG_STAGE_KIND,
-                f"`{call.name}` is a {what}, not a {kind}",
+                f"`{call.name}` is a {what}, not a {role}",
                 span,
-                hint=_wrong_kind_hint(kind, other.kind, call.name + dots),
+                hint=_wrong_role_hint(role, other.role, call.name + dots),
             )
             return None
-        hint = did_you_mean(call.name, names(kind))
-        if hint is None and kind == "processor" and call.name in _ALIASES:
+        hint = did_you_mean(call.name, names(role))
+        if hint is None and role == "processor" and call.name in _ALIASES:
             hint = f"flowlang writes this as `| {_ALIASES[call.name]} …`"
         if hint is None:
             near = closest(call.name, [s.name for s in CATALOGUE])
             if near is not None:
-                near_kind = next(s.kind for s in CATALOGUE if s.name == near)
-                hint = f"did you mean `{STAGE_FORMS[near_kind].format(near + dots)}`?"
+                near_role = next(s.role for s in CATALOGUE if s.name == near)
+                hint = f"did you mean `{STAGE_FORMS[near_role].format(near + dots)}`?"
         if hint is None:
-            hint = f"the {kind}s are {one_of(names(kind))}"
-        self.rep.error(codes.UNKNOWN_STAGE, f"unknown {kind} `{call.name}`", span, hint=hint)
+            hint = f"the {role}s are {one_of(names(role))}"
+        self.rep.error(codes.UNKNOWN_STAGE, f"unknown {role} `{call.name}`", span, hint=hint)
         return None
 
     def check_stage(
@@ -177,7 +177,7 @@ class CallChecker:
             return bound, _best_guess(spec, record)
         ctx = StageRuleContext(self.rep, record, bound, self.schemas, span)
         out = spec.output(ctx)
-        if spec.kind == "sink":
+        if spec.role == "sink":
             return bound, None
         if ctx.errors or not isinstance(out, RecordT):
             return bound, out if isinstance(out, RecordT) else _best_guess(spec, record)
@@ -500,7 +500,7 @@ def _signature(owner: Owner, params: tuple[Param, ...], more: bool = False) -> s
     return f"{owner.name}({', '.join(shown + (['…'] if more else []))})"
 
 
-def _wrong_kind_hint(position: str, actual: str, written: str) -> str:
+def _wrong_role_hint(position: str, actual: str, written: str) -> str:
     if position == "processor":
         return f"did you mean `{STAGE_FORMS[actual].format(written)}`?"
     if actual == "processor":
@@ -509,7 +509,7 @@ def _wrong_kind_hint(position: str, actual: str, written: str) -> str:
 
 
 def _best_guess(spec: StageSpec, record: RecordT | None) -> Type | None:
-    if spec.kind == "sink":
+    if spec.role == "sink":
         return None
     if record is None:
         return OPEN_RECORD

@@ -99,9 +99,9 @@ class ChainChecker:
         return step, step.output_type
 
     def _call_step(
-        self, kind: str, call: ast.Call, record: RecordT | None, info: ir.StepInfo
+        self, role: str, call: ast.Call, record: RecordT | None, info: ir.StepInfo
     ) -> ir.CallStep | None:
-        spec = self.calls.find_stage(kind, call)
+        spec = self.calls.find_stage(role, call)
         if spec is None:
             return None
         bound, out = self.calls.check_stage(spec, call, record)
@@ -233,7 +233,7 @@ def _call(
     spec: StageSpec, args: tuple, info: ir.StepInfo, record: RecordT | None, out: Type | None
 ) -> ir.CallStep:
     return ir.CallStep(
-        info, spec.kind, spec.name, spec.module, spec.runtime, args, spec.may_drop, record, out
+        info, spec.role, spec.name, spec.module, spec.runtime, args, spec.may_drop, record, out
     )
 
 

@@ -70,14 +70,14 @@ def unproven_reads(step: ir.Step, record: RecordT) -> tuple[Path, ...]:
         for aggregate in step.aggregates:
             read(aggregate.path)
         read(step.on)
-    elif isinstance(step, ir.CallStep) and step.kind == "processor":
+    elif isinstance(step, ir.CallStep) and step.role == "processor":
         for path in _field_arguments(step):
             read(path)
     return tuple(reads)
 
 
 def _field_arguments(step: ir.CallStep) -> list[Path]:
-    spec = find(step.kind, step.name)
+    spec = find(step.role, step.name)
     if spec is None:
         return []
     paths: list[Path] = []

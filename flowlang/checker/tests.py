@@ -305,7 +305,7 @@ class TestChecker:
         line = self.src.line_col(item.span.start)[0]
         text = " ".join(self.src.text[item.span.start : item.span.end].split())
         base = dict(line=line, text=text, span=item.span)
-        if item.kind == "every":
+        if item.form == "every":
             target = self._target(item.target)
             if target is None:
                 return None
@@ -313,7 +313,7 @@ class TestChecker:
             return ir.ExpectPlan(
                 "every", pipeline=name, errors=errors, cond=self._condition(item.cond, typ), **base
             )
-        if item.kind in ("reaches", "absent"):
+        if item.form in ("reaches", "absent"):
             return self._reaches(item, base)
         return self._that(item.cond, base)
 
@@ -485,7 +485,7 @@ class TestChecker:
                 )
                 return None
         return ir.ExpectPlan(
-            "reaches" if item.kind == "reaches" else "absent",
+            "reaches" if item.form == "reaches" else "absent",
             pipeline=item.pipeline,
             given=item.given,
             cond=cond,

@@ -141,7 +141,7 @@ class _Generator:
         self._watches: list[tuple[int, ir.Path]] = []
         for step in p.steps:
             if isinstance(step, _FUSABLE) or (
-                isinstance(step, ir.CallStep) and step.kind == "processor"
+                isinstance(step, ir.CallStep) and step.role == "processor"
             ):
                 run.append(step)
                 continue

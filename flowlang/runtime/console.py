@@ -105,7 +105,7 @@ def summary_table(metrics: dict[str, dict], wall_seconds: float, stream: IO[str]
                 notes.insert(0, "absent: " + ", ".join(stage["absent_fields"]))
             if "absorbed" in stage:
                 notes.insert(0, f"absorbed {stage['absorbed']:,}")
-            if stage["kind"] == "sink" and stage.get("writes"):
+            if stage["role"] == "sink" and stage.get("writes"):
                 notes.insert(
                     0,
                     f"{stage['writes']:,} writes, avg {stage['latency_avg_ms']:.1f}ms, "

@@ -20,7 +20,7 @@ class PipelineMetrics:
         self,
         name: str,
         labels: list[str],
-        kinds: list[str],
+        roles: list[str],
         segments: list[tuple[int, int]],
         written: list[tuple[str, int]],
     ):
@@ -28,7 +28,7 @@ class PipelineMetrics:
         self.name = name
         self.labels = labels
         self.written = written
-        self.kinds = kinds
+        self.roles = roles
         self.segments = segments
         self.inp = [0] * n
         self.out = [0] * n
@@ -72,7 +72,7 @@ class PipelineMetrics:
                 "stage": label,
                 "written": self.written[i][0],
                 "line": self.written[i][1],
-                "kind": self.kinds[i],
+                "role": self.roles[i],
                 "in": self.inp[i],
                 "out": self.out[i],
                 "dropped": self.dropped[i],
@@ -80,10 +80,10 @@ class PipelineMetrics:
                 # fields the stage reads that no record it saw had
                 "absent_fields": absent.get(i, []),
             }
-            if self.kinds[i] == "window":
+            if self.roles[i] == "window":
                 entry["absorbed"] = self.inp[i] - self.out[i] - self.errors[i]
                 absorbed_total += entry["absorbed"]
-            if self.kinds[i] == "sink":
+            if self.roles[i] == "sink":
                 entry["writes"] = self.sink_writes
                 entry["latency_avg_ms"] = (
                     1000.0 * self.sink_seconds / self.sink_writes if self.sink_writes else 0.0
@@ -94,8 +94,8 @@ class PipelineMetrics:
             stages.append(entry)
         end = self.finished if self.finished is not None else time.monotonic()
         seconds = max(end - self.started, 1e-9)
-        has_sink = "sink" in self.kinds
-        out = self.out[self.kinds.index("sink")] if has_sink else self.emitted
+        has_sink = "sink" in self.roles
+        out = self.out[self.roles.index("sink")] if has_sink else self.emitted
         return {
             "in": self.inp[0],
             "out": out,

@@ -18,12 +18,12 @@ SegmentFactory = Callable[[list], Callable[..., list]]
 @dataclass
 class StageDecl:
     """One stage: where it sits, how it was written, and (for instantiated
-    kinds) the runtime class and its arguments."""
+    roles) the runtime class and its arguments."""
 
     index: int
     label: str
     line: int
-    kind: str = "inline"  # source | processor | window | sink | inline | head
+    role: str = "inline"  # source | processor | window | sink | inline | head
     cls: type | None = None
     args: dict[str, Any] = field(default_factory=dict)
 
@@ -98,18 +98,18 @@ class PipelineDecl:
     def read_from(self, upstream: str) -> None:
         """The head is `from upstream`: every record upstream emits."""
         self.reads, self.reads_errors = upstream, False
-        self.stages[0].kind = "head"
+        self.stages[0].role = "head"
 
     def read_errors_from(self, upstream: str) -> None:
         """The head is `from upstream.errors`: upstream's error records."""
         self.reads, self.reads_errors = upstream, True
-        self.stages[0].kind = "head"
+        self.stages[0].role = "head"
 
-    def _stage(self, index: int, kind: str, cls: type, args: dict) -> StageDecl:
+    def _stage(self, index: int, role: str, cls: type, args: dict) -> StageDecl:
         if not 0 <= index < len(self.stages):
             raise FlowError(f"pipeline {self.name}: no stage {index}")
         decl = self.stages[index]
-        decl.kind, decl.cls, decl.args = kind, cls, args
+        decl.role, decl.cls, decl.args = role, cls, args
         return decl
 
     def stage_label(self, index: int) -> str:

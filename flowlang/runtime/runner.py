@@ -113,11 +113,11 @@ class Runner:
         ctx = engine.ctx
         self.inbox: asyncio.Queue = asyncio.Queue(ctx.queue_size)
         self.labels = [decl.stage_label(i) for i in range(len(decl.stages))]
-        kinds = [s.kind for s in decl.stages]
+        roles = [s.role for s in decl.stages]
         self.metrics = PipelineMetrics(
             decl.name,
             self.labels,
-            kinds,
+            roles,
             [(s.first, s.last) for s in decl.segments],
             [(s.label, s.line) for s in decl.stages],
         )

@@ -48,13 +48,13 @@ _MODULES = (
 CATALOGUE: tuple[StageSpec, ...] = tuple(m.SPEC for m in _MODULES)
 
 
-def find(kind: str, name: str) -> StageSpec | None:
-    """The stage of this kind and name, or None."""
+def find(role: str, name: str) -> StageSpec | None:
+    """The stage of this role and name, or None."""
     for spec in CATALOGUE:
-        if spec.kind == kind and spec.name == name:
+        if spec.role == role and spec.name == name:
             return spec
     return None
 
 
-def names(kind: str) -> list[str]:
-    return sorted(spec.name for spec in CATALOGUE if spec.kind == kind)
+def names(role: str) -> list[str]:
+    return sorted(spec.name for spec in CATALOGUE if spec.role == role)

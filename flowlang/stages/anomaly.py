@@ -60,7 +60,7 @@ def _output(ctx: RuleContext):
 
 SPEC = StageSpec(
     name="anomaly",
-    kind="processor",
+    role="processor",
     doc=(
         "Flags values far from what came before, per key (`by`). Each value is "
         "scored against the values before it, then joins them. `zscore`: the signed "
@@ -297,12 +297,12 @@ class Anomaly(Processor):
             rec["anomaly"] = False
             rec["anomaly_score"] = None
             return rec
-        kind = type(x)
-        if kind is float:
+        typ = type(x)
+        if typ is float:
             if x - x != 0.0:
                 raise RecordError("type", f"`{self._label}` is {x!r}, not a finite number")
-        elif kind is not int:
-            raise RecordError("type", f"`{self._label}` is a {kind.__name__}, not a number")
+        elif typ is not int:
+            raise RecordError("type", f"`{self._label}` is a {typ.__name__}, not a number")
         x = float(x)
         key = tuple(freeze_value(self._get(rec, p)) for p in self._by) if self._by else None
         states = self._states

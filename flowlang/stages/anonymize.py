@@ -28,7 +28,7 @@ def _output(ctx: RuleContext):
 
 SPEC = StageSpec(
     name="anonymize",
-    kind="processor",
+    role="processor",
     doc=(
         "Replaces a personal value. `hash`: hex HMAC-SHA256 keyed with `key` (same "
         "value and key give the same token, so joins and counts still work; "
@@ -233,11 +233,11 @@ class Anonymize:
         from ..runtime.base import RecordError
 
         self._set_path(rec, self.path, REDACTED)
-        kind = "a record" if isinstance(value, dict) else f"a {type(value).__name__} value"
+        what = "a record" if isinstance(value, dict) else f"a {type(value).__name__} value"
         where = ".".join(self.path)
         raise RecordError(
             "type",
-            f"anonymize: `{where}` is {kind}, not text; it was redacted",
+            f"anonymize: `{where}` is {what}, not text; it was redacted",
         )
 
 

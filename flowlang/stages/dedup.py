@@ -20,7 +20,7 @@ def _output(ctx: RuleContext):
 
 SPEC = StageSpec(
     name="dedup",
-    kind="processor",
+    role="processor",
     doc=(
         "Drops a record when another with the same values of `fields` passed "
         "within the last `within` (processing time: when the stage saw it). A "

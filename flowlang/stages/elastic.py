@@ -120,7 +120,7 @@ def _check(ctx: RuleContext) -> None:
 
 SPEC = StageSpec(
     name="elastic",
-    kind="sink",
+    role="sink",
     doc=(
         "Indexes records into Elasticsearch with the official async client's bulk "
         "helpers. Batches by count and bytes; retries 429 and 5xx with backoff; "

@@ -8,7 +8,7 @@ from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="file",
-    kind="sink",
+    role="sink",
     doc=(
         "Appends records to a file as JSON lines (time as ISO 8601 UTC). Each "
         "batch is written before its records count as accepted; a batch that "

@@ -8,7 +8,7 @@ from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="file",
-    kind="source",
+    role="source",
     doc=(
         "Reads records from files. `path` may be a glob (files are read in sorted "
         "order). `format=auto` reads a line as a JSON object when it is one, else "

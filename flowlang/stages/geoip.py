@@ -25,7 +25,7 @@ def _output(ctx: RuleContext):
 
 SPEC = StageSpec(
     name="geoip",
-    kind="processor",
+    role="processor",
     doc=(
         "Looks up the address in `field` (IPv4 or IPv6, as `ip` or text) in a "
         "MaxMind DB and adds `into: {country_iso, country, city, lat, lon}?` (names "

@@ -47,7 +47,7 @@ def _check(ctx: RuleContext):
 
 SPEC = StageSpec(
     name="influx",
-    kind="sink",
+    role="sink",
     doc=(
         "Writes points to InfluxDB (v2 write API, line protocol) with "
         "`influxdb-client`. `tags` must be scalars; `fields` numbers, bool or str "

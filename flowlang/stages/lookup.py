@@ -61,7 +61,7 @@ TABLE_SHAPES = (
 
 SPEC = StageSpec(
     name="lookup",
-    kind="processor",
+    role="processor",
     doc=(
         "Adds `into`: the row of `table` whose `column` equals the record's `key`, "
         "or null when there is none (counted as `missing`). The table is a CSV file "

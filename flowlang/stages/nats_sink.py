@@ -18,7 +18,7 @@ from .spec import EnvRef, Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="nats",
-    kind="sink",
+    role="sink",
     doc=(
         "Publishes each record as one JSON message to a JetStream subject and "
         "waits for the stream's acknowledgement before the batch counts as "

@@ -30,7 +30,7 @@ def _output(ctx: RuleContext) -> Type:
 
 SPEC = StageSpec(
     name="nats",
-    kind="source",
+    role="source",
     doc=(
         "Consumes a NATS JetStream stream with a durable pull consumer; processes "
         "sharing `durable` share the work. A message is acknowledged only after "

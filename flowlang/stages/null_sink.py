@@ -6,7 +6,7 @@ from .spec import Example, StageSpec
 
 SPEC = StageSpec(
     name="null",
-    kind="sink",
+    role="sink",
     doc="Accepts every record and discards it (benchmarks, dry runs).",
     params=(),
     output=lambda ctx: None,

@@ -165,7 +165,7 @@ def _check_kv(ctx: RuleContext, args: dict) -> None:
 
 SPEC = StageSpec(
     name="parse",
-    kind="processor",
+    role="processor",
     doc=(
         "Parses the text in `field` and merges the fields it finds into the record "
         "(they replace fields of the same name). Formats: `json(max_depth=N)` (one "
@@ -623,8 +623,8 @@ class Parse:
         except ValueError as exc:
             self._fail(f"invalid JSON: {exc}", text)
         if not isinstance(value, dict):
-            kind = "null" if value is None else type(value).__name__
-            self._fail(f"expected a JSON object, got {kind}", text)
+            got = "null" if value is None else type(value).__name__
+            self._fail(f"expected a JSON object, got {got}", text)
         deepest = self._max_depth
         if text.count("[") + text.count("{") > deepest and self._too_deep(value):
             self._fail(f"the value is nested deeper than {deepest} levels", text)

@@ -1,4 +1,4 @@
-"""How a stage declares itself, once: name, kind, parameters, output-type rule,
+"""How a stage declares itself, once: name, role, parameters, output-type rule,
 docs, examples, and the runtime class generated code instantiates.
 
 Every stage module under `flowlang.stages` defines `SPEC = StageSpec(...)` and
@@ -114,13 +114,13 @@ class Example:
     output: tuple[dict, ...] | None = None
 
 
-StageKind = Literal["source", "processor", "sink"]
+StageRole = Literal["source", "processor", "sink"]
 
 
 @dataclass(frozen=True)
 class StageSpec:
     name: str
-    kind: StageKind
+    role: StageRole
     doc: str
     params: tuple[Param, ...]
     # input record type and bound args -> output record type (sinks: None)

@@ -7,7 +7,7 @@ from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="stdin",
-    kind="source",
+    role="source",
     doc="Reads records from standard input, decoded as by `file` (`format`, `schema`).",
     params=(
         Param(

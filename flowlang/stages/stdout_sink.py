@@ -6,7 +6,7 @@ from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
     name="stdout",
-    kind="sink",
+    role="sink",
     doc="Writes records to standard output: JSON lines, or `pretty` for people.",
     params=(
         Param(

@@ -33,7 +33,7 @@ def _output(ctx: RuleContext):
 
 SPEC = StageSpec(
     name="user_agent",
-    kind="processor",
+    role="processor",
     doc=(
         "Reads the browser, operating system and device from the user-agent "
         "string in `field` and adds `into: {browser: {family, version}, os: "

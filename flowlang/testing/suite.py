@@ -294,8 +294,8 @@ def check_expect(
     program, index: int, position: int, expect: ir.ExpectPlan, result: RunResult
 ) -> str | None:
     """Why `expect` does not hold for `result`, or None when it does."""
-    kind = expect.kind
-    if kind == "counts":
+    form = expect.form
+    if form == "counts":
         counts = {
             key: result.count(name, part) for key, (name, part) in program.count_keys().items()
         }
@@ -306,21 +306,21 @@ def check_expect(
         return f"expected {_short(expect)}, but {shown}"
     records = (result.errors if expect.errors else result.outputs)[expect.pipeline]
     what = f"`{expect.pipeline}{'.errors' if expect.errors else ''}`"
-    if kind == "every":
+    if form == "every":
         pred = program.check(index, "e", position)
         for rec in records:
             if not pred(rec):
                 return f"a record of {what} does not satisfy it:\n  {_show(rec)}"
         return None
-    if kind in ("contains", "lacks"):
+    if form in ("contains", "lacks"):
         wanted = expect.records[0]
         found = next((r for r in records if _matches(r, wanted)), None)
-        if kind == "contains" and found is None:
+        if form == "contains" and found is None:
             return f"no record of {what} matches {record_literal(wanted)}" + _listing(records)
-        if kind == "lacks" and found is not None:
+        if form == "lacks" and found is not None:
             return f"{what} has a record matching {record_literal(wanted)}:\n  {_show(found)}"
         return None
-    if kind == "equals":
+    if form == "equals":
         got, want = _multiset(records), _multiset(expect.records)
         if got == want:
             return None
@@ -343,9 +343,9 @@ def check_expect(
         if coerced is None or (cond is not None and not cond(coerced)):
             continue
         present = _key(coerced, expect.key) in keys
-        if kind == "reaches" and not present:
+        if form == "reaches" and not present:
             return f"a given record of `{expect.given}` did not reach `{expect.pipeline}`:\n  {_show(rec)}"
-        if kind == "absent" and present:
+        if form == "absent" and present:
             return (
                 f"a given record of `{expect.given}` reached `{expect.pipeline}`:\n  {_show(rec)}"
             )

@@ -24,7 +24,7 @@ def test_the_table_prints_brackets_literally():
         "dropped": 0,
         "errors": 0,
         "counters": {},
-        "kind": "processor",
+        "role": "processor",
     }
     snap = {
         "in": 3,

@@ -25,7 +25,7 @@ def _runtime_parameters(spec) -> dict[str, inspect.Parameter]:
     return params
 
 
-@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: f"{s.kind} {s.name}")
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: f"{s.role} {s.name}")
 def test_runtime_defaults_are_the_declared_ones(spec):
     runtime = _runtime_parameters(spec)
     passed = set()

@@ -38,7 +38,7 @@ def regenerate() -> list[Path]:
 def all_examples():
     for spec in CATALOGUE:
         for i, example in enumerate(spec.examples):
-            yield pytest.param(spec.kind, example, id=f"{spec.name}:{i}")
+            yield pytest.param(spec.role, example, id=f"{spec.name}:{i}")
     for i, example in enumerate(summarize.EXAMPLES):
         yield pytest.param("processor", example, id=f"summarize:{i}")
 
@@ -47,8 +47,8 @@ EXAMPLES = list(all_examples())
 WITH_RECORDS = [p for p in EXAMPLES if p.values[1].input is not None]
 
 
-def program_of(kind: str, code: str, schema: str = "", source_args: str = "") -> str:
-    if kind != "processor":
+def program_of(role: str, code: str, schema: str = "", source_args: str = "") -> str:
+    if role != "processor":
         return code
     return (
         f'{schema}\nsource file("input.jsonl", format=json{source_args})\n'
@@ -90,9 +90,9 @@ def test_rendering_is_deterministic():
     assert stagedocs.render() == stagedocs.render()
 
 
-@pytest.mark.parametrize(("kind", "example"), EXAMPLES)
-def test_example_checks_clean(kind, example):
-    text = program_of(kind, example.code)
+@pytest.mark.parametrize(("role", "example"), EXAMPLES)
+def test_example_checks_clean(role, example):
+    text = program_of(role, example.code)
     src = SourceFile("example.flow", text)
     program, diags = parse(src)
     assert program is not None, render_all(diags, src)
@@ -126,19 +126,19 @@ def input_schema(records) -> str:
         for key, value in rec.items():
             names.setdefault(key, set()).add(_type_name(value))
     fields = []
-    for key, kinds in names.items():
-        nullable = None in kinds or any(key not in r for r in records)
-        kinds.discard(None)
-        typ = "float" if kinds == {"int", "float"} else kinds.pop() if len(kinds) == 1 else "any"
+    for key, types in names.items():
+        nullable = None in types or any(key not in r for r in records)
+        types.discard(None)
+        typ = "float" if types == {"int", "float"} else types.pop() if len(types) == 1 else "any"
         label = key if is_identifier(key) else f"`{key}`"
         fields.append(f"{label}: {typ}{'?' if nullable and typ != 'any' else ''}")
     return "schema ExampleInput { " + ", ".join(fields) + " }"
 
 
-@pytest.mark.parametrize(("kind", "example"), WITH_RECORDS)
-def test_example_output_through_a_compiled_pipeline(tmp_path, kind, example):
+@pytest.mark.parametrize(("role", "example"), WITH_RECORDS)
+def test_example_output_through_a_compiled_pipeline(tmp_path, role, example):
     schema = input_schema(example.input)
-    text = program_of(kind, example.code, schema, ", schema=ExampleInput" if schema else "")
+    text = program_of(role, example.code, schema, ", schema=ExampleInput" if schema else "")
     result = run_flow(text, tmp_path, records=example.input)
     assert result.exit_code == 0, result.stderr
     assert result.errors == []
