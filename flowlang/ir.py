@@ -101,12 +101,23 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """The argument of a CHOICE parameter: the option and its own arguments
+    (bound like a call's, in the option's parameter order)."""
+
+    option: str
+    args: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class CallStep:
     """A catalogue stage: source, processor or sink.
 
-    `args` are (name, value) pairs in the spec's parameter order, defaults
-    filled in: constants, field paths (tuples), schema descriptors, option
-    names with `<param>_args` dicts, and `stages.spec.EnvRef` for env()."""
+    `args` are the bound arguments, (name, value) pairs in the spec's
+    parameter order with defaults filled in: constants, field paths (tuples),
+    schemas (`types.RecordT`), `Choice` for an option, and
+    `stages.spec.EnvRef` for env(). How they are passed to the runtime
+    class is the generator's business (`codegen.calls`)."""
 
     info: StepInfo
     role: str  # "source" | "processor" | "sink"

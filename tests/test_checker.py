@@ -6,6 +6,7 @@ import pytest
 
 from flowlang import ast, codes, ir
 from flowlang.checker import check, check_source, pipeline_name_for_file
+from flowlang.codegen.calls import runtime_args
 from flowlang.source import NO_SPAN, SourceFile
 from flowlang.stages.spec import EnvRef
 from flowlang.types import (
@@ -88,13 +89,13 @@ def test_seed_plan_binds_arguments_with_defaults():
     assert p.name == "access_log" and plan.file == "access-log.flow"
     assert isinstance(p.head, ir.CallStep) and p.head.role == "source"
     head = dict(p.head.args)
-    assert head["path"] == "x.log" and head["format"] == "auto" and head["format_args"] == {}
+    assert head["path"] == "x.log" and head["format"] == ir.Choice("auto")
     assert head["schema"] is None and head["follow"] is False
     geoip, anonymize, elastic = p.steps
     assert dict(geoip.args) == {"field": ("ip",), "into": "geo", "db": None}
     assert [k for k, _ in geoip.args] == ["field", "into", "db"]
     anon = dict(anonymize.args)
-    assert anon["field"] == ("email",) and anon["method"] == "hash" and "method_args" not in anon
+    assert anon["field"] == ("email",) and anon["method"] == ir.Choice("hash")
     assert isinstance(anon["key"], EnvRef) and anon["key"].name == "FLOW_ANON_KEY"
     sink = dict(elastic.args)
     assert elastic.role == "sink" and sink["index"] == "idx"
@@ -223,11 +224,12 @@ def test_schema_types_resolve_nested_schemas_in_any_order():
     assert out.name == "Outer"
 
 
-def test_schema_argument_is_lowered_to_a_descriptor():
+def test_schema_argument_is_its_type_in_the_plan_and_a_descriptor_at_run_time():
     text = "schema S { a: int, b: str? }\nsource stdin(format=json, schema=S) | sink stdout"
     p = plan_of(text).pipelines[0]
     schema = RecordT((("a", INT), ("b", Nullable(STR))))
-    assert dict(p.head.args)["schema"] == to_descriptor(schema)
+    assert dict(p.head.args)["schema"] == schema
+    assert dict(runtime_args(p.head))["schema"] == to_descriptor(schema)
     assert p.head.output_type == schema
 
 
@@ -243,28 +245,34 @@ def test_value_arguments_are_converted():
         '| sink file(env("OUT"))'
     )
     p = plan_of(text).pipelines[0]
-    assert dict(p.head.args)["format_args"] == {"header": True, "delimiter": ";"}
+    assert dict(p.head.args)["format"] == ir.Choice("csv", (("header", True), ("delimiter", ";")))
     dedup, anomaly, parse, sink = p.steps
     assert dict(dedup.args)["fields"] == (("user",), ("geo", "city"))
     assert dict(dedup.args)["within"] == 60_000 and dedup.may_drop
     args = dict(anomaly.args)
     assert args["threshold"] == 4.0 and isinstance(args["threshold"], float)
-    assert args["method"] == "ewma" and args["method_args"] == {"alpha": 0.5}
+    assert args["method"] == ir.Choice("ewma", (("alpha", 0.5),))
     assert args["window"] == 5 and args["by"] == (("host",),)
     parsed = dict(parse.args)
-    assert parsed["format_args"] == {"columns": ("a", "b"), "delimiter": ","}
+    assert parsed["format"] == ir.Choice("csv", (("columns", ("a", "b")), ("delimiter", ",")))
     assert parsed["field"] == ("line",)
     assert dict(sink.args)["path"] == EnvRef("OUT", None)
 
 
 def test_choice_args_follow_choices_whose_options_take_arguments():
+    # at run time, `<param>_args` follows a choice only when some option takes arguments
     p = plan_of('source file("x") | parse(combined) | sink stdout(format=pretty)').pipelines[0]
     parse, sink = p.steps
-    assert [k for k, _ in parse.args] == ["format", "format_args", "field", "schema"]
-    assert dict(parse.args)["format_args"] == {}
-    assert dict(sink.args) == {"format": "pretty"}
-    head = [k for k, _ in p.head.args]
+    assert [k for k, _ in parse.args] == ["format", "field", "schema"]
+    args = runtime_args(parse)
+    assert [k for k, _ in args] == ["format", "format_args", "field", "schema"]
+    assert dict(args)["format"] == "combined"
+    assert dict(args)["format_args"] == {}  # combined takes no arguments; csv, kv, … do
+    assert runtime_args(sink) == (("format", "pretty"),)
+    head = [k for k, _ in runtime_args(p.head)]
     assert head == ["path", "format", "format_args", "schema", "follow", "start"]
+    csv = plan_of('source file("x", format=csv(delimiter=";")) | sink stdout').pipelines[0]
+    assert dict(runtime_args(csv.head))["format_args"] == {"header": True, "delimiter": ";"}
 
 
 def test_parse_combined_types_its_fields():

@@ -40,7 +40,7 @@ def test_plan_shows_types_and_bound_arguments(tmp_path):
     assert text.startswith("Plan file='hits.flow'\n")
     assert re.search(r"CallStep role='source' name='file' .*output_type=Hit", text)
     # defaults filled in by the binder
-    assert "follow: False" in text and "start: 'beginning'" in text
+    assert "follow: False" in text and "start: Choice option='beginning'" in text
     assert "Binary op='>=' type=bool" in text
     assert "FieldRef path=('status',) type=int" in text
     assert "Literal value=500 type=int" in text

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import ast, codes
+from .. import ast, codes, ir
 from ..source import Span
 from ..stages import CATALOGUE, find, names
 from ..stages.spec import EnvRef, Param, ParamKind, RuleContext, StageSpec
@@ -26,7 +26,6 @@ from ..types import (
     Type,
     field_type,
     strip_null,
-    to_descriptor,
 )
 from .arguments import count as _count
 from .arguments import match_arguments
@@ -104,24 +103,17 @@ class StageRuleContext(RuleContext):
         return ANY if found is None else found
 
 
-def lower_args(spec_params: tuple[Param, ...], values: dict[str, Any]) -> tuple:
-    """Bound values as ir.CallStep args: parameter order, each CHOICE followed
-    by its `<name>_args` when any option takes arguments, schemas as type descriptors."""
+def plan_args(spec_params: tuple[Param, ...], values: dict[str, Any]) -> tuple:
+    """Bound values as ir.CallStep args: parameter order, each CHOICE as an
+    `ir.Choice` of its option and that option's own arguments."""
     out = []
     for param in spec_params:
-        out.append((param.name, _lower(values[param.name])))
-        if param.kind is ParamKind.CHOICE and any(param.options.values()):
-            # only choices with an option that takes arguments pass `<name>_args`
-            key = param.name + "_args"
-            option = param.options.get(values[param.name], ())
-            out.append((key, dict(lower_args(option, values[key]))))
+        value = values[param.name]
+        if param.kind is ParamKind.CHOICE:
+            option = param.options.get(value, ())
+            value = ir.Choice(value, plan_args(option, values[param.name + "_args"]))
+        out.append((param.name, value))
     return tuple(out)
-
-
-def _lower(value: Any) -> Any:
-    if isinstance(value, RecordT):
-        return to_descriptor(value)
-    return value
 
 
 class CallChecker:

@@ -12,7 +12,7 @@ from ..stages import find
 from ..stages.spec import StageSpec
 from ..syntax import path_label
 from ..types import OPEN_RECORD, RecordT, Type
-from .calls import CallChecker, lower_args
+from .calls import CallChecker, plan_args
 from .exprs import ExprChecker, const_bool, is_condition
 from .reads import declared, unproven_reads
 from .records import as_record, keep_paths, lookup, remove_path, rename_path, set_path
@@ -107,7 +107,7 @@ class ChainChecker:
         bound, out = self.calls.check_stage(spec, call, record)
         if not bound.ok:
             return _call(spec, (), info, record, out)
-        return _call(spec, lower_args(spec.params, bound.values), info, record, out)
+        return _call(spec, plan_args(spec.params, bound.values), info, record, out)
 
     # ------------------------------------------------------------ stages
 

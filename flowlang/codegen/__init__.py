@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from .. import __version__, ir
 from ..names import python_identifier
+from .calls import runtime_args
 from .exprs import ExprCompiler, Hoister, step_lines, watch_lines
 from .literals import comment_text, pyrepr
 
@@ -122,7 +123,7 @@ class _Generator:
     def _call(self, method: str, step: ir.CallStep, extra: str = "") -> str:
         alias = self._alias(step.module)
         runtime = python_identifier(step.runtime)
-        args = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in step.args)
+        args = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in runtime_args(step))
         return f"{method}({step.info.index}, {alias}.{runtime}{args}{extra})"
 
     def _pipeline(self, p: ir.PipelinePlan, var: str) -> _Pipeline:
