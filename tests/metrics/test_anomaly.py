@@ -189,15 +189,27 @@ def test_a_steady_series_flags_nothing(series, detector):
     assert not any(flag for flag, _ in scores(proc, values))
 
 
+def spike_gap(detector: dict) -> int:
+    """How far apart spikes must be for each to have left the statistics
+    before the next comes: a z-score window forgets at once; an EWMA keeps
+    (1 - alpha)^n of a spike, so a 1000x spike needs about 12/alpha values
+    to weigh less than a 30x one's threshold."""
+    if detector["method"] == "zscore":
+        return detector["window"] + 200
+    return math.ceil(12 / detector["method_args"]["alpha"])
+
+
 @settings(max_examples=100, deadline=None)
-@given(series=steady_series(length=1400), detector=detectors, data=st.data())
+@given(series=steady_series(length=2000), detector=detectors, data=st.data())
 def test_injected_spikes_are_flagged_and_nothing_else(series, detector, data):
     values, level, scale = series
-    # one to three spikes after the warm-up, 400 values apart, so that each
-    # has left the statistics before the next one comes
+    # one to three spikes after the warm-up, far enough apart (spike_gap)
     count = data.draw(st.integers(1, 3))
+    gap = spike_gap(detector)
+    assert detector["warmup"] + 100 + (gap + 150) * 2 + 150 < len(values)
     positions = [
-        detector["warmup"] + 100 + 400 * j + data.draw(st.integers(0, 150)) for j in range(count)
+        detector["warmup"] + 100 + (gap + 150) * j + data.draw(st.integers(0, 150))
+        for j in range(count)
     ]
     for p in positions:
         sign = data.draw(st.sampled_from([-1, 1]))
