@@ -2,8 +2,8 @@
 
 Every stage's doc, parameters (kinds, types, defaults), output type, and
 examples come from its declaration in `flowlang/stages/`, so the reference
-cannot drift from the code; `summarize` and the builtin functions come from
-their own declarations. `python -m flowlang.stagedocs` rewrites the file;
+cannot drift from the code (`summarize`, written in its own syntax, declares
+its clauses the same way); the builtin functions come from `builtins.py`. `python -m flowlang.stagedocs` rewrites the file;
 `--check` only reports whether it is up to date.
 """
 
@@ -22,6 +22,10 @@ from .types import DURATION, OPEN_RECORD, ListT, Prim, Type
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "stages.md"
 
 _ROLE_WORDS = {"source": "Sources", "processor": "Processors", "sink": "Sinks"}
+# the section each role is listed in: a window stage is a processor to its readers
+_SECTION = {"source": "source", "processor": "processor", "window": "processor", "sink": "sink"}
+# roles whose examples are a stage in a chain (`| code`), not a whole program
+_CHAINED = ("processor", "window")
 
 INTRO = """\
 # Stage reference
@@ -261,7 +265,7 @@ def example_lines(spec_role: str, example: Example) -> list[str]:
     lines = []
     if example.doc:
         lines += [example.doc, ""]
-    if spec_role == "processor":
+    if spec_role in _CHAINED:
         lines += ["```", f"| {example.code}", "```"]
     else:
         lines += ["```flow", example.code, "```"]
@@ -278,16 +282,22 @@ def example_lines(spec_role: str, example: Example) -> list[str]:
 
 
 def stage_section(spec: StageSpec) -> list[str]:
-    lines = [f"### `{spec.name}`", "", f"`{STAGE_FORMS[spec.role].format(signature(spec))}`", ""]
+    written = spec.form or STAGE_FORMS[spec.role].format(signature(spec))
+    lines = [f"### `{spec.name}`", "", f"`{written}`", ""]
     lines += [spec.doc, ""]
+    if spec.reference is not None:
+        lines += spec.reference() + [""]
     if spec.may_drop:
         lines += ["This stage may drop records (counted as dropped).", ""]
-    if spec.params:
+    clauses = [p for p in spec.params if p.kind is ParamKind.SYNTAX]
+    if clauses:
+        lines += ["Clauses:", ""] + [f"- {p.doc}" for p in clauses] + [""]
+    elif spec.params:
         lines += param_table(spec) + [""]
         options = _option_docs(spec)
         if options:
             lines += ["Option arguments:", ""] + options + [""]
-    output = output_lines(spec)
+    output = output_lines(spec) if spec.output is not None else []
     if output:
         heading = "Output:" if spec.role == "source" else "Output, for an input record `{..}`:"
         lines += [heading, ""] + output + [""]
@@ -295,31 +305,6 @@ def stage_section(spec: StageSpec) -> list[str]:
         lines += ["Examples:", ""]
         for example in spec.examples:
             lines += example_lines(spec.role, example)
-    return lines
-
-
-def summarize_section() -> list[str]:
-    """`summarize` is syntax; its docs and examples live in its runtime module."""
-    try:
-        from .stages import summarize
-    except ImportError:
-        return []
-    from .builtins import AGGREGATES
-
-    lines = [
-        "### `summarize`",
-        "",
-        "`| summarize name = agg(field), … [by key, …] every DURATION [on FIELD] "
-        "[allowed_lateness = DURATION]`",
-        "",
-    ]
-    lines += [summarize.DOC, "", "| aggregate | result |", "|---|---|"]
-    for agg in AGGREGATES.values():
-        call = f"{agg.name}()" if not agg.takes_field else f"{agg.name}(field)"
-        lines.append(f"| `{call}` | {_cell(agg.doc)} |")
-    lines += ["", "Examples:", ""]
-    for example in summarize.EXAMPLES:
-        lines += example_lines("processor", example)
     return lines
 
 
@@ -352,9 +337,7 @@ def render() -> str:
     lines.append("Contents:")
     lines.append("")
     for role, title in _ROLE_WORDS.items():
-        names = [s.name for s in CATALOGUE if s.role == role]
-        if role == "processor":
-            names.append("summarize")
+        names = [s.name for s in CATALOGUE if _SECTION[s.role] == role]
         links = ", ".join(f"[`{n}`](#{n})" if role == "processor" else f"`{n}`" for n in names)
         lines.append(f"- {title}: {links}")
     lines.append("- [Builtin functions](#builtin-functions)")
@@ -362,10 +345,8 @@ def render() -> str:
     for role, title in _ROLE_WORDS.items():
         lines += [f"## {title}", ""]
         for spec in CATALOGUE:
-            if spec.role == role:
+            if _SECTION[spec.role] == role:
                 lines += stage_section(spec)
-        if role == "processor":
-            lines += summarize_section()
     lines += functions_section()
     text = "\n".join(lines)
     while "\n\n\n" in text:

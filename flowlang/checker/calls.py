@@ -133,7 +133,7 @@ class CallChecker:
             return spec
         span = pick_span(call.name_span, call.span)
         dots = "(…)" if call.args else ""
-        others = [s for s in CATALOGUE if s.name == call.name]
+        others = [s for s in CATALOGUE if s.name == call.name and s.role in STAGE_FORMS]
         if others:
             other = next((s for s in others if s.role == "sink"), others[0])
             what = " and a ".join(k for k in STAGE_FORMS if any(s.role == k for s in others))
@@ -150,8 +150,7 @@ class CallChecker:
         if hint is None:
             near = closest(call.name, [s.name for s in CATALOGUE])
             if near is not None:
-                near_role = next(s.role for s in CATALOGUE if s.name == near)
-                hint = f"did you mean `{STAGE_FORMS[near_role].format(near + dots)}`?"
+                hint = f"did you mean `{_written(near, dots)}`?"
         if hint is None:
             hint = f"the {role}s are {one_of(names(role))}"
         self.rep.error(codes.UNKNOWN_STAGE, f"unknown {role} `{call.name}`", span, hint=hint)
@@ -490,6 +489,15 @@ def _signature(owner: Owner, params: tuple[Param, ...], more: bool = False) -> s
     """`geoip(field=…, into=…)` for the stage or option `owner`."""
     shown = [p.name if p.required else f"{p.name}=…" for p in params]
     return f"{owner.name}({', '.join(shown + (['…'] if more else []))})"
+
+
+def _written(name: str, dots: str) -> str:
+    """How the catalogue stage `name` stands in a chain (`| summarize …` for
+    a stage written in its own syntax)."""
+    spec = next(s for s in CATALOGUE if s.name == name)
+    if spec.role not in STAGE_FORMS:
+        return f"| {name} …"
+    return STAGE_FORMS[spec.role].format(name + dots)
 
 
 def _wrong_role_hint(position: str, actual: str, written: str) -> str:

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from .. import __version__, ir
 from ..names import python_identifier
-from .calls import runtime_args
+from .calls import runtime_args, window_call
 from .exprs import ExprCompiler, Hoister, step_lines, watch_lines
 from .literals import comment_text, pyrepr
 
@@ -120,11 +120,16 @@ class _Generator:
             self.imports.append(_Import(python_identifier(short), alias))
         return self._aliases[module]
 
-    def _call(self, method: str, step: ir.CallStep, extra: str = "") -> str:
-        alias = self._alias(step.module)
-        runtime = python_identifier(step.runtime)
-        args = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in runtime_args(step))
-        return f"{method}({step.info.index}, {alias}.{runtime}{args}{extra})"
+    def _call(self, method: str, step: ir.CallStep) -> str:
+        return self._construct(method, step.info, step.module, step.runtime, runtime_args(step))
+
+    def _construct(
+        self, method: str, info: ir.StepInfo, module: str, runtime: str, args: tuple
+    ) -> str:
+        """`method(index, <runtime class>, keyword=value, …)`."""
+        alias = self._alias(module)
+        written = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in args)
+        return f"{method}({info.index}, {alias}.{python_identifier(runtime)}{written})"
 
     def _pipeline(self, p: ir.PipelinePlan, var: str) -> _Pipeline:
         infos = [p.head.info] + [s.info for s in p.steps]
@@ -176,14 +181,8 @@ class _Generator:
 
     def _window(self, var: str, step: ir.SummarizeStep) -> str:
         self._slots(step)
-        self._alias("flowlang.stages.summarize")
-        aggregates = tuple((a.name, a.function, a.path) for a in step.aggregates)
-        return (
-            f"{var}.window({step.info.index}, _st_summarize.Summarize, "
-            f"aggregates={pyrepr(aggregates)}, keys={pyrepr(step.keys)}, "
-            f"every={step.every_ms!r}, on={pyrepr(step.on)}, "
-            f"allowed_lateness={step.allowed_lateness_ms!r})"
-        )
+        spec, args = window_call(step)
+        return self._construct(f"{var}.window", step.info, spec.module, spec.runtime, args)
 
     def _flush_segment(self, p, var, run, calls) -> None:
         if not run:

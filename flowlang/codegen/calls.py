@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import ir
 from ..stages import find
-from ..stages.spec import Param, ParamKind
+from ..stages.spec import Param, ParamKind, StageSpec
 from ..types import RecordT, to_descriptor
 
 
@@ -22,6 +22,21 @@ def runtime_args(step: ir.CallStep) -> tuple[tuple[str, Any], ...]:
     spec = find(step.role, step.name)
     assert spec is not None, step.name
     return _lower(spec.params, step.args)
+
+
+def window_call(step: ir.SummarizeStep) -> tuple[StageSpec, tuple[tuple[str, Any], ...]]:
+    """The declaration of `summarize` and the keyword arguments of its runtime
+    class: its clauses by their declared names."""
+    spec = find("window", "summarize")
+    assert spec is not None
+    clauses = {
+        "aggregates": tuple((a.name, a.function, a.path) for a in step.aggregates),
+        "keys": step.keys,
+        "every": step.every_ms,
+        "on": step.on,
+        "allowed_lateness": step.allowed_lateness_ms,
+    }
+    return spec, tuple((p.name, clauses[p.name]) for p in spec.params)
 
 
 def _lower(params: tuple[Param, ...], args: tuple[tuple[str, Any], ...]) -> tuple:

@@ -22,6 +22,7 @@ from . import (
     parse,
     stdin_source,
     stdout_sink,
+    summarize,
     user_agent,
 )
 from .spec import StageSpec
@@ -37,6 +38,7 @@ _MODULES = (
     lookup,
     dedup,
     anomaly,
+    summarize,
     elastic,
     influx,
     file_sink,

@@ -27,6 +27,9 @@ class ParamKind(Enum):
     SCHEMA = "schema"
     VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
     EXPR = "expr"  # an expression evaluated for each record (builtin functions) -> ir.TExpr
+    # a clause of a stage written in its own syntax (summarize's `by`, `every`, …), not a
+    # call argument: the checker reads it from the syntax tree, the spec documents it
+    SYNTAX = "syntax"
 
 
 REQUIRED: Any = object()  # default marker: the argument must be given
@@ -114,7 +117,9 @@ class Example:
     output: tuple[dict, ...] | None = None
 
 
-StageRole = Literal["source", "processor", "sink"]
+# "window": a processor that absorbs records and emits others when a window closes
+# (summarize); it is written in its own syntax, not called
+StageRole = Literal["source", "processor", "window", "sink"]
 
 
 @dataclass(frozen=True)
@@ -123,12 +128,16 @@ class StageSpec:
     role: StageRole
     doc: str
     params: tuple[Param, ...]
-    # input record type and bound args -> output record type (sinks: None)
-    output: Callable[[RuleContext], Type | None]
+    # input record type and bound args -> output record type (sinks: None); None for a
+    # stage written in its own syntax, which the checker types (checker/summarize.py)
+    output: Callable[[RuleContext], Type | None] | None
     runtime: str  # name of the runtime class in the stage's module
     module: str  # the stage's module, e.g. "flowlang.stages.geoip"
     examples: tuple[Example, ...] = ()
     may_drop: bool = False  # a processor that may return None (dedup)
+    form: str | None = None  # how a stage written in its own syntax is written
+    # more reference text after the doc, as Markdown lines (summarize: its aggregates)
+    reference: Callable[[], list[str]] | None = None
 
     def param(self, name: str) -> Param | None:
         for p in self.params:

@@ -1,10 +1,10 @@
 """`summarize agg, … [by key, …] every DURATION [on FIELD] [allowed_lateness = DURATION]`.
 
 Tumbling windows: one output record per window and group of keys. `summarize`
-is syntax rather than a catalogue call (the checker types it and the code
-generator calls `pipeline.window(i, Summarize, aggregates=…, keys=…,
-every=…, on=…, allowed_lateness=…)`), so this module declares no SPEC; it
-holds the stage's docs, examples and the runtime `Summarize`.
+is written in its own syntax rather than called, so its SPEC declares the
+clauses as `ParamKind.SYNTAX` parameters: the checker types them
+(`checker/summarize.py`) and the code generator passes them to `Summarize`
+by the declared names, like any stage's arguments.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from ..runtime.base import Record, RecordError, StageContext, WindowProcessor
 from ..runtime.ops import get_path
 from ..runtime.sketch import DistinctSketch, QuantileSketch, nearest_rank
 from ..syntax import duration_text, time_text
-from .spec import Example
+from ..types import DURATION
+from .spec import Example, Param, ParamKind, StageSpec
 
 DOC = (
     "Turns records into time series: one record per window and group, "
@@ -110,6 +111,55 @@ EXAMPLES = (
         doc="Distinct users and traffic per country in five-minute windows, "
         "accepting records up to 30 seconds out of order.",
     ),
+)
+
+
+def _aggregate_table() -> list[str]:
+    from ..builtins import AGGREGATES
+
+    lines = ["| aggregate | result |", "|---|---|"]
+    for agg in AGGREGATES.values():
+        call = f"{agg.name}(field)" if agg.takes_field else f"{agg.name}()"
+        lines.append(f"| `{call}` | {agg.doc.replace('|', chr(92) + '|')} |")
+    return lines
+
+
+SPEC = StageSpec(
+    name="summarize",
+    role="window",
+    doc=DOC,
+    params=(
+        Param("aggregates", ParamKind.SYNTAX, "`name = agg(field), …`: the output fields"),
+        Param(
+            "keys",
+            ParamKind.SYNTAX,
+            "`by key, …`: the fields that make a group (`by name = path` names one)",
+            default=(),
+        ),
+        Param("every", ParamKind.SYNTAX, "`every DURATION`: the window length", type=DURATION),
+        Param(
+            "on",
+            ParamKind.SYNTAX,
+            "`on FIELD`: the time field of event-time windows (none: processing time)",
+            default=None,
+        ),
+        Param(
+            "allowed_lateness",
+            ParamKind.SYNTAX,
+            "`allowed_lateness = DURATION`: how long an event-time window waits for late records",
+            type=DURATION,
+            default=0,
+        ),
+    ),
+    output=None,
+    runtime="Summarize",
+    module="flowlang.stages.summarize",
+    examples=EXAMPLES,
+    form=(
+        "| summarize name = agg(field), … [by key, …] every DURATION [on FIELD] "
+        "[allowed_lateness = DURATION]"
+    ),
+    reference=_aggregate_table,
 )
 
 EXACT_LIMIT = 1024  # values kept exactly per group and field before sketching
