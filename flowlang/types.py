@@ -216,23 +216,28 @@ def field_type(record: Type, path: tuple[str, ...]) -> Type | None:
     A path through a nullable record is nullable; through `any` or an open
     record's unknown field it is `any`.
     """
+    return walk_path(record, path)[0]
+
+
+def walk_path(record: Type, path: tuple[str, ...]) -> tuple[Type | None, int, Type]:
+    """`(field_type(record, path), i, at)`: where the walk ended, for messages.
+    When the type is None, `path[i]` could not be read from `at`: `at` is not
+    a record, or a closed record without that field."""
     current: Type = record
     through_null = False
-    for name in path:
+    for i, name in enumerate(path):
         if current == ANY:
-            return ANY
+            return ANY, i, current
         if isinstance(current, Nullable):
             through_null = True
             current = current.inner
         if not isinstance(current, RecordT):
-            return None
+            return None, i, current
         found = current.get(name)
         if found is None:
-            if current.open:
-                return ANY
-            return None
+            return (ANY if current.open else None), i, current
         current = found
-    return nullable(current) if through_null else current
+    return (nullable(current) if through_null else current), len(path), current
 
 
 # ---------------------------------------------------------------- operators

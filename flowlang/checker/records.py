@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import codes
 from ..source import Span
 from ..syntax import path_label
-from ..types import ANY, NULL, OPEN_RECORD, Nullable, RecordT, Type, nullable
+from ..types import ANY, NULL, OPEN_RECORD, Nullable, RecordT, Type, nullable, walk_path
 from .report import Reporter, did_you_mean
 
 _LISTED_FIELDS = 8
@@ -38,35 +38,24 @@ def lookup(record: Type, path: tuple[str, ...], span: Span, rep: Reporter) -> Ty
 
     A path through a nullable record is nullable; through `any` or an open
     record's unknown field it is `any` (as `types.field_type`)."""
-    current: Type = record
-    through_null = False
-    for i, name in enumerate(path):
-        if current == ANY:
-            return ANY
-        if isinstance(current, Nullable):
-            through_null = True
-            current = current.inner
-        if not isinstance(current, RecordT):
-            rep.error(
-                codes.NOT_A_RECORD,
-                f"`{path_label(path[:i])}` is {current}, not a record",
-                span,
-                hint=f"`{path_label(path)}` reads a field inside it",
-            )
-            return None
-        found = current.get(name)
-        if found is None:
-            if current.open:
-                return ANY
-            rep.error(
-                codes.UNKNOWN_FIELD,
-                f"unknown field `{path_label(path[: i + 1])}`{_record_words(current, path[:i])}",
-                span,
-                hint=_unknown_field_hint(name, current),
-            )
-            return None
-        current = found
-    return nullable(current) if through_null else current
+    found, i, at = walk_path(record, path)
+    if found is not None:
+        return found
+    if not isinstance(at, RecordT):
+        rep.error(
+            codes.NOT_A_RECORD,
+            f"`{path_label(path[:i])}` is {at}, not a record",
+            span,
+            hint=f"`{path_label(path)}` reads a field inside it",
+        )
+        return None
+    rep.error(
+        codes.UNKNOWN_FIELD,
+        f"unknown field `{path_label(path[: i + 1])}`{_record_words(at, path[:i])}",
+        span,
+        hint=_unknown_field_hint(path[i], at),
+    )
+    return None
 
 
 def as_record(t: Type) -> RecordT:
