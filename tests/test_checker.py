@@ -570,6 +570,15 @@ def test_summarize_without_on_uses_processing_time():
     assert step.on is None and step.allowed_lateness_ms == 0 and step.every_ms == 10_000
 
 
+def test_an_aggregate_binds_its_field_like_any_call():
+    # positionally or by its parameter's name (`field`), as stages and functions do
+    base = "schema Q { n: int }\nsource stdin(format=json, schema=Q) | summarize "
+    plans = [plan_of(base + f"s = sum({arg}) every 1m | sink stdout") for arg in ("n", "field = n")]
+    steps = [p.pipelines[0].steps[0] for p in plans]
+    assert steps[0].aggregates == steps[1].aggregates
+    assert steps[0].aggregates[0].path == ("n",) and steps[0].aggregates[0].type == INT
+
+
 def test_summarize_errors():
     base = "schema Q { ts: str, host: str }\nsource stdin(format=json, schema=Q) | summarize "
     assert codes_of(base + "s = sum(host) every 1m | sink stdout") == [codes.NOT_NUMERIC]

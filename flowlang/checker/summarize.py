@@ -7,6 +7,7 @@ from .. import ast, codes, ir
 from ..builtins import AGGREGATES, FUNCTIONS
 from ..syntax import path_label
 from ..types import ANY, TIME, RecordT, Type, strip_null
+from .arguments import match_arguments
 from .records import lookup
 from .report import Reporter, did_you_mean, one_of, pick_span
 
@@ -88,38 +89,54 @@ def _aggregate(agg: ast.Aggregate, record: RecordT, rep: Reporter) -> ir.Aggrega
             hint = did_you_mean(call.name, AGGREGATES) or f"the aggregates are {one_of(AGGREGATES)}"
         rep.error(codes.BAD_AGGREGATE, message, name_span, hint=hint)
         return ir.AggregatePlan(agg.name, call.name, None, ANY)
-    if not fn.takes_field:
-        if call.args:
-            rep.error(
-                codes.TOO_MANY_ARGS,
-                f"`{fn.name}()` takes no argument",
-                pick_span(call.args[0].span, name_span),
-                hint="count() counts records; distinct_count(field) counts distinct values",
-            )
-        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
-    if not call.args:
+    matched = match_arguments(fn.params, call.args)
+    none = ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
+    example = f"for example {fn.name}(latency_ms)"
+    no_field = "count() counts records; distinct_count(field) counts distinct values"
+    for arg in matched.unknown:
+        rep.error(
+            codes.UNKNOWN_PARAM,
+            f"`{fn.name}` has no parameter `{arg.name}`",
+            pick_span(arg.span, name_span),
+            hint=example if fn.takes_field else no_field,
+        )
+    for arg, _ in matched.repeated:
+        rep.error(
+            codes.DUPLICATE_ARG,
+            f"the field of `{fn.name}` is given twice",
+            pick_span(arg.span, name_span),
+        )
+    if matched.extra and not fn.takes_field:
+        rep.error(
+            codes.TOO_MANY_ARGS,
+            f"`{fn.name}()` takes no argument",
+            pick_span(matched.extra[0].span, name_span),
+            hint=no_field,
+        )
+    elif matched.extra:
+        rep.error(
+            codes.TOO_MANY_ARGS,
+            f"`{fn.name}` takes one field, got {len(call.args)} arguments",
+            pick_span(matched.extra[0].span, name_span),
+        )
+    if matched.missing and not matched.misplaced:
         rep.error(
             codes.MISSING_ARG,
             f"`{fn.name}` needs the field to aggregate",
             name_span,
-            hint=f"for example {fn.name}(latency_ms)",
+            hint=example,
         )
-        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
-    if len(call.args) > 1:
-        rep.error(
-            codes.TOO_MANY_ARGS,
-            f"`{fn.name}` takes one field, got {len(call.args)} arguments",
-            pick_span(call.args[1].span, name_span),
-        )
-    arg = call.args[0]
-    if arg.name is not None or not isinstance(arg.value, ast.FieldRef):
+    if not fn.takes_field or matched.missing or matched.unknown:
+        return none
+    arg = matched.given[fn.params[0].name]
+    if not isinstance(arg.value, ast.FieldRef):
         rep.error(
             codes.BAD_AGGREGATE,
             f"the argument of `{fn.name}` must be a field path",
             pick_span(arg.span, arg.value.span, name_span),
             hint="compute the value with `set` before summarize, then aggregate that field",
         )
-        return ir.AggregatePlan(agg.name, fn.name, None, fn.result(ANY))
+        return none
     path = arg.value.path
     typ = lookup(record, path, arg.value.span, rep)
     if typ is None:
