@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.fixtures.search",
     "tests.fixtures.metrics_db",
     "tests.fixtures.nats",
+    "tests.fixtures.kafka",
     "tests.fixtures.faults",
 ]

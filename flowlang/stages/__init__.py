@@ -15,6 +15,8 @@ from . import (
     file_source,
     geoip,
     influx,
+    kafka_sink,
+    kafka_source,
     lookup,
     nats_sink,
     nats_source,
@@ -31,6 +33,7 @@ _MODULES = (
     file_source,
     stdin_source,
     nats_source,
+    kafka_source,
     geoip,
     user_agent,
     anonymize,
@@ -45,6 +48,7 @@ _MODULES = (
     stdout_sink,
     null_sink,
     nats_sink,
+    kafka_sink,
 )
 
 CATALOGUE: tuple[StageSpec, ...] = tuple(m.SPEC for m in _MODULES)

@@ -7,10 +7,11 @@ import json
 import sys
 import time
 import uuid
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
-from ..runtime.base import Record, Source, SourceBatch, SourceItem, StageContext
+from ..runtime.base import Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
+from ..runtime.messages import message_decoder
 from ..runtime.urls import redact
 from ..runtime.urls import shown as shown_url
 from ..types import DURATION, INT, STR, RecordT, Type, nullable
@@ -190,34 +191,6 @@ async def connect(ctx: StageContext, url: str) -> Any:
         raise FlowError(f"cannot connect to NATS at {shown}: {detail}") from None
     client.append(nc)
     return nc
-
-
-Decoded = tuple[list[Record], list[SourceItem]]
-
-
-def message_decoder(
-    format: str, format_args: dict | None, schema: Any
-) -> Callable[[bytes], Decoded]:
-    """Decodes one message body into (records, failed items): one record per
-    message, except csv, where a message is a small CSV document."""
-    from ..runtime.decode import Decoder
-
-    decoder = Decoder(format, format_args, schema)
-    decode = decoder.decode
-    if format == "csv":
-
-        def decode_csv(body: bytes) -> Decoded:
-            decoder.new_file()
-            return decode(body.splitlines())
-
-        return decode_csv
-
-    def decode_one(body: bytes) -> Decoded:
-        if body[-1:] == b"\n":
-            body = body[:-1]
-        return decode([body])
-
-    return decode_one
 
 
 def reply_info(reply: str) -> tuple[int, int]:
