@@ -9,15 +9,17 @@ is not here: it is read once when a program starts, never per record (see
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from .runtime import ops
-from .runtime.times import zone_problem
+from .runtime.times import format_problem, parse_format_problem, unit_problem, zone_problem
 from .stages.spec import Param, ParamKind
 from .types import (
     ANY,
     BOOL,
+    DURATION,
     FLOAT,
     INT,
     NULL,
@@ -77,6 +79,20 @@ _S = _arg("s", "the text", STR)
 _VALUE = _arg("value", "the value", ANY)
 _STR_OR_LIST = _arg("value", "a str or a list", STR, ANY_LIST)
 _CASE = _arg("case_sensitive", "false: compare text ignoring case", BOOL, default=True)
+_TIME = _arg("t", "the time", TIME)
+_ZONE = _arg("timezone", "an IANA zone name", STR, default=None, check=zone_problem)
+_UNIT = _arg(
+    "unit",
+    "seconds, milliseconds, microseconds or nanoseconds",
+    STR,
+    default="seconds",
+    check=unit_problem,
+)
+
+
+def _step_problem(step: _dt.timedelta) -> str | None:
+    return None if step > _dt.timedelta(0) else "the step must be a positive duration"
+
 
 FUNCTIONS: dict[str, Function] = {
     f.name: f
@@ -132,15 +148,50 @@ FUNCTIONS: dict[str, Function] = {
             "parse_time",
             (
                 _S,
-                _arg("format", "a strptime format", STR, default=None),
-                _arg("timezone", "an IANA zone name", STR, default=None, check=zone_problem),
+                _arg("format", "a strptime format", STR, default=None, check=parse_format_problem),
+                _ZONE,
             ),
             TIME,
             ops.fn_parse_time,
             "the text parsed as a time: ISO 8601 when `format` "
-            "is omitted, else a strptime format (without a year: the latest year that "
+            "is omitted, else a strptime format (`%s`: seconds since the epoch; "
+            "without a year: the latest year that "
             "puts it at most a day after now); a time without offset is in `timezone` "
             "(an IANA name, default UTC)",
+        ),
+        Function(
+            "format_time",
+            (_TIME, _arg("format", "a strftime format", STR, check=format_problem), _ZONE),
+            STR,
+            ops.fn_format_time,
+            "the time written with a strftime format (`%s`: seconds since the epoch), "
+            "in `timezone` (an IANA name, default UTC); VRL's `format_timestamp`",
+        ),
+        Function(
+            "to_unix_timestamp",
+            (_TIME, _UNIT),
+            INT,
+            ops.fn_to_unix_timestamp,
+            "whole `unit`s (default seconds) since 1970-01-01T00:00:00Z, rounded down",
+        ),
+        Function(
+            "from_unix_timestamp",
+            (_arg("n", "the number of units since the epoch", INT), _UNIT),
+            TIME,
+            ops.fn_from_unix_timestamp,
+            "the time `n` `unit`s (default seconds) after 1970-01-01T00:00:00Z "
+            "(nanoseconds are rounded down to the microsecond)",
+        ),
+        Function(
+            "floor_time",
+            (
+                _TIME,
+                _arg("step", "a positive duration", DURATION, check=_step_problem),
+            ),
+            TIME,
+            ops.fn_floor_time,
+            "the time rounded down to a multiple of `step` since the epoch "
+            "(`floor_time(ts, 1h)`: the start of its hour, UTC)",
         ),
     )
 }

@@ -413,6 +413,8 @@ def _call(name: str, args: list[Any]) -> Any:
         return dt.datetime.now(UTC)
     if name == "parse_time" and args[0] is not None:
         return _parse_time(*args)  # a null format or time zone means the default
+    if name == "format_time" and None not in args[:2]:
+        return _format_time(*args)  # a null time zone means UTC
     if any(arg is None for arg in args):
         return None
     if name == "lower":
@@ -448,7 +450,66 @@ def _call(name: str, args: list[Any]) -> Any:
         return _to_float(args[0])
     if name == "to_str":
         return _to_str(args[0])
+    if name == "to_unix_timestamp":
+        micros = _micros(_want(args[0], "time"))
+        unit = _unit(args[1] if len(args) > 1 else "seconds")
+        return micros * 1000 if unit is None else micros // unit
+    if name == "from_unix_timestamp":
+        number = _want(args[0], "int")
+        unit = _unit(args[1] if len(args) > 1 else "seconds")
+        micros = number // 1000 if unit is None else number * unit
+        return EPOCH + dt.timedelta(microseconds=micros)
+    if name == "floor_time":
+        micros, step = _micros(_want(args[0], "time")), _want(args[1], "duration")
+        step_micros = step // dt.timedelta(microseconds=1)
+        if step_micros <= 0:
+            raise Failure("floor_time() needs a positive step")
+        return EPOCH + dt.timedelta(microseconds=micros - micros % step_micros)
     raise NotImplementedError(f"builtin {name}")
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+# microseconds per unit; None: nanoseconds, a thousandth of a microsecond
+_UNITS = {"seconds": 10**6, "milliseconds": 10**3, "microseconds": 1, "nanoseconds": None}
+
+
+def _unit(name: Any) -> int | None:
+    if _want(name, "str") not in _UNITS:
+        raise Failure(f"not a unit: {name!r}")
+    return _UNITS[name]
+
+
+def _micros(value: dt.datetime) -> int:
+    """Microseconds since the epoch."""
+    delta = value - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds
+
+
+def _format_time(value: Any, fmt: Any, timezone: Any = None) -> str:
+    _want(value, "time")
+    _want(fmt, "str")
+    try:
+        zone = UTC if timezone is None else zoneinfo.ZoneInfo(_want(timezone, "str"))
+    except (KeyError, ValueError, OSError):
+        raise Failure(f"not a time zone: {timezone!r}") from None
+    local = value.astimezone(zone)
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            out.append(fmt[i])
+            i += 1
+            continue
+        if i + 1 == len(fmt):
+            raise Failure("a lone % ends the format")
+        directive = fmt[i : i + 2]
+        if directive == "%s":
+            out.append(str(_micros(value) // 10**6))
+        elif directive == "%Y":
+            out.append(str(local.year).zfill(4))
+        else:
+            out.append(local.strftime(directive))
+        i += 2
+    return "".join(out)
 
 
 def _to_int(value: Any) -> int:
@@ -510,6 +571,8 @@ def _parse_time(text: Any, fmt: Any = None, timezone: Any = None) -> dt.datetime
             if text.endswith("Z"):
                 text = text[:-1] + "+00:00"
             parsed = dt.datetime.fromisoformat(text)
+        elif re.search(r"(?<!%)(?:%%)*%s", _want(fmt, "str")):
+            return _epoch_time(text, fmt)
         elif re.search(r"(?<!%)(?:%%)*%[YyGcx]", _want(fmt, "str")):
             parsed = dt.datetime.strptime(text, fmt)
         else:
@@ -519,6 +582,29 @@ def _parse_time(text: Any, fmt: Any = None, timezone: Any = None) -> dt.datetime
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=zone).astimezone(UTC)
     return parsed.astimezone(UTC)
+
+
+def _epoch_time(text: str, fmt: str) -> dt.datetime:
+    """A format of %s, %f, %% and literal text: seconds since the epoch, the
+    fraction added to them."""
+    regex = ""
+    for piece in re.findall(r"%.|[^%]+|%", fmt):
+        if piece == "%s":
+            regex += r"([+-]?[0-9]+)"
+        elif piece == "%f":
+            regex += r"([0-9]{1,6})"
+        elif piece == "%%":
+            regex += "%"
+        elif piece.startswith("%"):
+            raise Failure(f"{piece} with %s")
+        else:
+            regex += re.escape(piece)
+    found = re.fullmatch(regex, text)
+    if found is None:
+        raise Failure(f"not a time: {text!r}")
+    seconds, *fraction = found.groups()
+    micros = int(seconds) * 10**6 + sum(int(f.ljust(6, "0")) for f in fraction)
+    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 def _in_latest_year(text: str, fmt: str, zone) -> dt.datetime:

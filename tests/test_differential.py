@@ -138,6 +138,8 @@ STRINGS = (
 )
 PATTERNS = (r"^a", r"b$", r"[0-9]+", r"(?i)x", r"a|b", r".", r"^$", r"\d\.\d", r"\s")
 TIMES = ("2024-01-02T03:04:05Z", "2023-12-31T23:59:59+02:00", "2024-06-01 12:00:00")
+UNITS = ["seconds", "milliseconds", "microseconds", "nanoseconds"]
+TIME_FORMATS = ["%Y-%m-%d %H:%M:%S.%f%z", "%s", "%s.%f", "%d/%b/%Y:%H:%M:%S %z", "%a %j %%"]
 SMALL_INTS = st.integers(-5, 12)
 FLOATS = st.sampled_from((0.0, -0.0, 0.5, 1.0, 2.5, -3.25, 1e-3, 1e300, 100.0))
 
@@ -189,7 +191,7 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(INT)):
             options.append("coalesce")
         if depth > 0:
-            options += ["arith", "arith", "arith", "neg", "len", "if", "to_int"]
+            options += ["arith", "arith", "arith", "neg", "len", "if", "to_int", "unix"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -206,6 +208,8 @@ class ExprGen:
             return f"len({self.str_(d)})"
         if kind == "if":
             return f"(if {self.bool_(d)} then {self.int_(d)} else {self.int_(d)})"
+        if kind == "unix":
+            return f"to_unix_timestamp({self.time_(d)}, {quote(self.pick(UNITS))})"
         return f"to_int({self.pick([self.str_(d), self.float_(d)])})"
 
     def float_(self, depth: int) -> str:
@@ -243,7 +247,7 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(STR)):
             options.append("coalesce")
         if depth > 0:
-            options += ["case", "concat", "to_str", "if", "env"]
+            options += ["case", "concat", "to_str", "if", "env", "format_time"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -260,6 +264,9 @@ class ExprGen:
             return f"to_str({self.pick([self.int_(d), self.float_(d), self.bool_(d)])})"
         if kind == "env":
             return f'env("{self.pick(sorted(ENV))}", "unset")'
+        if kind == "format_time":
+            zone = self.pick(["", ', timezone="Europe/Prague"', ', timezone="Asia/Kolkata"'])
+            return f"format_time({self.time_(d)}, {quote(self.pick(TIME_FORMATS))}{zone})"
         return f"(if {self.bool_(d)} then {self.str_(d)} else {self.str_(d)})"
 
     def time_(self, depth: int) -> str:
@@ -267,11 +274,20 @@ class ExprGen:
         if self.scope.having(lambda t: t == TIME):
             options.append("field")
         if depth > 0:
-            options += ["plus", "minus"]
+            options += ["plus", "minus", "floor", "from_unix", "reparse"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "parse":
             return f"parse_time({quote(self.pick(list(TIMES)))})"
+        if kind == "floor":
+            return (
+                f"floor_time({self.time_(d)}, {self.pick(['1ms', '1s', '15m', '1h', '1d', '7d'])})"
+            )
+        if kind == "from_unix":
+            return f"from_unix_timestamp({self.int_(d)}, {quote(self.pick(UNITS))})"
+        if kind == "reparse":
+            fmt = quote(self.pick(TIME_FORMATS[:4]))
+            return f"parse_time(format_time({self.time_(d)}, {fmt}), {fmt})"
         if kind == "field":
             return self.path_of(lambda t: t == TIME)
         if kind == "plus":

@@ -3,6 +3,8 @@ every node with its static type, reporting what can never work."""
 
 from __future__ import annotations
 
+import datetime
+
 from .. import ast, codes, ir
 from ..builtins import AGGREGATES, ENV_PARAMS, FUNCTIONS, Function, describe
 from ..source import Span
@@ -400,12 +402,8 @@ class ExprChecker:
                     arg.value.span,
                 )
                 ok = False
-            elif (
-                param.check is not None
-                and isinstance(value, ir.Literal)
-                and value.value is not None
-            ):
-                problem = param.check(value.value)
+            elif param.check is not None and (constant := constant_value(value)) is not None:
+                problem = param.check(constant)
                 if problem:
                     self.rep.error(
                         codes.BAD_ARG_VALUE,
@@ -428,6 +426,15 @@ class ExprChecker:
             if problem:
                 self.rep.error(codes.TYPE_MISMATCH, problem, pick_span(call.span, name_span))
         return ir.Call(fn.name, given, fn.result_type([a.type for a in given]))
+
+
+def constant_value(e: ir.TExpr | None):
+    """The value of a constant argument (a literal or a duration), else None."""
+    if isinstance(e, ir.Literal):
+        return e.value
+    if isinstance(e, ir.Duration):
+        return datetime.timedelta(milliseconds=e.millis)
+    return None
 
 
 def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:

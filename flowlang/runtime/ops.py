@@ -447,3 +447,64 @@ def fn_parse_time(s: Any, fmt: Any = None, timezone: Any = None) -> Any:
         return times.parse(text, fmt, tz)
     except (ValueError, OverflowError) as exc:
         raise RecordError("conversion", f"parse_time() of {text!r}: {exc}") from None
+
+
+def _time_arg(fn: str, v: Any) -> _dt.datetime:
+    if not isinstance(v, _dt.datetime):
+        raise _type_error(f"{fn}() needs a time, not {_kind(v)}")
+    return v
+
+
+def _int_arg(fn: str, v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _type_error(f"{fn}() needs an int, not {_kind(v)}")
+    return v
+
+
+def _unit_arg(fn: str, unit: Any) -> str:
+    problem = times.unit_problem(_str_arg(fn, unit))
+    if problem:
+        raise RecordError("argument", f"{fn}(): {problem}")
+    return unit
+
+
+def fn_format_time(t: Any, fmt: Any, timezone: Any = None) -> Any:
+    if t is None or fmt is None:
+        return None
+    value = _time_arg("format_time", t)
+    fmt = _str_arg("format_time", fmt)
+    try:
+        tz = UTC if timezone is None else times.zone(_str_arg("format_time", timezone))
+        return times.format_time(value, fmt, tz)
+    except (ValueError, OverflowError) as exc:
+        raise RecordError("conversion", f"format_time() with {fmt!r}: {exc}") from None
+
+
+def fn_to_unix_timestamp(t: Any, unit: Any = "seconds") -> Any:
+    if t is None or unit is None:
+        return None
+    value = _time_arg("to_unix_timestamp", t)
+    return times.to_unix(value, _unit_arg("to_unix_timestamp", unit))
+
+
+def fn_from_unix_timestamp(n: Any, unit: Any = "seconds") -> Any:
+    if n is None or unit is None:
+        return None
+    number = _int_arg("from_unix_timestamp", n)
+    unit = _unit_arg("from_unix_timestamp", unit)
+    try:
+        return times.from_unix(number, unit)
+    except OverflowError as exc:
+        raise RecordError("conversion", f"from_unix_timestamp() of {number}: {exc}") from None
+
+
+def fn_floor_time(t: Any, step: Any) -> Any:
+    if t is None or step is None:
+        return None
+    value = _time_arg("floor_time", t)
+    if not isinstance(step, _dt.timedelta):
+        raise _type_error(f"floor_time() needs a duration step, not {_kind(step)}")
+    try:
+        return times.floor_time(value, step)
+    except (ValueError, OverflowError) as exc:
+        raise RecordError("argument", f"floor_time(): {exc}") from None
