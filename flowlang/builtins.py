@@ -36,10 +36,21 @@ from .types import (
 ANY_LIST = ListT(ANY)
 
 
+class SameAsFirst:
+    """The return type of a function whose result has its first argument's
+    type (`round` of an int is an int; `slice` of a list is a list)."""
+
+    def __repr__(self) -> str:
+        return "SAME_AS_FIRST"
+
+
+SAME_AS_FIRST = SameAsFirst()
+
+
 @dataclass(frozen=True)
 class Function:
     """A builtin function. `returns` is the result type when every argument is
-    known and non-null; a nullable or `any` argument makes it nullable, since
+    known and non-null (SAME_AS_FIRST: the first argument's type); a nullable or `any` argument makes it nullable, since
     a null argument gives null, except for an optional parameter whose
     default is null (there null means the default). `impl` is its implementation, a function of
     `flowlang.runtime.ops` taking the arguments in parameter order. `relate`
@@ -48,19 +59,31 @@ class Function:
 
     name: str
     params: tuple[Param, ...]  # ParamKind.EXPR
-    returns: Type
+    returns: Type | SameAsFirst
     impl: Callable[..., Any]
     doc: str
     relate: Callable[[list[Type]], str | None] | None = None
 
+    @property
+    def returns_text(self) -> str:
+        """The return type as the docs write it."""
+        if self.returns is SAME_AS_FIRST:
+            return f"the type of `{self.params[0].name}`"
+        return f"`{self.returns}`"
+
     def result_type(self, arg_types: list[Type]) -> Type:
+        result = self.returns
+        if result is SAME_AS_FIRST:
+            result = strip_null(arg_types[0])
+            if result == NULL:
+                result = ANY
         if any(
             is_nullable(t)
             for param, t in zip(self.params, arg_types)
             if param.required or param.default is not None
         ):
-            return nullable(self.returns)
-        return self.returns
+            return nullable(result)
+        return result
 
 
 def _contains_relation(types: list[Type]) -> str | None:
@@ -79,6 +102,8 @@ _S = _arg("s", "the text", STR)
 _VALUE = _arg("value", "the value", ANY)
 _STR_OR_LIST = _arg("value", "a str or a list", STR, ANY_LIST)
 _CASE = _arg("case_sensitive", "false: compare text ignoring case", BOOL, default=True)
+_NUMBER = _arg("value", "the number", INT, FLOAT)
+_PRECISION = _arg("precision", "decimal places (negative: tens, hundreds, …)", INT, default=0)
 _TIME = _arg("t", "the time", TIME)
 _ZONE = _arg("timezone", "an IANA zone name", STR, default=None, check=zone_problem)
 _UNIT = _arg(
@@ -140,6 +165,28 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function(
             "to_float", (_VALUE,), FLOAT, ops.fn_to_float, "the value as a float (text is parsed)"
+        ),
+        Function(
+            "round",
+            (_NUMBER, _PRECISION),
+            SAME_AS_FIRST,
+            ops.fn_round,
+            "the number rounded to `precision` decimal places, halves away from zero "
+            "(an int is itself)",
+        ),
+        Function(
+            "floor",
+            (_NUMBER, _PRECISION),
+            SAME_AS_FIRST,
+            ops.fn_floor,
+            "the number rounded down to `precision` decimal places (an int is itself)",
+        ),
+        Function(
+            "ceil",
+            (_NUMBER, _PRECISION),
+            SAME_AS_FIRST,
+            ops.fn_ceil,
+            "the number rounded up to `precision` decimal places (an int is itself)",
         ),
         Function(
             "to_str", (_VALUE,), STR, ops.fn_to_str, "the value as text (time as ISO 8601 UTC)"

@@ -342,7 +342,7 @@ def functions_section() -> list[str]:
             if not p.required:
                 written += "?" if p.default is None else f" = {flow_value(p.default)}"
             params.append(written)
-        lines.append(f"| `{fn.name}({', '.join(params)})` | `{fn.returns}` | {_cell(fn.doc)} |")
+        lines.append(f"| `{fn.name}({', '.join(params)})` | {fn.returns_text} | {_cell(fn.doc)} |")
     return lines + [""]
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import zoneinfo
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import re2
@@ -450,6 +451,8 @@ def _call(name: str, args: list[Any]) -> Any:
         return _to_float(args[0])
     if name == "to_str":
         return _to_str(args[0])
+    if name in ("round", "floor", "ceil"):
+        return _rounded(name, args[0], _want(args[1], "int") if len(args) > 1 else 0)
     if name == "to_unix_timestamp":
         micros = _micros(_want(args[0], "time"))
         unit = _unit(args[1] if len(args) > 1 else "seconds")
@@ -512,6 +515,32 @@ def _format_time(value: Any, fmt: Any, timezone: Any = None) -> str:
     return "".join(out)
 
 
+_ROUNDING = {"round": ROUND_HALF_UP, "floor": ROUND_FLOOR, "ceil": ROUND_CEILING}
+
+
+def _rounded(name: str, value: Any, precision: int) -> Any:
+    """VRL: an int is itself; a float x is whole(x * 10**precision) / 10**precision,
+    `round` taking halves away from zero."""
+    if kind(_want(value, "int", "float")) == "int":
+        return value
+    if precision > 308:
+        return value
+    scale = 10.0**precision
+    if scale == 0.0:
+        return math.copysign(0.0, value)
+    scaled = value * scale
+    if math.isinf(scaled):
+        return value
+    whole = float(Decimal(scaled).to_integral_value(rounding=_ROUNDING[name]))
+    result = whole / scale
+    if math.isinf(result):
+        raise Failure(f"{name}() out of range")
+    return math.copysign(result, value) if result == 0 else result
+
+
+_WHITE = " \t\n\r\f\v"
+
+
 def _to_int(value: Any) -> int:
     k = kind(value)
     if k == "int":
@@ -521,10 +550,11 @@ def _to_int(value: Any) -> int:
             raise Failure("cannot convert a non-finite float to int")
         return int(value)
     if k == "str":
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise Failure(f"not an integer: {value!r}") from None
+        text = value.strip(_WHITE)
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        if not digits or any(c not in "0123456789" for c in digits):
+            raise Failure(f"not an integer: {value!r}")
+        return int(text)
     raise Failure(f"cannot convert {k} to int")
 
 
@@ -535,10 +565,21 @@ def _to_float(value: Any) -> float:
     if k == "int":
         return float(value)
     if k == "str":
-        try:
-            result = float(value)
-        except ValueError:
-            raise Failure(f"not a number: {value!r}") from None
+        text = value.strip(_WHITE)
+        mantissa, _, exponent = text.lower().partition("e")
+        if mantissa[:1] in ("+", "-"):
+            mantissa = mantissa[1:]
+        if exponent[:1] in ("+", "-"):
+            exponent = exponent[1:]
+        whole, _, fraction = mantissa.partition(".")
+        ascii_digits = set("0123456789")
+        if (
+            not (whole or fraction)
+            or not set(whole + fraction) <= ascii_digits
+            or ("e" in text.lower() and (not exponent or not set(exponent) <= ascii_digits))
+        ):
+            raise Failure(f"not a number: {value!r}")
+        result = float(text)
         if not math.isfinite(result):
             raise Failure(f"not a finite number: {value!r}")
         return result

@@ -123,6 +123,11 @@ def scope_of(record: Type) -> Scope:
 
 STRINGS = (
     "",
+    "1_000",
+    "\u0661\u0662",
+    "-7",
+    " +2.5e1 ",
+    "12abc",
     "a",
     "b",
     "A b",
@@ -191,7 +196,7 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(INT)):
             options.append("coalesce")
         if depth > 0:
-            options += ["arith", "arith", "arith", "neg", "len", "if", "to_int", "unix"]
+            options += ["arith", "arith", "arith", "neg", "len", "if", "to_int", "unix", "round"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -208,6 +213,8 @@ class ExprGen:
             return f"len({self.str_(d)})"
         if kind == "if":
             return f"(if {self.bool_(d)} then {self.int_(d)} else {self.int_(d)})"
+        if kind == "round":
+            return f"{self.pick(['round', 'floor', 'ceil'])}({self.int_(d)}, {self.int_literal()})"
         if kind == "unix":
             return f"to_unix_timestamp({self.time_(d)}, {quote(self.pick(UNITS))})"
         return f"to_int({self.pick([self.str_(d), self.float_(d)])})"
@@ -219,7 +226,7 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(FLOAT)):
             options.append("coalesce")
         if depth > 0:
-            options += ["div", "arith", "arith", "mixed", "neg", "to_float", "if"]
+            options += ["div", "arith", "arith", "mixed", "neg", "to_float", "if", "round"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -236,6 +243,10 @@ class ExprGen:
             return f"({self.int_(d)} {self.pick(['+', '-', '*'])} {self.float_(d)})"
         if kind == "neg":
             return f"-({self.float_(d)})"
+        if kind == "round":
+            fn = self.pick(["round", "floor", "ceil"])
+            digits = self.pick(["", ", 1", ", precision=2", ", -1", ", 400", ", -400"])
+            return f"{fn}({self.float_(d)}{digits})"
         if kind == "to_float":
             return f"to_float({self.pick([self.int_(d), self.str_(d)])})"
         return f"(if {self.bool_(d)} then {self.float_(d)} else {self.float_(d)})"

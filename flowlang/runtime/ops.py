@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import math
+import re
 from typing import Any
 
 from . import times
@@ -385,6 +386,15 @@ def fn_now() -> _dt.datetime:
     return times.now()
 
 
+# Numbers in text as VRL reads them (Rust's i64 and f64 syntax): ASCII digits
+# only, no `_` separators (Python's int() and float() take both), around them
+# only white space, which is trimmed
+_ASCII_SPACE = " \t\n\r\f\v"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
 def fn_to_int(v: Any) -> Any:
     if v is None:
         return None
@@ -397,10 +407,10 @@ def fn_to_int(v: Any) -> Any:
             raise RecordError("conversion", f"to_int() of {v!r}")
         return int(v)
     if isinstance(v, str):
-        try:
-            return int(v.strip())
-        except ValueError:
-            raise RecordError("conversion", f"to_int() of {v!r}: not an integer") from None
+        text = v.strip(_ASCII_SPACE)
+        if not _INTEGER.fullmatch(text):
+            raise RecordError("conversion", f"to_int() of {v!r}: not an integer")
+        return int(text)
     raise _type_error(f"to_int() of {_kind(v)}")
 
 
@@ -412,10 +422,12 @@ def fn_to_float(v: Any) -> Any:
     if isinstance(v, (int, float)):
         return float(v)
     if isinstance(v, str):
-        try:
-            result = float(v)
-        except ValueError:
-            raise RecordError("conversion", f"to_float() of {v!r}: not a number") from None
+        text = v.strip(_ASCII_SPACE)
+        if _NON_FINITE.fullmatch(text):
+            raise RecordError("conversion", f"to_float() of {v!r}: not a finite number")
+        if not _DECIMAL.fullmatch(text):
+            raise RecordError("conversion", f"to_float() of {v!r}: not a number")
+        result = float(text)
         if not math.isfinite(result):
             raise RecordError("conversion", f"to_float() of {v!r}: not a finite number")
         return result
@@ -508,3 +520,47 @@ def fn_floor_time(t: Any, step: Any) -> Any:
         return times.floor_time(value, step)
     except (ValueError, OverflowError) as exc:
         raise RecordError("argument", f"floor_time(): {exc}") from None
+
+
+def _up_from_half(y: float) -> float:
+    """`y` rounded to a whole number, halves away from zero (Rust's f64::round)."""
+    whole = math.floor(y)
+    rest = y - whole  # exact: below 2**52 a float's fraction is representable
+    return float(whole + 1 if rest > 0.5 or (rest == 0.5 and y > 0) else whole)
+
+
+def _to_precision(name: str, x: Any, precision: Any, whole) -> Any:
+    """VRL's rounding: an int is itself; a float is rounded at `precision`
+    decimal places by `whole` applied to x * 10**precision."""
+    if x is None or precision is None:
+        return None
+    if not _is_number(x):
+        raise _type_error(f"{name}() needs a number, not {_kind(x)}")
+    precision = _int_arg(name, precision)
+    if isinstance(x, int):
+        return x
+    try:
+        scale = 10.0**precision
+    except OverflowError:
+        return x  # more digits than a float holds: nothing to round
+    if scale == 0.0:
+        return math.copysign(0.0, x)
+    scaled = x * scale
+    if not math.isfinite(scaled):
+        return x  # a float this large has no digits at that place
+    result = whole(scaled) / scale
+    if not math.isfinite(result):
+        raise RecordError("conversion", f"{name}() of {x!r}: out of range")
+    return math.copysign(result, x) if result == 0 else result
+
+
+def fn_round(x: Any, precision: Any = 0) -> Any:
+    return _to_precision("round", x, precision, _up_from_half)
+
+
+def fn_floor(x: Any, precision: Any = 0) -> Any:
+    return _to_precision("floor", x, precision, lambda y: float(math.floor(y)))
+
+
+def fn_ceil(x: Any, precision: Any = 0) -> Any:
+    return _to_precision("ceil", x, precision, lambda y: float(math.ceil(y)))
