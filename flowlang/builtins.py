@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .runtime import ops
+from .runtime.digest import algorithm_problem
 from .runtime.times import format_problem, parse_format_problem, unit_problem, zone_problem
 from .stages.spec import Param, ParamKind
 from .types import (
@@ -22,11 +23,14 @@ from .types import (
     DURATION,
     FLOAT,
     INT,
+    IP,
     NULL,
+    OPEN_RECORD,
     STR,
     TIME,
     ListT,
     Nullable,
+    RecordT,
     Type,
     is_nullable,
     nullable,
@@ -63,6 +67,9 @@ class Function:
     impl: Callable[..., Any]
     doc: str
     relate: Callable[[list[Type]], str | None] | None = None
+    # parameters whose argument must be env("NAME") without a default: a
+    # secret written in the program would be copied into the generated module
+    from_env: tuple[str, ...] = ()
 
     @property
     def returns_text(self) -> str:
@@ -102,6 +109,33 @@ _S = _arg("s", "the text", STR)
 _VALUE = _arg("value", "the value", ANY)
 _STR_OR_LIST = _arg("value", "a str or a list", STR, ANY_LIST)
 _CASE = _arg("case_sensitive", "false: compare text ignoring case", BOOL, default=True)
+
+
+def _regex_check(pattern: str) -> str | None:
+    problem = ops.regex_problem(pattern)
+    return problem and f"invalid regular expression: {problem} (RE2 syntax)"
+
+
+_COUNT = _arg("count", "replacements at most (negative: all)", INT, default=-1)
+_WITH = _arg("with", "the replacement", STR)
+_PAD = (
+    _S,
+    _arg("length", "the length wanted, in characters", INT),
+    _arg("with", "the fill text, repeated and cut", STR, default=" "),
+)
+# VRL's parse_url: the parts of an absolute URL
+URL = RecordT(
+    (
+        ("scheme", STR),
+        ("username", STR),
+        ("password", STR),
+        ("host", Nullable(STR)),
+        ("port", Nullable(INT)),
+        ("path", STR),
+        ("query", OPEN_RECORD),
+        ("fragment", Nullable(STR)),
+    )
+)
 _NUMBER = _arg("value", "the number", INT, FLOAT)
 _PRECISION = _arg("precision", "decimal places (negative: tens, hundreds, …)", INT, default=0)
 _TIME = _arg("t", "the time", TIME)
@@ -240,6 +274,131 @@ FUNCTIONS: dict[str, Function] = {
             "the time rounded down to a multiple of `step` since the epoch "
             "(`floor_time(ts, 1h)`: the start of its hour, UTC)",
         ),
+        Function(
+            "slice",
+            (
+                _STR_OR_LIST,
+                _arg("start", "the first position (negative: from the end)", INT),
+                _arg(
+                    "end", "the position after the last (negative: from the end)", INT, default=None
+                ),
+            ),
+            SAME_AS_FIRST,
+            ops.fn_slice,
+            "the characters or items from `start` up to `end` (default: to the end)",
+        ),
+        Function(
+            "split",
+            (
+                _S,
+                _arg("pattern", "the separator (literal text)", STR),
+                _arg("limit", "pieces at most, the last one the rest", INT, default=None),
+            ),
+            ListT(STR),
+            ops.fn_split,
+            "the text cut at each occurrence of `pattern`",
+        ),
+        Function(
+            "join",
+            (
+                _arg("value", "a list of str", ListT(STR)),
+                _arg("separator", "put between items", STR, default=""),
+            ),
+            STR,
+            ops.fn_join,
+            "the items of a list of text, joined by `separator`",
+        ),
+        Function(
+            "replace",
+            (_S, _arg("pattern", "the text replaced (literal)", STR), _WITH, _COUNT),
+            STR,
+            ops.fn_replace,
+            "the text with occurrences of `pattern` replaced by `with`",
+        ),
+        Function(
+            "replace_regex",
+            (
+                _S,
+                _arg("pattern", "an RE2 regular expression", STR, check=_regex_check),
+                _arg("with", "the replacement: $1, ${name} for groups, $$ for $", STR),
+                _COUNT,
+            ),
+            STR,
+            ops.fn_replace_regex,
+            "the text with matches of `pattern` replaced by `with` (VRL's replace with a regex)",
+        ),
+        Function(
+            "pad_start",
+            _PAD,
+            STR,
+            ops.fn_pad_start,
+            "the text with `with` put before it up to `length` characters",
+        ),
+        Function(
+            "pad_end",
+            _PAD,
+            STR,
+            ops.fn_pad_end,
+            "the text with `with` put after it up to `length` characters",
+        ),
+        Function("sha256", (_S,), STR, ops.fn_sha256, "the hex SHA-256 of the text's UTF-8"),
+        Function(
+            "hmac",
+            (
+                _S,
+                _arg("key", 'the key: env("NAME")', STR),
+                _arg(
+                    "algorithm",
+                    "SHA1, SHA-224, SHA-256, SHA-384 or SHA-512",
+                    STR,
+                    default="SHA-256",
+                    check=algorithm_problem,
+                ),
+            ),
+            STR,
+            ops.fn_hmac,
+            "the hex HMAC of the text's UTF-8, keyed with a key from the environment",
+            from_env=("key",),
+        ),
+        Function(
+            "parse_url",
+            (
+                _S,
+                _arg(
+                    "default_known_ports",
+                    "true: the scheme's port when none is written",
+                    BOOL,
+                    default=False,
+                ),
+            ),
+            URL,
+            ops.fn_parse_url,
+            "the parts of an absolute URL (VRL's parse_url)",
+        ),
+        Function(
+            "parse_query_string",
+            (_S,),
+            OPEN_RECORD,
+            ops.fn_parse_query_string,
+            "a record of the pairs of a query string; a repeated key holds a list",
+        ),
+        Function(
+            "ip_cidr_contains",
+            (
+                _arg(
+                    "cidr",
+                    "a CIDR block or a list of them",
+                    STR,
+                    ListT(STR),
+                    check=ops.cidr_problem,
+                ),
+                _arg("value", "the address", STR, IP),
+            ),
+            BOOL,
+            ops.fn_ip_cidr_contains,
+            "is the address in the block (in any of the blocks)?",
+        ),
+        Function("get_hostname", (), STR, ops.fn_get_hostname, "the machine's host name"),
     )
 }
 
