@@ -324,7 +324,7 @@ def summarize_section() -> list[str]:
 
 
 def functions_section() -> list[str]:
-    from .builtins import FUNCTIONS
+    from .builtins import FUNCTIONS, describe
 
     lines = [
         "## Builtin functions",
@@ -337,7 +337,7 @@ def functions_section() -> list[str]:
     for fn in FUNCTIONS.values():
         params = []
         for p in fn.params:
-            accepts = " or ".join("[T]" if isinstance(t, ListT) else str(t) for t in p.accepts)
+            accepts = describe(p.accepts)
             written = f"{p.name}: {accepts}"
             if not p.required:
                 written += "?" if p.default is None else f" = {flow_value(p.default)}"

@@ -275,9 +275,7 @@ class ExprGen:
                 "if",
                 "env",
                 "format_time",
-                "text_fn",
-                "text_fn",
-            ]
+            ] + ["text_fn"] * 4
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":

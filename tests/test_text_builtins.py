@@ -221,6 +221,20 @@ def test_vrl_examples_of_parse_query_string():
     assert ops.fn_parse_query_string("a=b+c%20d") == {"a": "b c d"}
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=4), st.text(max_size=4)), max_size=5))
+def test_parse_query_string_reads_what_urlencode_writes(pairs):
+    from urllib.parse import urlencode
+
+    got = ops.fn_parse_query_string(urlencode(pairs))
+    for key in {k for k, _ in pairs}:
+        values = [v for k, v in pairs if k == key]
+        assert got[key] == (values[0] if len(values) == 1 else values)
+    assert set(got) == {k for k, _ in pairs}
+    url = ops.fn_parse_url("https://h.example/?" + urlencode(pairs))
+    assert url["query"] == dict(pairs)  # a repeated key keeps its last value
+
+
 def test_vrl_examples_of_ip_cidr_contains():
     assert ops.fn_ip_cidr_contains("192.168.0.0/16", "192.168.10.32") is True
     private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
