@@ -309,7 +309,7 @@ def stage_section(spec: StageSpec) -> list[str]:
 
 
 def functions_section() -> list[str]:
-    from .builtins import FUNCTIONS
+    from .builtins import FUNCTIONS, describe
 
     lines = [
         "## Builtin functions",
@@ -322,12 +322,12 @@ def functions_section() -> list[str]:
     for fn in FUNCTIONS.values():
         params = []
         for p in fn.params:
-            accepts = " or ".join("[T]" if isinstance(t, ListT) else str(t) for t in p.accepts)
+            accepts = describe(p.accepts)
             written = f"{p.name}: {accepts}"
             if not p.required:
                 written += "?" if p.default is None else f" = {flow_value(p.default)}"
             params.append(written)
-        lines.append(f"| `{fn.name}({', '.join(params)})` | `{fn.returns}` | {_cell(fn.doc)} |")
+        lines.append(f"| `{fn.name}({', '.join(params)})` | {fn.returns_text} | {_cell(fn.doc)} |")
     return lines + [""]
 
 

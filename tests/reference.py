@@ -10,12 +10,17 @@ the two (tests/test_differential.py) finds mistakes in either.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import ipaddress
 import math
 import os
 import re
+import socket
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import re2
@@ -413,6 +418,14 @@ def _call(name: str, args: list[Any]) -> Any:
         return dt.datetime.now(UTC)
     if name == "parse_time" and args[0] is not None:
         return _parse_time(*args)  # a null format or time zone means the default
+    if name == "format_time" and None not in args[:2]:
+        return _format_time(*args)  # a null time zone means UTC
+    if name == "slice" and None not in args[:2]:
+        return _slice(*args)  # a null end means the end
+    if name == "split" and None not in args[:2]:
+        return _split(*args)  # a null limit means no limit
+    if name == "get_hostname":
+        return socket.gethostname()
     if any(arg is None for arg in args):
         return None
     if name == "lower":
@@ -448,7 +461,343 @@ def _call(name: str, args: list[Any]) -> Any:
         return _to_float(args[0])
     if name == "to_str":
         return _to_str(args[0])
+    if name == "join":
+        items = _want(args[0], "list")
+        if any(kind(item) != "str" for item in items):
+            raise Failure("join() of a list that is not all text")
+        return _want(args[1], "str").join(items) if len(args) > 1 else "".join(items)
+    if name in ("replace", "replace_regex"):
+        text, pattern, template = (_want(a, "str") for a in args[:3])
+        count = _want(args[3], "int") if len(args) > 3 else -1
+        if name == "replace":
+            return _replace_text(text, pattern, template, count)
+        return _replace_matches(text, pattern, template, count)
+    if name in ("pad_start", "pad_end"):
+        text, width = _want(args[0], "str"), _want(args[1], "int")
+        fill = _want(args[2], "str") if len(args) > 2 else " "
+        if not fill or width > 2**20:
+            raise Failure(f"{name}() cannot pad with {fill!r} to {width}")
+        padding = ""
+        while len(text) + len(padding) < width:
+            padding += fill[len(padding) % len(fill)]
+        return padding + text if name == "pad_start" else text + padding
+    if name == "sha256":
+        return hashlib.sha256(_bytes(_want(args[0], "str"))).hexdigest()
+    if name == "hmac":
+        text, key = _want(args[0], "str"), _want(args[1], "str")
+        algorithm = (_want(args[2], "str") if len(args) > 2 else "SHA-256").upper()
+        names = {"SHA1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256"}
+        names.update({"SHA-384": "sha384", "SHA-512": "sha512"})
+        if algorithm not in names:
+            raise Failure(f"not an algorithm: {algorithm!r}")
+        return hmac.new(_bytes(key), _bytes(text), names[algorithm]).hexdigest()
+    if name == "parse_url":
+        known = _want(args[1], "bool") if len(args) > 1 else False
+        return _parse_url(_want(args[0], "str"), known)
+    if name == "parse_query_string":
+        text = _want(args[0], "str")
+        return _query(text[1:] if text.startswith("?") else text, repeated="list")
+    if name == "ip_cidr_contains":
+        blocks = args[0] if kind(args[0]) == "list" else [_want(args[0], "str")]
+        address = _version_and_number(_want(args[1], "str"))
+        return any(_in_block(address, _want(block, "str")) for block in blocks)
+    if name in ("round", "floor", "ceil"):
+        return _rounded(name, args[0], _want(args[1], "int") if len(args) > 1 else 0)
+    if name == "to_unix_timestamp":
+        micros = _micros(_want(args[0], "time"))
+        unit = _unit(args[1] if len(args) > 1 else "seconds")
+        return micros * 1000 if unit is None else micros // unit
+    if name == "from_unix_timestamp":
+        number = _want(args[0], "int")
+        unit = _unit(args[1] if len(args) > 1 else "seconds")
+        micros = number // 1000 if unit is None else number * unit
+        return EPOCH + dt.timedelta(microseconds=micros)
+    if name == "floor_time":
+        micros, step = _micros(_want(args[0], "time")), _want(args[1], "duration")
+        step_micros = step // dt.timedelta(microseconds=1)
+        if step_micros <= 0:
+            raise Failure("floor_time() needs a positive step")
+        return EPOCH + dt.timedelta(microseconds=micros - micros % step_micros)
     raise NotImplementedError(f"builtin {name}")
+
+
+def _slice(value: Any, start: int, end: Any = None) -> Any:
+    length = len(_want(value, "str", "list"))
+    first = _want(start, "int")
+    last = length if end is None else _want(end, "int")
+    if first < 0:
+        first += length
+    if last < 0:
+        last += length
+    if first < 0 or first > length or last < first:
+        raise Failure(f"slice({start}, {end}) of {length}")
+    return value[first : min(last, length)]
+
+
+def _split(text: Any, separator: Any, limit: Any = None) -> list[str]:
+    """Pieces between occurrences, found left to right; an empty separator
+    occurs at every boundary between characters and at both ends."""
+    text, separator = _want(text, "str"), _want(separator, "str")
+    most = math.inf if limit is None else max(_want(limit, "int"), 0)
+    if most == 0:
+        return []
+    if separator == "":
+        bounds = [(c, c) for c in range(len(text) + 1)]
+    else:
+        bounds, at = [], text.find(separator)
+        while at >= 0:
+            bounds.append((at, at + len(separator)))
+            at = text.find(separator, at + len(separator))
+    pieces: list[str] = []
+    start = 0
+    for begin, end in bounds:
+        if len(pieces) + 1 >= most:
+            break
+        pieces.append(text[start:begin])
+        start = end
+    pieces.append(text[start:])
+    return pieces
+
+
+def _replace_text(text: str, pattern: str, template: str, count: int) -> str:
+    if count == 0:
+        return text
+    if pattern == "":
+        slots = list(range(len(text) + 1))
+    else:
+        slots, at = [], text.find(pattern)
+        while at >= 0:
+            slots.append(at)
+            at = text.find(pattern, at + len(pattern))
+    if count > 0:
+        slots = slots[:count]
+    out, last = [], 0
+    for at in slots:
+        out += [text[last:at], template]
+        last = at + len(pattern)
+    return "".join(out) + text[last:]
+
+
+def _expand(template: str, match) -> str:
+    """Rust regex's `$1`, `$name`, `${name}`, `$$`; an unknown group is empty."""
+    out, i = [], 0
+    while i < len(template):
+        c = template[i]
+        if c != "$" or i + 1 == len(template):
+            out.append(c)
+            i += 1
+            continue
+        rest = template[i + 1 :]
+        if rest[0] == "$":
+            out.append("$")
+            i += 2
+            continue
+        if rest[0] == "{" and "}" in rest:
+            name = rest[1 : rest.index("}")]
+            i += 2 + len(name) + 1
+        else:
+            name = ""
+            while len(name) < len(rest) and (
+                rest[len(name)].isascii() and (rest[len(name)].isalnum() or rest[len(name)] == "_")
+            ):
+                name += rest[len(name)]
+            if not name:
+                out.append("$")
+                i += 1
+                continue
+            i += 1 + len(name)
+        try:
+            out.append(match.group(int(name) if name.isdigit() else name) or "")
+        except IndexError:
+            pass
+    return "".join(out)
+
+
+def _replace_matches(text: str, pattern: str, template: str, count: int) -> str:
+    try:
+        compiled = re2.compile(pattern)
+    except re2.error:
+        raise Failure(f"not a pattern: {pattern!r}") from None
+    if count == 0:
+        return text
+    out, last = [], 0
+    for n, found in enumerate(compiled.finditer(text)):
+        if 0 < count <= n:
+            break
+        out += [text[last : found.start()], _expand(template, found)]
+        last = found.end()
+    return "".join(out) + text[last:]
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _query(text: str, repeated: str) -> dict:
+    """`a=1&b` pairs, `+` a space, %XX decoded; a repeated key: a list of its
+    values, or its last value."""
+    out: dict = {}
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        key, _, value = piece.partition("=")
+        key = urllib.parse.unquote(key.replace("+", " "), errors="replace")
+        value = urllib.parse.unquote(value.replace("+", " "), errors="replace")
+        if key in out and repeated == "list":
+            held = out[key]
+            out[key] = held + [value] if isinstance(held, list) else [held, value]
+        else:
+            out[key] = value
+    return out
+
+
+_URL = re.compile(
+    r"^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.S
+)
+_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
+
+
+def _parse_url(text: str, known_ports: bool) -> dict:
+    """RFC 3986's regular expression (appendix B), then the authority by hand."""
+    found = _URL.match(
+        text.strip("".join(map(chr, range(33))))
+        .replace("\t", "")
+        .replace("\n", "")
+        .replace("\r", "")
+    )
+    if found is None or found.group(1) is None:
+        raise Failure("not an absolute url")
+    scheme, authority, path, query, fragment = found.groups()
+    scheme = scheme.lower()
+    special = scheme in _PORTS or scheme == "file"
+    user = password = ""
+    host, port = None, None
+    if authority is not None:
+        userinfo, at, hostport = authority.rpartition("@")
+        if at:
+            user, _, password = userinfo.partition(":")
+        if hostport.startswith("["):
+            host, _, after = hostport.partition("]")
+            host = (host + "]").lower()
+            port_text = after[1:] if after.startswith(":") else ""
+        else:
+            host, _, port_text = hostport.partition(":")
+            host = host.lower()
+            if any(c in " #%/:<>?@[\\]^|" for c in host):
+                raise Failure("bad host")
+        if port_text:
+            if not port_text.isdigit() or int(port_text) > 65535:
+                raise Failure("bad port")
+            port = int(port_text)
+        host = host or None
+    if host is None and special and scheme != "file":
+        raise Failure("no host")
+    if port is not None and _PORTS.get(scheme) == port:
+        port = None
+    if port is None and known_ports:
+        port = _PORTS.get(scheme)
+    return {
+        "scheme": scheme,
+        "username": user,
+        "password": password,
+        "host": host,
+        "port": port,
+        "path": path or ("/" if special else ""),
+        "query": _query(query or "", repeated="last"),
+        "fragment": fragment,
+    }
+
+
+def _version_and_number(text: str) -> tuple[int, int]:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise Failure(f"{text!r} is not an ip address") from None
+    return address.version, int(address)
+
+
+def _in_block(address: tuple[int, int], block: str) -> bool:
+    """Does the (version, number) address lie in the CIDR block?"""
+    network, slash, prefix = block.partition("/")
+    version, start = _version_and_number(network)
+    bits = 32 if version == 4 else 128
+    length = int(prefix) if slash and prefix.isascii() and prefix.isdigit() else bits
+    if slash and not (prefix.isascii() and prefix.isdigit()) or length > bits:
+        raise Failure(f"not a block: {block!r}")
+    mask = ((1 << length) - 1) << (bits - length)
+    if start & ~mask & ((1 << bits) - 1):
+        raise Failure(f"host bits set in {block!r}")
+    return address[0] == version and address[1] & mask == start
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+# microseconds per unit; None: nanoseconds, a thousandth of a microsecond
+_UNITS = {"seconds": 10**6, "milliseconds": 10**3, "microseconds": 1, "nanoseconds": None}
+
+
+def _unit(name: Any) -> int | None:
+    if _want(name, "str") not in _UNITS:
+        raise Failure(f"not a unit: {name!r}")
+    return _UNITS[name]
+
+
+def _micros(value: dt.datetime) -> int:
+    """Microseconds since the epoch."""
+    delta = value - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds
+
+
+def _format_time(value: Any, fmt: Any, timezone: Any = None) -> str:
+    _want(value, "time")
+    _want(fmt, "str")
+    try:
+        zone = UTC if timezone is None else zoneinfo.ZoneInfo(_want(timezone, "str"))
+    except (KeyError, ValueError, OSError):
+        raise Failure(f"not a time zone: {timezone!r}") from None
+    local = value.astimezone(zone)
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            out.append(fmt[i])
+            i += 1
+            continue
+        if i + 1 == len(fmt):
+            raise Failure("a lone % ends the format")
+        directive = fmt[i : i + 2]
+        if directive == "%s":
+            out.append(str(_micros(value) // 10**6))
+        elif directive == "%Y":
+            out.append(str(local.year).zfill(4))
+        else:
+            out.append(local.strftime(directive))
+        i += 2
+    return "".join(out)
+
+
+_ROUNDING = {"round": ROUND_HALF_UP, "floor": ROUND_FLOOR, "ceil": ROUND_CEILING}
+
+
+def _rounded(name: str, value: Any, precision: int) -> Any:
+    """VRL: an int is itself; a float x is whole(x * 10**precision) / 10**precision,
+    `round` taking halves away from zero."""
+    if kind(_want(value, "int", "float")) == "int":
+        return value
+    if precision > 308:
+        return value
+    scale = 10.0**precision
+    if scale == 0.0:
+        return math.copysign(0.0, value)
+    scaled = value * scale
+    if math.isinf(scaled):
+        return value
+    whole = float(Decimal(scaled).to_integral_value(rounding=_ROUNDING[name]))
+    result = whole / scale
+    if math.isinf(result):
+        raise Failure(f"{name}() out of range")
+    return math.copysign(result, value) if result == 0 else result
+
+
+_WHITE = " \t\n\r\f\v"
 
 
 def _to_int(value: Any) -> int:
@@ -460,10 +809,11 @@ def _to_int(value: Any) -> int:
             raise Failure("cannot convert a non-finite float to int")
         return int(value)
     if k == "str":
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise Failure(f"not an integer: {value!r}") from None
+        text = value.strip(_WHITE)
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        if not digits or any(c not in "0123456789" for c in digits):
+            raise Failure(f"not an integer: {value!r}")
+        return int(text)
     raise Failure(f"cannot convert {k} to int")
 
 
@@ -474,10 +824,21 @@ def _to_float(value: Any) -> float:
     if k == "int":
         return float(value)
     if k == "str":
-        try:
-            result = float(value)
-        except ValueError:
-            raise Failure(f"not a number: {value!r}") from None
+        text = value.strip(_WHITE)
+        mantissa, _, exponent = text.lower().partition("e")
+        if mantissa[:1] in ("+", "-"):
+            mantissa = mantissa[1:]
+        if exponent[:1] in ("+", "-"):
+            exponent = exponent[1:]
+        whole, _, fraction = mantissa.partition(".")
+        ascii_digits = set("0123456789")
+        if (
+            not (whole or fraction)
+            or not set(whole + fraction) <= ascii_digits
+            or ("e" in text.lower() and (not exponent or not set(exponent) <= ascii_digits))
+        ):
+            raise Failure(f"not a number: {value!r}")
+        result = float(text)
         if not math.isfinite(result):
             raise Failure(f"not a finite number: {value!r}")
         return result
@@ -510,6 +871,8 @@ def _parse_time(text: Any, fmt: Any = None, timezone: Any = None) -> dt.datetime
             if text.endswith("Z"):
                 text = text[:-1] + "+00:00"
             parsed = dt.datetime.fromisoformat(text)
+        elif re.search(r"(?<!%)(?:%%)*%s", _want(fmt, "str")):
+            return _epoch_time(text, fmt)
         elif re.search(r"(?<!%)(?:%%)*%[YyGcx]", _want(fmt, "str")):
             parsed = dt.datetime.strptime(text, fmt)
         else:
@@ -519,6 +882,29 @@ def _parse_time(text: Any, fmt: Any = None, timezone: Any = None) -> dt.datetime
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=zone).astimezone(UTC)
     return parsed.astimezone(UTC)
+
+
+def _epoch_time(text: str, fmt: str) -> dt.datetime:
+    """A format of %s, %f, %% and literal text: seconds since the epoch, the
+    fraction added to them."""
+    regex = ""
+    for piece in re.findall(r"%.|[^%]+|%", fmt):
+        if piece == "%s":
+            regex += r"([+-]?[0-9]+)"
+        elif piece == "%f":
+            regex += r"([0-9]{1,6})"
+        elif piece == "%%":
+            regex += "%"
+        elif piece.startswith("%"):
+            raise Failure(f"{piece} with %s")
+        else:
+            regex += re.escape(piece)
+    found = re.fullmatch(regex, text)
+    if found is None:
+        raise Failure(f"not a time: {text!r}")
+    seconds, *fraction = found.groups()
+    micros = int(seconds) * 10**6 + sum(int(f.ljust(6, "0")) for f in fraction)
+    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 def _in_latest_year(text: str, fmt: str, zone) -> dt.datetime:

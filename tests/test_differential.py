@@ -123,6 +123,11 @@ def scope_of(record: Type) -> Scope:
 
 STRINGS = (
     "",
+    "1_000",
+    "\u0661\u0662",
+    "-7",
+    " +2.5e1 ",
+    "12abc",
     "a",
     "b",
     "A b",
@@ -138,6 +143,18 @@ STRINGS = (
 )
 PATTERNS = (r"^a", r"b$", r"[0-9]+", r"(?i)x", r"a|b", r".", r"^$", r"\d\.\d", r"\s")
 TIMES = ("2024-01-02T03:04:05Z", "2023-12-31T23:59:59+02:00", "2024-06-01 12:00:00")
+URLS = (
+    "ftp://foo:bar@example.com:4343/foobar?hello=world&hello=2#123",
+    "https://Example.COM",
+    "https://[::1]:443/p?a=%2B+b",
+    "mailto:a@b.c",
+    "http://",
+    "x/y",
+    "http://h:70000/",
+)
+QUERIES = ("foo=%2B1&bar=2&bar=3&xyz", "?a[]=1&a[]=2", "=&=", "", "k=%zz%e9")
+UNITS = ["seconds", "milliseconds", "microseconds", "nanoseconds"]
+TIME_FORMATS = ["%Y-%m-%d %H:%M:%S.%f%z", "%s", "%s.%f", "%d/%b/%Y:%H:%M:%S %z", "%a %j %%"]
 SMALL_INTS = st.integers(-5, 12)
 FLOATS = st.sampled_from((0.0, -0.0, 0.5, 1.0, 2.5, -3.25, 1e-3, 1e300, 100.0))
 
@@ -189,7 +206,7 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(INT)):
             options.append("coalesce")
         if depth > 0:
-            options += ["arith", "arith", "arith", "neg", "len", "if", "to_int"]
+            options += ["arith", "arith", "arith", "neg", "len", "if", "to_int", "unix", "round"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -206,6 +223,10 @@ class ExprGen:
             return f"len({self.str_(d)})"
         if kind == "if":
             return f"(if {self.bool_(d)} then {self.int_(d)} else {self.int_(d)})"
+        if kind == "round":
+            return f"{self.pick(['round', 'floor', 'ceil'])}({self.int_(d)}, {self.int_literal()})"
+        if kind == "unix":
+            return f"to_unix_timestamp({self.time_(d)}, {quote(self.pick(UNITS))})"
         return f"to_int({self.pick([self.str_(d), self.float_(d)])})"
 
     def float_(self, depth: int) -> str:
@@ -215,7 +236,7 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(FLOAT)):
             options.append("coalesce")
         if depth > 0:
-            options += ["div", "arith", "arith", "mixed", "neg", "to_float", "if"]
+            options += ["div", "arith", "arith", "mixed", "neg", "to_float", "if", "round"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -232,6 +253,10 @@ class ExprGen:
             return f"({self.int_(d)} {self.pick(['+', '-', '*'])} {self.float_(d)})"
         if kind == "neg":
             return f"-({self.float_(d)})"
+        if kind == "round":
+            fn = self.pick(["round", "floor", "ceil"])
+            digits = self.pick(["", ", 1", ", precision=2", ", -1", ", 400", ", -400"])
+            return f"{fn}({self.float_(d)}{digits})"
         if kind == "to_float":
             return f"to_float({self.pick([self.int_(d), self.str_(d)])})"
         return f"(if {self.bool_(d)} then {self.float_(d)} else {self.float_(d)})"
@@ -243,7 +268,14 @@ class ExprGen:
         if self.scope.having(lambda t: t == Nullable(STR)):
             options.append("coalesce")
         if depth > 0:
-            options += ["case", "concat", "to_str", "if", "env"]
+            options += [
+                "case",
+                "concat",
+                "to_str",
+                "if",
+                "env",
+                "format_time",
+            ] + ["text_fn"] * 4
         kind = self.pick(options)
         d = depth - 1
         if kind == "lit":
@@ -260,18 +292,55 @@ class ExprGen:
             return f"to_str({self.pick([self.int_(d), self.float_(d), self.bool_(d)])})"
         if kind == "env":
             return f'env("{self.pick(sorted(ENV))}", "unset")'
+        if kind == "text_fn":
+            return self.text_fn(d)
+        if kind == "format_time":
+            zone = self.pick(["", ', timezone="Europe/Prague"', ', timezone="Asia/Kolkata"'])
+            return f"format_time({self.time_(d)}, {quote(self.pick(TIME_FORMATS))}{zone})"
         return f"(if {self.bool_(d)} then {self.str_(d)} else {self.str_(d)})"
+
+    def text_fn(self, d: int) -> str:
+        """A call of a text builtin: slicing, splitting, replacing, padding, hashing."""
+        fn = self.pick(["slice", "split", "replace", "regex", "pad", "hash", "hmac"])
+        s, lit = self.str_(d), self.str_literal()
+        if fn == "slice":
+            end = self.pick(["", ", 2", ", -1", ", null", ", 40"])
+            return f"slice({s}, {self.pick(['0', '1', '-2', '5'])}{end})"
+        if fn == "split":
+            limit = self.pick(["", ", 2", ", limit=0", ", -1"])
+            return f'join(split({s}, {self.pick([lit, chr(34) * 2])}{limit}), "|")'
+        if fn == "replace":
+            return f"replace({s}, {lit}, {self.str_literal()}, count={self.int_literal()})"
+        if fn == "regex":
+            template = quote(self.pick(["<$0>", "$1$1", "${x}", "$$", "-"]))
+            return f"replace_regex({s}, r{quote(self.pick(list(PATTERNS)))}, {template})"
+        if fn == "pad":
+            side = self.pick(["pad_start", "pad_end"])
+            return f"{side}({s}, {self.pick(['0', '3', '6'])}, {self.pick([lit, quote('ab')])})"
+        if fn == "hash":
+            return f"sha256({s})"
+        algorithm = self.pick(["", ', algorithm="SHA1"', ', algorithm="sha-512"'])
+        return f'hmac({s}, env("FLOWTEST_SITE"){algorithm})'
 
     def time_(self, depth: int) -> str:
         options = ["parse"]
         if self.scope.having(lambda t: t == TIME):
             options.append("field")
         if depth > 0:
-            options += ["plus", "minus"]
+            options += ["plus", "minus", "floor", "from_unix", "reparse"]
         kind = self.pick(options)
         d = depth - 1
         if kind == "parse":
             return f"parse_time({quote(self.pick(list(TIMES)))})"
+        if kind == "floor":
+            return (
+                f"floor_time({self.time_(d)}, {self.pick(['1ms', '1s', '15m', '1h', '1d', '7d'])})"
+            )
+        if kind == "from_unix":
+            return f"from_unix_timestamp({self.int_(d)}, {quote(self.pick(UNITS))})"
+        if kind == "reparse":
+            fmt = quote(self.pick(TIME_FORMATS[:4]))
+            return f"parse_time(format_time({self.time_(d)}, {fmt}), {fmt})"
         if kind == "field":
             return self.path_of(lambda t: t == TIME)
         if kind == "plus":
@@ -348,6 +417,7 @@ class ExprGen:
                 "not",
                 "fn",
                 "if",
+                "cidr",
             ]
             if self.scope.types:
                 options.append("eq_null")
@@ -405,6 +475,10 @@ class ExprGen:
             paths = self.scope.having(lambda t: t in (STR, Nullable(STR), ANY))
             left = field_text(self.draw(st.sampled_from(paths))) if paths else self.str_(d)
             return f"({left} =~ r{quote(self.pick(list(PATTERNS)))})"
+        if kind == "cidr":
+            blocks = self.pick(['"10.0.0.0/8"', '["192.168.0.0/16", "::/0"]', '"1.2.3.4"'])
+            address = self.pick(['"10.1.2.3"', '"192.168.7.7"', '"::1"', self.str_(d)])
+            return f"ip_cidr_contains({blocks}, {address})"
         if kind in ("and", "or"):
             return f"({self.weak_bool(d)} {kind} {self.weak_bool(d)})"
         if kind == "not":
@@ -435,10 +509,16 @@ class ExprGen:
             "duration",
             "copy",
             "nullable",
+            "url",
+            "query",
         ]
         kind = self.pick(options)
         if kind == "null":
             return "null"
+        if kind == "url":
+            return f"parse_url({self.pick([quote(u) for u in URLS] + [self.str_(depth)])})"
+        if kind == "query":
+            return f"parse_query_string({self.pick([quote(q) for q in QUERIES])})"
         if kind == "list":
             items = [self.scalar_literal() for _ in range(self.draw(st.integers(0, 3)))]
             return f"[{', '.join(items)}]"

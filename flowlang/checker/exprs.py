@@ -3,8 +3,11 @@ every node with its static type, reporting what can never work."""
 
 from __future__ import annotations
 
+import datetime
+
 from .. import ast, codes, ir
 from ..builtins import AGGREGATES, ENV_PARAMS, FUNCTIONS, Function, describe
+from ..runtime.ops import regex_problem
 from ..source import Span
 from ..syntax import path_label
 from ..types import (
@@ -274,7 +277,7 @@ class ExprChecker:
                 hint='write the pattern as a raw string: r"…"',
             )
             return ir.Binary("=~", left, ir.Literal("", STR), BOOL)
-        message = regex_error(pattern.value)
+        message = regex_problem(pattern.value)
         if message is not None:
             self.rep.error(
                 codes.BAD_REGEX,
@@ -400,12 +403,8 @@ class ExprChecker:
                     arg.value.span,
                 )
                 ok = False
-            elif (
-                param.check is not None
-                and isinstance(value, ir.Literal)
-                and value.value is not None
-            ):
-                problem = param.check(value.value)
+            elif param.check is not None and (constant := constant_value(value)) is not None:
+                problem = param.check(constant)
                 if problem:
                     self.rep.error(
                         codes.BAD_ARG_VALUE,
@@ -413,6 +412,18 @@ class ExprChecker:
                         arg.value.span,
                     )
                     ok = False
+        for name in fn.from_env:
+            arg = matched.given.get(name)
+            value = bound[[p.name for p in params].index(name)]
+            if arg is not None and not (isinstance(value, ir.EnvCall) and value.default is None):
+                self.rep.error(
+                    codes.BAD_ARG_VALUE,
+                    f"the `{name}` of `{fn.name}` must come from the environment, "
+                    "not the program text",
+                    arg.value.span,
+                    hint=f'put it in an environment variable and pass {name}=env("NAME")',
+                )
+                ok = False
         if matched.missing:
             self.rep.error(
                 codes.MISSING_ARG,
@@ -428,6 +439,19 @@ class ExprChecker:
             if problem:
                 self.rep.error(codes.TYPE_MISMATCH, problem, pick_span(call.span, name_span))
         return ir.Call(fn.name, given, fn.result_type([a.type for a in given]))
+
+
+def constant_value(e: ir.TExpr | None):
+    """The value of a constant argument (a literal, a duration, a list of
+    them), else None."""
+    if isinstance(e, ir.Literal):
+        return e.value
+    if isinstance(e, ir.Duration):
+        return datetime.timedelta(milliseconds=e.millis)
+    if isinstance(e, ir.ListExpr):
+        items = [constant_value(item) for item in e.items]
+        return None if None in items else items
+    return None
 
 
 def _trim_defaults(params, bound) -> tuple[ir.TExpr, ...]:
@@ -453,19 +477,3 @@ def _literal_type(value) -> Type:
     if isinstance(value, float):
         return FLOAT
     return STR
-
-
-def regex_error(pattern: str) -> str | None:
-    """RE2's complaint about `pattern`, or None when it compiles."""
-    import re2  # imported here: checking without `=~` stays fast to start
-
-    options = re2.Options()
-    options.log_errors = False  # RE2 would also print the error to stderr
-    try:
-        re2.compile(pattern, options)
-    except re2.error as exc:
-        text = exc.args[0] if exc.args else str(exc)
-        return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    except UnicodeError:
-        return "the pattern is not valid Unicode text"
-    return None

@@ -9,11 +9,13 @@ run-time type error, so the record goes to the error stream.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import ipaddress
 import math
+import re
 from typing import Any
 
-from . import times
+from . import digest, times, weburl
 from .base import RecordError
 
 UTC = _dt.timezone.utc
@@ -215,9 +217,7 @@ def in_(x: Any, container: Any) -> bool:
 
 def regex(pattern: str):
     """Compile a pattern with RE2 (linear-time matching: no pattern can hang a run)."""
-    import re2
-
-    return re2.compile(pattern)
+    return compile_regex(pattern)
 
 
 def match(compiled: Any, x: Any) -> bool:
@@ -385,6 +385,15 @@ def fn_now() -> _dt.datetime:
     return times.now()
 
 
+# Numbers in text as VRL reads them (Rust's i64 and f64 syntax): ASCII digits
+# only, no `_` separators (Python's int() and float() take both), around them
+# only white space, which is trimmed
+_ASCII_SPACE = " \t\n\r\f\v"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
 def fn_to_int(v: Any) -> Any:
     if v is None:
         return None
@@ -397,10 +406,10 @@ def fn_to_int(v: Any) -> Any:
             raise RecordError("conversion", f"to_int() of {v!r}")
         return int(v)
     if isinstance(v, str):
-        try:
-            return int(v.strip())
-        except ValueError:
-            raise RecordError("conversion", f"to_int() of {v!r}: not an integer") from None
+        text = v.strip(_ASCII_SPACE)
+        if not _INTEGER.fullmatch(text):
+            raise RecordError("conversion", f"to_int() of {v!r}: not an integer")
+        return int(text)
     raise _type_error(f"to_int() of {_kind(v)}")
 
 
@@ -412,10 +421,12 @@ def fn_to_float(v: Any) -> Any:
     if isinstance(v, (int, float)):
         return float(v)
     if isinstance(v, str):
-        try:
-            result = float(v)
-        except ValueError:
-            raise RecordError("conversion", f"to_float() of {v!r}: not a number") from None
+        text = v.strip(_ASCII_SPACE)
+        if _NON_FINITE.fullmatch(text):
+            raise RecordError("conversion", f"to_float() of {v!r}: not a finite number")
+        if not _DECIMAL.fullmatch(text):
+            raise RecordError("conversion", f"to_float() of {v!r}: not a number")
+        result = float(text)
         if not math.isfinite(result):
             raise RecordError("conversion", f"to_float() of {v!r}: not a finite number")
         return result
@@ -447,3 +458,379 @@ def fn_parse_time(s: Any, fmt: Any = None, timezone: Any = None) -> Any:
         return times.parse(text, fmt, tz)
     except (ValueError, OverflowError) as exc:
         raise RecordError("conversion", f"parse_time() of {text!r}: {exc}") from None
+
+
+def _time_arg(fn: str, v: Any) -> _dt.datetime:
+    if not isinstance(v, _dt.datetime):
+        raise _type_error(f"{fn}() needs a time, not {_kind(v)}")
+    return v
+
+
+def _int_arg(fn: str, v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _type_error(f"{fn}() needs an int, not {_kind(v)}")
+    return v
+
+
+def _unit_arg(fn: str, unit: Any) -> str:
+    problem = times.unit_problem(_str_arg(fn, unit))
+    if problem:
+        raise RecordError("argument", f"{fn}(): {problem}")
+    return unit
+
+
+def fn_format_time(t: Any, fmt: Any, timezone: Any = None) -> Any:
+    if t is None or fmt is None:
+        return None
+    value = _time_arg("format_time", t)
+    fmt = _str_arg("format_time", fmt)
+    try:
+        tz = UTC if timezone is None else times.zone(_str_arg("format_time", timezone))
+        return times.format_time(value, fmt, tz)
+    except (ValueError, OverflowError) as exc:
+        raise RecordError("conversion", f"format_time() with {fmt!r}: {exc}") from None
+
+
+def fn_to_unix_timestamp(t: Any, unit: Any = "seconds") -> Any:
+    if t is None or unit is None:
+        return None
+    value = _time_arg("to_unix_timestamp", t)
+    return times.to_unix(value, _unit_arg("to_unix_timestamp", unit))
+
+
+def fn_from_unix_timestamp(n: Any, unit: Any = "seconds") -> Any:
+    if n is None or unit is None:
+        return None
+    number = _int_arg("from_unix_timestamp", n)
+    unit = _unit_arg("from_unix_timestamp", unit)
+    try:
+        return times.from_unix(number, unit)
+    except OverflowError as exc:
+        raise RecordError("conversion", f"from_unix_timestamp() of {number}: {exc}") from None
+
+
+def fn_floor_time(t: Any, step: Any) -> Any:
+    if t is None or step is None:
+        return None
+    value = _time_arg("floor_time", t)
+    if not isinstance(step, _dt.timedelta):
+        raise _type_error(f"floor_time() needs a duration step, not {_kind(step)}")
+    try:
+        return times.floor_time(value, step)
+    except (ValueError, OverflowError) as exc:
+        raise RecordError("argument", f"floor_time(): {exc}") from None
+
+
+def _up_from_half(y: float) -> float:
+    """`y` rounded to a whole number, halves away from zero (Rust's f64::round)."""
+    whole = math.floor(y)
+    rest = y - whole  # exact: below 2**52 a float's fraction is representable
+    return float(whole + 1 if rest > 0.5 or (rest == 0.5 and y > 0) else whole)
+
+
+def _to_precision(name: str, x: Any, precision: Any, whole) -> Any:
+    """VRL's rounding: an int is itself; a float is rounded at `precision`
+    decimal places by `whole` applied to x * 10**precision."""
+    if x is None or precision is None:
+        return None
+    if not _is_number(x):
+        raise _type_error(f"{name}() needs a number, not {_kind(x)}")
+    precision = _int_arg(name, precision)
+    if isinstance(x, int):
+        return x
+    try:
+        scale = 10.0**precision
+    except OverflowError:
+        return x  # more digits than a float holds: nothing to round
+    if scale == 0.0:
+        return math.copysign(0.0, x)
+    scaled = x * scale
+    if not math.isfinite(scaled):
+        return x  # a float this large has no digits at that place
+    result = whole(scaled) / scale
+    if not math.isfinite(result):
+        raise RecordError("conversion", f"{name}() of {x!r}: out of range")
+    return math.copysign(result, x) if result == 0 else result
+
+
+def fn_round(x: Any, precision: Any = 0) -> Any:
+    return _to_precision("round", x, precision, _up_from_half)
+
+
+def fn_floor(x: Any, precision: Any = 0) -> Any:
+    return _to_precision("floor", x, precision, lambda y: float(math.floor(y)))
+
+
+def fn_ceil(x: Any, precision: Any = 0) -> Any:
+    return _to_precision("ceil", x, precision, lambda y: float(math.ceil(y)))
+
+
+# ---------------------------------------------------------------- text and lists
+
+
+def _list_arg(fn: str, v: Any) -> list:
+    if not isinstance(v, list):
+        raise _type_error(f"{fn}() needs a list, not {_kind(v)}")
+    return v
+
+
+def fn_slice(value: Any, start: Any, end: Any = None) -> Any:
+    """VRL's slice, counting characters: negative positions count from the
+    end; an end past the end is the end."""
+    if value is None or start is None:
+        return None
+    if not isinstance(value, (str, list)):
+        raise _type_error(f"slice() needs a str or list, not {_kind(value)}")
+    length = len(value)
+    first = _int_arg("slice", start)
+    first = first + length if first < 0 else first
+    last = length if end is None else _int_arg("slice", end)
+    last = last + length if last < 0 else last
+    if not 0 <= first <= length:
+        raise RecordError("argument", f"slice(): start must be between {-length} and {length}")
+    if last < first:
+        raise RecordError("argument", "slice(): end must not be before start")
+    return value[first:last]
+
+
+def fn_split(s: Any, separator: Any, limit: Any = None) -> Any:
+    """VRL's split with a literal separator: at most `limit` pieces, the last
+    holding the rest; an empty separator splits between characters."""
+    if s is None or separator is None:
+        return None
+    text = _str_arg("split", s)
+    sep = _str_arg("split", separator)
+    most = None if limit is None else max(_int_arg("split", limit), 0)
+    if most == 0:
+        return []
+    if sep:
+        return text.split(sep) if most is None else text.split(sep, most - 1)
+    pieces = ["", *text, ""]  # Rust's split("") matches at every character boundary
+    if most is None or most >= len(pieces):
+        return pieces
+    return pieces[: most - 1] + [text[max(most - 2, 0) :]]
+
+
+def fn_join(items: Any, separator: Any = "") -> Any:
+    if items is None or separator is None:
+        return None
+    sep = _str_arg("join", separator)
+    for item in _list_arg("join", items):
+        if not isinstance(item, str):
+            raise _type_error(f"join() needs a list of str; it holds {_kind(item)}")
+    return sep.join(items)
+
+
+def _count_arg(fn: str, count: Any) -> int:
+    """VRL's count: negative (default -1) all, 0 none, n the first n."""
+    return _int_arg(fn, count)
+
+
+def fn_replace(s: Any, pattern: Any, with_: Any, count: Any = -1) -> Any:
+    if s is None or pattern is None or with_ is None or count is None:
+        return None
+    text = _str_arg("replace", s)
+    old, new = _str_arg("replace", pattern), _str_arg("replace", with_)
+    n = _count_arg("replace", count)
+    return text if n == 0 else text.replace(old, new, n if n > 0 else -1)
+
+
+@functools.lru_cache(maxsize=256)
+def compile_regex(pattern: str):
+    """The RE2 program for `pattern`, compiled once per process; raises
+    ValueError with RE2's reason.
+
+    RE2 matches in time linear in the input whatever the pattern, so a user
+    pattern such as `^(a|a)*$` cannot stall a pipeline; in exchange it has no
+    backreferences and no lookaround."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would also print the error to stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason)) from None
+    except UnicodeError:
+        raise ValueError("the pattern is not valid Unicode text") from None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """RE2's complaint about `pattern`, or None when it compiles."""
+    try:
+        compile_regex(pattern)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# `$1`, `$name`, `${name}`, `$$` in a replacement, as Rust's regex crate
+# expands them (VRL): a name is the longest run of word characters
+_GROUP_REF = re.compile(r"\$(?:\$|\{([^}]*)\}|([0-9A-Za-z_]+))")
+
+
+@functools.lru_cache(maxsize=256)
+def _expander(template: str):
+    """A function of a match giving `template` with its group references filled."""
+    if "$" not in template:
+        return lambda m: template
+    pieces: list[Any] = []
+    at = 0
+    for ref in _GROUP_REF.finditer(template):
+        pieces.append(template[at : ref.start()])
+        at = ref.end()
+        name = ref.group(1) if ref.group(1) is not None else ref.group(2)
+        if name is None:
+            pieces.append("$")
+        else:
+            pieces.append((int(name),) if name.isdigit() else (name,))
+    pieces.append(template[at:])
+
+    def expand(m) -> str:
+        out = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            try:
+                out.append(m.group(piece[0]) or "")
+            except IndexError:
+                pass  # a group the pattern does not have is empty
+        return "".join(out)
+
+    return expand
+
+
+def fn_replace_regex(s: Any, pattern: Any, with_: Any, count: Any = -1) -> Any:
+    if s is None or pattern is None or with_ is None or count is None:
+        return None
+    text = _str_arg("replace_regex", s)
+    source = _str_arg("replace_regex", pattern)
+    template = _str_arg("replace_regex", with_)
+    n = _count_arg("replace_regex", count)
+    try:
+        compiled = compile_regex(source)
+    except ValueError as exc:
+        raise RecordError(
+            "argument", f"replace_regex(): invalid regular expression: {exc}"
+        ) from None
+    if n == 0:
+        return text
+    return compiled.sub(_expander(template), text, count=max(n, 0))
+
+
+_PAD_LIMIT = 1 << 20  # characters: a record's text, not a way to fill memory
+
+
+def _pad(fn: str, s: Any, length: Any, with_: Any) -> tuple[str, str] | None:
+    if s is None or length is None or with_ is None:
+        return None
+    text, fill = _str_arg(fn, s), _str_arg(fn, with_)
+    width = _int_arg(fn, length)
+    if not fill:
+        raise RecordError("argument", f"{fn}(): the fill text is empty")
+    if width > _PAD_LIMIT:
+        raise RecordError("argument", f"{fn}(): length {width} is above {_PAD_LIMIT}")
+    missing = width - len(text)
+    if missing <= 0:
+        return text, ""
+    return text, (fill * (missing // len(fill) + 1))[:missing]
+
+
+def fn_pad_start(s: Any, length: Any, with_: Any = " ") -> Any:
+    parts = _pad("pad_start", s, length, with_)
+    return None if parts is None else parts[1] + parts[0]
+
+
+def fn_pad_end(s: Any, length: Any, with_: Any = " ") -> Any:
+    parts = _pad("pad_end", s, length, with_)
+    return None if parts is None else parts[0] + parts[1]
+
+
+def fn_sha256(s: Any) -> Any:
+    return None if s is None else digest.sha256(_str_arg("sha256", s))
+
+
+@functools.lru_cache(maxsize=16)
+def _hmac_of(key: str, algorithm: str) -> digest.Hmac:
+    return digest.Hmac(digest.utf8(key), digest.ALGORITHMS[algorithm])
+
+
+def fn_hmac(s: Any, key: Any, algorithm: Any = "SHA-256") -> Any:
+    """Hex HMAC of the text; messages never show the key."""
+    if s is None or key is None or algorithm is None:
+        return None
+    text = _str_arg("hmac", s)
+    if not isinstance(key, str):
+        raise _type_error(f"hmac() needs a str key, not {_kind(key)}")
+    name = _str_arg("hmac", algorithm)
+    problem = digest.algorithm_problem(name)
+    if problem:
+        raise RecordError("argument", f"hmac(): {problem}")
+    return _hmac_of(key, name.upper()).hexdigest(digest.utf8(text))
+
+
+def fn_parse_url(s: Any, default_known_ports: Any = False) -> Any:
+    if s is None or default_known_ports is None:
+        return None
+    text = _str_arg("parse_url", s)
+    if not isinstance(default_known_ports, bool):
+        raise _type_error("parse_url() needs a bool default_known_ports")
+    try:
+        return weburl.parse_url(text, default_known_ports)
+    except ValueError as exc:
+        raise RecordError("conversion", f"parse_url() of {text!r}: {exc}") from None
+
+
+def fn_parse_query_string(s: Any) -> Any:
+    return None if s is None else weburl.parse_query_string(_str_arg("parse_query_string", s))
+
+
+@functools.lru_cache(maxsize=256)
+def _network(cidr: str):
+    """VRL's CIDR text: an address, or an address and a prefix length, with
+    no bits set after the prefix. ValueError otherwise."""
+    address, slash, prefix = cidr.partition("/")
+    if slash and not (prefix.isascii() and prefix.isdigit()):
+        raise ValueError(f"{cidr!r} is not a CIDR block (address/prefix length)")
+    return ipaddress.ip_network(cidr, strict=True)  # its ValueError names the text
+
+
+def cidr_problem(cidr: Any) -> str | None:
+    """What is wrong with a CIDR block or a list of them, or None."""
+    for block in cidr if isinstance(cidr, list) else [cidr]:
+        if not isinstance(block, str):
+            return f"a CIDR block is text, not {_kind(block)}"
+        try:
+            _network(block)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+def fn_ip_cidr_contains(cidr: Any, ip: Any) -> Any:
+    if cidr is None or ip is None:
+        return None
+    text = _str_arg("ip_cidr_contains", ip)
+    blocks = cidr if isinstance(cidr, list) else [_str_arg("ip_cidr_contains", cidr)]
+    problem = cidr_problem(blocks)
+    if problem:
+        raise RecordError("argument", f"ip_cidr_contains(): {problem}")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise RecordError(
+            "conversion", f"ip_cidr_contains(): {text!r} is not an ip address"
+        ) from None
+    return any(address in _network(block) for block in blocks)
+
+
+@functools.cache
+def fn_get_hostname() -> str:
+    """The machine's host name, read once."""
+    import socket
+
+    return socket.gethostname()

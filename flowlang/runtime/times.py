@@ -1,4 +1,5 @@
-"""The run's clock and `parse_time`: text to an aware UTC time.
+"""The run's clock, `parse_time` (text to an aware UTC time) and the other
+time builtins: `format_time`, Unix timestamps, `floor_time`.
 
 `now()` is the run's clock: the system clock, unless the run was given a
 fixed one (`Context.clock`, set for the run by the engine), so that a test
@@ -108,6 +109,11 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
     if fmt is None:
         iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
         value = _dt.datetime.fromisoformat(iso)
+    elif "s" in _directives(fmt):
+        problem = parse_format_problem(fmt)
+        if problem:
+            raise ValueError(problem)
+        return _parse_epoch(text, fmt)
     elif has_year(fmt):
         value = _dt.datetime.strptime(text, fmt)
     else:
@@ -154,3 +160,118 @@ def _in_inferred_year(text: str, fmt: str, tz: _dt.tzinfo) -> _dt.datetime:
         if earliest < value <= latest:
             return value.astimezone(UTC)
     raise ValueError("the format has no year, and no year within the year before now fits")
+
+
+# ---------------------------------------------------------------- formats, epochs, floors
+
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = _dt.timedelta(microseconds=1)
+
+# `to_unix_timestamp`/`from_unix_timestamp` units (VRL's names) -> microseconds
+# per unit; a nanosecond is a thousandth of the smallest step a time holds
+UNITS = {"seconds": 1_000_000, "milliseconds": 1_000, "microseconds": 1, "nanoseconds": None}
+_NANOS_PER_MICRO = 1_000
+# `%s` (seconds since the epoch) combines with these only: what else would
+# say the same instant twice
+_WITH_EPOCH = frozenset("sf%")
+_EPOCH_PIECE = re.compile(r"%(.)|([^%]+)", re.S)
+
+
+def unit_problem(unit: str) -> str | None:
+    """Why `unit` is not a unit of Unix time, or None when it is one."""
+    if unit in UNITS:
+        return None
+    return f'unknown unit "{unit}" (one of {", ".join(map(repr, UNITS))})'.replace("'", '"')
+
+
+def format_problem(fmt: str) -> str | None:
+    """What is wrong with a strftime format, or None."""
+    if re.search(r"(?<!%)(?:%%)*%$", fmt):
+        return "the format ends with a lone `%`"
+    return None
+
+
+def parse_format_problem(fmt: str) -> str | None:
+    """What is wrong with a strptime format, or None."""
+    problem = format_problem(fmt)
+    if problem:
+        return problem
+    found = _directives(fmt)
+    if "s" in found and not found <= _WITH_EPOCH:
+        others = ", ".join(f"%{d}" for d in sorted(found - _WITH_EPOCH))
+        return f"%s (seconds since the epoch) combines only with %f, not {others}"
+    return None
+
+
+def format_time(value: _dt.datetime, fmt: str, tz: _dt.tzinfo = UTC) -> str:
+    """`value` in `tz` written with the strftime format `fmt`. `%s` is the
+    whole seconds since the epoch and `%Y` always has four digits (the C
+    library writes neither the same way everywhere)."""
+    problem = format_problem(fmt)
+    if problem:
+        raise ValueError(problem)
+    local = value.astimezone(tz)
+    pieces = []
+    for m in _DIRECTIVE_OR_TEXT.finditer(fmt):
+        directive = m.group(1)
+        if directive == "s":
+            pieces.append(str(to_unix(value, "seconds")))
+        elif directive == "Y":
+            pieces.append(f"{local.year:04d}")
+        else:
+            pieces.append(m.group(0))
+    # pieces are strftime text again: the numbers added hold no `%`
+    return local.strftime("".join(pieces))
+
+
+_DIRECTIVE_OR_TEXT = re.compile(r"%(.)|[^%]+|%$", re.S)
+
+
+def _parse_epoch(text: str, fmt: str) -> _dt.datetime:
+    """`text` read with a format holding `%s` (and perhaps `%f`)."""
+    pattern = []
+    for m in _EPOCH_PIECE.finditer(fmt):
+        directive, literal = m.group(1), m.group(2)
+        if literal is not None:
+            pattern.append(re.escape(literal))
+        elif directive == "s":
+            pattern.append(r"(?P<s>[+-]?[0-9]+)")
+        elif directive == "f":
+            pattern.append(r"(?P<f>[0-9]{1,6})")
+        else:
+            pattern.append("%")
+    found = re.fullmatch("".join(pattern), text)
+    if found is None:
+        raise ValueError(f"time data {text!r} does not match format {fmt!r}")
+    # the fraction is added to the seconds, rounded down, as format_time
+    # writes them: -1.5 s after the epoch is "-2.500000" with "%s.%f"
+    micros = int(found.group("s")) * 1_000_000
+    fraction = found.groupdict().get("f")
+    if fraction:
+        micros += int(fraction.ljust(6, "0"))
+    return from_unix(micros, "microseconds")
+
+
+def to_unix(value: _dt.datetime, unit: str) -> int:
+    """Whole `unit`s since the epoch, rounded down (as VRL's to_unix_timestamp)."""
+    micros = (value - EPOCH) // _MICROSECOND
+    per = UNITS[unit]
+    return micros * _NANOS_PER_MICRO if per is None else micros // per
+
+
+def from_unix(number: int, unit: str) -> _dt.datetime:
+    """The time `number` `unit`s after the epoch; nanoseconds are rounded down
+    to the microsecond. OverflowError outside the years 1 to 9999."""
+    per = UNITS[unit]
+    micros = number // _NANOS_PER_MICRO if per is None else number * per
+    try:
+        return EPOCH + _dt.timedelta(microseconds=micros)
+    except OverflowError:
+        raise OverflowError(f"{number} {unit} is outside the years 1 to 9999") from None
+
+
+def floor_time(value: _dt.datetime, step: _dt.timedelta) -> _dt.datetime:
+    """The latest multiple of `step` since the epoch not after `value`."""
+    if step <= _dt.timedelta(0):
+        raise ValueError("the step must be a positive duration")
+    return value - (value - EPOCH) % step

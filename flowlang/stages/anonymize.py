@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import codes
+from ..runtime.digest import Hmac, utf8
 from ..types import ANY, STR, Nullable
 from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -84,7 +85,6 @@ SPEC = StageSpec(
 # ---------------------------------------------------------------- runtime
 
 REDACTED = "[REDACTED]"
-_BLOCK = 64  # SHA-256 block size, for the HMAC pads
 
 _run_key: bytes | None = None
 
@@ -98,39 +98,6 @@ def run_key() -> bytes:
 
         _run_key = secrets.token_bytes(32)
     return _run_key
-
-
-class Hmac:
-    """HMAC-SHA256 with the pads hashed once (RFC 2104): about twice as fast
-    per value as `hmac.digest`, with identical output."""
-
-    def __init__(self, key: bytes):
-        import hashlib
-
-        if len(key) > _BLOCK:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    @property
-    def pads(self):
-        """The hash objects holding the inner and outer pad; `copy()` them."""
-        return self._inner, self._outer
-
-    def hexdigest(self, message: bytes) -> str:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
-
-
-def _utf8(text: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from lenient JSON
-        return text.encode("utf-8", "surrogatepass")
 
 
 def _mask_part(text: str) -> str:
@@ -183,7 +150,7 @@ class Anonymize:
                     f"({KEY_ENV} is not set); using a random key for this run, so tokens "
                     "differ between runs\n"
                 )
-            self._hmac = Hmac(_utf8(key) if key else run_key())
+            self._hmac = Hmac(utf8(key) if key else run_key())
             self._inner, self._outer = self._hmac.pads
             self.replace = self._hash
         elif method == "mask":
@@ -194,7 +161,7 @@ class Anonymize:
             raise ValueError(f"unknown anonymize method {method!r}")
 
     def _hash(self, text: str) -> str:
-        return self._hmac.hexdigest(_utf8(text))
+        return self._hmac.hexdigest(utf8(text))
 
     def __call__(self, rec):
         name = self._name

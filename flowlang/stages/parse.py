@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from .. import codes
+from ..runtime.ops import compile_regex
 from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
 from ._errorlogs import APACHE_ERROR, MONTHS, NGINX_ERROR
 from ._rules import with_field
@@ -25,25 +26,6 @@ COMBINED = (
     ("referrer", Nullable(STR)),
     ("agent", Nullable(STR)),
 )
-
-
-def compile_regex(pattern: str):
-    """The RE2 program for `pattern`; raises ValueError with RE2's reason.
-
-    RE2 matches in time linear in the input whatever the pattern, so a user
-    pattern such as `^(a|a)*$` cannot stall a pipeline; in exchange it has no
-    backreferences and no lookaround."""
-    import re2
-
-    options = re2.Options()
-    options.log_errors = False
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else exc
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise ValueError(str(reason)) from None
 
 
 _DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
