@@ -84,6 +84,7 @@ class StageRuleContext(RuleContext):
         self.input = input
         self.args = bound.values
         self.schemas = schemas
+        self.source_name = rep.src.name
         self._rep = rep
         self._spans = bound.spans
         self._call_span = call_span

@@ -79,7 +79,9 @@ class RuleContext:
     """What an output-type rule sees, and how it reports problems.
 
     `input` is the input record type (None for sources), `args` the bound
-    arguments by name (defaults filled in), `schemas` the program's schemas.
+    arguments by name (defaults filled in), `schemas` the program's schemas,
+    `source_name` the path of the program's file as given (files a rule
+    reads at compile time are found relative to it).
     `error`/`warn` attach a diagnostic to the named parameter's argument (or
     the whole stage when `param` is None); the rule then returns its best
     guess of the output type so checking goes on.
@@ -87,6 +89,7 @@ class RuleContext:
 
     input: Type | None
     args: dict[str, Any]
+    source_name: str = ""
 
     def error(
         self, code: str, message: str, param: str | None = None, hint: str | None = None
