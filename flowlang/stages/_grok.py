@@ -208,6 +208,7 @@ class _Expander:
 
     def _reference(self, ref: re.Match, source: Definition, stack: tuple[str, ...]) -> str:
         name, field, kind = ref.groups()
+        field = field or None  # `%{WORD:}` keeps nothing, as `%{WORD}`
         definition = self.definitions.get(name)
         if definition is None:
             from difflib import get_close_matches

@@ -60,6 +60,33 @@ def compile_regex(pattern: str):
         raise ValueError(str(reason)) from None
 
 
+def group_spans(program):
+    """A function from UTF-8 bytes to the (start, end) byte offsets of every
+    group of `program` (the whole match first; (-1, -1) for a group that did
+    not take part), or None when the text does not match. It calls
+    google-re2's own search, whose result is those spans: the public Match
+    object maps offsets back to characters and builds each group in Python,
+    which costs more than the search itself. Where that entry point is
+    missing, the public interface gives the same spans."""
+    regexp = getattr(program, "_regexp", None)
+    anchor = getattr(getattr(type(regexp), "Anchor", None), "UNANCHORED", None)
+    if anchor is not None and hasattr(regexp, "Match"):
+        match = regexp.Match
+
+        def search(data: bytes):
+            spans = match(anchor, data, 0, len(data))
+            return None if spans[0][0] < 0 else spans
+
+        return search
+    groups = range(program.groups + 1)
+
+    def public_search(data: bytes):
+        found = program.search(data)
+        return None if found is None else [found.span(i) for i in groups]
+
+    return public_search
+
+
 _DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
 _TIMEZONE = Param(
     "timezone",
@@ -661,7 +688,7 @@ class Parse:
             from ._grok import expand
 
             grok = expand(args["pattern"], tuple(args.get("patterns") or ()))
-            self._grok = compile_regex(grok.regex)
+            self._grok = group_spans(compile_regex(grok.regex))
             self._grok_names = grok.groups
             self._grok_unique = len(set(grok.groups)) == len(grok.groups)
             self._grok_pattern = args["pattern"]
@@ -856,16 +883,21 @@ class Parse:
         return found.groupdict()
 
     def _grok_fields(self, text: str) -> dict:
-        found = self._grok.search(text)
-        if found is None:
+        data = text.encode()
+        spans = self._grok(data)
+        if spans is None:
             pattern = self._grok_pattern
             shown = pattern if len(pattern) <= 80 else pattern[:79] + "…"
             self._fail(f"the text does not match the grok pattern {shown}", text)
+        if len(data) == len(text):  # ASCII: byte offsets are character offsets
+            values = [None if a < 0 else text[a:b] for a, b in spans[1:]]
+        else:
+            values = [None if a < 0 else data[a:b].decode() for a, b in spans[1:]]
         if self._grok_unique:
-            fields = dict(zip(self._grok_names, found.groups()))
+            fields = dict(zip(self._grok_names, values))
         else:  # a name captured in several places: the first group that took part
             fields = {}
-            for name, value in zip(self._grok_names, found.groups()):
+            for name, value in zip(self._grok_names, values):
                 if fields.get(name) is None:
                     fields[name] = value
         if self._grok_types is not None:
