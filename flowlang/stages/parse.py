@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 
 from .. import codes
 from ..types import (
@@ -230,11 +229,8 @@ def _read_patterns(ctx: RuleContext, path: str):
     path is taken from the directory of the .flow file."""
     from . import _grok
 
-    where = os.path.join(os.path.dirname(ctx.source_name), path)
     try:
-        with open(where, encoding="utf-8") as file:
-            text = file.read()
-        found = _grok.read_definitions(text, path)
+        found = _grok.read_definitions(ctx.read_text(path), path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         ctx.error(

@@ -100,6 +100,21 @@ class RuleContext:
         """Was `param` written in the program (rather than defaulted)?"""
         raise NotImplementedError
 
+    def resolve(self, path: str) -> str:
+        """`path` as opened at compile time: a relative one is taken from the
+        directory of the .flow file."""
+        import os
+
+        return os.path.join(os.path.dirname(self.source_name), path)
+
+    def read_text(self, path: str) -> str:
+        """The UTF-8 text of a file a rule reads at compile time and whose
+        content the generated code carries (see `resolve`); raises OSError or
+        UnicodeDecodeError. The checker notes the file, so a cached compile is
+        redone when it changes."""
+        with open(self.resolve(path), encoding="utf-8") as file:
+            return file.read()
+
     def field_type(self, path: tuple[str, ...]) -> Type:
         """The type of a field of the input record (`any` when unknown)."""
         raise NotImplementedError

@@ -272,3 +272,30 @@ def test_group_spans_agree_with_the_public_interface(text):
         assert spans is None
     else:
         assert list(spans) == [found.span(i) for i in range(program.groups + 1)]
+
+
+def test_flowc_run_recompiles_when_a_patterns_file_changes(tmp_path, monkeypatch):
+    from flowlang.compile_cache import compile_cached
+
+    monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "app.grok").write_text("LEVEL (?:INFO|WARN)\n", encoding="utf-8")
+    flow = SourceFile(
+        str(tmp_path / "app.flow"),
+        'source stdin | parse(grok("%{LEVEL:level}", patterns="app.grok")) | sink stdout\n',
+    )
+    first, _ = compile_cached(flow)
+    assert first is not None and "(?:INFO|WARN)" in first.read_text()
+    assert compile_cached(flow)[0] == first  # unchanged: the cached module
+    (tmp_path / "app.grok").write_text("LEVEL (?:DEBUG|ERROR)\n", encoding="utf-8")
+    second, _ = compile_cached(flow)
+    assert second is not None and "(?:DEBUG|ERROR)" in second.read_text()
+    (tmp_path / "app.grok").unlink()
+    missing, notes = compile_cached(flow)
+    assert missing is None and "E412" in notes
+
+
+def test_dropped_digit_guards_are_what_the_docs_say():
+    # docs/language.md: without IPV4's lookahead a lone search finds a prefix
+    assert grok("%{IPV4:ip}", "12.34.56.789") == {"ip": "12.34.56.78"}
+    assert grok("%{IPV4:ip} ", "12.34.56.789 ") is None
+    assert grok("^%{IPV4:ip}$", "12.34.56.789") is None
