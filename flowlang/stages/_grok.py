@@ -130,6 +130,10 @@ def _compiles(regex: str, expander: _Expander, definitions: dict[str, Definition
 
 
 _RE2 = "grok patterns are RE2: no backreferences, no lookaround"
+_UNKNOWN_HINT = (
+    "the shipped patterns are Logstash's legacy set; define others in a file "
+    'given as patterns="file"'
+)
 
 
 class _Expander:
@@ -217,9 +221,7 @@ class _Expander:
                 near = [name.upper()]
             else:
                 near = get_close_matches(name, list(self.definitions), n=1)
-            hint = (
-                f"did you mean %{{{near[0]}}}?" if near else "the patterns are listed in the docs"
-            )
+            hint = f"did you mean %{{{near[0]}}}?" if near else _UNKNOWN_HINT
             raise GrokError(f"unknown grok pattern %{{{name}}}{_where(source)}", hint)
         if name in stack:
             loop = " → ".join((*stack[stack.index(name) :], name))

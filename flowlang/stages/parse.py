@@ -296,7 +296,9 @@ SPEC = StageSpec(
         '`grok("%{IP:client} %{WORD:method} …", patterns="app.grok")` (Logstash\'s '
         "named patterns, its legacy set (`IP`, `HOSTNAME`, `NUMBER`, `WORD`, `DATA`, "
         "`GREEDYDATA`, `QS`, `HTTPDATE`, `TIMESTAMP_ISO8601`, `SYSLOGBASE`, "
-        "`COMBINEDAPACHELOG`, …), expanded into one RE2 regex when the program is "
+        "`COMBINEDAPACHELOG`, …, from `logstash-patterns-core` under the Apache "
+        "licence 2.0; the fields are named as Logstash's legacy patterns name "
+        "them: `clientip`, `verb`, `response`, …), expanded into one RE2 regex when the program is "
         "compiled: `%{NAME:field}` captures a field, `%{NAME}` matches without "
         "capturing, `%{NAME:field:int}` and `:float` type it (`int?`, `float?`; "
         "text that is not a number of that type is an error), other captures are "
