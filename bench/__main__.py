@@ -12,6 +12,7 @@ MODULES = [
     "bench.frontend",
     "bench.pipeline",
     "bench.enrich",
+    "bench.parse",
     "bench.summarize",
     "bench.nats",
     "bench.elastic",

@@ -74,6 +74,8 @@ BAD_ARG_VALUE = _c("E407", "invalid argument value")
 BAD_AGGREGATE = _c("E408", "invalid aggregate")
 BAD_INDEX_NAME = _c("E409", "invalid Elasticsearch index name")
 BAD_TABLE = _c("E410", "lookup table is not usable")
+BAD_GROK = _c("E411", "invalid grok pattern")
+BAD_GROK_FILE = _c("E412", "grok patterns file is not usable")
 
 # warnings
 NO_ANON_KEY = _c("W501", "anonymize has no key")

@@ -26,21 +26,47 @@ def _key(src: SourceFile) -> str:
     return h.hexdigest()[:32]
 
 
+def _inputs_text(paths) -> str:
+    """One line per file the compile read besides the program (grok patterns
+    files): its content's digest, a tab, its path ("-" when unreadable)."""
+    lines = []
+    for path in paths:
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digest = "-"
+        lines.append(f"{digest}\t{path}\n")
+    return "".join(lines)
+
+
+def _inputs_unchanged(inputs_path: Path) -> bool:
+    if not inputs_path.is_file():
+        return True  # a program that read no other file
+    lines = inputs_path.read_text(encoding="utf-8").splitlines()
+    paths = [line.split("\t", 1)[1] for line in lines if "\t" in line]
+    return _inputs_text(paths).splitlines() == lines
+
+
 def compile_cached(src: SourceFile) -> tuple[Path | None, str]:
     """The path of the compiled module (None on errors) and the rendered
-    diagnostics (warnings are kept with the cached module and shown again)."""
+    diagnostics (warnings are kept with the cached module and shown again).
+    A cached module is used while the files its compile read (grok patterns
+    files, whose definitions the module carries) are unchanged."""
     folder = cache_dir() / _key(src)
     module_path = folder / f"{module_name(src.name)}.py"
     notes_path = folder / "diagnostics.txt"
-    if module_path.is_file() and notes_path.is_file():
+    inputs_path = folder / "inputs.txt"
+    if module_path.is_file() and notes_path.is_file() and _inputs_unchanged(inputs_path):
         return module_path, notes_path.read_text(encoding="utf-8")
     result: CompileResult = compile_source(src)
     notes = render_all(result.diagnostics, src) if result.diagnostics else ""
     if not result.ok:
         return None, notes
     folder.mkdir(parents=True, exist_ok=True)
-    for path, text in ((module_path, result.code), (notes_path, notes)):
-        # atomic: concurrent runs see whole files only
+    inputs = _inputs_text(result.plan.inputs) if result.plan is not None else ""
+    # atomic: concurrent runs see whole files only; the inputs go first, so a
+    # module is never paired with the digests of another compile's files
+    for path, text in ((inputs_path, inputs), (module_path, result.code), (notes_path, notes)):
         replace_file(path, text.encode("utf-8"))
     return module_path, notes
 

@@ -262,3 +262,6 @@ class Plan:
     pipelines: tuple[PipelinePlan, ...]  # producers before their readers
     tests: tuple[TestPlan, ...] = ()
     schemas: tuple[tuple[str, Type], ...] = ()  # the declared schemas, by name
+    # files read while checking whose text the generated code carries (grok
+    # patterns files), absolute: the compile cache checks they are unchanged
+    inputs: tuple[str, ...] = ()

@@ -26,7 +26,10 @@ def test_the_wheel_installs_a_working_flowc(tmp_path: Path):
         timeout=300,
     )
     (wheel,) = dist.glob("flowlang-*.whl")
-    assert "flowlang/grammar/flow.lark" in zipfile.ZipFile(wheel).namelist()
+    shipped = zipfile.ZipFile(wheel).namelist()
+    assert "flowlang/grammar/flow.lark" in shipped
+    for name in ("grok-patterns", "httpd", "LICENSE", "NOTICE.TXT"):
+        assert f"flowlang/stages/grok_patterns/{name}" in shipped
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -65,6 +68,18 @@ def test_the_wheel_installs_a_working_flowc(tmp_path: Path):
         env={"PATH": "/usr/bin:/bin"},
     )
     assert check.returncode == 0, check.stderr
+    # the grok patterns are read from the installed package
+    (work / "grok.flow").write_text(
+        'source stdin | parse(grok("%{COMBINEDAPACHELOG}")) | sink stdout\n'
+    )
+    grok = subprocess.run(
+        [env_dir / "bin" / "flowc", "check", "grok.flow"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert grok.returncode == 0, grok.stderr
     compiled = subprocess.run(
         [env_dir / "bin" / "flowc", "compile", "seed.flow", "-o", "out"],
         cwd=work,

@@ -4,6 +4,7 @@ with a RuleContext that reports at the right argument."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,14 +80,17 @@ class StageRuleContext(RuleContext):
         bound: Bound,
         schemas: dict[str, RecordT],
         call_span: Span,
+        inputs: list[str],
     ) -> None:
         self.input = input
         self.args = bound.values
         self.schemas = schemas
+        self.source_name = rep.src.name
         self._rep = rep
         self._spans = bound.spans
         self._call_span = call_span
         self.errors = 0
+        self._inputs = inputs
 
     def _span(self, param: str | None) -> Span:
         return self._spans.get(param, self._call_span) if param else self._call_span
@@ -97,6 +101,13 @@ class StageRuleContext(RuleContext):
 
     def given(self, param: str) -> bool:
         return param in self._spans
+
+    def read_text(self, path: str) -> str:
+        text = super().read_text(path)
+        where = os.path.abspath(self.resolve(path))
+        if where not in self._inputs:
+            self._inputs.append(where)
+        return text
 
     def field_type(self, path: tuple[str, ...]) -> Type:
         found = field_type(self.input if self.input is not None else ANY, path)
@@ -122,6 +133,7 @@ class CallChecker:
     def __init__(self, rep: Reporter, schemas: dict[str, RecordT]) -> None:
         self.rep = rep
         self.schemas = schemas
+        self.inputs: list[str] = []  # files the output rules read (RuleContext.read_text)
 
     # ------------------------------------------------------------ the stage
 
@@ -166,7 +178,7 @@ class CallChecker:
         bound = self.bind(Owner(spec.name), spec.params, call, record, span)
         if not bound.ok:
             return bound, _best_guess(spec, record)
-        ctx = StageRuleContext(self.rep, record, bound, self.schemas, span)
+        ctx = StageRuleContext(self.rep, record, bound, self.schemas, span, self.inputs)
         out = spec.output(ctx)
         if spec.role == "sink":
             return bound, None

@@ -67,9 +67,8 @@ class ProgramChecker:
         entries, extras = self._pipelines()
         comments = sorted(c.span for c in self.program.comments)
         exprs = ExprChecker(self.rep)
-        chains = ChainChecker(
-            self.src, self.rep, comments, CallChecker(self.rep, self.schemas), exprs
-        )
+        calls = CallChecker(self.rep, self.schemas)
+        chains = ChainChecker(self.src, self.rep, comments, calls, exprs)
         order, cyclic = self._order(entries)
         results: dict[str, ChainResult] = {}
 
@@ -118,7 +117,8 @@ class ProgramChecker:
                 )
             )
         schemas = tuple(self.schemas.items())
-        return ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas), self.rep.sorted()
+        plan = ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas, tuple(calls.inputs))
+        return plan, self.rep.sorted()
 
     # ------------------------------------------------------------ schemas
 

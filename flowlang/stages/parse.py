@@ -6,7 +6,20 @@ import datetime as _dt
 
 from .. import codes
 from ..runtime.ops import compile_regex
-from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
+from ..types import (
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    IP,
+    OPEN_RECORD,
+    STR,
+    TIME,
+    ListT,
+    Nullable,
+    RecordT,
+    Type,
+)
 from ._errorlogs import APACHE_ERROR, MONTHS, NGINX_ERROR
 from ._rules import with_field
 from ._syslog import SYSLOG
@@ -26,6 +39,33 @@ COMBINED = (
     ("referrer", Nullable(STR)),
     ("agent", Nullable(STR)),
 )
+
+
+def group_spans(program):
+    """A function from UTF-8 bytes to the (start, end) byte offsets of every
+    group of `program` (the whole match first; (-1, -1) for a group that did
+    not take part), or None when the text does not match. It calls
+    google-re2's own search, whose result is those spans: the public Match
+    object maps offsets back to characters and builds each group in Python,
+    which costs more than the search itself. Where that entry point is
+    missing, the public interface gives the same spans."""
+    regexp = getattr(program, "_regexp", None)
+    anchor = getattr(getattr(type(regexp), "Anchor", None), "UNANCHORED", None)
+    if anchor is not None and hasattr(regexp, "Match"):
+        match = regexp.Match
+
+        def search(data: bytes):
+            spans = match(anchor, data, 0, len(data))
+            return None if spans[0][0] < 0 else spans
+
+        return search
+    groups = range(program.groups + 1)
+
+    def public_search(data: bytes):
+        found = program.search(data)
+        return None if found is None else [found.span(i) for i in groups]
+
+    return public_search
 
 
 _DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
@@ -103,6 +143,11 @@ def _output(ctx: RuleContext) -> Type:
         if numbered:
             by_number = tuple((str(i), Nullable(STR)) for i in range(1, program.groups + 1))
             produced = (("0", STR), *by_number, *produced)
+    elif fmt == "grok":
+        found = _grok_fields(ctx, ctx.args["format_args"])
+        if found is None:
+            return ctx.input
+        produced = found
     elif fmt == "json":
         from ..runtime.jsonl import MAX_DEPTH
 
@@ -128,6 +173,68 @@ def _output(ctx: RuleContext) -> Type:
             return RecordT(ctx.input.fields, open=True)
         return OPEN_RECORD
     return _merge(ctx.input, produced)
+
+
+_GROK_TYPES = {"str": Nullable(STR), "int": Nullable(INT), "float": Nullable(FLOAT)}
+
+
+def _grok_fields(ctx: RuleContext, args: dict):
+    """The fields `grok(pattern, patterns=file)` captures, expanded now so a
+    bad pattern is a compile-time error; the file's definitions replace its
+    path in the arguments, so the generated code carries them and the run
+    does not read the file again. None after reporting a problem."""
+    from . import _grok
+
+    extra = args["patterns"]
+    if isinstance(extra, str):
+        extra = _read_patterns(ctx, extra)
+        if extra is None:
+            return None
+        args["patterns"] = extra
+    try:
+        grok = _grok.expand(args["pattern"], extra or ())
+    except _grok.GrokError as exc:
+        ctx.error(codes.BAD_GROK, exc.message, param="format", hint=exc.hint)
+        return None
+    if not grok.fields:
+        ctx.error(
+            codes.BAD_GROK,
+            "the grok pattern captures nothing",
+            param="format",
+            hint="name what to keep: %{WORD:method} (%{WORD} matches without keeping)",
+        )
+    return tuple((name, _GROK_TYPES[kind]) for name, kind in grok.fields)
+
+
+def _read_patterns(ctx: RuleContext, path: str):
+    """A patterns file's definitions as (name, regex, `path:line`); a relative
+    path is taken from the directory of the .flow file."""
+    from . import _grok
+
+    try:
+        found = _grok.read_definitions(ctx.read_text(path), path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        ctx.error(
+            codes.BAD_GROK_FILE,
+            f"cannot read grok patterns file {path!r}: {reason}",
+            param="format",
+            hint="a relative path is taken from the directory of the .flow file",
+        )
+        return None
+    except UnicodeDecodeError as exc:
+        ctx.error(
+            codes.BAD_GROK_FILE,
+            f"grok patterns file {path!r} is not UTF-8: {exc.reason}",
+            param="format",
+        )
+        return None
+    except _grok.GrokError as exc:
+        ctx.error(
+            codes.BAD_GROK_FILE, f"grok patterns file {exc.message}", param="format", hint=exc.hint
+        )
+        return None
+    return tuple((name, d.regex, d.origin) for name, d in found.items())
 
 
 def _check_kv(ctx: RuleContext, args: dict) -> None:
@@ -167,7 +274,23 @@ SPEC = StageSpec(
         "null; extra ones are an "
         'error), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
         "that did not take part is null; with `numeric_groups=true`, as VRL's, each "
-        "group is also a field named by its number, `0` the whole match), and `combined` (the Apache/nginx combined log format "
+        "group is also a field named by its number, `0` the whole match), "
+        '`grok("%{IP:client} %{WORD:method} …", patterns="app.grok")` (Logstash\'s '
+        "named patterns, its legacy set (`IP`, `HOSTNAME`, `NUMBER`, `WORD`, `DATA`, "
+        "`GREEDYDATA`, `QS`, `HTTPDATE`, `TIMESTAMP_ISO8601`, `SYSLOGBASE`, "
+        "`COMBINEDAPACHELOG`, …, from `logstash-patterns-core` under the Apache "
+        "licence 2.0; the fields are named as Logstash's legacy patterns name "
+        "them: `clientip`, `verb`, `response`, …), expanded into one RE2 regex when the program is "
+        "compiled: `%{NAME:field}` captures a field, `%{NAME}` matches without "
+        "capturing, `%{NAME:field:int}` and `:float` type it (`int?`, `float?`; "
+        "text that is not a number of that type is an error), other captures are "
+        "`str?` and a capture that did not take part is null; as VRL's "
+        "`parse_grok` and Logstash, the pattern is searched for anywhere in the "
+        "text (anchor it with `^…$`); an unknown pattern name, a capture name that "
+        "is not an identifier and lookaround are compile-time errors; `patterns` "
+        "names a file of more definitions in Logstash's format, `NAME regex` per "
+        "line and `#` comments, read when the program is compiled, relative to the "
+        ".flow file), and `combined` (the Apache/nginx combined log format "
         '`client ident user [time] "request" status bytes "referrer" "agent"`, '
         "typed: client (the text), ip (null when the client is a host name; an "
         "IPv4-mapped address is written `::ffff:192.0.2.44`), user (may hold "
@@ -232,6 +355,22 @@ SPEC = StageSpec(
                         "also a field per group by number (`0` is the whole match)",
                         type=BOOL,
                         default=False,
+                    ),
+                ),
+                "grok": (
+                    Param(
+                        "pattern",
+                        ParamKind.VALUE,
+                        "a grok pattern: `%{NAME:field:type}` …",
+                        type=STR,
+                    ),
+                    Param(
+                        "patterns",
+                        ParamKind.VALUE,
+                        "a file of more definitions (`NAME regex` per line), read when the "
+                        "program is compiled, relative to the .flow file",
+                        type=STR,
+                        default=None,
                     ),
                 ),
                 "combined": (),
@@ -316,6 +455,34 @@ SPEC = StageSpec(
                     "upstream": None,
                     "host": "shop.example",
                     "referrer": None,
+                },
+            ),
+        ),
+        Example(
+            'parse(grok("%{IP:client} %{WORD:method} %{URIPATHPARAM:path} %{NUMBER:bytes:int}"))',
+            input=({"message": "203.0.113.9 GET /cart?id=7 512"},),
+            output=(
+                {
+                    "message": "203.0.113.9 GET /cart?id=7 512",
+                    "client": "203.0.113.9",
+                    "method": "GET",
+                    "path": "/cart?id=7",
+                    "bytes": 512,
+                },
+            ),
+        ),
+        Example(
+            'parse(grok("^%{SYSLOGTIMESTAMP:time} %{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:msg}$"))',
+            doc="`SYSLOGPROG` captures `program` and `pid` itself, as in Logstash",
+            input=({"message": "Mar  2 10:00:00 web-1 sshd[812]: Accepted publickey"},),
+            output=(
+                {
+                    "message": "Mar  2 10:00:00 web-1 sshd[812]: Accepted publickey",
+                    "time": "Mar  2 10:00:00",
+                    "host": "web-1",
+                    "program": "sshd",
+                    "pid": "812",
+                    "msg": "Accepted publickey",
                 },
             ),
         ),
@@ -496,6 +663,19 @@ class Parse:
             self._regex = compile_regex(args["pattern"])
             self._numbered = range(self._regex.groups + 1) if args.get("numeric_groups") else ()
             self._parse = self._regex_fields
+        elif format == "grok":
+            from ..runtime.coerce import coercer
+            from ._grok import expand
+
+            grok = expand(args["pattern"], tuple(args.get("patterns") or ()))
+            self._grok = group_spans(compile_regex(grok.regex))
+            self._grok_names = grok.groups
+            self._grok_unique = len(set(grok.groups)) == len(grok.groups)
+            self._grok_pattern = args["pattern"]
+            typed = tuple((name, ("?", kind)) for name, kind in grok.fields if kind != "str")
+            self._grok_typed = tuple(name for name, _ in typed)
+            self._grok_types = coercer(("{}", False, typed), from_text=True) if typed else None
+            self._parse = self._grok_fields
         elif format == "combined":
             import datetime
             import socket
@@ -681,6 +861,31 @@ class Parse:
         if self._numbered:
             return {str(i): found.group(i) for i in self._numbered} | found.groupdict()
         return found.groupdict()
+
+    def _grok_fields(self, text: str) -> dict:
+        data = text.encode()
+        spans = self._grok(data)
+        if spans is None:
+            pattern = self._grok_pattern
+            shown = pattern if len(pattern) <= 80 else pattern[:79] + "…"
+            self._fail(f"the text does not match the grok pattern {shown}", text)
+        if len(data) == len(text):  # ASCII: byte offsets are character offsets
+            values = [None if a < 0 else text[a:b] for a, b in spans[1:]]
+        else:
+            values = [None if a < 0 else data[a:b].decode() for a, b in spans[1:]]
+        if self._grok_unique:
+            fields = dict(zip(self._grok_names, values))
+        else:  # a name captured in several places: the first group that took part
+            fields = {}
+            for name, value in zip(self._grok_names, values):
+                if fields.get(name) is None:
+                    fields[name] = value
+        if self._grok_types is not None:
+            try:
+                fields.update(self._grok_types({name: fields[name] for name in self._grok_typed}))
+            except self._error as exc:
+                raise self._error(exc.code, exc.message, raw=text) from None
+        return fields
 
     def _combined_fields(self, text: str) -> dict:
         found = self._combined.match(text)

@@ -82,7 +82,9 @@ class RuleContext:
     """What an output-type rule sees, and how it reports problems.
 
     `input` is the input record type (None for sources), `args` the bound
-    arguments by name (defaults filled in), `schemas` the program's schemas.
+    arguments by name (defaults filled in), `schemas` the program's schemas,
+    `source_name` the path of the program's file as given (files a rule
+    reads at compile time are found relative to it).
     `error`/`warn` attach a diagnostic to the named parameter's argument (or
     the whole stage when `param` is None); the rule then returns its best
     guess of the output type so checking goes on.
@@ -90,6 +92,7 @@ class RuleContext:
 
     input: Type | None
     args: dict[str, Any]
+    source_name: str = ""
 
     def error(
         self, code: str, message: str, param: str | None = None, hint: str | None = None
@@ -99,6 +102,21 @@ class RuleContext:
     def given(self, param: str) -> bool:
         """Was `param` written in the program (rather than defaulted)?"""
         raise NotImplementedError
+
+    def resolve(self, path: str) -> str:
+        """`path` as opened at compile time: a relative one is taken from the
+        directory of the .flow file."""
+        import os
+
+        return os.path.join(os.path.dirname(self.source_name), path)
+
+    def read_text(self, path: str) -> str:
+        """The UTF-8 text of a file a rule reads at compile time and whose
+        content the generated code carries (see `resolve`); raises OSError or
+        UnicodeDecodeError. The checker notes the file, so a cached compile is
+        redone when it changes."""
+        with open(self.resolve(path), encoding="utf-8") as file:
+            return file.read()
 
     def field_type(self, path: tuple[str, ...]) -> Type:
         """The type of a field of the input record (`any` when unknown)."""

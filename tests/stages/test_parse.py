@@ -62,8 +62,8 @@ def all_cases():
 
 def test_every_format_has_case_files_with_hostile_inputs():
     stems = {p.stem for p in FILES}
-    assert {"json", "kv", "csv", "regex", "combined"} <= stems
-    for stem in ("json", "kv", "csv", "regex", "combined"):
+    assert {"json", "kv", "csv", "regex", "combined", "grok", "grok_combined"} <= stems
+    for stem in ("json", "kv", "csv", "regex", "combined", "grok", "grok_combined"):
         names = " ".join(c["name"] for c in case_file(stem)["cases"])
         for hostile in ("NUL", "U+FFFD", "1 MB", "CRLF"):
             assert hostile in names, f"{stem}.json has no {hostile} case"
