@@ -243,7 +243,7 @@ def test_value_arguments_are_converted():
         '| sink file(env("OUT"))'
     )
     p = plan_of(text).pipelines[0]
-    assert dict(p.head.args)["format_args"] == {"header": True, "delimiter": ";"}
+    assert dict(p.head.args)["format_args"] == {"header": True, "delimiter": ";", "columns": None}
     dedup, anomaly, parse, sink = p.steps
     assert dict(dedup.args)["fields"] == (("user",), ("geo", "city"))
     assert dict(dedup.args)["within"] == 60_000 and dedup.may_drop
@@ -260,11 +260,27 @@ def test_value_arguments_are_converted():
 def test_choice_args_follow_choices_whose_options_take_arguments():
     p = plan_of('source file("x") | parse(combined) | sink stdout(format=pretty)').pipelines[0]
     parse, sink = p.steps
-    assert [k for k, _ in parse.args] == ["format", "format_args", "field", "schema"]
+    assert [k for k, _ in parse.args] == [
+        "format",
+        "format_args",
+        "field",
+        "schema",
+        "on_error",
+        "error_field",
+    ]
     assert dict(parse.args)["format_args"] == {}
     assert dict(sink.args) == {"format": "pretty"}
     head = [k for k, _ in p.head.args]
-    assert head == ["path", "format", "format_args", "schema", "follow", "start"]
+    assert head == [
+        "path",
+        "format",
+        "format_args",
+        "schema",
+        "follow",
+        "start",
+        "path_field",
+        "host_field",
+    ]
 
 
 def test_parse_combined_types_its_fields():
