@@ -5,21 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from .. import codes
-from ..types import (
-    ANY,
-    BOOL,
-    INT,
-    IP,
-    OPEN_RECORD,
-    STR,
-    TIME,
-    ListT,
-    Nullable,
-    RecordT,
-    Type,
-    join,
-    nullable,
-)
+from ..types import ANY, BOOL, INT, IP, OPEN_RECORD, STR, TIME, ListT, Nullable, RecordT, Type
 from ._errorlogs import APACHE_ERROR, MONTHS, NGINX_ERROR
 from ._rules import with_field
 from ._syslog import SYSLOG
@@ -113,6 +99,8 @@ def _kept(ctx: RuleContext, parsed: Type, error_field: str) -> Type:
     """With on_error=pass a record that does not parse passes with the fields
     parse sets made null (the parsed field itself left as it was) and the
     reason in `error_field`: every field parse sets may be null."""
+    from ..types import join, nullable
+
     if isinstance(parsed, RecordT):
         produced = _parsed(_Quiet(ctx))  # what parse sets, on a record without fields
         names = set(produced.names) if isinstance(produced, RecordT) else set()
