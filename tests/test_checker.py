@@ -245,7 +245,9 @@ def test_value_arguments_are_converted():
         '| sink file(env("OUT"))'
     )
     p = plan_of(text).pipelines[0]
-    assert dict(p.head.args)["format"] == ir.Choice("csv", (("header", True), ("delimiter", ";")))
+    assert dict(p.head.args)["format"] == ir.Choice(
+        "csv", (("header", True), ("delimiter", ";"), ("columns", None))
+    )
     dedup, anomaly, parse, sink = p.steps
     assert dict(dedup.args)["fields"] == (("user",), ("geo", "city"))
     assert dict(dedup.args)["within"] == 60_000 and dedup.may_drop
@@ -263,16 +265,29 @@ def test_choice_args_follow_choices_whose_options_take_arguments():
     # at run time, `<param>_args` follows a choice only when some option takes arguments
     p = plan_of('source file("x") | parse(combined) | sink stdout(format=pretty)').pipelines[0]
     parse, sink = p.steps
-    assert [k for k, _ in parse.args] == ["format", "field", "schema"]
+    assert [k for k, _ in parse.args] == ["format", "field", "schema", "on_error", "error_field"]
     args = runtime_args(parse)
-    assert [k for k, _ in args] == ["format", "format_args", "field", "schema"]
+    assert [k for k, _ in args][:4] == ["format", "format_args", "field", "schema"]
     assert dict(args)["format"] == "combined"
     assert dict(args)["format_args"] == {}  # combined takes no arguments; csv, kv, … do
     assert runtime_args(sink) == (("format", "pretty"),)
     head = [k for k, _ in runtime_args(p.head)]
-    assert head == ["path", "format", "format_args", "schema", "follow", "start"]
+    assert head == [
+        "path",
+        "format",
+        "format_args",
+        "schema",
+        "follow",
+        "start",
+        "path_field",
+        "host_field",
+    ]
     csv = plan_of('source file("x", format=csv(delimiter=";")) | sink stdout').pipelines[0]
-    assert dict(runtime_args(csv.head))["format_args"] == {"header": True, "delimiter": ";"}
+    assert dict(runtime_args(csv.head))["format_args"] == {
+        "header": True,
+        "delimiter": ";",
+        "columns": None,
+    }
 
 
 def test_parse_combined_types_its_fields():

@@ -72,11 +72,41 @@ class Decoder:
         self.coerce: Callable[[Any], Any] | None = (
             coercer(schema, from_text=(format == "csv")) if schema is not None else None
         )
+        columns = args.get("columns")
+        self.columns: tuple[str, ...] | None = tuple(columns) if columns is not None else None
         self.header: list[str] | None = None
+        # the lines of a CSV record whose quoted field is still open, and
+        # their bytes with newlines: a checkpoint must stay before them
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
 
     def new_file(self) -> None:
-        """The next line starts a new file (a CSV header comes again)."""
+        """The next line starts a new file (a CSV header comes again; call
+        `finish` first for what the last file left open)."""
         self.header = None
+        self._drop_pending()
+
+    def finish(self) -> list[SourceItem]:
+        """The end of the input: a CSV record still open is an error."""
+        if not self.pending:
+            return []
+        text = b"\n".join(self.pending).decode("utf-8", "replace")
+        self._drop_pending()
+        why = "unterminated quoted field at the end of the input"
+        return [SourceItem(None, text, RecordError("parse", f"invalid CSV: {why}", text))]
+
+    def read_header(self, head: bytes) -> None:
+        """Read the CSV header from `head`, a file's first bytes (a followed
+        file resumed past its start)."""
+        for line in head.split(b"\n")[:-1]:
+            self._one(line)
+            if self.header is not None:
+                break
+        self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        self.pending = []
+        self.pending_bytes = 0
 
     def decode(self, lines: list) -> tuple[list[Record], list[SourceItem]]:
         """The records the lines hold, and the lines that failed."""
@@ -94,8 +124,11 @@ class Decoder:
                 try:
                     item.record = coerce(item.record)
                 except RecordError as exc:
-                    text = line.decode("utf-8", "replace")
-                    item = SourceItem(None, text[:-1] if text.endswith("\r") else text, exc)
+                    text = item.raw  # a CSV record's text, which may span lines
+                    if text is None:
+                        text = line.decode("utf-8", "replace")
+                        text = text[:-1] if text.endswith("\r") else text
+                    item = SourceItem(None, text, exc)
                     exc.raw = item.raw
             if item.error is None:
                 records.append(item.record)
@@ -105,12 +138,12 @@ class Decoder:
 
     def _one(self, line: Any) -> SourceItem | None:
         """One line, the slow and thorough way."""
+        if self.format == "csv":
+            return self._csv_line(line)
         if type(line) is TooLong:
             return _too_long(line)
         if self.format == "lines":
             return self._message(line)
-        if self.format == "csv":
-            return self._csv(line[:-1] if line[-1:] == b"\r" else line)
         try:
             obj = _loads(line)
         except orjson.JSONDecodeError:
@@ -203,6 +236,50 @@ class Decoder:
             RecordError("parse", f"expected a JSON object, got {kind}", text),
         )
 
+    def _csv_line(self, line: Any) -> SourceItem | None:
+        """One line of CSV: a record, or part of one whose quoted field spans
+        lines (RFC 4180), kept in `pending` until a line closes it."""
+        if self.pending:
+            if type(line) is TooLong:
+                return self._too_long_record()
+            self.pending.append(line)
+            self.pending_bytes += len(line) + 1
+            if self.pending_bytes > MAX_LINE:
+                return self._too_long_record()
+            if b'"' not in line:  # a quoted field can only close at a quote
+                return None
+            data = b"\n".join(self.pending)
+        else:
+            if type(line) is TooLong:
+                return _too_long(line)
+            if b'"' not in line:  # one line, one record
+                return self._csv(line[:-1] if line[-1:] == b"\r" else line)
+            data = line
+        text = _text(data)
+        if text is None:
+            self._drop_pending()
+            return _bad_utf8(data)
+        text = text[:-1] if text.endswith("\r") else text
+        try:
+            values = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+        except csv.Error as exc:
+            if str(exc) == "unexpected end of data":  # inside a quoted field: read on
+                if not self.pending:
+                    self.pending, self.pending_bytes = [line], len(line) + 1
+                return None
+            self._drop_pending()
+            return SourceItem(None, text, RecordError("parse", f"invalid CSV: {exc}", text))
+        except StopIteration:
+            values = []
+        self._drop_pending()
+        return self._row(values, text)
+
+    def _too_long_record(self) -> SourceItem:
+        raw = b"\n".join(self.pending)[:4096].decode("utf-8", "replace")
+        self._drop_pending()
+        message = f"CSV record longer than {MAX_LINE} bytes (a quoted field not closed?)"
+        return SourceItem(None, raw, RecordError("limit", message, raw))
+
     def _csv(self, line: bytes) -> SourceItem | None:
         text = _text(line)
         if text is None:
@@ -213,12 +290,18 @@ class Decoder:
             values = next(csv.reader([text], delimiter=self.delimiter, strict=True))
         except csv.Error as exc:
             return SourceItem(None, text, RecordError("parse", f"invalid CSV: {exc}", text))
-        if not self.header_wanted:
-            return SourceItem({f"column{i + 1}": v for i, v in enumerate(values)})
-        if self.header is None:
+        return self._row(values, text)
+
+    def _row(self, values: list[str], text: str) -> SourceItem | None:
+        """The record of one CSV row (None: it was the header)."""
+        if self.header_wanted and self.header is None:
             self.header = values
             return None
-        if len(values) != len(self.header):
-            message = f"CSV row has {len(values)} values, the header names {len(self.header)}"
+        names = self.columns if self.columns is not None else self.header
+        if names is None:
+            return SourceItem({f"column{i + 1}": v for i, v in enumerate(values)}, text)
+        if len(values) != len(names):
+            named = "the columns name" if self.columns is not None else "the header names"
+            message = f"CSV row has {len(values)} values, {named} {len(names)}"
             return SourceItem(None, text, RecordError("parse", message, text))
-        return SourceItem(dict(zip(self.header, values)))
+        return SourceItem(dict(zip(names, values)), text)

@@ -45,6 +45,7 @@ class LineReader:
         self.discarding = False  # inside an over-long line, skipping to its end
         self.restarts = 0  # how often the file was truncated under us
         self.last_start = offset  # where the last `read` began
+        self.bom = False  # a byte-order mark opening the file was skipped
         if offset:
             f.seek(offset)
 
@@ -53,6 +54,7 @@ class LineReader:
         self.f.seek(offset)
         self.offset = offset
         self.discarding = False
+        self.bom = False
         self.restarts += 1
 
     def read(self, n: int, final: bool, max_bytes: int | None = None) -> list:
@@ -73,6 +75,7 @@ class LineReader:
                 # a byte-order mark opens the file, not its first record: read
                 # that record again from after the mark, under the same bound
                 offset = len(BOM)
+                self.bom = True
                 self.f.seek(offset)
                 continue
             if line[-1] == 10:  # b"\n"

@@ -34,7 +34,7 @@ from typing import Any
 
 from . import checkpoint
 from .dirwatch import CREATED, DELETED, MOVED_FROM, MOVED_TO, DirWatch
-from .lines import BATCH_BYTES, LineReader, TooLong
+from .lines import BATCH_BYTES, BOM, LineReader, TooLong
 
 # Bytes of a file's start that identify it (Filebeat's fingerprint length).
 # Two contents with the same first HEAD bytes are taken for one file that grew.
@@ -82,7 +82,9 @@ class Watched:
         want = min(HEAD, self.reader.offset) - len(self.prefix)
         if want <= 0:
             return
-        got = bytearray()
+        # the file's bytes, not only its lines: a byte-order mark the reader
+        # skipped is the start of the file (and of what a restart compares)
+        got = bytearray(BOM if not self.prefix and self.reader.bom else b"")
         for line in lines:
             if isinstance(line, TooLong):
                 got += line.head  # an over-long line's head is longer than HEAD
@@ -222,9 +224,9 @@ class Tailer:
             self._check_replaced(w)
             final = w.gone_since is not None and now - w.gone_since >= self.linger
             lines = w.reader.read(n, final=final, max_bytes=BATCH_BYTES)
+            if len(w.prefix) < min(HEAD, w.reader.offset):  # also past a lone byte-order mark
+                w.grow_prefix(lines)
             if lines:
-                if len(w.prefix) < HEAD:
-                    w.grow_prefix(lines)
                 if w.gone_since is None:
                     self._turn = live.index(w) + 1
                 w.quiet_since = now

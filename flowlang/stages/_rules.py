@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import codes
-from ..types import BOOL, DURATION, OPEN_RECORD, STR, RecordT, Type
+from ..types import BOOL, DURATION, OPEN_RECORD, STR, ListT, RecordT, Type
 from .spec import Param, ParamKind, RuleContext
 
 FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
@@ -15,6 +15,13 @@ FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
             "header", ParamKind.VALUE, "the first line names the columns", type=BOOL, default=True
         ),
         Param("delimiter", ParamKind.VALUE, "the column separator", type=STR, default=","),
+        Param(
+            "columns",
+            ParamKind.VALUE,
+            "the column names (with header=true they replace the header's)",
+            type=ListT(STR),
+            default=None,
+        ),
     ),
 }
 
@@ -52,9 +59,28 @@ def decoded_record(ctx: RuleContext) -> Type:
                 hint="use format=json, csv or auto to read structured records",
             )
         return RecordT((("message", STR),), open=False)
+    if fmt == "csv":
+        _check_csv(ctx, ctx.args["format_args"])
+        columns = ctx.args["format_args"].get("columns")
+        if columns is not None and schema is None:
+            return RecordT(tuple((name, STR) for name in columns), open=False)
     if schema is not None:
         return schema
     return OPEN_RECORD
+
+
+def _check_csv(ctx: RuleContext, args: dict) -> None:
+    columns, delimiter = args.get("columns"), args.get("delimiter", ",")
+    problem = None
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        problem = "the csv delimiter must be one character, not a quote or a line break"
+    elif columns is not None and not columns:
+        problem = "name at least one column"
+    elif columns is not None and len(set(columns)) != len(columns):
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        problem = f"columns named twice: {', '.join(twice)}"
+    if problem:
+        ctx.error(codes.BAD_ARG_VALUE, problem, param="format")
 
 
 def with_field(record: Type, name: str, typ: Type) -> Type:

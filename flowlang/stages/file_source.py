@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from ..types import BOOL, STR
-from ._rules import FORMAT_OPTIONS, decoded_record
-from .spec import Example, Param, ParamKind, StageSpec
+from ._rules import FORMAT_OPTIONS, decoded_record, with_field
+from .spec import Example, Param, ParamKind, RuleContext, StageSpec
+
+
+def _output(ctx: RuleContext):
+    record = decoded_record(ctx)
+    for param in ("path_field", "host_field"):
+        if ctx.args.get(param) is not None:
+            record = with_field(record, ctx.args[param], STR)
+    return record
+
 
 SPEC = StageSpec(
     name="file",
@@ -43,7 +52,26 @@ SPEC = StageSpec(
         "available (other systems, the user's inotify limits reached) and for a "
         "glob whose directories are patterns too (`logs/*/app.log`), the files are "
         "found by rescanning once a second: a file that sits at the path for less "
-        "than that may be missed."
+        "than that may be missed.\n\n"
+        "**Where a record came from.** As Vector's file source adds `file` and "
+        "`host`, `path_field=NAME` adds the path of the file a record was read from "
+        "(as the glob matched it; a followed file that was rotated carries the name "
+        "the source last saw it at, such as `app.log.1`) and `host_field=NAME` the "
+        "name of the machine that ran the source; both are `str` in the record "
+        "type and replace a field of that name the line held. Without them records "
+        "are as the lines hold them.\n\n"
+        "**CSV.** Records are read as RFC 4180 writes them: a quoted field may hold "
+        'the delimiter, doubled quotes (`""`) and line breaks, so one record may '
+        "span lines (the breaks inside it are kept as written, CRLF included). With "
+        "`header=true` the first record names the columns; `columns=[a, b]` names "
+        "them instead (with `header=true` the header is then skipped), and the "
+        "record type is `{a: str, b: str}` unless `schema=` types them; with "
+        "`header=false` and no `columns` they are `column1`, `column2`, …. A record "
+        "with another number of values than the columns, a quote closed before "
+        "other text, a quote still open at the end of the file, or a record over "
+        "1 MiB goes to the error stream with its text and the reason; the next "
+        "record is read as usual. A followed file's checkpoint stays before a "
+        "record whose lines are not all written yet, so a restart reads it whole."
     ),
     params=(
         Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),
@@ -65,8 +93,20 @@ SPEC = StageSpec(
             default="beginning",
             options={"beginning": (), "end": ()},
         ),
+        Param(
+            "path_field",
+            ParamKind.NEW_FIELD,
+            "a field to add holding the path of the file the record was read from",
+            default=None,
+        ),
+        Param(
+            "host_field",
+            ParamKind.NEW_FIELD,
+            "a field to add holding the host name of the machine that read it",
+            default=None,
+        ),
     ),
-    output=decoded_record,
+    output=_output,
     runtime="FileSource",
     module=__name__,
     examples=(
@@ -77,6 +117,18 @@ SPEC = StageSpec(
             doc="Typed records: a line that does not fit `Event` goes to the error stream.",
         ),
         Example('source file("app.log", format=lines, follow=true) | sink file("out.jsonl")'),
+        Example(
+            'source file("users.csv", format=csv(header=false, columns=["id", "name"]))\n'
+            '  | where id != ""\n'
+            "  | sink stdout",
+            doc="A CSV file without a header line: the columns are named in the program.",
+        ),
+        Example(
+            'source file("logs/*.log", format=lines, path_field=file, host_field=host)\n'
+            '  | where host != "" and ends_with(file, ".log")\n'
+            "  | sink stdout",
+            doc="Each record says which file and machine it came from.",
+        ),
     ),
 )
 
@@ -97,6 +149,8 @@ class FileSource(Source):
         schema=None,
         follow: bool = False,
         start: str = "beginning",
+        path_field: str | None = None,
+        host_field: str | None = None,
         poll: float = 0.25,
     ) -> None:
         from ..runtime.context import DEFAULT_BATCH_SIZE, DEFAULT_STATE_DIR
@@ -117,6 +171,12 @@ class FileSource(Source):
         self._stopped = False
         self._wake = None
         self._watched_fd: int | None = None  # the tailer's directory watch, in the loop
+        self.path_field = path_field
+        self.host = None
+        if host_field is not None:
+            import socket
+
+            self.host = (host_field, socket.gethostname())
         self._decoder()  # reject a bad format or schema now, before running
         if not follow:
             self.paths = expand(path)
@@ -146,10 +206,14 @@ class FileSource(Source):
             with open(path, "rb") as f:
                 for lines in line_batches(f, self.batch_size):
                     records, failed = decoder.decode(lines)
+                    self._mark(records, path)
                     if records or failed:
                         yield SourceBatch(failed, records=records)
                     if self._stopped:
                         return
+            unfinished = decoder.finish()  # a CSV quote the file never closed
+            if unfinished:
+                yield SourceBatch(unfinished)
 
     async def _follow(self):
         import asyncio
@@ -180,9 +244,24 @@ class FileSource(Source):
                 self._wake.clear()
                 continue
             watched, lines = got
-            records, failed = self._decoder_for(decoders, watched).decode(lines)
-            ack = partial(tailer.acked, watched, watched.reader.restarts, watched.reader.offset)
+            decoder = self._decoder_for(decoders, watched)
+            records, failed = decoder.decode(lines)
+            self._mark(records, watched.path)
+            # a CSV record still open is read again after a restart, whole
+            offset = watched.reader.offset - decoder.pending_bytes
+            ack = partial(tailer.acked, watched, watched.reader.restarts, offset)
             yield SourceBatch(failed, ack=ack, records=records)
+
+    def _mark(self, records: list, path: str) -> None:
+        """Add `path_field` and `host_field` where they were asked for."""
+        if self.path_field is not None:
+            name = self.path_field
+            for rec in records:
+                rec[name] = path
+        if self.host is not None:
+            name, host = self.host
+            for rec in records:
+                rec[name] = host
 
     def _decoder_for(self, decoders: dict, watched):
         """One decoder per followed file (a CSV header belongs to its file);
@@ -197,8 +276,7 @@ class FileSource(Source):
 
                 from ..runtime.lines import MAX_LINE
 
-                head = os.pread(watched.f.fileno(), MAX_LINE, 0)
-                decoder.decode([head.split(b"\n", 1)[0]])
+                decoder.read_header(os.pread(watched.f.fileno(), MAX_LINE, 0))
         decoders[watched.key] = (decoder, watched.reader.restarts)
         return decoder
 

@@ -103,6 +103,54 @@ def _merge(record: Type, fields) -> Type:
 
 
 def _output(ctx: RuleContext) -> Type:
+    parsed = _parsed(ctx)
+    keep = ctx.args.get("on_error") == "pass"
+    if not keep:
+        if ctx.given("error_field"):
+            ctx.error(
+                codes.BAD_ARG_VALUE,
+                "`error_field` is only written with on_error=pass",
+                param="error_field",
+                hint="add on_error=pass, or remove error_field",
+            )
+        return parsed
+    return _kept(ctx, parsed, ctx.args["error_field"])
+
+
+def _kept(ctx: RuleContext, parsed: Type, error_field: str) -> Type:
+    """With on_error=pass a record that does not parse passes with the fields
+    parse sets made null (the parsed field itself left as it was) and the
+    reason in `error_field`: every field parse sets may be null."""
+    from ..types import join, nullable
+
+    if isinstance(parsed, RecordT):
+        produced = _parsed(_Quiet(ctx))  # what parse sets, on a record without fields
+        names = set(produced.names) if isinstance(produced, RecordT) else set()
+        path = tuple(ctx.args["field"])
+        fields = []
+        for name, typ in parsed.fields:
+            if name in names:
+                typ = nullable(typ)
+                if (name,) == path:  # left as it was
+                    typ = join(typ, ctx.field_type(path))
+            fields.append((name, typ))
+        parsed = RecordT(tuple(fields), parsed.open)
+    return with_field(parsed, error_field, Nullable(STR))
+
+
+class _Quiet(RuleContext):
+    """`ctx` seen with an empty closed input record, its problems already reported."""
+
+    def __init__(self, ctx: RuleContext):
+        self.input = RecordT((), open=False)
+        self.args = ctx.args
+        self.given = ctx.given
+
+    def error(self, code, message, param=None, hint=None) -> None:
+        pass
+
+
+def _parsed(ctx: RuleContext) -> Type:
     fmt = ctx.args["format"]
     schema = ctx.args.get("schema")
     if schema is not None:
@@ -325,7 +373,18 @@ SPEC = StageSpec(
         "engine): matching takes time linear in the input whatever the pattern, so "
         "`^(a|a)*$` cannot stall a pipeline; RE2 has no backreferences or "
         "lookaround, and a pattern it cannot compile is a compile-time error. The "
-        "`=~` operator uses the same engine."
+        "`=~` operator uses the same engine.\n\n"
+        "**Keeping what does not parse.** With `on_error=pass` (`keep` is a "
+        "keyword, so the option is named for what the record does), a record whose "
+        "text does not parse, for any of the reasons above, is not an error: it "
+        "passes on with the text left as it was, every field parse would have set "
+        "null, and the reason in `error_field` (`parse_error` unless named), which is "
+        "null for a record that parsed; as Logstash's `_grokparsefailure` tag or "
+        "Vector's `drop_on_error=false`, the program tests it (`where parse_error == "
+        "null`, or routes on it). The output type says so: the parsed fields are "
+        "nullable (`client: str?` after `parse(combined, on_error=pass)`) and "
+        "`error_field: str?` is added. Such records count as `out`, not as errors; "
+        "the stage counts them as `unparsed`."
     ),
     params=(
         Param(
@@ -387,6 +446,20 @@ SPEC = StageSpec(
             accepts=(STR, Nullable(STR), ANY),
         ),
         Param("schema", ParamKind.SCHEMA, "types of the parsed fields", default=None),
+        Param(
+            "on_error",
+            ParamKind.CHOICE,
+            "what becomes of a record whose text does not parse: `error` sends it to the "
+            "error stream, `pass` passes it on with the reason in `error_field`",
+            default="error",
+            options={"error": (), "pass": ()},
+        ),
+        Param(
+            "error_field",
+            ParamKind.NEW_FIELD,
+            "with on_error=pass: why the text did not parse, null when it did",
+            default="parse_error",
+        ),
     ),
     output=_output,
     runtime="Parse",
@@ -513,6 +586,25 @@ SPEC = StageSpec(
             input=({"line": "web-1;503"},),
             output=({"line": "web-1;503", "host": "web-1", "status": "503", "note": None},),
         ),
+        Example(
+            'parse(regex(r"^(?P<level>[A-Z]+) (?P<msg>.*)$"), on_error=pass)',
+            doc="The second line does not match: it passes with the reason, its fields null.",
+            input=({"message": "WARN disk almost full"}, {"message": "disk almost full"}),
+            output=(
+                {
+                    "message": "WARN disk almost full",
+                    "level": "WARN",
+                    "msg": "disk almost full",
+                    "parse_error": None,
+                },
+                {
+                    "message": "disk almost full",
+                    "level": None,
+                    "msg": None,
+                    "parse_error": "the text does not match the pattern",
+                },
+            ),
+        ),
     ),
 )
 
@@ -622,7 +714,16 @@ def _next_blank(text: str, start: int) -> int:
 class Parse:
     """Parses the text in `field` (see the stage doc) and merges the result."""
 
-    def __init__(self, ctx, format, format_args=None, field=("message",), schema=None):
+    def __init__(
+        self,
+        ctx,
+        format,
+        format_args=None,
+        field=("message",),
+        schema=None,
+        on_error="error",
+        error_field="parse_error",
+    ):
         import re
 
         from ..runtime.base import RecordError
@@ -721,8 +822,46 @@ class Parse:
             self._coerce = coercer(("{}", True, typed_fields), from_text=format != "json")
             if not is_open:
                 self._keep = tuple(name for name, _ in typed_fields)
+        if on_error == "pass":
+            self._error_field = error_field
+            self._unset = self._produced(format, args, schema)
+        else:
+            self._error_field = None
+
+    def _produced(self, format, args, schema) -> tuple[str, ...]:
+        """The fields parse sets (as the output type says), made null in a
+        record kept by on_error=pass; not the parsed field itself."""
+        if schema is not None:
+            names = tuple(name for name, _ in schema[2])
+        elif format == "csv":
+            names = self.columns
+        elif format == "regex":
+            groups = self._regex.groupindex
+            names = tuple(sorted(groups, key=groups.get))
+            names += tuple(str(i) for i in self._numbered)
+        elif format == "grok":
+            names = tuple(dict.fromkeys(self._grok_names))
+        else:
+            table = {"combined": COMBINED, "syslog": SYSLOG}
+            table |= {"apache_error": APACHE_ERROR, "nginx_error": NGINX_ERROR}
+            names = tuple(name for name, _ in table.get(format, ()))
+        return tuple(name for name in names if (name,) != self.path)
 
     def __call__(self, rec):
+        if self._error_field is None:
+            return self._parsed(rec)
+        try:  # on_error=pass: a record whose text does not parse passes on
+            rec = self._parsed(rec)
+        except self._error as exc:
+            for name in self._unset:
+                rec[name] = None
+            rec[self._error_field] = exc.message
+            self.ctx.count("unparsed")
+            return rec
+        rec[self._error_field] = None
+        return rec
+
+    def _parsed(self, rec):
         path = self.path
         text = rec.get(path[0]) if len(path) == 1 else self._get_path(rec, path)
         if text.__class__ is not str:

@@ -106,6 +106,9 @@ class StdinSource(Source):
                     return
                 lines = got.result()
                 if lines is None:
+                    unfinished = self.decoder.finish()  # a CSV quote never closed
+                    if unfinished:
+                        yield SourceBatch(unfinished)
                     return
                 if isinstance(lines, OSError):
                     raise lines

@@ -12,10 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowlang.checker import check
+from flowlang.parser import parse as parse_flow
 from flowlang.runtime import jsonl, times
 from flowlang.runtime.base import RecordError
 from flowlang.runtime.lines import MAX_LINE
+from flowlang.source import SourceFile
 from flowlang.stages.parse import compile_regex
+from flowlang.types import ANY, INT, STR, Nullable
 from tests.flowrun import CompileFailed, run_flow
 from tests.stages.stagebind import make_stage
 
@@ -379,3 +383,74 @@ def test_an_error_log_zone_that_does_not_exist_is_a_compile_time_error():
     assert plan is None
     (d,) = diags
     assert d.code == codes.BAD_ARG_VALUE and 'did you mean "Europe/Prague"' in d.message
+
+
+# ---------------------------------------------------------------- on_error=pass
+
+
+def test_on_error_pass_keeps_records_and_counts_them_out(tmp_path):
+    program = (
+        'source file("input.jsonl", format=json)\n'
+        '  | parse(csv(columns=["host", "status"]), on_error=pass)\n'
+        "  | set failed = parse_error != null\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    records = [{"message": "web-1,200"}, {"message": "a,b,c"}, {"message": None}]
+    result = run_flow(program, tmp_path, records=records)
+    assert result.exit_code == 0, result.stderr
+    assert result.errors == []
+    assert [(r["host"], r["failed"], r["parse_error"]) for r in result.output] == [
+        ("web-1", False, None),
+        (None, True, "expected at most 2 columns, got 3"),
+        (None, True, "nothing to parse: `message` is null or missing"),
+    ]
+    stats = result.metrics["test"]
+    assert (stats["in"], stats["out"], stats["dropped"], stats["errors"]) == (3, 3, 0, 0)
+
+
+def test_on_error_pass_makes_the_parsed_fields_nullable(tmp_path):
+    # client is str after parse(combined); with on_error=pass it may be null
+    strict = 'source stdin | parse(combined) | set c = client + "!" | sink stdout'
+    run_flow(strict, tmp_path, records=[])
+    with pytest.raises(CompileFailed, match="client"):
+        run_flow(strict.replace("parse(combined)", "parse(combined, on_error=pass)"), tmp_path)
+
+
+def test_on_error_pass_types_the_reason_field():
+    def parsed(stage: str, source: str = "stdin(format=json, schema=S)"):
+        text = f"schema S {{ message: str, n: int }}\nsource {source} | {stage} | sink stdout\n"
+        src = SourceFile("t.flow", text)
+        plan, diags = check(parse_flow(src)[0], src)
+        assert plan is not None and not diags, diags
+        return plan.pipelines[0].steps[0].output_type
+
+    out = parsed("parse(nginx_error, on_error=pass, error_field=why)")
+    assert out.get("why") == Nullable(STR)
+    assert out.get("pid") == Nullable(INT) and out.get("n") == INT
+    assert out.get("message") == Nullable(STR)  # the text, or the parsed message
+    # a text of unknown type is left as it was: what it was is not known
+    assert parsed("parse(nginx_error, on_error=pass)", "stdin").get("message") == ANY
+    assert parsed("parse(nginx_error)").get("message") == STR
+    assert parsed("parse(kv)").get("parse_error") is None  # only with on_error=pass
+
+
+def test_error_field_without_on_error_pass_is_a_compile_time_error(tmp_path):
+    with pytest.raises(CompileFailed, match="only written with on_error=pass"):
+        run_flow("source stdin | parse(kv, error_field=why) | sink stdout", tmp_path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.one_of(st.none(), st.text(max_size=80)))
+def test_on_error_pass_either_parses_as_error_would_or_marks_the_reason(text):
+    """A record passes whole either way: what parses gives the same fields as
+    on_error=error and a null reason; what does not keeps its text, with the
+    reason the error stream would have had."""
+    strict = make_stage('parse(csv(columns=["a", "b"]))')
+    lenient = make_stage('parse(csv(columns=["a", "b"]), on_error=pass)')
+    out = lenient({"message": text})
+    try:
+        expected = strict({"message": text})
+    except RecordError as exc:
+        assert out == {"message": text, "a": None, "b": None, "parse_error": exc.message}
+    else:
+        assert out == {**expected, "parse_error": None}
