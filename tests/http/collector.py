@@ -1,7 +1,7 @@
 """A loopback HTTP endpoint that keeps what it is sent: the receiving end
 of `sink http` in the tests, and the slow or failing sink behind a `source
-http` under backpressure. `reply` scripts answers (a `Reply`, or None for
-200); `gate` cleared holds every request until it is set again."""
+http` under backpressure. `reply` scripts answers (a `Reply`, RESET to drop
+the connection, or None for 200); `gate` cleared holds every request until it is set again."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import threading
 from typing import Callable
 
-from tests.fixtures.faults import LoopbackServer, Reply
+from tests.fixtures.faults import RESET, LoopbackServer, Reply
 
 
 class Collector(LoopbackServer):
@@ -41,6 +41,8 @@ class Collector(LoopbackServer):
             }
         )
         reply = self.reply(n, body)
+        if reply == RESET:
+            return self._reset(request)
         if reply is not None:
             return self._reply(reply, {})
         if request.content_type == "application/x-ndjson":
