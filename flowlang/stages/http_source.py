@@ -466,6 +466,7 @@ class HttpSource(Source):
         finally:
             self._accepting = False
             self._refuse_queued()
+            await self._stop_listening()
 
     def _batch(self) -> SourceBatch:
         taken: list[_Request] = []

@@ -154,6 +154,13 @@ def test_refusals_401_413_400_and_health(tmp_path):
         assert status == 401
         status, answer, _ = await post(url, json.dumps([{"pad": "x" * 2000}]))
         assert status == 413 and "1000 bytes" in answer["error"]
+
+        async def chunks():
+            for _ in range(10):
+                yield b"[" + b" " * 200 + b"]"
+
+        status, answer, _ = await post(url, chunks())  # chunked: no Content-Length
+        assert status == 413
         status, answer, _ = await post(url, '{"a": ')
         assert status == 400 and "not JSON" in answer["error"]
         status, answer, _ = await post(url, "[1, 2]")
