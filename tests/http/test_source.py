@@ -66,6 +66,18 @@ async def start_flow(tmp_path: Path, text: str, env: dict | None = None) -> Flow
             await asyncio.sleep(0.1)
 
 
+async def wait_pending(flow: Flow, n: int, timeout: float = 20) -> None:
+    """Until the source's health says `n` records wait for the sinks."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as client:
+        while True:
+            async with client.get(flow.url + "/health") as response:
+                if (await response.json())["pending"] == n:
+                    return
+            assert time.monotonic() < deadline, f"never {n} records pending"
+            await asyncio.sleep(0.05)
+
+
 async def post(url: str, body: bytes | str, token: str | None = TOKEN, **headers: str):
     """(status, JSON answer, headers) of one POST on a connection of its own."""
     if token is not None:
@@ -206,7 +218,7 @@ def test_503_with_retry_after_while_the_sink_is_backed_up(tmp_path, limit, first
             held = asyncio.create_task(
                 post(url, ndjson({"n": i} for i in range(first)), token=None)
             )
-            await asyncio.sleep(0.5)
+            await wait_pending(flow, first)
             for _ in range(3):
                 status, answer, headers = await post(url, ndjson([{"n": 99}]), token=None)
                 assert status == 503
@@ -238,7 +250,8 @@ def test_sigterm_stops_listening_and_finishes_the_requests_taken(tmp_path):
             flow = await start_flow(tmp_path, text, {"OUT": sink.url + "/in"})
             url = flow.url + "/events"
             held = asyncio.create_task(post(url, ndjson([{"n": 1}, {"n": 2}]), token=None))
-            await asyncio.sleep(0.5)
+            await wait_pending(flow, 2)
+            await asyncio.sleep(0.3)  # taken into a batch, held by the sink
             flow.proc.send_signal(signal.SIGTERM)
             await asyncio.sleep(1.0)
             with pytest.raises(aiohttp.ClientConnectionError):
