@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.fixtures.faults import Reply
 from tests.fixtures.processes import free_port
 from tests.flowrun import FLOWC, read_jsonl
 from tests.http.collector import Collector
@@ -263,5 +264,28 @@ def test_sigterm_stops_listening_and_finishes_the_requests_taken(tmp_path):
             code, err = await flow.finish()
         assert code == 0, err
         assert sorted(r["n"] for r in sink.records) == [1, 2]
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_request_whose_records_were_not_written_is_never_answered_200(tmp_path):
+    async def main():
+        with Collector() as sink:
+            sink.reply = lambda n, body: Reply(503, "down", {"Retry-After": "0"})
+            text = BOUNDED.replace("LIMIT, idle=2s", "max_requests=8").replace(
+                "format=ndjson)", "format=ndjson, shutdown_grace=1s)"
+            )
+            flow = await start_flow(tmp_path, text, {"OUT": sink.url + "/in"})
+            held = asyncio.create_task(post(flow.url + "/events", ndjson([{"n": 1}]), token=None))
+            await wait_pending(flow, 1)
+            while not sink.requests:  # the sink is retrying
+                await asyncio.sleep(0.05)
+            flow.proc.send_signal(signal.SIGTERM)
+            status, answer, headers = await asyncio.wait_for(held, 20)
+            assert status == 503 and headers["Retry-After"] == "1"
+            code, err = await flow.finish()
+        assert code == 1
+        assert "still failing at shutdown" in err
 
     asyncio.run(main())
