@@ -165,6 +165,14 @@ class HttpSink(Sink):
                 raise FlowError(f"http sink: {problem}")
         if batch < 1:
             raise FlowError("http sink: batch must be at least 1")
+        from ..runtime.urls import credentials
+
+        given_auth = any(n.lower() == "authorization" for n, _ in parse_headers(headers))
+        if sum((bool(token), bool(credentials(url)), given_auth)) > 1:
+            raise FlowError(
+                "http sink: give one of credentials in the url, token= and an "
+                "Authorization header, not several"
+            )
         self.url = url
         self.method = method
         self.format = format

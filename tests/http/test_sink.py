@@ -137,3 +137,14 @@ def test_bad_arguments_are_compile_errors(tmp_path):
             )
     with pytest.raises(CompileFailed, match="http:// or https://"):
         run_flow('source file("input.jsonl") | sink http("ftp://host/x")', tmp_path)
+
+
+def test_two_kinds_of_credentials_are_refused_at_start(tmp_path):
+    result = run_flow(
+        PROGRAM.replace("ARGS", 'token="t"'),
+        tmp_path,
+        records=[{"n": 1}],
+        env={"OUT": "http://u:p@127.0.0.1:9/x"},
+    )
+    assert result.exit_code == 2
+    assert "not several" in result.stderr and "u:p" not in result.stderr
