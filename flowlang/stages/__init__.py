@@ -14,6 +14,8 @@ from . import (
     file_sink,
     file_source,
     geoip,
+    http_sink,
+    http_source,
     influx,
     kafka_sink,
     kafka_source,
@@ -35,6 +37,7 @@ _MODULES = (
     stdin_source,
     nats_source,
     kafka_source,
+    http_source,
     geoip,
     user_agent,
     anonymize,
@@ -51,6 +54,7 @@ _MODULES = (
     null_sink,
     nats_sink,
     kafka_sink,
+    http_sink,
 )
 
 CATALOGUE: tuple[StageSpec, ...] = tuple(m.SPEC for m in _MODULES)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flowlang.runtime.tail import HEAD, Tailer
 
+
 def test_a_file_opened_by_a_byte_order_mark_resumes_after_a_restart(tmp_path):
     # the checkpoint's fingerprint holds the mark, as the file does, so the
     # next run recognises the file and reads on instead of from the start
