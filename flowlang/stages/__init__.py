@@ -25,6 +25,7 @@ from . import (
     stdin_source,
     stdout_sink,
     summarize,
+    syslog_source,
     user_agent,
 )
 from .spec import StageSpec
@@ -34,6 +35,7 @@ _MODULES = (
     stdin_source,
     nats_source,
     kafka_source,
+    syslog_source,
     geoip,
     user_agent,
     anonymize,
