@@ -124,10 +124,18 @@ SPEC = StageSpec(
     examples=(
         Example('source syslog(port=5514, protocol=tcp) | sink file("syslog.jsonl")'),
         Example(
-            'source syslog(port=5514, format=rfc3164, timezone="Europe/Prague")\n'
-            '| where severity in ["emerg", "alert", "crit", "err"]\n'
-            '| sink file("alerts.jsonl")',
-            doc="BSD syslog over UDP from devices that write local times; keep the errors.",
+            "pipeline devices =\n"
+            '  source syslog(port=5514, format=rfc3164, timezone="Europe/Prague")\n'
+            '  | where severity in ["emerg", "alert", "crit", "err"]\n'
+            '  | sink file("alerts.jsonl")\n\n'
+            "pipeline rejected =\n"
+            "  from devices.errors\n"
+            "  | keep message, raw\n"
+            '  | sink file("syslog-rejected.jsonl")',
+            doc=(
+                "BSD syslog over UDP from devices that write local times; messages "
+                "that are not syslog, with their sender, are kept apart."
+            ),
         ),
     ),
 )
@@ -170,6 +178,7 @@ class Framing:
         self.buf = bytearray()
         self.skip = 0  # octet counting: bytes of an over-long message still to drop
         self.dropping: TooLong | None = None  # lines: an over-long line until its LF
+        self.cr = False  # lines: the over-long line dropped so far ends in CR
         self.broken = False  # a bad octet count: the rest of the stream is ignored
 
     def feed(self, data: bytes) -> list:
@@ -207,7 +216,8 @@ class Framing:
             if end < 0:
                 break
             if self.dropping is not None:
-                self.dropping.size += end - start
+                ends_cr = data[end - 1] == 13 if end > start else self.cr
+                self.dropping.size += end - start - ends_cr  # the CR is not counted
                 out.append(self.dropping)
                 self.dropping = None
             else:
@@ -227,10 +237,12 @@ class Framing:
         rest = data[start:]
         if self.dropping is not None:
             self.dropping.size += len(rest)
+            self.cr = rest.endswith(b"\r") if rest else self.cr
         else:
             buf += rest
             if len(buf) > self.max_line + 1:  # +1: a CR that may end it
                 self.dropping = TooLong(len(buf), bytes(buf[:RAW_SHOWN]))
+                self.cr = buf.endswith(b"\r")
                 buf.clear()
         return out
 
