@@ -1,4 +1,5 @@
-"""`source syslog(port, protocol=udp|tcp, format=auto, host=…, max_line=…, timezone=…, idle=…)`."""
+"""`source syslog(port, protocol=udp|tcp, format=auto, host=…, max_line=…,
+timezone=…, idle=…)`: a UDP or TCP syslog listener."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, AsyncIterator
 from .. import codes
 from ..runtime.base import RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
+from ..runtime.lines import HEAD_BYTES as RAW_SHOWN  # of an over-long message, kept
 from ..types import DURATION, INT, IP, STR, RecordT, Type
 from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
@@ -22,7 +24,6 @@ SYSLOG_META = RecordT(
 )
 OUTPUT = RecordT(SYSLOG + (("_syslog", SYSLOG_META),), open=False)
 MAX_LINE = 102_400  # bytes; Vector's syslog source allows as much
-RAW_SHOWN = 1024  # bytes of an over-long message kept in its error record
 
 
 def _output(ctx: RuleContext) -> Type:
@@ -56,12 +57,15 @@ SPEC = StageSpec(
         "message too). Each message becomes one record with the fields of "
         "`parse(syslog)` (RFC 5424 and RFC 3164, read the same way, RFC 3164's "
         "year-less times in `timezone`), plus `_syslog: {source_ip, source_port, "
-        "protocol}` naming the sender (Vector's `source_ip`). `format=rfc5424` or "
+        "protocol}` naming the sender (Vector's syslog source calls the address "
+        "`source_ip` too; its `hostname` and `appname` are `host` and `app` "
+        "here). `format=rfc5424` or "
         "`rfc3164` accepts only that kind; `auto` either. A message longer than "
         "`max_line` bytes, one that does not parse (or is not valid UTF-8), and "
         "an octet count that is not a number go to the error stream with the "
         "sender in the message (`from 192.0.2.7:51012 (tcp): …`) and the text in "
-        "`raw` (the first 1024 bytes of an over-long one); a bad octet count "
+        "`raw` (the first 4096 bytes of an over-long one, code `limit` as for an "
+        "over-long line of a file); a bad octet count "
         "also closes that connection, whose framing is lost. The run goes on: "
         "records plus errors are the messages received. Syslog over UDP and TCP "
         "has no acknowledgement and cannot be read again: on stop the listeners "
@@ -539,7 +543,7 @@ class SyslogSource(Source):
                         meta,
                         f"message{size_shown} longer than max_line ({self.max_line} bytes)",
                         frame.head.decode("utf-8", "replace"),
-                        code="too_long",
+                        code="limit",
                     )
                 )
             else:

@@ -268,7 +268,7 @@ def test_udp_datagrams_rfc5424_rfc3164_bad_and_over_long(tmp_path):
     assert second["version"] is None and second["structured"] is None
     errors = result.errors
     assert len(result.output) + len(errors) == len(sent)
-    assert [e["code"] for e in errors] == ["parse", "too_long", "parse"]
+    assert [e["code"] for e in errors] == ["parse", "limit", "parse"]
     for e in errors:
         assert e["message"].startswith(f"from 127.0.0.1:{mine} (udp): "), e
     assert errors[0]["raw"] == "not syslog at all"
@@ -344,14 +344,14 @@ def test_tcp_bad_and_over_long_messages_go_to_the_error_stream_and_the_run_goes_
     by_code = {}
     for e in result.errors:
         by_code.setdefault(e["code"], []).append(e)
-    assert sorted(by_code) == ["framing", "parse", "too_long"]
+    assert sorted(by_code) == ["framing", "limit", "parse"]
     (framing,) = by_code["framing"]
     assert framing["message"].startswith(f"from 127.0.0.1:{octets_port} (tcp): invalid octet")
     assert framing["raw"] == "12x oops"
     (bad,) = by_code["parse"]
     assert bad["message"].startswith(f"from 127.0.0.1:{lines_port} (tcp): not syslog")
     assert bad["raw"] == "garbage"
-    too_long = sorted(by_code["too_long"], key=lambda e: e["message"])
+    too_long = sorted(by_code["limit"], key=lambda e: e["message"])
     assert [e["message"] for e in too_long] == [
         f"from 127.0.0.1:{lines_port} (tcp): message of 150 bytes longer than max_line (100 bytes)",
         f"from 127.0.0.1:{octets_port} (tcp): message of 225 bytes longer than "
