@@ -70,9 +70,10 @@ SPEC = StageSpec(
         "records plus errors are the messages received. Syslog over UDP and TCP "
         "has no acknowledgement and cannot be read again: on stop the listeners "
         "close and what was received is drained; what is in flight at a kill is "
-        "lost (at most once, as `stdin`). A TCP connection stops being read while "
-        "the pipeline is behind; UDP datagrams the kernel cannot buffer are "
-        "dropped by it. `port=0` takes a free port; the address listened on is "
+        "lost (at most once, as `stdin`). While the pipeline is behind, the "
+        "connections (or the UDP socket) are not read: TCP senders wait, and UDP "
+        "datagrams the kernel cannot buffer are dropped by it. `port=0` takes a "
+        "free port; the address listened on is "
         "written to stderr. `idle=` ends the source once no message arrived for "
         "that long; by default it runs until stopped."
     ),
@@ -147,7 +148,7 @@ SPEC = StageSpec(
 
 # Run time.
 
-PAUSE_AT = 8  # batches waiting before TCP connections stop being read
+PAUSE_AT = 8  # batches waiting before the sockets stop being read
 
 
 class TooLong:
@@ -419,8 +420,8 @@ class SyslogSource(Source):
         self._wake.set()
         if not self._paused and len(pending) >= PAUSE_AT * self.batch_size:
             self._paused = True
-            for conn in self._connections:
-                conn.transport.pause_reading()
+            for transport in self._readers():
+                transport.pause_reading()
             self.ctx.count("paused")
 
     def _opened(self, conn: _Connection) -> None:
@@ -436,12 +437,18 @@ class SyslogSource(Source):
             if rest:
                 self._received(rest, conn.meta)
 
+    def _readers(self) -> list:
+        """The transports read from: the UDP socket or every TCP connection."""
+        readers = [conn.transport for conn in self._connections]
+        if self._transport is not None:
+            readers.append(self._transport)
+        return [t for t in readers if not t.is_closing()]
+
     def _resume(self) -> None:
         if self._paused and len(self._pending) < self.batch_size:
             self._paused = False
-            for conn in self._connections:
-                if not conn.transport.is_closing():
-                    conn.transport.resume_reading()
+            for transport in self._readers():
+                transport.resume_reading()
 
     # ------------------------------------------------------------- the run
 

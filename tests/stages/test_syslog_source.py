@@ -467,6 +467,42 @@ def test_stop_hands_on_what_was_received_also_an_unterminated_line():
     assert counters["received"] == 2
 
 
+def test_a_pipeline_behind_stops_reading_and_then_takes_everything():
+    total = 3000
+    body = b"x" * 900
+
+    async def main():
+        ctx = StageContext("p", "syslog", "t.flow:1", options={"batch_size": 10})
+        source = SyslogSource(ctx, port=0, protocol="tcp")
+        batches = source.batches()
+        first = asyncio.ensure_future(batches.__anext__())
+        while not hasattr(source, "bound"):
+            await asyncio.sleep(0.01)
+
+        def send():
+            with socket.create_connection(("127.0.0.1", source.bound[1])) as s:
+                s.sendall(
+                    b"".join(b"<13>Jan  2 03:04:05 h a: %d %s\n" % (i, body) for i in range(total))
+                )
+
+        sender = asyncio.get_running_loop().run_in_executor(None, send)
+        got = list((await first).records)
+        await asyncio.sleep(0.5)  # nobody takes batches: the source must stop reading
+        held = len(source._pending)
+        async for batch in batches:
+            got.extend(batch.records)
+            if len(got) == total:
+                source.stop()
+        await sender
+        await source.close()
+        return got, held, ctx.counters
+
+    got, held, counters = asyncio.run(main())
+    assert counters["paused"] >= 1
+    assert held < 80 + 200  # PAUSE_AT batches, and what one read brought over it
+    assert [int(r["message"].split()[0]) for r in got] == list(range(total))
+
+
 def test_flowc_run_stopped_by_sigterm_writes_what_it_received(tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     flow = tmp_path / "listen.flow"
