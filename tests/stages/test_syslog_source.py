@@ -503,6 +503,44 @@ def test_a_pipeline_behind_stops_reading_and_then_takes_everything():
     assert [int(r["message"].split()[0]) for r in got] == list(range(total))
 
 
+def test_ipv6_senders_are_named_in_brackets():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+
+    async def main():
+        ctx = StageContext("p", "syslog", "t.flow:1")
+        source = SyslogSource(ctx, port=0, protocol="udp", host="::1")
+        batches = source.batches()
+        first = asyncio.ensure_future(batches.__anext__())
+        while not hasattr(source, "bound"):
+            await asyncio.sleep(0.01)
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+            s.sendto(RFC3164, ("::1", source.bound[1]))
+            s.sendto(b"nonsense", ("::1", source.bound[1]))
+            mine = s.getsockname()[1]
+            batch = await first
+            while len(batch.records) + len(batch.items) < 2:
+                more = await batches.__anext__()
+                batch.records.extend(more.records)
+                batch.items.extend(more.items)
+        source.stop()
+        await batches.aclose()
+        await source.close()
+        return batch, mine
+
+    batch, mine = asyncio.run(main())
+    (record,) = batch.records
+    assert record["_syslog"] == {"source_ip": "::1", "source_port": mine, "protocol": "udp"}
+    (item,) = batch.items
+    assert item.error.message.startswith(f"from [::1]:{mine} (udp): not syslog")
+
+
 def test_flowc_run_stopped_by_sigterm_writes_what_it_received(tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     flow = tmp_path / "listen.flow"
