@@ -49,7 +49,8 @@ SPEC = StageSpec(
     role="source",
     doc=(
         "Listens for syslog messages on `host`:`port`. `protocol=udp`: each "
-        "datagram is one message. `protocol=tcp`: any number of concurrent "
+        "datagram is one message (a line break ending it is dropped; an empty "
+        "one is skipped). `protocol=tcp`: any number of concurrent "
         "connections, each framed as RFC 6587 says, told apart by the "
         "connection's first byte: a digit means octet counting (`LEN SP MSG`), "
         "anything else one message per line (LF, a CR before it is dropped; "
