@@ -141,10 +141,14 @@ class Source:
     """Produces batches until exhausted or stopped. `acknowledges`: its
     batches carry acknowledgements (the input can be read again), so windows
     after it keep their state; `keeps_state`: it keeps checkpoints of its
-    own. Either way the run uses the state directory, and locks it."""
+    own. Either way the run uses the state directory, and locks it.
+    `drains`: after `stop`, `batches` soon ends by itself, handing over what
+    it still holds (input that cannot be read again), so the engine reads it
+    to its end instead of leaving after the batch in hand."""
 
     acknowledges = False
     keeps_state = False
+    drains = False
 
     def __init__(self, ctx: StageContext, **args: Any) -> None:
         self.ctx = ctx

@@ -227,6 +227,7 @@ class Runner:
         source, inbox, metrics = self.source, self.inbox, self.metrics
         label = self.labels[0]
         tracker = AckTracker()
+        drains = getattr(source, "drains", False)
         batches = source.batches()
         try:
             async for batch in batches:
@@ -248,7 +249,7 @@ class Runner:
                     await self._put_paused(unit)
                 else:
                     inbox.put_nowait(unit)
-                if self.engine.stopping:
+                if self.engine.stopping and not drains:
                     break
                 await asyncio.sleep(0)
         except (FlowError, asyncio.CancelledError):

@@ -28,6 +28,7 @@ from . import (
     stdin_source,
     stdout_sink,
     summarize,
+    syslog_source,
     user_agent,
 )
 from .spec import StageSpec
@@ -38,6 +39,7 @@ _MODULES = (
     nats_source,
     kafka_source,
     http_source,
+    syslog_source,
     geoip,
     user_agent,
     anonymize,

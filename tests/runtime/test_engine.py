@@ -477,3 +477,55 @@ def test_a_slow_reader_slows_the_producer_and_the_fast_reader_with_it():
     assert max(EVENTS["slow.lag"]) <= bound
     assert max(EVENTS["fast.lag"]) <= bound  # the fast reader never ran far ahead either
     assert_conserved(outcome)
+
+
+# --- a stop: the batch in hand, or everything a draining source still holds --
+
+
+class StoppingSource(rt.Source):
+    """Yields three batches and asks the engine to stop after the first; a
+    source that `drains` goes on handing over what it holds."""
+
+    def __init__(self, ctx, engines: list, drains: bool):
+        self.ctx = ctx
+        self.engines = engines
+        self.drains = drains
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    async def batches(self):
+        for number in range(3):
+            yield rt.SourceBatch([rt.SourceItem({"i": number})])
+            if number == 0:
+                self.engines[-1].request_stop()
+                assert self.stopped
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("drains", "written"), [(False, [0, 1]), (True, [0, 1, 2])])
+def test_a_stop_reads_on_only_from_a_source_that_drains(monkeypatch, drains, written):
+    from flowlang.runtime import engine as engine_module
+
+    engines: list = []
+    original = engine_module.Engine.__init__
+
+    def remember(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        engines.append(self)
+
+    monkeypatch.setattr(engine_module.Engine, "__init__", remember)
+
+    def build(ctx):
+        prog = rt.Program("stop.flow", ctx)
+        p = prog.pipeline("p", line=1, stages=[("source stopping", 1), ("sink memory", 2)])
+        p.source(0, StoppingSource, engines=engines, drains=drains)
+        p.sink(1, ts.MemorySink, name="out")
+        return prog
+
+    outcome = run(build)
+    assert outcome.exit_code == 0
+    assert [r["i"] for r in COLLECTED["out"]] == written

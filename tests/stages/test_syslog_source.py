@@ -1,0 +1,573 @@
+"""`source syslog`: the RFC 6587 framing decoder on its own (with a
+Hypothesis property), and real pipelines listening on UDP and TCP while the
+test sends to them with sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowlang.runtime.base import StageContext
+from flowlang.stages.syslog_source import BadFrame, Framing, SyslogSource, TooLong
+from tests.flowrun import FLOWC, read_jsonl, run_flow
+
+NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+RFC5424 = (
+    b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+    b'[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+    b'[examplePriority@32473 class="high"] An application event'
+)
+RFC3164 = b"<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick on /dev/pts/8"
+
+
+# ----------------------------------------------------------------- framing
+
+
+def octet_framed(messages) -> bytes:
+    return b"".join(b"%d %s" % (len(m), m) for m in messages)
+
+
+def test_octet_counting_reads_frames_split_anywhere():
+    framing = Framing()
+    data = octet_framed([b"hello", b"a b c", RFC5424])
+    got = []
+    for i in range(len(data)):
+        got += framing.feed(data[i : i + 1])
+    assert got == [b"hello", b"a b c", RFC5424]
+    assert framing.finish() == []
+
+
+def test_octet_counting_tolerates_line_breaks_between_frames():
+    assert Framing().feed(b"3 abc\n4 defg\r\n") == [b"abc", b"defg"]
+
+
+def test_lines_strip_cr_skip_empty_and_keep_the_unterminated_last():
+    framing = Framing()
+    assert framing.feed(b"<13>one\r\n\n<13>tw") == [b"<13>one"]
+    assert framing.feed(b"o\n<13>three") == [b"<13>two"]
+    assert framing.finish() == [b"<13>three"]
+
+
+def test_first_byte_decides_the_framing():
+    assert Framing().feed(b"5 hello") == [b"hello"]
+    assert Framing().feed(b"<5>hello 5 x\n") == [b"<5>hello 5 x"]
+
+
+def test_an_over_long_line_is_reported_once_with_its_size():
+    framing = Framing(max_line=10)
+    got = framing.feed(b"<1>" + b"x" * 20) + framing.feed(b"y" * 5 + b"\n<1>ok\n")
+    assert len(got) == 2
+    assert isinstance(got[0], TooLong) and got[0].size == 28
+    assert got[0].head.startswith(b"<1>xxx")
+    assert got[1] == b"<1>ok"
+
+
+def test_a_line_of_exactly_max_line_is_accepted_also_with_cr():
+    framing = Framing(max_line=5)
+    assert framing.feed(b"abcde\r") == []
+    first, second = framing.feed(b"\nabcdef\n")
+    assert first == b"abcde"
+    assert isinstance(second, TooLong) and second.size == 6
+
+
+def test_an_over_long_octet_counted_frame_is_skipped_and_the_next_one_read():
+    framing = Framing(max_line=10)
+    got = framing.feed(b"25 " + b"z" * 5) + framing.feed(b"z" * 20 + b"2 ok")
+    assert isinstance(got[0], TooLong) and got[0].size == 25 and got[0].head == b"zzzzz"
+    assert got[1:] == [b"ok"]
+    whole = Framing(max_line=3).feed(b"4 abcd3 abc")
+    assert isinstance(whole[0], TooLong) and whole[0].head == b"abcd" and whole[1] == b"abc"
+
+
+@pytest.mark.parametrize("data", [b"12x hello", b"1 a05 hello", b"12345678901 a", b"3 abc\n\nx"])
+def test_a_bad_octet_count_breaks_the_stream(data):
+    framing = Framing()
+    got = framing.feed(data)
+    assert isinstance(got[-1], BadFrame)
+    assert framing.broken
+    assert framing.feed(b"3 abc") == [] and framing.finish() == []
+
+
+def test_an_octet_counted_frame_cut_short_is_an_error():
+    framing = Framing()
+    assert framing.feed(b"10 abc") == []
+    (got,) = framing.finish()
+    assert isinstance(got, BadFrame) and got.head == b"10 abc"
+
+
+# RFC 6587: MSG-LEN is NONZERO-DIGIT *DIGIT, so a frame is never empty
+messages = st.lists(st.binary(min_size=1, max_size=300), max_size=20)
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in zip(edges, edges[1:])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages, st.lists(st.integers(min_value=0, max_value=10_000), max_size=30))
+def test_octet_framed_messages_split_anywhere_read_back_identically(msgs, cuts):
+    framing = Framing(max_line=300)
+    got = []
+    for chunk in split(octet_framed(msgs), cuts):
+        got += framing.feed(chunk)
+    got += framing.finish()
+    assert got == msgs
+
+
+def shown(frames) -> list:
+    return [("too long", f.size) if isinstance(f, TooLong) else f for f in frames]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(min_size=1, max_size=120), max_size=12),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=30),
+)
+def test_over_long_octet_framed_messages_are_reported_in_place(msgs, cuts):
+    framing = Framing(max_line=60)
+    got = []
+    for chunk in split(octet_framed(msgs), cuts):
+        got += framing.feed(chunk)
+    got += framing.finish()
+    assert shown(got) == [("too long", len(m)) if len(m) > 60 else m for m in msgs]
+
+
+line = st.binary(min_size=1, max_size=200).filter(
+    lambda b: b"\n" not in b and not b.endswith(b"\r")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(line, min_size=1, max_size=20).filter(lambda ms: not ms[0][:1].isdigit()),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=30),
+    st.booleans(),
+)
+def test_lines_split_anywhere_read_back_identically(msgs, cuts, crlf):
+    framing = Framing(max_line=200)
+    data = (b"\r\n" if crlf else b"\n").join(msgs)
+    got = []
+    for chunk in split(data, cuts):
+        got += framing.feed(chunk)
+    got += framing.finish()
+    assert got == msgs
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(line.filter(lambda b: len(b) <= 120), min_size=1, max_size=12).filter(
+        lambda ms: not ms[0][:1].isdigit()
+    ),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=30),
+    st.booleans(),
+)
+def test_over_long_lines_are_reported_in_place_with_their_size(msgs, cuts, crlf):
+    framing = Framing(max_line=60)
+    data = b"".join(m + (b"\r\n" if crlf else b"\n") for m in msgs)
+    got = []
+    for chunk in split(data, cuts):
+        got += framing.feed(chunk)
+    got += framing.finish()
+    assert shown(got) == [("too long", len(m)) if len(m) > 60 else m for m in msgs]
+
+
+# --------------------------------------------------------------- pipelines
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_bound(port: int, kind: int, deadline: float = 20.0) -> None:
+    """Until a socket of `kind` is bound to `port` (binding another fails)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return
+                raise
+        time.sleep(0.02)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def serving(tmp_path, args: str, kind=socket.SOCK_STREAM):
+    """Run `source syslog(port=P, ARGS) | sink file("output.jsonl")` in a
+    thread; yields (port, outcome) where outcome["result"] is set on exit."""
+    port = free_port(kind)
+    program = f'source syslog(port={port}, {args}) | sink file("output.jsonl")\n'
+    outcome: dict = {}
+
+    def run():
+        outcome["result"] = run_flow(program, tmp_path, clock=lambda: NOW)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_bound(port, kind)
+    yield port, outcome
+    thread.join(60)
+    assert not thread.is_alive(), "the run did not end"
+
+
+def test_udp_datagrams_rfc5424_rfc3164_bad_and_over_long(tmp_path):
+    over = b"<13>Oct 11 22:14:15 host app: " + b"x" * 300
+    sent = [RFC5424, RFC3164 + b"\n", b"not syslog at all", over, b"<13>1 - - - - - - no time"]
+    with serving(tmp_path, "protocol=udp, max_line=256, idle=1s", socket.SOCK_DGRAM) as (
+        port,
+        outcome,
+    ):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            mine = s.getsockname()[1]
+            for datagram in sent:
+                s.sendto(datagram, ("127.0.0.1", port))
+    result = outcome["result"]
+    assert result.exit_code == 0, result.stderr
+    first, second = result.output
+    assert first == {
+        "message": "An application event",
+        "facility": "local4",
+        "severity": "notice",
+        "time": "2003-10-11T22:14:15.003000Z",
+        "version": 1,
+        "host": "mymachine.example.com",
+        "app": "evntslog",
+        "procid": None,
+        "msgid": "ID47",
+        "structured": {
+            "exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
+            "examplePriority@32473": {"class": "high"},
+        },
+        "_syslog": {"source_ip": "127.0.0.1", "source_port": mine, "protocol": "udp"},
+    }
+    assert second["time"] == "2023-10-11T22:14:15Z"  # the latest year not after now
+    assert (second["host"], second["app"], second["procid"]) == ("mymachine", "su", "230")
+    assert second["facility"] == "auth" and second["severity"] == "crit"
+    assert second["version"] is None and second["structured"] is None
+    errors = result.errors
+    assert len(result.output) + len(errors) == len(sent)
+    assert [e["code"] for e in errors] == ["parse", "limit", "parse"]
+    for e in errors:
+        assert e["message"].startswith(f"from 127.0.0.1:{mine} (udp): "), e
+    assert errors[0]["raw"] == "not syslog at all"
+    assert "message of 330 bytes longer than max_line (256 bytes)" in errors[1]["message"]
+    assert errors[1]["raw"] == over.decode()
+    assert "no time" in errors[2]["message"]
+    stage = result.metrics["test"]["stages"][0]
+    assert stage["counters"]["received"] == len(sent)
+    assert stage["out"] == 2 and stage["errors"] == 3
+
+
+def test_tcp_both_framings_over_concurrent_connections(tmp_path):
+    connections = 8
+    per_connection = 40
+
+    def message(c: int, i: int) -> bytes:
+        if i % 2:
+            return b"<14>1 2024-05-01T10:00:00+02:00 h%d app - - - c%d m%d" % (c, c, i)
+        return b"<14>May  1 10:00:00 h%d app: c%d m%d" % (c, c, i)
+
+    ports: dict[int, int] = {}
+
+    def send(c: int, port: int) -> None:
+        msgs = [message(c, i) for i in range(per_connection)]
+        if c % 2:
+            data = octet_framed(msgs)
+        else:
+            data = b"".join(m + (b"\r\n" if i % 3 else b"\n") for i, m in enumerate(msgs))
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            ports[c] = s.getsockname()[1]
+            for i in range(0, len(data), 97):  # arbitrary pieces, interleaved with the others
+                s.sendall(data[i : i + 97])
+                time.sleep(0.001)
+
+    with serving(tmp_path, "protocol=tcp, idle=1500ms") as (port, outcome):
+        senders = [threading.Thread(target=send, args=(c, port)) for c in range(connections)]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join()
+    result = outcome["result"]
+    assert result.exit_code == 0, result.stderr
+    assert result.errors == []
+    assert len(result.output) == connections * per_connection
+    for c in range(connections):
+        mine = [r for r in result.output if r["host"] == f"h{c}"]
+        assert [r["message"] for r in mine] == [f"c{c} m{i}" for i in range(per_connection)]
+        assert {(r["_syslog"]["source_port"], r["_syslog"]["protocol"]) for r in mine} == {
+            (ports[c], "tcp")
+        }
+        assert {r["time"] for r in mine} == {"2024-05-01T08:00:00Z", "2024-05-01T10:00:00Z"}
+    stage = result.metrics["test"]["stages"][0]
+    assert stage["counters"]["connections"] == connections
+
+
+def test_tcp_bad_and_over_long_messages_go_to_the_error_stream_and_the_run_goes_on(tmp_path):
+    with serving(tmp_path, "protocol=tcp, max_line=100, idle=1s") as (port, outcome):
+        with socket.create_connection(("127.0.0.1", port)) as lines:
+            lines_port = lines.getsockname()[1]
+            lines.sendall(b"<13>Jan  2 03:04:05 h a: one\n" + b"y" * 150 + b"\ngarbage\n")
+            lines.sendall(b"<13>Jan  2 03:04:05 h a: two")  # closed without a line break
+        with socket.create_connection(("127.0.0.1", port)) as octets:
+            octets_port = octets.getsockname()[1]
+            long = b"<13>Jan  2 03:04:05 h a: " + b"z" * 200
+            octets.sendall(octet_framed([long, b"<13>Jan  2 03:04:05 h a: three"]))
+            octets.sendall(b"12x oops")  # a broken count: the server closes the connection
+            octets.settimeout(10)
+            assert octets.recv(100) == b""
+    result = outcome["result"]
+    assert result.exit_code == 0, result.stderr
+    # "two" is handed on when its connection closes, maybe after "three"
+    assert sorted(r["message"] for r in result.output) == ["one", "three", "two"]
+    by_code = {}
+    for e in result.errors:
+        by_code.setdefault(e["code"], []).append(e)
+    assert sorted(by_code) == ["framing", "limit", "parse"]
+    (framing,) = by_code["framing"]
+    assert framing["message"].startswith(f"from 127.0.0.1:{octets_port} (tcp): invalid octet")
+    assert framing["raw"] == "12x oops"
+    (bad,) = by_code["parse"]
+    assert bad["message"].startswith(f"from 127.0.0.1:{lines_port} (tcp): not syslog")
+    assert bad["raw"] == "garbage"
+    too_long = sorted(by_code["limit"], key=lambda e: e["message"])
+    assert [e["message"] for e in too_long] == [
+        f"from 127.0.0.1:{lines_port} (tcp): message of 150 bytes longer than max_line (100 bytes)",
+        f"from 127.0.0.1:{octets_port} (tcp): message of 225 bytes longer than "
+        "max_line (100 bytes)",
+    ]
+    assert len(result.output) + len(result.errors) == 7
+    assert result.metrics["test"]["stages"][0]["counters"]["received"] == 7
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kept", "why"),
+    [
+        ("rfc5424", "An application event", "not an RFC 5424 message (format=rfc5424)"),
+        ("rfc3164", "'su root' failed", "an RFC 5424 message, not RFC 3164 (format=rfc3164)"),
+    ],
+)
+def test_format_accepts_one_kind_only(tmp_path, fmt, kept, why):
+    with serving(tmp_path, f"protocol=tcp, format={fmt}, idle=1s") as (port, outcome):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(octet_framed([RFC5424, RFC3164]))
+    result = outcome["result"]
+    (record,) = result.output
+    assert record["message"].startswith(kept)
+    (error,) = result.errors
+    assert error["message"].endswith(why)
+
+
+def test_invalid_utf8_is_an_error_with_the_sender(tmp_path):
+    with serving(tmp_path, "protocol=udp, idle=1s", socket.SOCK_DGRAM) as (port, outcome):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<13>Jan  2 03:04:05 h a: caf\xe9", ("127.0.0.1", port))
+    (error,) = outcome["result"].errors
+    assert "(udp): the text contains U+FFFD" in error["message"]
+
+
+def test_a_port_in_use_fails_the_run_with_the_address(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        program = f'source syslog(port={port}, protocol=tcp, idle=1s) | sink file("output.jsonl")'
+        result = run_flow(program, tmp_path)
+    assert result.exit_code == 1, result.stderr
+    assert f"cannot listen for syslog on 127.0.0.1:{port} (tcp)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("port=70000", "port must be 0 to 65535"),
+        ("port=514, max_line=0", "max_line must be at least 1"),
+        ('port=514, timezone="Europe/Prag"', "Europe/Prague"),
+    ],
+)
+def test_bad_arguments_are_compile_time_errors(tmp_path, args, message):
+    from tests.flowrun import CompileFailed
+
+    with pytest.raises(CompileFailed, match=message):
+        run_flow(f"source syslog({args}) | sink null", tmp_path)
+
+
+def test_the_first_doc_example_runs(tmp_path):
+    from flowlang.stages.syslog_source import SPEC
+
+    port = free_port()
+    code = SPEC.examples[0].code.replace("port=5514", f"port={port}, idle=1s")
+    assert f"port={port}" in code
+    outcome: dict = {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(result=run_flow(code, tmp_path)), daemon=True
+    )
+    thread.start()
+    wait_bound(port, socket.SOCK_STREAM)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(octet_framed([RFC5424]))
+    thread.join(60)
+    assert outcome["result"].exit_code == 0, outcome["result"].stderr
+    (record,) = read_jsonl(tmp_path / "syslog.jsonl")
+    assert record["msgid"] == "ID47" and record["_syslog"]["protocol"] == "tcp"
+
+
+# ----------------------------------------------------------------- stopping
+
+
+def test_stop_hands_on_what_was_received_also_an_unterminated_line():
+    async def main():
+        ctx = StageContext("p", "syslog", "t.flow:1")
+        source = SyslogSource(ctx, port=0, protocol="tcp")
+        got: list = []
+        batches = source.batches()
+
+        async def read():
+            async for batch in batches:
+                got.extend(batch.records)
+
+        reader = asyncio.create_task(read())
+        while not hasattr(source, "bound"):
+            await asyncio.sleep(0.01)
+        _, writer = await asyncio.open_connection("127.0.0.1", source.bound[1])
+        writer.write(b"<13>Jan  2 03:04:05 h a: whole\n<13>Jan  2 03:04:05 h a: half")
+        await writer.drain()
+        while ctx.counters.get("received", 0) < 1:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        source.stop()
+        await asyncio.wait_for(reader, 10)
+        writer.close()
+        await source.close()
+        return got, ctx.counters
+
+    got, counters = asyncio.run(main())
+    assert [r["message"] for r in got] == ["whole", "half"]
+    assert counters["received"] == 2
+
+
+def test_a_pipeline_behind_stops_reading_and_then_takes_everything():
+    total = 3000
+    body = b"x" * 900
+
+    async def main():
+        ctx = StageContext("p", "syslog", "t.flow:1", options={"batch_size": 10})
+        source = SyslogSource(ctx, port=0, protocol="tcp")
+        batches = source.batches()
+        first = asyncio.ensure_future(batches.__anext__())
+        while not hasattr(source, "bound"):
+            await asyncio.sleep(0.01)
+
+        def send():
+            with socket.create_connection(("127.0.0.1", source.bound[1])) as s:
+                s.sendall(
+                    b"".join(b"<13>Jan  2 03:04:05 h a: %d %s\n" % (i, body) for i in range(total))
+                )
+
+        sender = asyncio.get_running_loop().run_in_executor(None, send)
+        got = list((await first).records)
+        await asyncio.sleep(0.5)  # nobody takes batches: the source must stop reading
+        held = len(source._pending)
+        async for batch in batches:
+            got.extend(batch.records)
+            if len(got) == total:
+                source.stop()
+        await sender
+        await source.close()
+        return got, held, ctx.counters
+
+    got, held, counters = asyncio.run(main())
+    assert counters["paused"] >= 1
+    assert held < 80 + 200  # PAUSE_AT batches, and what one read brought over it
+    assert [int(r["message"].split()[0]) for r in got] == list(range(total))
+
+
+def test_ipv6_senders_are_named_in_brackets():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+
+    async def main():
+        ctx = StageContext("p", "syslog", "t.flow:1")
+        source = SyslogSource(ctx, port=0, protocol="udp", host="::1")
+        batches = source.batches()
+        first = asyncio.ensure_future(batches.__anext__())
+        while not hasattr(source, "bound"):
+            await asyncio.sleep(0.01)
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+            s.sendto(RFC3164, ("::1", source.bound[1]))
+            s.sendto(b"nonsense", ("::1", source.bound[1]))
+            mine = s.getsockname()[1]
+            batch = await first
+            while len(batch.records) + len(batch.items) < 2:
+                more = await batches.__anext__()
+                batch.records.extend(more.records)
+                batch.items.extend(more.items)
+        source.stop()
+        await batches.aclose()
+        await source.close()
+        return batch, mine
+
+    batch, mine = asyncio.run(main())
+    (record,) = batch.records
+    assert record["_syslog"] == {"source_ip": "::1", "source_port": mine, "protocol": "udp"}
+    (item,) = batch.items
+    assert item.error.message.startswith(f"from [::1]:{mine} (udp): not syslog")
+
+
+def test_flowc_run_stopped_by_sigterm_writes_what_it_received(tmp_path):
+    port = free_port(socket.SOCK_DGRAM)
+    flow = tmp_path / "listen.flow"
+    flow.write_text(f'source syslog(port={port}) | sink file("output.jsonl")\n')
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen(
+        [FLOWC, "run", str(flow)], cwd=tmp_path, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        wait_bound(port, socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(50):
+                s.sendto(b"<13>Jan  2 03:04:05 h a: m%d" % i, ("127.0.0.1", port))
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr.decode()
+    assert [r["message"] for r in read_jsonl(tmp_path / "output.jsonl")] == [
+        f"m{i}" for i in range(50)
+    ]
+    assert b"listening for syslog on 127.0.0.1:%d (udp)" % port in stderr
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(("127.0.0.1", port))  # the port is free again
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
