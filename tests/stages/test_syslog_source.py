@@ -197,10 +197,15 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def wait_bound(port: int, kind: int, deadline: float = 20.0) -> None:
-    """Until a socket of `kind` is bound to `port` (binding another fails)."""
+def wait_bound(port: int, kind: int, deadline: float = 90.0, outcome: dict | None = None) -> None:
+    """Until a socket of `kind` is bound to `port` (binding another fails);
+    compiling and starting the run may take long on a loaded machine. When
+    the run ended before it listened, says how it ended."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
+        if outcome is not None and "result" in outcome:
+            result = outcome["result"]
+            raise AssertionError(f"the run ended before listening: {result.stderr}")
         with socket.socket(socket.AF_INET, kind) as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -225,7 +230,7 @@ def serving(tmp_path, args: str, kind=socket.SOCK_STREAM):
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    wait_bound(port, kind)
+    wait_bound(port, kind, outcome=outcome)
     yield port, outcome
     thread.join(60)
     assert not thread.is_alive(), "the run did not end"
