@@ -10,7 +10,7 @@ import email.utils
 import logging
 import random
 import time as _time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from ..runtime.base import StageContext
 from ..runtime.errors import FlowError
@@ -110,6 +110,22 @@ class Retrier:
                 "were not written and not acknowledged"
             )
         await asyncio.sleep(max(0.0, min(until, deadline) - _time.monotonic()))
+
+    async def deliver(self, pending: list, send_round: Callable[[list], Awaitable[tuple]]) -> list:
+        """Send `pending` in rounds until nothing is left to retry, waiting
+        between rounds by the policy; `send_round(items)` gives (the items to
+        send again, what was refused for good, why the round failed, the
+        server's Retry-After or None). Returns everything refused."""
+        refused_all: list = []
+        attempt = 0
+        while pending:
+            pending, refused, reason, retry_after = await send_round(pending)
+            refused_all.extend(refused)
+            if pending:
+                await self.wait(attempt, reason, len(pending), retry_after)
+                attempt += 1
+        self.recovered(attempt)
+        return refused_all
 
     def recovered(self, attempts: int) -> None:
         if attempts:

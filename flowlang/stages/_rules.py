@@ -26,6 +26,35 @@ FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
 }
 
 
+def decode_params(what: str) -> tuple[Param, Param]:
+    """`format=` and `schema=` of a source that decodes `what` ("lines",
+    "messages") as the file source does."""
+    return (
+        Param(
+            "format",
+            ParamKind.CHOICE,
+            f"how {what} are decoded",
+            default="auto",
+            options=FORMAT_OPTIONS,
+        ),
+        SCHEMA_PARAM,
+    )
+
+
+SCHEMA_PARAM = Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None)
+
+
+def idle_param(what: str = "a message") -> Param:
+    """`idle=`: a source that would wait for ever ends after this long without `what`."""
+    return Param(
+        "idle",
+        ParamKind.VALUE,
+        f"stop after this long without {what}",
+        type=DURATION,
+        default=None,
+    )
+
+
 # the network sinks' retry policy (see _netsink.Retrier)
 RETRY_PARAMS = (
     Param(

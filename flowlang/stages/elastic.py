@@ -362,15 +362,12 @@ class ElasticSink(Sink):
                 self.ctx.count("rejected")
                 continue
             pending.append(_Doc(rec, header, body, len(dumps(header)) + len(body) + 2))
-        attempt = 0
-        while pending:
-            retry, reason, retry_after = await self._send(pending, rejected)
-            if not retry:
-                break
-            await self.retrier.wait(attempt, reason, len(retry), retry_after)
-            attempt += 1
-            pending = retry
-        self.retrier.recovered(attempt)
+
+        async def send_round(items: list) -> tuple:
+            retry, reason, retry_after = await self._send(items, rejected)
+            return retry, (), reason, retry_after
+
+        await self.retrier.deliver(pending, send_round)
         return rejected
 
     def _header(self, rec: Record, now: _dt.datetime) -> dict:

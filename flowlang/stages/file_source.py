@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..types import BOOL, STR
-from ._rules import FORMAT_OPTIONS, decoded_record, with_field
+from ._rules import decode_params, decoded_record, with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 
@@ -75,14 +75,7 @@ SPEC = StageSpec(
     ),
     params=(
         Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),
-        Param(
-            "format",
-            ParamKind.CHOICE,
-            "how lines are decoded",
-            default="auto",
-            options=FORMAT_OPTIONS,
-        ),
-        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
+        *decode_params("lines"),
         Param(
             "follow", ParamKind.VALUE, "keep reading as the files grow", type=BOOL, default=False
         ),

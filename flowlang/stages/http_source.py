@@ -12,8 +12,8 @@ from typing import Any, AsyncIterator
 from .. import codes
 from ..runtime.base import Record, RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
-from ..types import DURATION, INT, STR, RecordT, Type
-from ._rules import decoded_record, with_field
+from ..types import INT, STR, RecordT, Type
+from ._rules import SCHEMA_PARAM, decoded_record, idle_param, with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 # What every record carries about the request it came in.
@@ -91,7 +91,7 @@ SPEC = StageSpec(
             default="json",
             options={"json": (), "ndjson": (), "lines": ()},
         ),
-        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
+        SCHEMA_PARAM,
         Param(
             "token",
             ParamKind.VALUE,
@@ -123,13 +123,7 @@ SPEC = StageSpec(
             type=INT,
             default=64,
         ),
-        Param(
-            "idle",
-            ParamKind.VALUE,
-            "stop after this long without a request",
-            type=DURATION,
-            default=None,
-        ),
+        idle_param("a request"),
     ),
     output=_output,
     runtime="HttpSource",

@@ -11,7 +11,7 @@ from ..runtime.errors import FlowError
 from ..types import BOOL, STR
 from ._netsink import Retrier
 from ._rules import RETRY_PARAMS
-from .kafka_source import BROKERS, CONNECT_WAIT, broker_list
+from .kafka_source import BROKERS_PARAM, CONNECT_WAIT, broker_list
 from .spec import Example, Param, ParamKind, StageSpec
 
 SPEC = StageSpec(
@@ -33,14 +33,7 @@ SPEC = StageSpec(
     params=(
         Param("topic", ParamKind.VALUE, "the topic", type=STR, allow_env=True),
         Param("key", ParamKind.FIELD, "the field that keys each message", default=None),
-        Param(
-            "brokers",
-            ParamKind.VALUE,
-            "bootstrap brokers, `host:port`, comma-separated",
-            type=STR,
-            allow_env=True,
-            default=BROKERS,
-        ),
+        BROKERS_PARAM,
         Param(
             "idempotent",
             ParamKind.VALUE,
@@ -159,19 +152,11 @@ class KafkaSink(Sink):
                 rejected.append(Rejected(rec, "rejected", message))
                 continue
             pending.append((rec, data, key))
-        attempt = 0
-        while pending:
-            pending, refused, reason = await self._send_round(pending)
-            rejected.extend(refused)
-            if pending:
-                await self.retrier.wait(attempt, reason, len(pending))
-                attempt += 1
-        self.retrier.recovered(attempt)
-        return rejected
+        return rejected + await self.retrier.deliver(pending, self._send_round)
 
-    async def _send_round(self, pending: list) -> tuple[list, list[Rejected], str]:
-        """Send once; what must be sent again, what is refused for good, and
-        why the last send to retry failed."""
+    async def _send_round(self, pending: list) -> tuple[list, list[Rejected], str, None]:
+        """Send once: what must be sent again, what is refused for good, why
+        the last send to retry failed (Kafka has no Retry-After)."""
         from aiokafka.errors import KafkaError
 
         producer = self._producer
@@ -201,7 +186,7 @@ class KafkaSink(Sink):
             else:
                 reason = _reason(exc)
                 retry.append(item)
-        return retry, rejected, f"producing to {self.topic!r} failed: {reason}"
+        return retry, rejected, f"producing to {self.topic!r} failed: {reason}", None
 
     async def close(self) -> None:
         self.retrier.close()

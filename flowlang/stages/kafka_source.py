@@ -12,8 +12,8 @@ from typing import Any, AsyncIterator
 from ..runtime.base import Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
 from ..runtime.messages import message_decoder
-from ..types import DURATION, INT, STR, TIME, RecordT, Type, nullable
-from ._rules import FORMAT_OPTIONS, decoded_record, with_field
+from ..types import INT, STR, TIME, RecordT, Type, nullable
+from ._rules import decode_params, decoded_record, idle_param, with_field
 from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 # What every record carries about the message it came from.
@@ -28,7 +28,14 @@ KAFKA_META = RecordT(
     open=False,
 )
 
-BROKERS = EnvRef("FLOW_KAFKA_BROKERS", "localhost:9092")
+BROKERS_PARAM = Param(
+    "brokers",
+    ParamKind.VALUE,
+    "bootstrap brokers, `host:port`, comma-separated",
+    type=STR,
+    allow_env=True,
+    default=EnvRef("FLOW_KAFKA_BROKERS", "localhost:9092"),
+)
 
 
 def _output(ctx: RuleContext) -> Type:
@@ -69,22 +76,8 @@ SPEC = StageSpec(
             default=None,
             allow_env=True,
         ),
-        Param(
-            "brokers",
-            ParamKind.VALUE,
-            "bootstrap brokers, `host:port`, comma-separated",
-            type=STR,
-            allow_env=True,
-            default=BROKERS,
-        ),
-        Param(
-            "format",
-            ParamKind.CHOICE,
-            "how messages are decoded",
-            default="auto",
-            options=FORMAT_OPTIONS,
-        ),
-        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
+        BROKERS_PARAM,
+        *decode_params("messages"),
         Param(
             "start",
             ParamKind.CHOICE,
@@ -93,13 +86,7 @@ SPEC = StageSpec(
             options={"earliest": (), "latest": ()},
         ),
         Param("batch_size", ParamKind.VALUE, "messages per fetch", type=INT, default=500),
-        Param(
-            "idle",
-            ParamKind.VALUE,
-            "stop after this long without a message",
-            type=DURATION,
-            default=None,
-        ),
+        idle_param(),
     ),
     output=_output,
     runtime="KafkaSource",

@@ -249,19 +249,13 @@ class NatsSink(Sink):
                 pending.append((rec, data, self._id_of(rec)))
             except _Refused as exc:
                 rejected.append(Rejected(rec, "rejected", exc.message))
-        attempt = 0
-        while pending:
-            pending, refused, reason = await self._publish_round(pending)
-            rejected.extend(refused)
-            if pending:
-                await self.retrier.wait(attempt, reason, len(pending))
-                attempt += 1
-        self.retrier.recovered(attempt)
-        return rejected
+        return rejected + await self.retrier.deliver(pending, self._publish_round)
 
-    async def _publish_round(self, pending: list[Item]) -> tuple[list[Item], list[Rejected], str]:
-        """Publish once; returns what must be sent again, what is refused for
-        good, and why the last publish to retry failed."""
+    async def _publish_round(
+        self, pending: list[Item]
+    ) -> tuple[list[Item], list[Rejected], str, None]:
+        """Publish once: what must be sent again, what is refused for good,
+        why the last publish to retry failed (NATS has no Retry-After)."""
         import nats.errors
 
         acks = self._acks
@@ -313,7 +307,7 @@ class NatsSink(Sink):
             for _, future in sent:
                 if not future.done():
                     future.cancel()
-        return retry, rejected, f"publishing to {self.subject!r} failed: {reason}"
+        return retry, rejected, f"publishing to {self.subject!r} failed: {reason}", None
 
     async def close(self) -> None:
         self.retrier.close()

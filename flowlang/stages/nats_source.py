@@ -15,7 +15,7 @@ from ..runtime.messages import message_decoder
 from ..runtime.urls import redact
 from ..runtime.urls import shown as shown_url
 from ..types import DURATION, INT, STR, RecordT, Type, nullable
-from ._rules import FORMAT_OPTIONS, decoded_record, with_field
+from ._rules import decode_params, decoded_record, idle_param, with_field
 from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 # What every record carries about the message it came from.
@@ -68,14 +68,7 @@ SPEC = StageSpec(
             default=None,
             allow_env=True,
         ),
-        Param(
-            "format",
-            ParamKind.CHOICE,
-            "how messages are decoded",
-            default="auto",
-            options=FORMAT_OPTIONS,
-        ),
-        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
+        *decode_params("messages"),
         Param(
             "url",
             ParamKind.VALUE,
@@ -100,13 +93,7 @@ SPEC = StageSpec(
             type=INT,
             default=20_000,
         ),
-        Param(
-            "idle",
-            ParamKind.VALUE,
-            "stop after this long without a message",
-            type=DURATION,
-            default=None,
-        ),
+        idle_param(),
     ),
     output=_output,
     runtime="NatsSource",

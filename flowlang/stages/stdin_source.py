@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from ._rules import FORMAT_OPTIONS, decoded_record
-from .spec import Example, Param, ParamKind, StageSpec
+from ._rules import decode_params, decoded_record
+from .spec import Example, StageSpec
 
 SPEC = StageSpec(
     name="stdin",
     role="source",
     doc="Reads records from standard input, decoded as by `file` (`format`, `schema`).",
-    params=(
-        Param(
-            "format",
-            ParamKind.CHOICE,
-            "how lines are decoded",
-            default="auto",
-            options=FORMAT_OPTIONS,
-        ),
-        Param("schema", ParamKind.SCHEMA, "validate and coerce each record", default=None),
-    ),
+    params=(*decode_params("lines"),),
     output=decoded_record,
     runtime="StdinSource",
     module=__name__,

@@ -12,7 +12,8 @@ from .. import codes
 from ..runtime.base import RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
 from ..runtime.lines import HEAD_BYTES as RAW_SHOWN  # of an over-long message, kept
-from ..types import DURATION, INT, IP, STR, RecordT, Type
+from ..types import INT, IP, STR, RecordT, Type
+from ._rules import idle_param
 from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -116,13 +117,7 @@ SPEC = StageSpec(
             type=STR,
             default="UTC",
         ),
-        Param(
-            "idle",
-            ParamKind.VALUE,
-            "stop after this long without a message",
-            type=DURATION,
-            default=None,
-        ),
+        idle_param(),
     ),
     output=_output,
     runtime="SyslogSource",
