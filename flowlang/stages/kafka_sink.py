@@ -6,8 +6,10 @@ import asyncio
 import logging
 from typing import Any
 
-from ..runtime.base import Record, Rejected, Sink, StageContext
+from ..runtime.base import Record, RecordError, Rejected, Sink, StageContext
 from ..runtime.errors import FlowError
+from ..runtime.jsonl import Unencodable, encode
+from ..runtime.ops import get_path
 from ..types import BOOL, STR
 from ._netsink import Retrier
 from ._rules import RETRY_PARAMS
@@ -63,11 +65,9 @@ MAX_REQUEST_BYTES = 1_048_576  # the producer's max_request_size (Kafka's defaul
 
 
 def _key_bytes(rec: Record, path: tuple[str, ...]) -> bytes | None:
-    from ..runtime.jsonl import encode
-
-    value: Any = rec
-    for name in path:
-        value = value.get(name) if isinstance(value, dict) else None
+    """The message key: text as is, another value as its JSON, null as none.
+    Raises RecordError when the way to the field crosses a non-record."""
+    value = get_path(rec, path)
     if value is None:
         return None
     if isinstance(value, str):
@@ -133,8 +133,6 @@ class KafkaSink(Sink):
 
     async def write(self, records: list[Record]) -> list[Rejected]:
         """Produce every record; return when each is stored or rejected for good."""
-        from ..runtime.jsonl import Unencodable, encode
-
         rejected: list[Rejected] = []
         pending: list[tuple[Record, bytes, bytes | None]] = []
         for rec in records:
@@ -143,6 +141,9 @@ class KafkaSink(Sink):
                 key = _key_bytes(rec, self.key) if self.key is not None else None
             except Unencodable as exc:
                 rejected.append(Rejected.unencodable(exc))
+                continue
+            except RecordError as exc:
+                rejected.append(Rejected(rec, exc.code, exc.message))
                 continue
             if len(data) + len(key or b"") + 256 > MAX_REQUEST_BYTES:
                 message = (

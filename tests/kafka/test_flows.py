@@ -130,3 +130,17 @@ def test_an_offset_moves_only_past_batches_all_acknowledged():
     offsets.forget(["p0"])  # revoked: a late acknowledgement commits nothing
     offsets.acked(2, ["p0"])
     assert offsets.take() == {}
+
+
+def test_a_key_that_cannot_be_read_sends_its_record_to_the_error_stream(
+    kafka_brokers, kafka_topic, tmp_path
+):
+    records = [{"n": 1, "meta": {"host": "a"}}, {"n": 2, "meta": "flat"}, {"n": 3, "meta": None}]
+    program = 'source file("input.jsonl", format=json) | sink kafka(env("OUT"), key=meta.host)'
+    env = {"FLOW_KAFKA_BROKERS": kafka_brokers, "OUT": kafka_topic}
+    result = run_flow(program, tmp_path, records=records, env=env)
+    assert result.exit_code == 0, result.stderr
+    stored = asyncio.run(consume_all(kafka_brokers, kafka_topic, 2))
+    assert sorted((orjson.loads(m.value)["n"], m.key) for m in stored) == [(1, b"a"), (3, None)]
+    ((error),) = result.errors
+    assert error["code"] == "type" and "not a record" in error["message"]
