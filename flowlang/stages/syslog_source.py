@@ -537,7 +537,9 @@ class SyslogSource(Source):
                     )
                     items.append(self._failed(meta, f"{why} (format={fmt})", text))
                     continue
-                rec["_syslog"] = meta
+                # a record of its own: `set _syslog.x = …` must not reach the
+                # other messages of the connection
+                rec["_syslog"] = dict(meta)
                 records.append(rec)
             elif frame.__class__ is TooLong:
                 size_shown = "" if frame.size is None else f" of {frame.size} bytes"

@@ -470,6 +470,9 @@ def test_stop_hands_on_what_was_received_also_an_unterminated_line():
     got, counters = asyncio.run(main())
     assert [r["message"] for r in got] == ["whole", "half"]
     assert counters["received"] == 2
+    # each record has its own metadata: a stage changing one `_syslog`
+    # (set writes nested fields in place) must not change the others'
+    assert got[0]["_syslog"] == got[1]["_syslog"] and got[0]["_syslog"] is not got[1]["_syslog"]
 
 
 def test_a_pipeline_behind_stops_reading_and_then_takes_everything():
