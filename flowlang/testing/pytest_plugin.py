@@ -55,6 +55,9 @@ class FlowItem(pytest.Item):
         super().__init__(**kwargs)
         self.program = program
         self.index = index
+        # no fixtures; some plugins' run hooks (pytest-lsp's) expect the
+        # attribute on every item and fail on an item without it
+        self.funcargs: dict = {}
 
     def runtest(self) -> None:
         from .suite import run_test
