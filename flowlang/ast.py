@@ -273,6 +273,26 @@ class SinkStage:
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class Route:
+    """One route of `route { … }`: `NAME: cond`, or `NAME: else` (cond None).
+    NAME is the pipeline that receives the records the route takes."""
+
+    target: str
+    cond: Expr | None
+    span: Span = _span()
+    name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class RouteStage:
+    """`route { … }`: each record goes to the first route whose condition
+    holds, else to the `else` route."""
+
+    routes: tuple[Route, ...]
+    span: Span = _span()
+
+
 Stage = Union[
     ProcessorStage,
     WhereStage,
@@ -282,6 +302,7 @@ Stage = Union[
     RenameStage,
     SummarizeStage,
     SinkStage,
+    RouteStage,
 ]
 
 

@@ -48,6 +48,9 @@ UNKNOWN_FUNCTION = _c("E108", "unknown function")
 WRONG_STAGE_KIND = _c("E109", "stage used in the wrong place")
 UNKNOWN_TYPE = _c("E110", "unknown type name")
 RECURSIVE_SCHEMA = _c("E111", "schema contains itself")
+ROUTE_NOT_LAST = _c("E112", "route must be the last stage")
+NOT_ROUTE_READER = _c("E113", "route target does not read the routed pipeline")
+READS_ROUTED = _c("E114", "pipeline reads a routed pipeline but is none of its routes")
 
 # fields and records
 UNKNOWN_FIELD = _c("E201", "unknown field")
@@ -80,6 +83,7 @@ BAD_GROK_FILE = _c("E412", "grok patterns file is not usable")
 # warnings
 NO_ANON_KEY = _c("W501", "anonymize has no key")
 UNREACHABLE = _c("W502", "stage can never pass a record")
+ROUTE_UNREACHABLE = _c("W503", "route can never take a record")
 
 # tests
 RECORD_OUTSIDE_TEST = _c("E601", "record literal outside a test")

@@ -178,8 +178,24 @@ def _statement(statement: ast.Statement) -> list[_Line]:
             _Line("", f"pipeline {_name(statement.name)} =", header),
             _Line(INDENT, _head(chain.head, INDENT), chain.head.span),
         ]
-    lines += [_Line(INDENT, _stage(s), s.span) for s in chain.stages]
+    for s in chain.stages:
+        if isinstance(s, ast.RouteStage):
+            lines += _route(s)
+        else:
+            lines.append(_Line(INDENT, _stage(s), s.span))
     return lines
+
+
+def _route(stage: ast.RouteStage) -> list[_Line]:
+    """`| route {`, one route per line, `}`."""
+    routes = stage.routes
+    out = [_Line(INDENT, "| route {", Span(stage.span.start, routes[0].span.start))]
+    for r in routes:
+        cond = "else" if r.cond is None else format_expr(r.cond)
+        out.append(_Line(INDENT * 2, f"{_name(r.target)}: {cond},", r.span))
+    end = stage.span.end
+    out.append(_Line(INDENT, "}", Span(max(end - 1, 0), end), comment_indent=INDENT * 2))
+    return out
 
 
 def _test(test: ast.Test) -> list[_Line]:

@@ -2,6 +2,8 @@
 
 Each pipeline is a node labelled with its name, its source (or what it reads)
 and its sink; `from NAME` is a solid edge and `from NAME.errors` a dashed one.
+The edges of `route { … }` are labelled with their conditions (`else` for the
+default route); a record takes the first that holds.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ def _describe(p: ir.PipelinePlan) -> list[str]:
     return lines
 
 
-def _edges(plan: ir.Plan) -> list[tuple[str, str, bool]]:
-    """(producer, reader, is the error stream) in plan order."""
+def _edges(plan: ir.Plan) -> list[tuple[str, str, bool, str | None]]:
+    """(producer, reader, is the error stream, route condition) in plan order."""
+    conditions: dict[tuple[str, str], str] = {}
+    for p in plan.pipelines:
+        last = p.steps[-1] if p.steps else None
+        if isinstance(last, ir.RouteStep):
+            for k, ((target, _), text) in enumerate(zip(last.routes, last.texts)):
+                conditions[(p.name, target)] = f"{k + 1}: {text}"
     edges = []
     for p in plan.pipelines:
         if isinstance(p.head, ir.FromStep):
-            edges.append((p.head.pipeline, p.name, p.head.errors))
+            producer = p.head.pipeline
+            route = None if p.head.errors else conditions.get((producer, p.name))
+            edges.append((producer, p.name, p.head.errors, route))
     return edges
 
 
@@ -44,8 +54,10 @@ def to_dot(plan: ir.Plan) -> str:
     for p in plan.pipelines:
         label = "\\n".join(_dot_text(line) for line in _describe(p))
         out.append(f'  "{_dot_text(p.name)}" [label="{label}"];')
-    for producer, reader, errors in _edges(plan):
+    for producer, reader, errors, route in _edges(plan):
         style = ' [style=dashed, label="errors"]' if errors else ""
+        if route is not None:
+            style = f' [label="{_dot_text(route)}"]'
         out.append(f'  "{_dot_text(producer)}" -> "{_dot_text(reader)}"{style};')
     out.append("}")
     return "\n".join(out) + "\n"
@@ -72,8 +84,11 @@ def to_mermaid(plan: ir.Plan) -> str:
     for p in plan.pipelines:
         label = "<br/>".join(_mermaid_text(line) for line in _describe(p))
         out.append(f'  {ids[p.name]}["{label}"]')
-    for producer, reader, errors in _edges(plan):
+    for producer, reader, errors, route in _edges(plan):
         arrow = " -. errors .-> " if errors else " --> "
+        if route is not None:
+            arrow = f' -- "{_mermaid_text(route)}" --> '
+
         out.append(f"  {ids[producer]}{arrow}{ids[reader]}")
     return "\n".join(out) + "\n"
 

@@ -189,7 +189,19 @@ class SummarizeStep:
     output_type: Type
 
 
-Step = Union[CallStep, WhereStep, SetStep, DropStep, KeepStep, RenameStep, SummarizeStep]
+@dataclass(frozen=True)
+class RouteStep:
+    """`route { … }`, always the last step: each record goes to the pipeline
+    of the first route whose condition holds (null counts as false), or of
+    the `else` route (condition None); with no `else`, a record that no route
+    takes is dropped."""
+
+    info: StepInfo
+    routes: tuple[tuple[str, TExpr | None], ...]  # (target pipeline, condition)
+    texts: tuple[str, ...] = ()  # each route's condition as written (canonical), or "else"
+
+
+Step = Union[CallStep, WhereStep, SetStep, DropStep, KeepStep, RenameStep, SummarizeStep, RouteStep]
 Head = Union[CallStep, FromStep]
 
 
@@ -200,7 +212,7 @@ class PipelinePlan:
     head: Head
     steps: tuple[Step, ...]  # processors and relational stages, then the sink if any
     output_type: Type  # the record type after the last processor
-    readers: tuple[str, ...]  # pipelines reading `from NAME`
+    readers: tuple[str, ...]  # pipelines reading `from NAME` (its routes' targets, if it routes)
     error_readers: tuple[str, ...]  # pipelines reading `from NAME.errors`
 
 

@@ -42,6 +42,8 @@ class Outcome:
     output: list[dict]
     errors: list[tuple[int, dict]]  # (stage index, record as it was when it failed)
     dropped: dict[int, int] = field(default_factory=dict)  # stage index -> count
+    # with `route { … }`: the route (its position) each output record took
+    routes: list[int] = field(default_factory=list)
 
 
 def run_reference(
@@ -63,17 +65,23 @@ def run_reference_detailed(
     steps = [s for s in pipeline.steps if not _is_sink(s)]
     for step in steps:
         if not isinstance(
-            step, (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep)
+            step, (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep, ir.RouteStep)
         ):
             raise NotImplementedError(f"the reference runs relational stages only, not {step!r}")
     environment = dict(os.environ if env is None else env)
     outcome = Outcome([], [])
     for original in records:
         rec = fresh(original)
+        route = None
         for step in steps:
             index = step.info.index
             try:
-                rec = _run_step(step, rec, environment)
+                if isinstance(step, ir.RouteStep):
+                    route = _route(step, rec, environment)
+                    if route is None:
+                        rec = None
+                else:
+                    rec = _run_step(step, rec, environment)
             except Failure:
                 outcome.errors.append((index, rec))
                 break
@@ -87,7 +95,17 @@ def run_reference_detailed(
                 break
         else:
             outcome.output.append(rec)
+            if route is not None:
+                outcome.routes.append(route)
     return outcome
+
+
+def _route(step: ir.RouteStep, rec: dict, env: dict[str, str]) -> int | None:
+    """The first route whose condition holds (`else` always does), or None."""
+    for k, (_, cond) in enumerate(step.routes):
+        if cond is None or _condition(evaluate(cond, rec, env)):
+            return k
+    return None
 
 
 def fresh(value: Any) -> Any:

@@ -130,6 +130,7 @@ stages = st.one_of(
     st.builds(ast.RenameStage, _some(st.builds(ast.RenamePair, field_refs, field_refs))),
     summarize_stages,
     st.builds(ast.SinkStage, stage_calls),
+    st.builds(ast.RouteStage, _some(st.builds(ast.Route, identifiers, st.none() | expressions), 4)),
 )
 
 heads = st.one_of(

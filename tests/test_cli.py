@@ -382,3 +382,21 @@ def test_run_of_a_program_with_errors_exits_1(tmp_path):
     write(tmp_path, "a.flow", BROKEN)
     done = flowc("run", "a.flow", cwd=tmp_path)
     assert done.returncode == 1 and "error[E101]" in done.stderr
+
+
+def test_graph_labels_route_edges_with_their_position_and_condition(tmp_path, capsys):
+    flow = tmp_path / "r.flow"
+    flow.write_text(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+    )
+    assert main(["graph", str(flow)]) == 0
+    dot = capsys.readouterr().out
+    assert '"app" -> "loud" [label="1: level == \\"error\\""];' in dot
+    assert '"app" -> "rest" [label="2: else"];' in dot
+    assert main(["graph", "--format", "mermaid", str(flow)]) == 0
+    mermaid = capsys.readouterr().out
+    assert 'p0 -- "1: level == #quot;error#quot;" --> p1' in mermaid
+    assert 'p0 -- "2: else" --> p2' in mermaid

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import pathlib
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from flowlang.types import (
     field_type,
     strip_null,
 )
-from tests.flowrun import run_flow
+from tests.flowrun import read_jsonl, run_flow
 from tests.reference import run_reference_detailed
 
 UTC = dt.timezone.utc
@@ -705,8 +706,12 @@ def check_text(text: str) -> ir.Plan | None:
 
 
 @st.composite
-def programs(draw, source: str = "file", sink: str = 'sink file("output.jsonl")') -> Generated:
-    """A checked program: an optional schema, a source, 1-6 relational stages, a sink."""
+def programs(
+    draw, source: str = "file", sink: str = 'sink file("output.jsonl")', routes: bool = False
+) -> Generated:
+    """A checked program: an optional schema, a source, 1-6 relational stages,
+    a sink; with `routes`, a `route { … }` of 1-3 conditions (and maybe an
+    `else`) instead of the sink, whose route k writes `route{k}.jsonl`."""
     lines = []
     schema = None
     if draw(st.integers(0, 2)) == 0:
@@ -733,13 +738,25 @@ def programs(draw, source: str = "file", sink: str = 'sink file("output.jsonl")'
         plan = check_text("\n".join(lines) + "\n  | sink null\n")
         assume(plan is not None)
         scope = scope_of(plan.pipelines[0].output_type)
-    lines.append("  | " + sink)
+    if not routes:
+        lines.append("  | " + sink)
+        return Generated("\n".join(lines) + "\n", stage_lines, source_type if schema else None)
+    gen = ExprGen(draw, scope)
+    conds = [gen.weak_bool(draw(st.integers(1, 3))) for _ in range(draw(st.integers(1, 3)))]
+    if draw(st.booleans()):
+        conds.append("else")
+    entries = ", ".join(f"r{k}: {cond}" for k, cond in enumerate(conds))
+    lines.append(f"  | route {{ {entries} }}")
+    stage_lines[len(lines)] = len(stage_lines) + 1
+    for k in range(len(conds)):
+        lines.append(f'pipeline r{k} = from {PIPELINE} | sink file("route{k}.jsonl")')
+    assume(check_text("\n".join(lines) + "\n") is not None)
     return Generated("\n".join(lines) + "\n", stage_lines, source_type if schema else None)
 
 
 @st.composite
-def programs_and_records(draw):
-    gen = draw(programs())
+def programs_and_records(draw, routes: bool = False):
+    gen = draw(programs(routes=routes))
     if gen.source_type is None:
         records = draw(st.lists(open_records(), min_size=1, max_size=12))
     else:
@@ -794,14 +811,26 @@ def compare(gen: Generated, records: list[dict]) -> None:
     assert plan is not None, gen.text
     pipeline = next(p for p in plan.pipelines if p.name == PIPELINE)
     expected = run_reference_detailed(pipeline, records, env=ENV)
+    last = pipeline.steps[-1]
+    routes = len(last.routes) if isinstance(last, ir.RouteStep) else 0
     with tempfile.TemporaryDirectory() as tmp:
         result = run_flow(gen.text, tmp, records=records, env=ENV, name=FLOW_NAME)
+        routed = [read_jsonl(pathlib.Path(tmp, f"route{k}.jsonl")) for k in range(routes)]
     note(result.code)
     assert result.exit_code == 0, result.stderr
-    want_out = [as_written(r) for r in expected.output]
-    assert len(result.output) == len(want_out), (result.output, want_out)
-    for got, want in zip(result.output, want_out):
-        assert same(got, want), (got, want)
+    outputs = [(result.output, expected.output)]
+    if routes:
+        # each route's file holds, in order, the records the reference sent it
+        assert len(expected.routes) == len(expected.output)
+        outputs = [
+            (got, [r for r, took in zip(expected.output, expected.routes) if took == k])
+            for k, got in enumerate(routed)
+        ]
+    for got_out, want in outputs:
+        want_out = [as_written(r) for r in want]
+        assert len(got_out) == len(want_out), (got_out, want_out)
+        for got, want in zip(got_out, want_out):
+            assert same(got, want), (got, want)
     got_errors = [
         (stage_of(e, gen.stage_lines), e["record"])
         for e in result.errors
@@ -826,6 +855,21 @@ def compare(gen: Generated, records: list[dict]) -> None:
 )
 @given(programs_and_records())
 def test_compiled_pipeline_equals_reference(case):
+    gen, records = case
+    note(gen.text)
+    note(repr(records))
+    compare(gen, records)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(programs_and_records(routes=True))
+def test_routed_pipeline_sends_each_record_where_the_reference_does(case):
+    """`route { … }`: the first route whose condition holds takes a record,
+    in the compiled program as in the reference; errors and drops agree."""
     gen, records = case
     note(gen.text)
     note(repr(records))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from .. import ast, codes, ir
+from ..formatter import format_expr
 from ..source import SourceFile, Span
 from ..stages import find
 from ..stages.spec import StageSpec
@@ -26,6 +27,7 @@ class ChainResult:
     steps: list[ir.Step]
     output_type: RecordT  # after the last processor
     has_sink: bool
+    route: ast.RouteStage | None = None  # its `route { … }`, if it routes
 
 
 HeadType = Callable[[ast.FromHead], Type]
@@ -54,8 +56,26 @@ class ChainChecker:
         steps: list[ir.Step] = []
         last = len(chain.stages)
         has_sink = False
+        route = None
         for index, stage in enumerate(chain.stages, start=1):
             info = self._info(index, stage.span, lambda stage=stage: _fallback_label(stage))
+            if isinstance(stage, ast.RouteStage):
+                if index != last:
+                    self.rep.error(
+                        codes.ROUTE_NOT_LAST,
+                        "`route` must be the last stage of a chain",
+                        stage.span,
+                        hint="it hands every record on to its routes' pipelines; "
+                        "put the stages after it into those pipelines",
+                    )
+                if route is None:
+                    route = stage
+                step = self._route(stage, record, info)
+                reads = unproven_reads(step, record)
+                if reads:
+                    step = replace(step, info=replace(step.info, unproven_reads=reads))
+                steps.append(step)
+                continue
             if isinstance(stage, ast.SinkStage):
                 has_sink = True
                 if index != last:
@@ -78,7 +98,7 @@ class ChainChecker:
                 steps.append(step)
             elif index == last and _names_a_sink(stage):
                 has_sink = True  # `| file("o")`: a sink was meant, and E109 says so
-        return ChainResult(head, steps, record, has_sink)
+        return ChainResult(head, steps, record, has_sink, route)
 
     def _info(self, index: int, span: Span, fallback) -> ir.StepInfo:
         line = self.src.line_col(span.start)[0]
@@ -152,6 +172,47 @@ class ChainChecker:
                 hint="its condition is always false (null counts as false)",
             )
         return ir.WhereStep(info, cond)
+
+    def _route(self, stage: ast.RouteStage, record: RecordT, info: ir.StepInfo) -> ir.RouteStep:
+        """Type each route's condition; warn of routes no record can take:
+        after `else` or an always-true condition, with an always-false
+        condition, or with the same condition as an earlier route."""
+        routes: list[tuple[str, ir.TExpr | None]] = []
+        takes_all: str | None = None  # the route before that takes every record
+        seen: list[tuple[ast.Expr, str]] = []  # earlier conditions (spans aside) and routes
+        for route in stage.routes:
+            at = pick_span(route.name_span, route.span)
+            cond = None
+            if route.cond is not None:
+                cond = self.exprs.check(route.cond, record)
+                if not is_condition(cond.type):
+                    self.rep.error(
+                        codes.NOT_BOOL,
+                        f"route `{route.target}` needs a bool condition; this is {cond.type}",
+                        pick_span(route.cond.span, route.span),
+                        hint="compare it, e.g. `alerts: status >= 500`",
+                    )
+            routes.append((route.target, cond))
+            why = None
+            if takes_all is not None:
+                why = f"route `{takes_all}` before it takes every record"
+            elif cond is not None and const_bool(cond) is False:
+                why = "its condition is always false (null counts as false)"
+            elif (same := next((t for c, t in seen if c == route.cond), None)) is not None:
+                why = f"route `{same}` before it has the same condition"
+            if why is not None:
+                self.rep.warn(
+                    codes.ROUTE_UNREACHABLE,
+                    f"route `{route.target}` can never take a record",
+                    at,
+                    hint=why,
+                )
+            if route.cond is None or (cond is not None and const_bool(cond) is True):
+                takes_all = takes_all or route.target
+            else:
+                seen.append((route.cond, route.target))
+        texts = tuple("else" if r.cond is None else format_expr(r.cond) for r in stage.routes)
+        return ir.RouteStep(info, tuple(routes), texts)
 
     def _set(self, stage: ast.SetStage, record: RecordT, info: ir.StepInfo):
         assignments = []
@@ -244,6 +305,7 @@ _RELATIONAL_WORDS = {
     ast.KeepStage: "keep",
     ast.RenameStage: "rename",
     ast.SummarizeStage: "summarize",
+    ast.RouteStage: "route",
 }
 
 

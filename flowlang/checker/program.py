@@ -85,6 +85,9 @@ class ProgramChecker:
         for extra in extras:
             chains.check(extra.node.chain, head_type)
         readers, error_readers = self._readers(entries, order)
+        for name in order:
+            if results[name].route is not None:
+                self._routes(name, results[name].route, entries, readers[name])
         tests = TestChecker(self.src, self.rep, exprs, results).check_all(
             [s for s in self.program.statements if isinstance(s, ast.Test)]
         )
@@ -332,6 +335,60 @@ class ProgramChecker:
                 labels=labels,
             )
         return found
+
+    def _routes(
+        self, name: str, stage: ast.RouteStage, entries: dict[str, _Entry], readers: list[str]
+    ) -> None:
+        """Each route of `name` goes to a pipeline that reads `from name`, once,
+        and every pipeline that reads `from name` is one of its routes."""
+        targets: dict[str, ast.Route] = {}
+        for route in stage.routes:
+            at = pick_span(route.name_span, route.span)
+            if route.target in targets:
+                self.rep.error(
+                    codes.DUPLICATE_NAME,
+                    f"route `{route.target}` is named twice",
+                    at,
+                    hint="a record goes to one route; join the conditions with `or`",
+                    labels=(Label(pick_span(targets[route.target].name_span), "first here"),),
+                )
+                continue
+            targets[route.target] = route
+            entry = entries.get(route.target)
+            if entry is None:
+                others = [n for n in entries if n != name]
+                hint = did_you_mean(route.target, others) or (
+                    f"declare it: `pipeline {route.target} = from {name} | …`"
+                )
+                self.rep.error(
+                    codes.UNKNOWN_PIPELINE,
+                    f"route `{route.target}`: there is no pipeline `{route.target}`",
+                    at,
+                    hint=hint,
+                )
+                continue
+            head = entry.node.chain.head
+            if not (isinstance(head, ast.FromHead) and head.name == name and not head.errors):
+                self.rep.error(
+                    codes.NOT_ROUTE_READER,
+                    f"route `{route.target}` goes to pipeline `{route.target}`, "
+                    f"which does not read `{name}`",
+                    at,
+                    hint=f"a route's pipeline starts with `from {name}`: "
+                    f"`pipeline {route.target} = from {name} | …`",
+                    labels=(Label(pick_span(head.span, entry.span), "it starts here"),),
+                )
+        for reader in readers:
+            if reader not in targets:
+                head = entries[reader].node.chain.head
+                self.rep.error(
+                    codes.READS_ROUTED,
+                    f"`{reader}` reads `{name}`, which routes its records, "
+                    f"but `{reader}` is none of its routes",
+                    head.span,
+                    hint=f"add `{reader}: condition` (or `{reader}: else`) to the route of `{name}`",
+                    labels=(Label(stage.span, f"`{name}` routes here"),),
+                )
 
     def _readers(self, entries: dict[str, _Entry], order: list[str]):
         readers: dict[str, list[str]] = {n: [] for n in entries}

@@ -52,6 +52,10 @@ def unproven_reads(step: ir.Step, record: RecordT) -> tuple[Path, ...]:
     if isinstance(step, ir.WhereStep):
         for path in expression_reads(step.cond):
             read(path)
+    elif isinstance(step, ir.RouteStep):
+        for _, cond in step.routes:
+            for path in expression_reads(cond) if cond is not None else ():
+                read(path)
     elif isinstance(step, ir.SetStep):
         for target, value in step.assignments:
             for path in expression_reads(value):

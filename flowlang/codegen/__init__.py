@@ -15,7 +15,7 @@ from .calls import runtime_args, window_call
 from .exprs import ExprCompiler, Hoister, step_lines, watch_lines
 from .literals import comment_text, pyrepr
 
-_FUSABLE = (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep)
+_FUSABLE = (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep, ir.RouteStep)
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class _Segment:
     setup: list[str]
     blocks: list[_Block]
     slots: list[int]  # the watch slots its stages note (see step_lines)
+    routes: int = 0  # ends with `route { … }`: returns this many lists, one per route
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,10 @@ class _Generator:
                     _Call(_location(self.plan, step.info), self._call(f"{var}.sink", step))
                 )
         self._flush_segment(p, var, run, calls)
+        last = p.steps[-1] if p.steps else None
+        if isinstance(last, ir.RouteStep):
+            targets = tuple(target for target, _ in last.routes)
+            calls.append(_Call("", f"{var}.route({last.info.index}, {pyrepr(targets)})"))
         if self._watches:
             calls.append(_Call("", f"{var}.watch({pyrepr(tuple(self._watches))})"))
         return _Pipeline(
@@ -205,6 +210,7 @@ class _Generator:
             segment_slots += [slot for slot, _ in slots]
             lines = watch_lines(slots) + step_lines(step, exprs, stage_var)
             blocks.append(_Block(step.info.index, _location(self.plan, step.info), lines))
-        self.segments.append(_Segment(name, first, hoist.lines, blocks, segment_slots))
+        routes = len(run[-1].routes) if isinstance(run[-1], ir.RouteStep) else 0
+        self.segments.append(_Segment(name, first, hoist.lines, blocks, segment_slots, routes))
         watched = ", watched=True" if segment_slots else ""
         calls.append(_Call("", f"{var}.segment({name}, first={first}, last={last}{watched})"))

@@ -139,6 +139,17 @@ def step_lines(step: ir.Step, exprs: ExprCompiler, stage_var: str | None) -> lis
     i = step.info.index
     if isinstance(step, ir.WhereStep):
         return [f"if not {exprs.cond(step.cond)}:", f"    dropped[{i}] += 1", "    continue"]
+    if isinstance(step, ir.RouteStep):
+        # the first route whose condition holds takes the record; an `else`
+        # takes the rest, and the routes after it are never tried
+        lines = []
+        for r, (_, cond) in enumerate(step.routes):
+            if cond is None:
+                if r == 0:
+                    return [f"take_{r}(rec)"]
+                return lines + ["else:", f"    take_{r}(rec)"]
+            lines += [f"{'if' if r == 0 else 'elif'} {exprs.cond(cond)}:", f"    take_{r}(rec)"]
+        return lines + ["else:", f"    dropped[{i}] += 1"]
     if isinstance(step, ir.SetStep):
         lines = []
         for path, value in step.assignments:

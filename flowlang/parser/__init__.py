@@ -32,6 +32,7 @@ What this module decides beyond the grammar:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import gc
 import re
 
@@ -412,7 +413,32 @@ class _Builder:
                 for c in children
             )
             return ast.RenameStage(pairs, span=span)
+        if kind == "block_stage":
+            return self.route_stage(node)
         return self.summarize(node)
+
+    def route_stage(self, node: Tree) -> ast.RouteStage:
+        word, *entries = node.children
+        if word.value != "route":
+            close = difflib.get_close_matches(word.value, ["route"], n=1)
+            self.fail(
+                codes.SYNTAX,
+                f"`{word.value} {{ … }}` is not a stage",
+                self.span(word),
+                "did you mean `route`?"
+                if close
+                else "the stage written with braces is `route { NAME: condition, …, NAME: else }`",
+            )
+        routes = []
+        for entry in entries:
+            if entry is None:  # the optional trailing comma
+                continue
+            name, value = entry.children
+            cond = None if entry.data == "route_else" else self.expr(value)
+            routes.append(
+                ast.Route(name.value, cond, span=self.span(entry), name_span=self.span(name))
+            )
+        return ast.RouteStage(tuple(routes), span=self.span(node))
 
     def assignment(self, node: Tree) -> ast.Assignment:
         target, value = node.children

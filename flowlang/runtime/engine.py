@@ -96,6 +96,8 @@ class Engine:
                     runner
                 )
         for runner in self.runners.values():
+            if runner.decl.routes:
+                runner.wire_routes()
             runner.instantiate()
 
     def uses_state(self) -> bool:

@@ -23,7 +23,7 @@ class StageDecl:
     index: int
     label: str
     line: int
-    role: str = "inline"  # source | processor | window | sink | inline | head
+    role: str = "inline"  # source | processor | window | sink | route | inline | head
     cls: type | None = None
     args: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +52,9 @@ class PipelineDecl:
         self.stages = stages
         self.source_stage: StageDecl | None = None
         self.sink_stage: StageDecl | None = None
+        # `route { … }`: the pipelines its routes go to, in route order; the
+        # segment that ends with it returns one list of records per route
+        self.routes: tuple[str, ...] = ()
         self.reads: str | None = None  # upstream pipeline name
         self.reads_errors = False
         self.segments: list[SegmentDecl] = []
@@ -75,6 +78,14 @@ class PipelineDecl:
     def sink(self, index: int, cls: type, /, **args: Any) -> None:
         """Stage `index` (the last) is a Sink of class `cls`."""
         self.sink_stage = self._stage(index, "sink", cls, args)
+
+    def route(self, index: int, targets: tuple[str, ...]) -> None:
+        """Stage `index` (the last) routes each record to one of `targets`,
+        the pipelines that read this one; it ends the last segment."""
+        if index != len(self.stages) - 1:
+            raise FlowError(f"pipeline {self.name}: a route must be the last stage")
+        self.routes = tuple(targets)
+        self.stages[index].role = "route"
 
     def segment(
         self, factory: SegmentFactory, first: int, last: int, watched: bool = False
@@ -165,6 +176,12 @@ class Program:
                 raise FlowError(f"pipeline {pipe.name} has no source and reads no pipeline")
             if pipe.reads is not None and pipe.reads not in self.pipelines:
                 raise FlowError(f"pipeline {pipe.name} reads unknown pipeline {pipe.reads!r}")
+            for target in pipe.routes:
+                reader = self.pipelines.get(target)
+                if reader is None or reader.reads != pipe.name or reader.reads_errors:
+                    raise FlowError(
+                        f"pipeline {pipe.name} routes to {target!r}, which does not read it"
+                    )
         for pipe in self.pipelines.values():
             seen = [pipe.name]
             current = pipe.reads

@@ -123,6 +123,8 @@ class Runner:
         )
         self.readers: list[Runner] = []
         self.error_readers: list[Runner] = []
+        # with `route { … }`: the reader each route goes to (None: not running)
+        self.route_readers: list[Runner | None] = []
         self.source: Any = None
         self.sink: Any = None
         self.sink_queue: asyncio.Queue | None = None
@@ -198,6 +200,11 @@ class Runner:
         return checkpoint.checkpoint_path(
             self.engine.ctx.state_dir, "window", self.name, str(position), args
         )
+
+    def wire_routes(self) -> None:
+        """Each route's reader, by name, once the readers are connected."""
+        by_name = {r.name: r for r in self.readers}
+        self.route_readers = [by_name.get(target) for target in self.decl.routes]
 
     def outlets(self) -> list[asyncio.Queue]:
         queues = [r.inbox for r in self.readers]
@@ -345,6 +352,9 @@ class Runner:
                     records = step.run(records, metrics.dropped, self._fail)
                 if self._failures:
                     await self._emit_failures(tokens)
+                if self.decl.routes and k == len(steps) - 1:
+                    await self._deliver_routes(records, tokens)
+                    return
             else:
                 emitted, held = self._add_to_window(step, records, tokens)
                 if self._failures:
@@ -498,6 +508,29 @@ class Runner:
         for j, queue in enumerate(outlets):
             batch = records if j == n - 1 else copy_records(records)
             await queue.put(Unit(batch, tokens))
+
+    async def _deliver_routes(self, parts: list[list[Record]], tokens: list[Token]) -> None:
+        """`route { … }`: part j (the records route j took) goes to route j's
+        reader alone; a route whose reader is not running takes its records
+        nowhere (as a pipeline nobody reads)."""
+        self.metrics.emitted += sum(map(len, parts))
+        observe = self.engine.ctx.observe_output
+        if observe is not None:
+            routed = [rec for part in parts for rec in part]
+            if routed:
+                observe(self.name, copy_records(routed))
+        live = [
+            (reader, part)
+            for reader, part in zip(self.route_readers, parts)
+            if part and reader is not None
+        ]
+        if not live:
+            release(tokens)
+            return
+        if len(live) > 1:
+            retain(tokens, len(live) - 1)
+        for reader, part in live:
+            await reader.inbox.put(Unit(part, tokens))
 
     async def _emit_errors(self, errors: list[Record], tokens: list[Token]) -> None:
         """Send error records to the readers of this pipeline's error stream,
