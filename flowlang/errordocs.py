@@ -1,0 +1,113 @@
+"""The error reference, `docs/errors.md`, rendered from `explanations.py`:
+every diagnostic code with what it means, its example, what flowc says about
+the example (computed by checking it, as `flowc explain` does) and the fix.
+`python -m flowlang.errordocs` rewrites the file; `--check` only reports
+whether it is up to date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from . import codes, explain
+from .explanations import ENTRIES, Entry
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+
+INTRO = """\
+# Diagnostic codes
+
+Every error (`E…`) and warning (`W…`) code that flowc gives, with what it
+means, a minimal program that gives it, what flowc says about that program,
+and the fix. `flowc explain CODE` prints the same entry in a terminal, and
+`flowc explain` lists the codes. A code, once released, is never reused.
+
+This page is generated from `flowlang/explanations.py` by
+`python -m flowlang.errordocs`; what flowc says is computed by checking each
+example. The test suite checks that the page is up to date, that every
+example gives exactly its code and that every fixed program checks clean.
+
+The codes come in ranges: E0xx syntax, E1xx names and structure, E2xx fields
+and records, E3xx types, E4xx stage and function arguments, W5xx warnings,
+E6xx tests, E9xx internal errors. A warning does not fail `flowc check`
+(exit 0); an error does (exit 1), see [the command line](cli.md#exit-status).
+"""
+
+# a program that reads files is fenced `flow files`: the check of the doc
+# pages' blocks (tests/test_docs_examples.py) sees a block alone, and this one
+# needs the files shown before it (tests/test_explain.py checks it with them)
+_FENCE_FOR_FILE = {".json": "json", ".csv": "csv"}
+
+
+def anchor(code: str) -> str:
+    """The anchor GitHub gives the heading of `code`."""
+    heading = f"{code}: {explain.title(code)}".lower()
+    return re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", heading))
+
+
+def example_fence(e: Entry) -> str:
+    if e.files:
+        return "flow files"
+    return "flow-error" if e.when == "check" and e.code.startswith("E") else "flow"
+
+
+def entry_section(e: Entry) -> list[str]:
+    lines = [f"## {e.code}: {explain.title(e.code)}", ""]
+    for paragraph in e.explanation.split("\n\n"):
+        lines += [paragraph, ""]
+    if e.when == "never":
+        lines += ["No program is meant to give this code.", ""]
+    else:
+        for name, text in e.files.items():
+            fence = _FENCE_FOR_FILE.get(Path(name).suffix, "text")
+            lines += [f"With the file `{name}`:", "", f"```{fence}", text.rstrip("\n"), "```", ""]
+        lines += ["```" + example_fence(e), e.example.rstrip("\n"), "```", ""]
+        lines += [f"{explain.said_by(e)}:", "", "```text", explain.report(e, e.example), "```", ""]
+    lines += [f"**Fix.** {e.fix}", ""]
+    if e.fixed:
+        lines += ["```flow" + (" files" if e.files else ""), e.fixed.rstrip("\n"), "```", ""]
+    return lines
+
+
+def render() -> str:
+    """The whole page."""
+    lines = [INTRO, "| code | |", "|---|---|"]
+    for code in codes.all_codes():
+        lines.append(f"| [{code}](#{anchor(code)}) | {explain.title(code)} |")
+    lines.append("")
+    for code in codes.all_codes():
+        lines += entry_section(ENTRIES[code])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m flowlang.errordocs [--check] [-o PATH]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m flowlang.errordocs", description="Render the error reference."
+    )
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_PATH)
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 when the file is out of date"
+    )
+    options = parser.parse_args(argv)
+    text = render()
+    current = options.output.read_text(encoding="utf-8") if options.output.exists() else None
+    if options.check:
+        if current != text:
+            print(
+                f"{options.output} is out of date: run python -m flowlang.errordocs",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    if current != text:
+        options.output.write_text(text, encoding="utf-8")
+        print(f"wrote {options.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
