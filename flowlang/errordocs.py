@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import codes, explain
@@ -27,8 +28,9 @@ and the fix. `flowc explain CODE` prints the same entry in a terminal, and
 
 This page is generated from `flowlang/explanations.py` by
 `python -m flowlang.errordocs`; what flowc says is computed by checking each
-example. The test suite checks that the page is up to date, that every
-example gives exactly its code and that every fixed program checks clean.
+example (by starting it, for a code given when a run starts). The test
+suite checks that the page is up to date, that every example gives exactly
+its code and that every fixed program checks clean.
 
 The codes come in ranges: E0xx syntax, E1xx names and structure, E2xx fields
 and records, E3xx types, E4xx stage and function arguments, W5xx warnings,
@@ -36,9 +38,10 @@ E6xx tests, E9xx internal errors. A warning does not fail `flowc check`
 (exit 0); an error does (exit 1), see [the command line](cli.md#exit-status).
 """
 
-# a program that reads files is fenced `flow files`: the check of the doc
-# pages' blocks (tests/test_docs_examples.py) sees a block alone, and this one
-# needs the files shown before it (tests/test_explain.py checks it with them)
+# a program whose diagnostics depend on the files beside it is fenced
+# `flow files`: the check of the doc pages' blocks (tests/test_docs_examples.py)
+# sees a block alone, and this one needs the files shown before it
+# (tests/test_explain.py checks it with them)
 _FENCE_FOR_FILE = {".json": "json", ".csv": "csv"}
 
 
@@ -48,10 +51,16 @@ def anchor(code: str) -> str:
     return re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", heading))
 
 
-def example_fence(e: Entry) -> str:
-    if e.files:
+def fence(e: Entry, program: str) -> str:
+    """The info string of `program`'s block: `flow-error` for a program with
+    errors, `flow` for one without, `flow files` when its files decide."""
+    if e.files and _codes(e, program) != _codes(replace(e, files={}), program):
         return "flow files"
-    return "flow-error" if e.when == "check" and e.code.startswith("E") else "flow"
+    return "flow-error" if any(d.is_error for d in explain.check_program(e, program)[1]) else "flow"
+
+
+def _codes(e: Entry, program: str) -> set[str]:
+    return {d.code for d in explain.check_program(e, program)[1]}
 
 
 def entry_section(e: Entry) -> list[str]:
@@ -62,13 +71,13 @@ def entry_section(e: Entry) -> list[str]:
         lines += ["No program is meant to give this code.", ""]
     else:
         for name, text in e.files.items():
-            fence = _FENCE_FOR_FILE.get(Path(name).suffix, "text")
-            lines += [f"With the file `{name}`:", "", f"```{fence}", text.rstrip("\n"), "```", ""]
-        lines += ["```" + example_fence(e), e.example.rstrip("\n"), "```", ""]
+            info = _FENCE_FOR_FILE.get(Path(name).suffix, "text")
+            lines += [f"With the file `{name}`:", "", f"```{info}", text.rstrip("\n"), "```", ""]
+        lines += ["```" + fence(e, e.example), e.example.rstrip("\n"), "```", ""]
         lines += [f"{explain.said_by(e)}:", "", "```text", explain.report(e, e.example), "```", ""]
     lines += [f"**Fix.** {e.fix}", ""]
     if e.fixed:
-        lines += ["```flow" + (" files" if e.files else ""), e.fixed.rstrip("\n"), "```", ""]
+        lines += ["```" + fence(e, e.fixed), e.fixed.rstrip("\n"), "```", ""]
     return lines
 
 
