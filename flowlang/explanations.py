@@ -470,11 +470,13 @@ _e(
 _e(
     codes.BAD_REGEX,
     """
-    A regular expression (of `=~`, `parse(regex(…))` or `replace_regex`) is
-    not valid RE2, the engine flowlang uses so that matching takes linear time.
-    RE2 has no lookaround (`(?=`, `(?!`) and no backreferences (`\\1`); the
-    message gives RE2's reason. `parse(regex(…))` also needs at least one named
-    group (`(?P<name>…)`), since the groups are the fields it produces.
+    The regular expression of `=~` or `parse(regex(…))` is not valid RE2, the
+    engine flowlang uses so that matching takes linear time. RE2 has no
+    lookaround (`(?=`, `(?!`) and no backreferences (`\\1`); the message gives
+    RE2's reason. `parse(regex(…))` also needs at least one named group
+    (`(?P<name>…)`), since the groups are the fields it produces. (The pattern
+    of a builtin function such as `replace_regex` is an argument, E407; a grok
+    pattern's, E411.)
     """,
     "Rewrite the pattern without lookaround or backreferences (or match in two "
     "steps with two conditions).",
