@@ -7,13 +7,12 @@ whether it is up to date.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import codes, explain
+from . import codes, docpages, explain
 from .explanations import ENTRIES, Entry
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
@@ -94,28 +93,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m flowlang.errordocs [--check] [-o PATH]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m flowlang.errordocs", description="Render the error reference."
-    )
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_PATH)
-    parser.add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 when the file is out of date"
-    )
-    options = parser.parse_args(argv)
-    text = render()
-    current = options.output.read_text(encoding="utf-8") if options.output.exists() else None
-    if options.check:
-        if current != text:
-            print(
-                f"{options.output} is out of date: run python -m flowlang.errordocs",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if current != text:
-        options.output.write_text(text, encoding="utf-8")
-        print(f"wrote {options.output}")
-    return 0
+    return docpages.main(argv, "flowlang.errordocs", "the error reference", render, DEFAULT_PATH)
 
 
 if __name__ == "__main__":
