@@ -1,4 +1,5 @@
-"""`flowc`: check, format, graph, compile, run, test and debug .flow files.
+"""`flowc`: check, format, graph, compile, run, test and debug .flow files, and
+explain diagnostic codes.
 
 Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
 2 usage errors and unreadable files. Diagnostics go to stderr; a command's
@@ -187,6 +188,16 @@ def _parser() -> argparse.ArgumentParser:
     debug.add_argument("form", choices=("ast", "plan"), help="which form to print")
     debug.add_argument("file", metavar="FILE", help="a .flow file")
     debug.set_defaults(run=_cmd_debug)
+
+    explain = commands.add_parser(
+        "explain",
+        help="what a diagnostic code means, with an example and the fix",
+        description="Explain a diagnostic code (E301, W502, …): what it means, a program "
+        "that gives it with what flowc says about it, and the fix. Without a code, list "
+        "every code. Exit 2 for an unknown code. docs/errors.md holds the same text.",
+    )
+    explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as E301")
+    explain.set_defaults(run=_cmd_explain)
     return parser
 
 
@@ -335,6 +346,22 @@ def _cmd_debug(args) -> int:
     if program is None or any(d.is_error for d in diags):
         return FAILED
     sys.stdout.write(dump(program if args.form == "ast" else plan, src))
+    return OK
+
+
+def _cmd_explain(args) -> int:
+    from . import explain
+
+    if args.code is None:
+        sys.stdout.write(explain.listing())
+        return OK
+    try:
+        found = explain.entry(args.code)
+    except explain.UnknownCode as exc:
+        print(f"flowc: {exc}", file=sys.stderr)
+        print("flowc: `flowc explain` lists every code", file=sys.stderr)
+        return USAGE
+    sys.stdout.write(explain.render_text(found))
     return OK
 
 

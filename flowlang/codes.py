@@ -1,5 +1,8 @@
 """Stable diagnostic codes. A code, once released, is never reused or renumbered:
-retire a code by leaving it here with `retired=True`.
+retire a code by leaving it here with `retired=True`. Every code is explained
+in `explanations.py` (what it means, a program that gives it, the fix), which
+`flowc explain` and docs/errors.md show; the suite fails on a code without
+an entry.
 
 E0xx  syntax            E1xx  names and structure     E2xx  fields and records
 E3xx  types             E4xx  stage arguments          W5xx  warnings

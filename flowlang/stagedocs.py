@@ -9,11 +9,11 @@ its clauses the same way); the builtin functions come from `builtins.py`. `pytho
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
+from . import docpages
 from .stages import CATALOGUE
 from .stages.spec import REQUIRED, EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 from .syntax import STAGE_FORMS, duration_text, field_path, quote
@@ -356,28 +356,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m flowlang.stagedocs [--check] [-o PATH]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m flowlang.stagedocs", description="Render the stage reference."
-    )
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_PATH)
-    parser.add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 when the file is out of date"
-    )
-    options = parser.parse_args(argv)
-    text = render()
-    current = options.output.read_text(encoding="utf-8") if options.output.exists() else None
-    if options.check:
-        if current != text:
-            print(
-                f"{options.output} is out of date: run python -m flowlang.stagedocs",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if current != text:
-        options.output.write_text(text, encoding="utf-8")
-        print(f"wrote {options.output}")
-    return 0
+    return docpages.main(argv, "flowlang.stagedocs", "the stage reference", render, DEFAULT_PATH)
 
 
 if __name__ == "__main__":
