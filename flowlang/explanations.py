@@ -305,6 +305,75 @@ _e(
     ),
 )
 
+_e(
+    codes.ROUTE_NOT_LAST,
+    """
+    A stage follows `route { … }`. A route hands each record on to the
+    pipeline its route names, so the routing pipeline has no records left
+    for a later stage or a sink.
+    """,
+    "Move the stages after `route` into the pipelines the routes go to.",
+    example=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "  | sink stdout\n"
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+    ),
+    fixed=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+    ),
+)
+
+_e(
+    codes.NOT_ROUTE_READER,
+    """
+    A route names a pipeline that does not start with `from` the routing
+    pipeline (it has a source of its own, or reads another pipeline or an
+    error stream). A route's records go to the pipeline that reads them.
+    """,
+    "Start the route's pipeline with `from` the routing pipeline.",
+    example=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app.errors | sink null\n"
+    ),
+    fixed=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+    ),
+)
+
+_e(
+    codes.READS_ROUTED,
+    """
+    A pipeline reads `from P`, where P ends with `route { … }`, but none of
+    P's routes names it. A routing pipeline sends each record to one route's
+    pipeline, so a reader that is no route would receive nothing.
+    """,
+    "Add a route for it (`audit: condition`, or `audit: else`), or read what P reads.",
+    example=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+        "pipeline audit = from app | sink null\n"
+    ),
+    fixed=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", audit: user != null, rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+        "pipeline audit = from app | sink null\n"
+    ),
+)
+
 # ---------------------------------------------------------------- fields and records
 
 _e(
@@ -688,6 +757,30 @@ _e(
     "Write the condition that is meant, or remove the stage.",
     example='source stdin | where level == "ERROR" and false | sink stdout\n',
     fixed='source stdin | where level == "ERROR" | sink stdout\n',
+)
+
+_e(
+    codes.ROUTE_UNREACHABLE,
+    """
+    A route of `route { … }` that no record can take: it comes after `else`
+    or after a condition that is always true, its own condition is always
+    false (`null` counts as false), or an earlier route has the same
+    condition. Each record takes the first route that holds, so such a route
+    and its pipeline receive nothing.
+    """,
+    "Put the route before the one that takes its records, or remove it.",
+    example=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { rest: else, loud: level == "error" }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+    ),
+    fixed=(
+        "pipeline app = source stdin(format=json)\n"
+        '  | route { loud: level == "error", rest: else }\n'
+        "pipeline loud = from app | sink stdout\n"
+        "pipeline rest = from app | sink null\n"
+    ),
 )
 
 # ---------------------------------------------------------------- tests
