@@ -24,13 +24,16 @@ from tests.flowrun import FLOWC
 pytestmark = pytest.mark.timeout(180)
 
 
-def start_flowc(cwd: Path, program: str, *args: str, env: dict | None = None) -> subprocess.Popen:
-    """`flowc run run.flow ARGS` in `cwd`, stderr to cwd/stderr.txt (not a terminal)."""
-    (cwd / "run.flow").write_text(program)
+def start_flowc(
+    cwd: Path, program: str, *args: str, env: dict | None = None, name: str = "run.flow"
+) -> subprocess.Popen:
+    """`flowc run NAME ARGS` of `program` in `cwd`, stderr to cwd/stderr.txt
+    (not a terminal)."""
+    (cwd / name).write_text(program)
     full_env = dict(os.environ, FLOWC_CACHE_DIR=str(cwd / "cache"), **(env or {}))
     with open(cwd / "stderr.txt", "wb") as err:
         return subprocess.Popen(
-            [FLOWC, "run", "run.flow", *args],
+            [FLOWC, "run", name, *args],
             cwd=cwd,
             env=full_env,
             stdin=subprocess.DEVNULL,
@@ -73,10 +76,14 @@ def get(url: str) -> tuple[int, str]:
 def scrape(base: str) -> dict[tuple[str, tuple], float]:
     """Every sample of /metrics, parsed by prometheus_client's parser:
     (sample name, sorted labels) -> value."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     status, text = get(base + "/metrics")
     assert status == 200
+    return samples_of(text)
+
+
+def samples_of(text: str) -> dict[tuple[str, tuple], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
     samples = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -313,3 +320,72 @@ async def test_a_file_read_once_says_how_many_bytes_are_left(tmp_path):
     assert 0 < seen[0] < total
     assert seen == sorted(seen, reverse=True)
     assert source.lag_bytes() is None  # done
+
+
+async def test_a_nats_source_says_how_many_messages_the_consumer_still_holds(nats_url, stream_name):
+    from flowlang.stages.nats_source import NatsSource
+    from tests.fixtures.nats import create_stream, publish_many, subjects_of
+
+    await create_stream(nats_url, stream_name)
+    await publish_many(nats_url, stream_name, stream_name.lower() + ".x", [b'{"n": 1}'] * 100)
+    ctx = StageContext("p", "nats (t.flow:1)", "t.flow:1")
+    src = NatsSource(
+        ctx, subjects_of(stream_name), stream=stream_name, url=nats_url, batch_size=10, idle=1500
+    )
+    assert src.pending_messages() is None  # nothing fetched yet
+    left = []
+    async for batch in src.batches():
+        left.append((len(batch.items) + len(batch.records), src.pending_messages()))
+        batch.ack()
+    await src.close()
+    fetched = 0
+    for size, pending in left:
+        fetched += size
+        assert pending == 100 - fetched
+    assert fetched == 100
+
+
+async def test_a_kafka_source_says_how_far_behind_the_high_watermark_it_is(
+    kafka_brokers, kafka_topic
+):
+    from flowlang.stages.kafka_source import KafkaSource
+    from tests.fixtures.kafka import produce_many
+
+    await produce_many(kafka_brokers, kafka_topic, [b'{"n": 1}'] * 90)
+    ctx = StageContext("p", "kafka (t.flow:1)", "t.flow:1")
+    src = KafkaSource(
+        ctx, kafka_topic, brokers=kafka_brokers, start="earliest", batch_size=10, idle=3000
+    )
+    assert src.pending_messages() is None
+    fetched, last = 0, None
+    async for batch in src.batches():
+        fetched += len(batch.items) + len(batch.records)
+        last = src.pending_messages()
+        assert last is not None and 0 <= last <= 90 - fetched
+        batch.ack()
+    await src.close()
+    assert (fetched, last) == (90, 0)
+
+
+def test_a_compiled_module_takes_the_same_options(tmp_path):
+    from .procs import start
+
+    src = tmp_path / "access.jsonl"
+    src.write_text('{"status": 500, "bytes": 2048}\n{"status": 200}\nnot json\n')
+    proc = start(
+        "web_flow.py",
+        "--http",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--metrics",
+        str(tmp_path / "m.json"),
+        env={"FLOW_IN": str(src), "FLOW_OUT": str(tmp_path / "out.jsonl")},
+    )
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    events = [json.loads(line) for line in stderr.decode().splitlines()]
+    assert events[0]["event"] == "serving" and events[0]["url"].startswith("http://127.0.0.1:")
+    (summary,) = [e for e in events if e["event"] == "summary"]
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert summary["pipelines"]["web"]["in"] == saved["pipelines"]["web"]["in"] == 3
