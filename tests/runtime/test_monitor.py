@@ -389,3 +389,20 @@ def test_a_compiled_module_takes_the_same_options(tmp_path):
     (summary,) = [e for e in events if e["event"] == "summary"]
     saved = json.loads((tmp_path / "m.json").read_text())
     assert summary["pipelines"]["web"]["in"] == saved["pipelines"]["web"]["in"] == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--progress-interval", "-1", "must be 0 or more seconds"),
+        ("--progress-interval", "soon", "not a number of seconds: 'soon'"),
+        ("--log-format", "xml", "invalid choice: 'xml'"),
+    ],
+)
+def test_bad_run_options_are_usage_errors(tmp_path, option, value, says):
+    (tmp_path / "run.flow").write_text("source stdin | sink stdout\n")
+    done = subprocess.run(
+        [FLOWC, "run", "run.flow", option, value], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert says in done.stderr
