@@ -145,7 +145,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--state-dir", metavar="DIR", help="where checkpoints are kept (default: .flowc-state)"
     )
-    run.add_argument("--metrics", metavar="FILE", help="write the final metrics to FILE as JSON")
+    run.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="write the exit status and the final metrics of every pipeline and stage "
+        "to FILE as JSON (the numbers of the summary table)",
+    )
+    # the same options as a generated module's (runtime/launch.add_run_options),
+    # declared here too so that `flowc --help` does not import the runtime
+    run.add_argument(
+        "--http",
+        metavar="ADDR",
+        help="serve /metrics (Prometheus), /health and /ready on ADDR: PORT (on "
+        "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
+    )
+    run.add_argument(
+        "--progress-interval",
+        metavar="SECONDS",
+        type=_seconds,
+        default=10.0,
+        help="off a terminal, a progress line every SECONDS (default 10; 0: none)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text, or json: every line flowc writes on stderr (progress, summary, "
+        "messages) as one JSON object",
+    )
     run.set_defaults(run=_cmd_run)
 
     test = commands.add_parser(
@@ -199,6 +226,16 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as E301")
     explain.set_defaults(run=_cmd_explain)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -400,6 +437,9 @@ def _cmd_run(args) -> int:
         strict=args.strict,
         state_dir=args.state_dir,
         metrics=args.metrics,
+        http=args.http,
+        progress_interval=args.progress_interval,
+        log_format=args.log_format,
     )
 
 

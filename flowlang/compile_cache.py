@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from . import __version__
 from .cachedir import cache_dir
@@ -89,8 +90,10 @@ def run_file(
     state_dir: str | None = None,
     status: bool | None = None,
     metrics: str | None = None,
+    **options: Any,
 ) -> int:
-    """Compile and run; the process exit code (diagnostics → 1)."""
+    """Compile and run; the process exit code (diagnostics → 1). `options`:
+    the other keywords of `runtime.run` (`http`, `progress_interval`, `log_format`)."""
     try:
         src = read_file(path)
     except Unreadable as exc:
@@ -111,4 +114,5 @@ def run_file(
         state_dir=state_dir,
         status=status,
         metrics=metrics,
+        **options,
     )

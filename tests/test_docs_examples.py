@@ -111,3 +111,45 @@ def test_testing_page_python_example_runs(tmp_path, monkeypatch):
     assert len(tests) == 2
     for fn in tests:
         fn()
+
+
+SCRAPES = [
+    (program, given, scraped)
+    for program, given, scraped in zip(BLOCKS, BLOCKS[1:], BLOCKS[2:])
+    if program.info == "flow"
+    and given.info == "jsonl input"
+    and scraped.info.startswith("prometheus ")
+]
+
+
+def test_operations_page_has_a_scrape():
+    assert [p.where.split(":")[0] for p, _, _ in SCRAPES] == ["operations.md"]
+
+
+@pytest.mark.parametrize(
+    ("program", "given", "scraped"), SCRAPES, ids=[s[0].where for s in SCRAPES]
+)
+def test_doc_scrape_shows_what_metrics_serves(program, given, scraped, tmp_path):
+    """A ```prometheus FILE block after a program and its input: `flowc run
+    FILE --http` on that input (its source followed) serves every sample shown."""
+    import time
+
+    from tests.runtime.test_monitor import samples_of, scrape, served_url, start_flowc, stop
+
+    (tmp_path / "input.jsonl").write_text(given.text)
+    name = scraped.info.split()[1]
+    wanted = samples_of(scraped.text)
+    run = start_flowc(tmp_path, program.text, "--http", "127.0.0.1:0", name=name)
+    try:
+        base = served_url(tmp_path, run)
+        deadline = time.monotonic() + 60
+        while True:  # until the input is read and written, and acknowledged
+            got = scrape(base)
+            shown = {k: got.get(k) for k in wanted}
+            if shown == wanted or time.monotonic() > deadline or run.poll() is not None:
+                break
+            time.sleep(0.1)
+    finally:
+        stderr = stop(run, tmp_path)
+    assert run.returncode == 0, stderr
+    assert shown == wanted, scraped.where

@@ -9,17 +9,19 @@ for a batch while an earlier one is still outstanding.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Callable, Iterable
 
 
 class Token:
-    __slots__ = ("refs", "ack", "tracker")
+    __slots__ = ("refs", "ack", "tracker", "read_at")
 
     def __init__(self, tracker: "AckTracker", ack: Callable[[], None]):
         self.refs = 1
         self.ack = ack
         self.tracker = tracker
+        self.read_at = time.monotonic()
 
 
 class AckTracker:
@@ -37,6 +39,12 @@ class AckTracker:
     @property
     def outstanding(self) -> int:
         return len(self._pending)
+
+    def age(self) -> float:
+        """Seconds since the oldest outstanding batch was read (0 when none
+        is): how far behind the reading the source's checkpoint is."""
+        pending = self._pending
+        return time.monotonic() - pending[0].read_at if pending else 0.0
 
     def _settle(self) -> None:
         pending = self._pending

@@ -114,6 +114,11 @@ class WindowProcessor:
     def restore(self, state: dict) -> None:
         """Take back `state` saved by an earlier run, before the first record."""
 
+    def open_windows(self) -> int | None:
+        """How many windows are open now (for monitoring), or None when the
+        processor does not keep windows apart."""
+        return None
+
 
 @dataclass
 class SourceItem:
@@ -162,6 +167,21 @@ class Source:
     async def close(self) -> None:
         """Release resources; called once after the last batch was acknowledged."""
 
+    # monitoring (`flowc run --http`); each is cheap and never blocks
+
+    def lag_bytes(self) -> int | None:
+        """Bytes of input not read yet (files), or None when unknown."""
+        return None
+
+    def pending_messages(self) -> int | None:
+        """Messages the server holds that were not fetched yet, as the server
+        last said (NATS, Kafka), or None when unknown."""
+        return None
+
+    def problem(self) -> str | None:
+        """Why the source cannot read now (a lost connection), or None."""
+        return None
+
 
 @dataclass
 class Rejected:
@@ -192,6 +212,12 @@ class Sink:
 
     async def write(self, records: list[Record]) -> list[Rejected]:  # pragma: no cover
         raise NotImplementedError
+
+    async def probe(self) -> str | None:
+        """A cheap check that the destination can be reached now (for
+        `/ready`): None when it can, else why not. Called only between
+        `start` and `close`, and never for long (the caller times it out)."""
+        return None
 
     async def close(self) -> None:
         """Flush and release; called once at the end (also on shutdown)."""

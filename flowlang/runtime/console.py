@@ -1,9 +1,13 @@
-"""What a run tells people on stderr: the live status line, the summary
-table, the unread-error summary, and one-line descriptions of error records."""
+"""What a run tells people on stderr: the live status line (on a terminal)
+or the progress log (elsewhere), the summary table, the unread-error
+summary, and one-line descriptions of error records. With `--log-format
+json` every line flowc writes itself is one JSON object (`Log`)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
+import logging
 import sys
 import time
 from typing import IO, Any
@@ -12,6 +16,60 @@ from . import jsonl
 
 SAMPLE_CHARS = 300
 STATUS_AFTER = 2.0  # seconds before the live status line appears
+PROGRESS_INTERVAL = 10.0  # seconds between two lines of the progress log
+LOG_FORMATS = ("text", "json")
+
+
+class Log:
+    """The lines a run writes on stderr, as text or as JSON objects (one a
+    line, each with `time` and `event`)."""
+
+    def __init__(self, stream: IO[str] | None = None, fmt: str = "text"):
+        self.stream = stream or sys.stderr
+        self.json = fmt == "json"
+
+    def write(self, text: str, event: str = "message", **data: Any) -> None:
+        """`text` as it is, or `{"time", "event", "message": text, **data}`."""
+        if self.json:
+            line = {"time": _now(), "event": event, **data}
+            if text:
+                line["message"] = text
+            self.stream.write(jsonl.dumps(line).decode("utf-8") + "\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def handler(self) -> logging.Handler:
+        """A logging handler writing the stages' warnings the same way."""
+        log = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                try:
+                    text = record.getMessage()
+                except Exception:  # a bad format string must not end the run
+                    self.handleError(record)
+                    return
+                log.write(text, "log", level=record.levelname.lower(), logger=record.name)
+
+        return _Handler(logging.WARNING)
+
+
+def _now() -> str:
+    from ..syntax import time_text
+
+    return time_text(_dt.datetime.now(_dt.timezone.utc))
+
+
+def totals(metrics: Any) -> dict[str, int]:
+    """In/out/dropped/errors of one pipeline (its `PipelineMetrics`), the
+    numbers of the summary table's pipeline row."""
+    snap = metrics.snapshot()
+    return {k: snap[k] for k in ("in", "out", "dropped", "errors")}
+
+
+def _totals_text(name: str, t: dict[str, int]) -> str:
+    return f"{name} {t['in']:,} in {t['out']:,} out {t['errors']:,} errors"
 
 
 def _clip(text: str, limit: int = SAMPLE_CHARS) -> str:
@@ -137,8 +195,8 @@ def _table_label(written: str, line: int, width: int = 44) -> str:
 
 
 class StatusLine:
-    """Records/s per pipeline on one self-rewriting stderr line, shown once a
-    run has lasted STATUS_AFTER seconds."""
+    """In/out/errors and input records/s per pipeline on one self-rewriting
+    stderr line, shown once a run has lasted STATUS_AFTER seconds."""
 
     def __init__(self, stream: IO[str] | None = None, interval: float = 0.5):
         self.stream = stream or sys.stderr
@@ -154,11 +212,12 @@ class StatusLine:
                 now = time.monotonic()
                 parts = []
                 for name, runner in engine.runners.items():
-                    count = runner.metrics.inp[0]
+                    counts = totals(runner.metrics)
+                    count = counts["in"]
                     then, before = last.get(name, (began, 0))
                     rate = (count - before) / max(now - then, 1e-9)
                     last[name] = (now, count)
-                    parts.append(f"{name} {count:,} in, {rate:,.0f}/s")
+                    parts.append(f"{_totals_text(name, counts)}, {rate:,.0f}/s")
                 if now - began >= STATUS_AFTER:
                     self.stream.write("\r\x1b[2K" + " | ".join(parts))
                     self.stream.flush()
@@ -167,3 +226,27 @@ class StatusLine:
             if self.shown:
                 self.stream.write("\r\x1b[2K")
                 self.stream.flush()
+
+
+class ProgressLog:
+    """Off a terminal: one line every `interval` seconds with in/out/errors
+    per pipeline (`flowc: 10s: web 1,200 in 1,150 out 3 errors`), or one
+    JSON object (`"event": "progress"`) under `--log-format json`."""
+
+    def __init__(self, log: Log, interval: float = PROGRESS_INTERVAL):
+        self.log = log
+        self.interval = interval
+
+    async def run(self, engine: Any) -> None:
+        began = time.monotonic()
+        while True:
+            await asyncio.sleep(self.interval)
+            seconds = time.monotonic() - began
+            counts = {name: totals(r.metrics) for name, r in engine.runners.items()}
+            text = "; ".join(_totals_text(name, t) for name, t in counts.items())
+            self.log.write(
+                f"flowc: {seconds:.0f}s: {text}",
+                "progress",
+                seconds=round(seconds, 3),
+                pipelines=counts,
+            )

@@ -30,6 +30,9 @@ class Context:
     infers a missing year from): a function returning an aware time, or None
     for the system clock; tests fix it to make a run reproducible.
     `observe_output`/`observe_errors` see what each pipeline emits (tests).
+    `http`: serve /metrics, /health and /ready on this address (`--http`);
+    `progress_interval`: seconds between progress lines off a terminal (0:
+    none); `log_format`: `text` or `json` (the lines flowc writes on stderr).
     """
 
     strict: bool = False
@@ -46,6 +49,9 @@ class Context:
     # emits and every batch of error records it produces (`flowc test`)
     observe_output: Callable[[str, list], None] | None = None
     observe_errors: Callable[[str, list], None] | None = None
+    http: str | None = None
+    progress_interval: float = 10.0
+    log_format: str = "text"
 
     def stage_options(self) -> dict:
         """The run options every StageContext carries."""

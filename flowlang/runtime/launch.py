@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from typing import Callable, NoReturn
 
 from .checkpoint import StateLock
-from .console import StatusLine, absent_summary, error_summary, summary_table
+from .console import (
+    LOG_FORMATS,
+    PROGRESS_INTERVAL,
+    Log,
+    ProgressLog,
+    StatusLine,
+    absent_summary,
+    error_summary,
+    summary_table,
+)
 from .context import DEFAULT_STATE_DIR, Context
 from .engine import Engine, Outcome
 from .errors import FlowError
@@ -20,6 +30,7 @@ Build = Callable[[Context], Program]
 
 def run_program(build: Build, ctx: Context) -> Outcome:
     """Build the program for `ctx` and run it to the end; report on stderr."""
+    log = Log(sys.stderr, ctx.log_format)
     lock = None
     try:
         program = build(ctx)
@@ -28,30 +39,79 @@ def run_program(build: Build, ctx: Context) -> Outcome:
         if engine.uses_state():
             lock = StateLock.claim(ctx.state_dir)
     except FlowError as exc:
-        sys.stderr.write(f"flowc: {exc}\n")
+        log.write(f"flowc: {exc}", "failed")
         return Outcome(exit_code=2, failure=str(exc))
-    live = ctx.status if ctx.status is not None else sys.stderr.isatty()
+    handler = None
+    if log.json:
+        handler = log.handler()
+        logging.getLogger("flowlang").addHandler(handler)
     try:
-        outcome = asyncio.run(engine.run(StatusLine() if live else None))
+        outcome = asyncio.run(_serve_and_run(engine, _watcher(ctx, log), log))
     finally:
         if lock is not None:
             lock.release()
+        if handler is not None:
+            logging.getLogger("flowlang").removeHandler(handler)
     if ctx.status is not False and outcome.metrics:
-        summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
+        if log.json:
+            log.write(
+                "",
+                "summary",
+                exit_code=outcome.exit_code,
+                wall_seconds=round(outcome.wall_seconds, 6),
+                pipelines=outcome.metrics,
+            )
+        else:
+            summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
     for line in error_summary(engine.runners.values()):
-        sys.stderr.write(line + "\n")
+        log.write(line, "unread_errors")
     for line in absent_summary(engine.runners.values()):
-        sys.stderr.write(line + "\n")
+        log.write(line, "absent_field")
     if outcome.failure:
-        sys.stderr.write(f"flowc: {outcome.failure}\n")
+        log.write(f"flowc: {outcome.failure}", "failed")
     elif outcome.signals:
-        sys.stderr.write("flowc: stopped by signal; in-flight records drained\n")
+        log.write("flowc: stopped by signal; in-flight records drained", "stopped")
         if outcome.kept_open:
-            sys.stderr.write(
+            log.write(
                 "flowc: open windows kept for the next run, which reads their records "
-                "again and emits them whole: " + "; ".join(outcome.kept_open) + "\n"
+                "again and emits them whole: " + "; ".join(outcome.kept_open),
+                "kept_open",
             )
     return outcome
+
+
+def _watcher(ctx: Context, log: Log) -> StatusLine | ProgressLog | None:
+    """What shows the run's progress: the status line on a terminal (or
+    when `status` is True), else the progress log; nothing under `status=False`."""
+    if ctx.status is False:
+        return None
+    if not log.json and (ctx.status or sys.stderr.isatty()):
+        return StatusLine()
+    if ctx.progress_interval > 0:
+        return ProgressLog(log, ctx.progress_interval)
+    return None
+
+
+async def _serve_and_run(engine: Engine, watcher: object, log: Log) -> Outcome:
+    """Run, with the `--http` server listening from before the sinks start
+    until the run has ended."""
+    server = None
+    if engine.ctx.http is not None:
+        from .monitor import MonitorServer
+
+        try:
+            server = MonitorServer(engine, engine.ctx.http)
+            await server.start()
+        except FlowError as exc:
+            return Outcome(exit_code=2, failure=str(exc))
+        log.write(
+            f"flowc: serving {server.url}/metrics, /health and /ready", "serving", url=server.url
+        )
+    try:
+        return await engine.run(watcher)
+    finally:
+        if server is not None:
+            await server.stop()
 
 
 def run(
@@ -62,15 +122,22 @@ def run(
     state_dir: str | None = None,
     status: bool | None = None,
     metrics: str | None = None,
+    http: str | None = None,
+    progress_interval: float = PROGRESS_INTERVAL,
+    log_format: str = "text",
 ) -> int:
     """Run a generated module's program; returns the exit status (0 ok, 1 the
     run failed, 2 the program could not start). `metrics`: a file to write
-    the final metrics to, as JSON."""
+    the final metrics to, as JSON; `http`: the address of the monitoring
+    server (`runtime.monitor`)."""
     ctx = Context(
         strict=strict,
         state_dir=state_dir or DEFAULT_STATE_DIR,
         pipeline=pipeline,
         status=status,
+        http=http,
+        progress_interval=progress_interval,
+        log_format=log_format,
     )
     outcome = run_program(build, ctx)
     if metrics:
@@ -86,6 +153,41 @@ def write_metrics(path: str, outcome: Outcome) -> None:
         out.write(jsonl.dumps({"exit_code": outcome.exit_code, "pipelines": outcome.metrics}))
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a run that `flowc run` and a generated module share."""
+    parser.add_argument(
+        "--http",
+        metavar="ADDR",
+        help="serve /metrics (Prometheus), /health and /ready on ADDR: PORT (on "
+        "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        metavar="SECONDS",
+        type=_seconds,
+        default=PROGRESS_INTERVAL,
+        help="off a terminal, a progress line every SECONDS (default "
+        f"{PROGRESS_INTERVAL:g}; 0: none)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text, or json: every line flowc writes on stderr (progress, summary, "
+        "messages) as one JSON object",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run this flowlang program.")
     parser.add_argument("--pipeline", metavar="P", help="run P and the pipelines it reads from")
@@ -96,8 +198,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_STATE_DIR,
         help=f"where checkpoints are kept (default {DEFAULT_STATE_DIR})",
     )
-    parser.add_argument("--no-status", action="store_true", help="no status line, no summary table")
+    parser.add_argument(
+        "--no-status",
+        action="store_true",
+        help="no status line, progress log or summary table",
+    )
     parser.add_argument("--metrics", metavar="FILE", help="write the final metrics as JSON to FILE")
+    add_run_options(parser)
     return parser.parse_args(argv)
 
 
@@ -109,6 +216,9 @@ def main(build: Build, argv: list[str] | None = None) -> NoReturn:
         state_dir=args.state_dir,
         pipeline=args.pipeline,
         status=False if args.no_status else None,
+        http=args.http,
+        progress_interval=args.progress_interval,
+        log_format=args.log_format,
     )
     outcome = run_program(build, ctx)
     if args.metrics:

@@ -7,8 +7,30 @@ stage's in/out follows from those, exactly, between batches.
 
 from __future__ import annotations
 
+import bisect
 import time
 from typing import Any
+
+# upper bounds (seconds) of the sink write latency histogram: a local file
+# write takes well under a millisecond, a bulk request to a cluster tens to
+# hundreds, a write that waits out retries seconds
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 
 
 class PipelineMetrics:
@@ -39,6 +61,8 @@ class PipelineMetrics:
         self.sink_writes = 0
         self.sink_seconds = 0.0
         self.sink_max_seconds = 0.0
+        # writes per latency bucket (LATENCY_BUCKETS, then the slower ones)
+        self.sink_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self.pauses = 0
         self.paused_seconds = 0.0
         self.unread_errors = 0
@@ -47,6 +71,14 @@ class PipelineMetrics:
         # watched fields (stage, path) and whether a record had each
         self.watches: tuple[tuple[int, tuple[str, ...]], ...] = ()
         self.present: list[bool] = []
+
+    def wrote(self, seconds: float) -> None:
+        """Count one sink write that took `seconds`."""
+        self.sink_writes += 1
+        self.sink_seconds += seconds
+        if seconds > self.sink_max_seconds:
+            self.sink_max_seconds = seconds
+        self.sink_buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
     def derive(self) -> None:
         """Fill in/out of stages inside segments from the segment input."""
@@ -89,6 +121,13 @@ class PipelineMetrics:
                     1000.0 * self.sink_seconds / self.sink_writes if self.sink_writes else 0.0
                 )
                 entry["latency_max_ms"] = 1000.0 * self.sink_max_seconds
+                entry["latency_seconds"] = self.sink_seconds
+                # [upper bound in seconds, writes that took at most that], cumulative
+                running = 0
+                entry["latency_buckets"] = []
+                for bound, n in zip(LATENCY_BUCKETS, self.sink_buckets):
+                    running += n
+                    entry["latency_buckets"].append([bound, running])
             counters = self.counters[i]
             entry["counters"] = dict(counters) if counters else {}
             stages.append(entry)

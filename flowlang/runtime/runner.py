@@ -126,6 +126,7 @@ class Runner:
         # with `route { … }`: the reader each route goes to (None: not running)
         self.route_readers: list[Runner | None] = []
         self.source: Any = None
+        self.acks: AckTracker | None = None  # the source's outstanding batches, once reading
         self.sink: Any = None
         self.sink_queue: asyncio.Queue | None = None
         self.sink_index = decl.sink_stage.index if decl.sink_stage else -1
@@ -233,7 +234,7 @@ class Runner:
     async def _read_source(self) -> None:
         source, inbox, metrics = self.source, self.inbox, self.metrics
         label = self.labels[0]
-        tracker = AckTracker()
+        self.acks = tracker = AckTracker()
         drains = getattr(source, "drains", False)
         batches = source.batches()
         try:
@@ -574,11 +575,7 @@ class Runner:
                 raise
             except Exception as exc:
                 raise StageFailure(self.name, label, exc) from exc
-            took = clock() - began
-            metrics.sink_writes += 1
-            metrics.sink_seconds += took
-            if took > metrics.sink_max_seconds:
-                metrics.sink_max_seconds = took
+            metrics.wrote(clock() - began)
             if rejected:
                 metrics.errors[i] += len(rejected)
                 errors = [

@@ -137,6 +137,38 @@ class Retrier:
             self._unsubscribe = None
 
 
+PROBE_TIMEOUT = 2.0  # seconds a readiness probe may take
+
+
+async def tcp_probe(what: str, addresses: list[tuple[str, int]]) -> str | None:
+    """None when one of `addresses` accepts a TCP connection within
+    PROBE_TIMEOUT, else why none did (for sinks whose client has no cheaper
+    check)."""
+    reason = "no address"
+    for host, port in addresses:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                _, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError) as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            continue
+        writer.close()
+        return None
+    return f"{what} cannot be reached ({reason})"
+
+
+def host_port(address: str, default_port: int) -> tuple[str, int]:
+    """`host:port`, `[v6]:port` or a URL's authority as (host, port)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "//" in address else "//" + address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.hostname or "localhost", port or default_port
+
+
 def kind_of(value: Any) -> str:
     """`null`, `a string`, `a record`, … for messages about a value."""
     if value is None:

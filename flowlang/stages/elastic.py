@@ -497,6 +497,13 @@ class ElasticSink(Sink):
             self.ctx.count("request_ms", int((_time.perf_counter() - began) * 1000))
         return out
 
+    async def probe(self) -> str | None:
+        from ._netsink import PROBE_TIMEOUT
+
+        # `ping` is HEAD /: True on a 2xx answer, False on any error or refusal
+        alive = await self.client.options(request_timeout=PROBE_TIMEOUT).ping()
+        return None if alive else f"elasticsearch at {shown_url(self.url)} does not answer"
+
     async def close(self) -> None:
         self.retrier.close()
         if self.client is not None:

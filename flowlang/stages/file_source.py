@@ -127,6 +127,8 @@ SPEC = StageSpec(
 
 
 # the runtime class (generated code instantiates it; checking never does)
+from typing import Any  # noqa: E402
+
 from ..runtime.base import Source, SourceBatch, StageContext  # noqa: E402
 
 
@@ -164,6 +166,7 @@ class FileSource(Source):
         self._stopped = False
         self._wake = None
         self._watched_fd: int | None = None  # the tailer's directory watch, in the loop
+        self._reading: tuple[int, Any] | None = None  # (index in paths, file) read once
         self.path_field = path_field
         self.host = None
         if host_field is not None:
@@ -194,9 +197,10 @@ class FileSource(Source):
         from ..runtime.lines import line_batches
 
         decoder = self._decoder()
-        for path in self.paths:
+        for k, path in enumerate(self.paths):
             decoder.new_file()
             with open(path, "rb") as f:
+                self._reading = (k, f)
                 for lines in line_batches(f, self.batch_size):
                     records, failed = decoder.decode(lines)
                     self._mark(records, path)
@@ -204,6 +208,7 @@ class FileSource(Source):
                         yield SourceBatch(failed, records=records)
                     if self._stopped:
                         return
+            self._reading = None
             unfinished = decoder.finish()  # a CSV quote the file never closed
             if unfinished:
                 yield SourceBatch(unfinished)
@@ -244,6 +249,30 @@ class FileSource(Source):
             offset = watched.reader.offset - decoder.pending_bytes
             ack = partial(tailer.acked, watched, watched.reader.restarts, offset)
             yield SourceBatch(failed, ack=ack, records=records)
+
+    def lag_bytes(self) -> int | None:
+        """Followed: what the open files hold past the read offset. Read
+        once: the rest of the current file and the files after it."""
+        import os
+
+        if self.follow:
+            if self.tailer is None:
+                return None
+            return sum(
+                max(0, os.fstat(w.f.fileno()).st_size - w.reader.offset)
+                for w in self.tailer.files.values()
+                if not w.closed
+            )
+        if self._reading is None:
+            return None
+        k, f = self._reading
+        behind = max(0, os.fstat(f.fileno()).st_size - f.tell())
+        for path in self.paths[k + 1 :]:
+            try:
+                behind += os.stat(path).st_size
+            except OSError:
+                pass  # gone since the glob was expanded: its open fails and says so
+        return behind
 
     def _mark(self, records: list, path: str) -> None:
         """Add `path_field` and `host_field` where they were asked for."""

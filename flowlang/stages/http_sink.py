@@ -270,6 +270,12 @@ class HttpSink(Sink):
         finally:
             self.ctx.count("request_ms", int((_time.perf_counter() - began) * 1000))
 
+    async def probe(self) -> str | None:
+        from ._netsink import host_port, tcp_probe
+
+        default = 443 if self.url.lower().startswith("https:") else 80
+        return await tcp_probe(self.shown, [host_port(self.url, default)])
+
     async def close(self) -> None:
         self.retrier.close()
         session, self.session = self.session, None

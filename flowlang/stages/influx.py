@@ -427,6 +427,11 @@ class InfluxSink(Sink):
         finally:
             self.ctx.count("request_ms", int((_time.perf_counter() - began) * 1000))
 
+    async def probe(self) -> str | None:
+        if self.client is not None and await self.client.ping():
+            return None
+        return f"influxdb at {shown_url(self.url)} does not answer its ping"
+
     async def close(self) -> None:
         self.retrier.close()
         if self.client is not None:

@@ -189,6 +189,12 @@ class KafkaSink(Sink):
                 retry.append(item)
         return retry, rejected, f"producing to {self.topic!r} failed: {reason}", None
 
+    async def probe(self) -> str | None:
+        from ._netsink import host_port, tcp_probe
+
+        addresses = [host_port(b, 9092) for b in self.brokers]
+        return await tcp_probe(f"kafka at {','.join(self.brokers)}", addresses)
+
     async def close(self) -> None:
         self.retrier.close()
         producer, self._producer = self._producer, None

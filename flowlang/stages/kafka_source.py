@@ -216,9 +216,23 @@ class KafkaSource(Source):
         self._next_key = 0
         self._commit_task: asyncio.Task | None = None
         self._commit_again = False
+        self._fetched: dict[Any, int] = {}  # partition -> the next offset to fetch
 
     def stop(self) -> None:
         self._stopping = True
+
+    def pending_messages(self) -> int | None:
+        """The high watermark the brokers last reported minus what was
+        fetched, over the assigned partitions fetched from (no request)."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        pending = None
+        for tp in consumer.assignment():
+            high, fetched = consumer.highwater(tp), self._fetched.get(tp)
+            if high is not None and fetched is not None:
+                pending = (pending or 0) + max(0, high - fetched)
+        return pending
 
     async def _open(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -297,6 +311,7 @@ class KafkaSource(Source):
                     append(SourceItem(rec))
                 items.extend(failed)
             count += len(msgs)
+            self._fetched[tp] = msgs[-1].offset + 1
             if self.group is not None:
                 self._offsets.add(key, tp, msgs[-1].offset + 1)
         self.ctx.count("fetched", count)

@@ -309,6 +309,11 @@ class NatsSink(Sink):
                     future.cancel()
         return retry, rejected, f"publishing to {self.subject!r} failed: {reason}", None
 
+    async def probe(self) -> str | None:
+        if self._nc is not None and self._nc.is_connected:
+            return None
+        return f"not connected to NATS at {shown_url(self.url)}"
+
     async def close(self) -> None:
         self.retrier.close()
         nc, self._nc = self._nc, None

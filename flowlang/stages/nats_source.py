@@ -180,6 +180,17 @@ async def connect(ctx: StageContext, url: str) -> Any:
     return nc
 
 
+def reply_pending(reply: str) -> int | None:
+    """The messages the consumer still had for us when it sent this one:
+    the last token of the short reply subject, the one before the random
+    token in the long form."""
+    tokens = reply.split(".")
+    try:
+        return int(tokens[8] if len(tokens) == 9 else tokens[10])
+    except (IndexError, ValueError):
+        return None
+
+
 def reply_info(reply: str) -> tuple[int, int]:
     """(stream sequence, delivery count) from a JetStream message's reply
     subject `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` (the longer
@@ -318,9 +329,18 @@ class NatsSource(Source):
         self._next_key = 0
         self._tasks: set[asyncio.Task] = set()
         self._keeper: asyncio.Task | None = None
+        self._pending: int | None = None  # what the last message said was left
 
     def stop(self) -> None:
         self._stopping = True
+
+    def pending_messages(self) -> int | None:
+        return self._pending
+
+    def problem(self) -> str | None:
+        if self._nc is not None and not self._nc.is_connected:
+            return f"not connected to NATS at {shown_url(self.url)}"
+        return None
 
     async def _open(self) -> None:
         import nats.js.errors
@@ -434,6 +454,8 @@ class NatsSource(Source):
                 bad.add(i)
                 items.extend(failed)
         self.ctx.count("fetched", len(msgs))
+        if msgs:
+            self._pending = reply_pending(msgs[-1].reply)
         if redelivered:
             self.ctx.count("redelivered", redelivered)
         key = self._next_key

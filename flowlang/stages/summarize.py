@@ -351,6 +351,9 @@ class Summarize(WindowProcessor):
     def emitted_below(self) -> float:
         return self._closed_below
 
+    def open_windows(self) -> int | None:
+        return len(self._windows)
+
     def state(self) -> dict | None:
         """Event time: up to which time windows have been emitted. (Processing
         time keeps nothing: records read again after a restart belong to the

@@ -213,5 +213,6 @@ def test_a_long_run_on_a_terminal_shows_a_live_status_line(tmp_path):
     reader.join(timeout=5)
     os.close(leader)
     text = seen.decode("utf-8", "replace")
-    assert re.search(r"\r\x1b\[2Kslow [\d,]+ in, [\d,]+/s", text)  # the status line
+    # the status line: in/out/errors and the input rate per pipeline
+    assert re.search(r"\r\x1b\[2Kslow [\d,]+ in [\d,]+ out [\d,]+ errors, [\d,]+/s", text)
     assert "wall time" in text  # then the summary table
