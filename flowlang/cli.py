@@ -1,4 +1,5 @@
-"""`flowc`: check, format, graph, compile, run, test and debug .flow files.
+"""`flowc`: check, format, graph, compile, run, test and debug .flow files,
+and serve them to an editor (`flowc lsp`).
 
 Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
 2 usage errors and unreadable files. Diagnostics go to stderr; a command's
@@ -187,6 +188,15 @@ def _parser() -> argparse.ArgumentParser:
     debug.add_argument("form", choices=("ast", "plan"), help="which form to print")
     debug.add_argument("file", metavar="FILE", help="a .flow file")
     debug.set_defaults(run=_cmd_debug)
+
+    lsp = commands.add_parser(
+        "lsp",
+        help="run the language server on stdin/stdout",
+        description="Serve the Language Server Protocol on stdin/stdout for an editor: "
+        "diagnostics as you type, hover, completion, go to definition and formatting "
+        "(see docs/editors.md).",
+    )
+    lsp.set_defaults(run=_cmd_lsp)
     return parser
 
 
@@ -336,6 +346,12 @@ def _cmd_debug(args) -> int:
         return FAILED
     sys.stdout.write(dump(program if args.form == "ast" else plan, src))
     return OK
+
+
+def _cmd_lsp(args) -> int:
+    from .lsp.server import main as serve
+
+    return serve()
 
 
 def _cmd_compile(args) -> int:

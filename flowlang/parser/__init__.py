@@ -116,6 +116,33 @@ def _comment(text: str, token: Token) -> ast.Comment:
     )
 
 
+def expected_words(text: str, offset: int) -> frozenset[str] | None:
+    """The words (reserved words, test words, and `NAME` for any name) the
+    grammar accepts at `offset`, after the statement that holds it; None
+    when the text before it in that statement is already not valid."""
+    from lark.exceptions import LarkError
+
+    from .grammar import lark_parser
+
+    starts = [s for s in _statement_starts(text[:offset]) if s < offset]
+    start = starts[-1] if starts else 0
+    try:
+        interactive = lark_parser().parse_interactive(text[start:offset])
+        interactive.exhaust_lexer()
+        accepted = interactive.accepts()
+    except LarkError:
+        return None
+    words = {t.name: t.pattern.value for t in lark_parser().terminals if t.pattern.type == "str"}
+    return frozenset(
+        "NAME" if name == "NAME" else words[name]
+        for name in accepted
+        if name == "NAME" or _IDENT_WORD.fullmatch(words.get(name, ""))
+    )
+
+
+_IDENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 # ---------------------------------------------------------------- recovery
 
 

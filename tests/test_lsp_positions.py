@@ -1,0 +1,30 @@
+"""Character offsets ↔ LSP positions: lines end at LF, CRLF or CR only,
+characters count the code units of the negotiated encoding."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flowlang.lsp.positions import LineIndex
+
+
+def test_positions_count_the_code_units_of_each_encoding():
+    text = "a\r\nxé𝄞z\rq\x0cw"
+    for encoding, z in (("utf-16", 4), ("utf-8", 7), ("utf-32", 3)):
+        lines = LineIndex(text, encoding)
+        assert lines.position(text.index("z")) == (1, z)
+        assert lines.offset(1, z) == text.index("z")
+    # a form feed is not a line break for LSP; \r alone is
+    assert LineIndex(text).position(text.index("w")) == (2, 2)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), st.data())
+def test_an_offset_survives_the_round_trip_through_a_position(text, data):
+    offset = data.draw(st.integers(0, len(text)))
+    # an offset inside a \r\n pair is not a position of its own
+    if 0 < offset < len(text) and text[offset - 1 : offset + 1] == "\r\n":
+        offset -= 1
+    for encoding in ("utf-16", "utf-8", "utf-32"):
+        lines = LineIndex(text, encoding)
+        assert lines.offset(*lines.position(offset)) == offset
