@@ -31,6 +31,7 @@ REGENERATORS: list[Regenerator] = [
     Regenerator("formatter cases (tests/formatter)", "tests.test_formatter"),
     Regenerator("generated code (tests/golden)", "tests.test_golden"),
     Regenerator("stage reference (docs/stages.md)", "tests.stages.test_stage_docs"),
+    Regenerator("TextMate grammar (editors/vscode/syntaxes)", "tests.test_textmate"),
     Regenerator("access example (examples/expected)", "tests.stages.test_access_example"),
     Regenerator("quickstart example (examples/expected/quickstart)", "tests.test_examples"),
 ]

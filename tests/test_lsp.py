@@ -251,3 +251,30 @@ async def test_formatting_gives_flowc_fmt_text(client: LanguageClient):
             new_text=expected,
         )
     ]
+
+
+async def test_hover_on_from_shows_what_the_pipeline_reads(client: LanguageClient):
+    uri = await open_doc(client, QUICK)
+    text = await hover_at(client, uri, position(QUICK, "from events", len("from e")))
+    assert text.startswith("pipeline `events`") and "  slow: bool," in text
+    # a keyword argument's name is not a field: the stage is shown
+    text = await hover_at(client, uri, position(QUICK, "format=json", 1))
+    assert "file(path" in text and "format: " not in text
+
+
+async def test_completion_while_another_statement_does_not_parse(client: LanguageClient):
+    uri = await open_doc(client, QUICK)
+    broken = QUICK.replace("  | drop ip\n", "  | drop ip\n  | where \n").replace(
+        "| where slow\n", "| where slow ==\n"
+    )
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=broken)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert client.diagnostics[uri]  # the syntax error is reported
+    labels = await complete(client, uri, position(broken, "| where ", len("| where ")))
+    # the fields come from the last text that parsed
+    assert {"ts", "email", "status", "geo", "slow"} <= set(labels) and "ip" not in labels

@@ -207,3 +207,13 @@ def test_the_tokenizer_sees_what_a_line_holds():
     assert at(r'"q\"#"') <= {"string.quoted.double.flow", "constant.character.escape.flow"}
     assert at("# c") == {"comment.line.number-sign.flow"}
     assert at("x ") == {None}
+
+
+def regenerate() -> list[Path]:
+    """`python -m tests.regen`: rewrite the grammar from the lexical rules."""
+    path = textmate.DEFAULT_PATH
+    text = textmate.render()
+    if path.read_text("utf-8") == text:
+        return []
+    path.write_text(text, "utf-8")
+    return [path]

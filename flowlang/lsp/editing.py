@@ -12,6 +12,7 @@ from typing import Callable
 from .. import ast
 from ..builtins import AGGREGATES, FUNCTIONS, describe
 from ..checker import Analysis, StagePoint, analyze
+from ..names import KEYWORDS
 from ..parser import expected_words
 from ..parser.grammar import SCAN_RE, STATEMENT_WORDS
 from ..source import SourceFile, Span
@@ -159,12 +160,23 @@ def hover(analysis: Analysis, offset: int) -> Hover | None:
     if point is None:
         return None
     spec = _spec_of(point)
-    head = stage_doc(spec) if spec is not None else _code(_first_word(text, point.span))
+    if spec is not None:
+        head = stage_doc(spec)
+    else:
+        word = text[point.span.start : point.span.end].split(None, 1)[0]
+        head = _code(word) + (f"\n\n{_CLAUSES[word]}" if word in _CLAUSES else "")
     return Hover(point.span, head + "\n\n" + _around(point))
 
 
-def _first_word(text: str, span: Span) -> str:
-    return text[span.start : span.end].split(None, 1)[0]
+# what the stages written in their own syntax do (summarize has a declaration)
+_CLAUSES = {
+    "from": "reads every record another pipeline emits (`from P.errors`: its error records)",
+    "where": "passes the records whose condition is true (null counts as false)",
+    "set": "sets fields to the values of expressions; a field set again takes the new type",
+    "drop": "removes fields",
+    "keep": "keeps only the named fields",
+    "rename": "renames fields: `rename old as new`",
+}
 
 
 def _hover_word(analysis: Analysis, point: StagePoint | None, word: Token) -> Hover | None:
@@ -188,13 +200,27 @@ def _hover_word(analysis: Analysis, point: StagePoint | None, word: Token) -> Ho
     if name in analysis.schemas:
         record, _ = analysis.schemas[name]
         return Hover(span, f"schema `{name}`\n\n{_code(type_block(record))}")
-    if point is not None and point.before is not None and name is not None:
-        toks = tokens(text, point.span.start, word.end)
-        path = _path_before(toks, len(toks) - 1)
-        typ, _, _ = walk_path(point.before, path)
-        if typ is not None and path:
-            return Hover(span, _code(f"{'.'.join(field_name(p) for p in path)}: {typ}"))
-    return None
+    if point is None or point.before is None or name is None:
+        return None
+    if word.kind == "word" and name in KEYWORDS:
+        return None
+    if (
+        following
+        and following[0].text == "="
+        and text[following[0].end : following[0].end + 1] != "="
+    ):
+        return None  # a keyword argument's or an assignment's name
+    toks = tokens(text, point.span.start, word.end)
+    path = _path_before(toks, len(toks) - 1)
+    if (
+        isinstance(getattr(point.node, "call", None), ast.Call)
+        and point.before.get(path[0]) is None
+    ):
+        return None  # in a stage's arguments only a declared field is surely one
+    typ, _, _ = walk_path(point.before, path)
+    if typ is None:
+        return None
+    return Hover(span, _code(f"{'.'.join(field_name(p) for p in path)}: {typ}"))
 
 
 # ---------------------------------------------------------------- definition

@@ -1,7 +1,12 @@
-"""Character offsets ↔ LSP positions: lines end at LF, CRLF or CR only,
-characters count the code units of the negotiated encoding."""
+"""The parts of `flowc lsp` that need no client: character offsets ↔ LSP
+positions (lines end at LF, CRLF or CR only, characters count the code units
+of the negotiated encoding), and that no other command loads the server."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,3 +33,19 @@ def test_an_offset_survives_the_round_trip_through_a_position(text, data):
     for encoding in ("utf-16", "utf-8", "utf-32"):
         lines = LineIndex(text, encoding)
         assert lines.offset(*lines.position(offset)) == offset
+
+
+def test_only_flowc_lsp_imports_pygls(tmp_path: Path):
+    program = tmp_path / "seed.flow"
+    program.write_text('source file("x.log") | geoip | sink stdout\n')
+    script = (
+        "import sys\n"
+        "from flowlang.cli import main\n"
+        f"code = main(['check', {str(program)!r}])\n"
+        "assert code == 0, code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pygls', 'lsprotocol')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
