@@ -278,3 +278,13 @@ async def test_completion_while_another_statement_does_not_parse(client: Languag
     labels = await complete(client, uri, position(broken, "| where ", len("| where ")))
     # the fields come from the last text that parsed
     assert {"ts", "email", "status", "geo", "slow"} <= set(labels) and "ip" not in labels
+
+
+async def test_completion_in_a_source_call(client: LanguageClient):
+    text = QUICK.replace("format=json, schema=Event)", "format=json, schema=")
+    uri = await open_doc(client, text)
+    assert await complete(client, uri, position(text, "schema=", len("schema="))) == ["Event"]
+    text = QUICK.replace("format=json, schema=Event)", "format=")
+    uri = await open_doc(client, text)
+    labels = await complete(client, uri, position(text, "format=", len("format=")))
+    assert {"auto", "json", "lines", "csv"} <= set(labels)

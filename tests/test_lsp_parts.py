@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowlang.checker import analyze
+from flowlang.lsp import editing
 from flowlang.lsp.positions import LineIndex
+from flowlang.source import SourceFile
 
 
 def test_positions_count_the_code_units_of_each_encoding():
@@ -49,3 +52,64 @@ def test_only_flowc_lsp_imports_pygls(tmp_path: Path):
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+_PIECES = st.sampled_from(
+    [
+        "source ",
+        "from ",
+        "pipeline p = ",
+        "schema S {a: int}\n",
+        "| ",
+        "sink ",
+        "where ",
+        "set ",
+        "drop ",
+        "keep ",
+        "rename ",
+        " as ",
+        "summarize n = count() every 1m ",
+        "file(",
+        "geoip(",
+        "anonymize(",
+        "parse(",
+        "csv(",
+        "method=",
+        "schema=",
+        "S",
+        "x",
+        "geo.",
+        "a",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        " = ",
+        "==",
+        '"s"',
+        'r"\\d',
+        "`f",
+        "`f`",
+        "5m",
+        "1.5",
+        "# c\n",
+        "\n",
+        " ",
+        "lower(",
+        "test ",
+        '"t" { given p = [{a: 1}] }',
+        "é𝄞",
+    ]  # fmt: skip
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join), st.data())
+def test_the_editor_features_answer_any_text(text, data):
+    offset = data.draw(st.integers(0, len(text)))
+    analysis = analyze(SourceFile("t.flow", text))
+    editing.hover(analysis, offset)
+    editing.definition(analysis, offset)
+    for found in editing.completions("t.flow", text, offset, analysis):
+        assert found.label and found.kind

@@ -310,12 +310,13 @@ def _stage_start(toks: list[Token]) -> int:
     return -1
 
 
-def _stage_end(text: str, offset: int) -> int:
-    """Where the stage holding `offset` ends: the next `|` or statement."""
+def _stage_end(text: str, offset: int, whole: bool = False) -> int:
+    """Where the stage holding `offset` ends: the next `|` or statement (with
+    `whole`, the next statement: a chain's stages do not parse without its head)."""
     previous_end = offset
     after = [t for t in tokens(text, offset) if t.kind != "comment"]
     for i, t in enumerate(after):
-        if t.text == "|":
+        if t.text == "|" and not whole:
             return t.start
         if _starts_statement(after, i) and "\n" in text[previous_end : t.start]:
             return t.start
@@ -355,10 +356,10 @@ def completions(
     rest = toks[at + 1 :]
     if lead in ("pipeline", "schema", "test", "property"):
         return _keywords(text, cursor)
-    start = toks[at]
-    if lead == "from" and at >= 3 and toks[at - 3].text == "pipeline":
-        start = toks[at - 3]  # blank the whole statement: `pipeline p =` alone does not parse
-    analysis = _analysis_before(run, name, text, start, offset, fallback)
+    start, whole = toks[at], lead != "|"
+    if whole and at >= 3 and toks[at - 3].text == "pipeline":
+        start = toks[at - 3]  # `pipeline p =` without its chain does not parse
+    analysis = _analysis_before(run, name, text, start, offset, whole, fallback)
     if lead == "from":
         if not rest and analysis is not None:
             return [Completion(p, "pipeline") for p in sorted(analysis.pipelines)]
@@ -394,17 +395,24 @@ def _closed(token: Token) -> bool:
     return pattern is not None and pattern.fullmatch(token.text) is not None
 
 
-def _masked(text: str, start: int, offset: int) -> str:
-    end = max(offset, _stage_end(text, offset))
+def _masked(text: str, start: int, offset: int, whole: bool = False) -> str:
+    end = max(offset, _stage_end(text, offset, whole))
     blank = re.sub(r"[^\n]", " ", text[start:end])
     return text[:start] + blank + text[end:]
 
 
 def _analysis_before(
-    run: Analyzer, name: str, text: str, lead: Token, offset: int, fallback: Analysis | None
+    run: Analyzer,
+    name: str,
+    text: str,
+    lead: Token,
+    offset: int,
+    whole: bool,
+    fallback: Analysis | None,
 ) -> Analysis | None:
-    """The analysis of the text with the stage that `lead` starts blanked out."""
-    analysis = run(SourceFile(name, _masked(text, lead.start, offset)))
+    """The analysis of the text with the stage that `lead` starts (with
+    `whole`, its statement) blanked out."""
+    analysis = run(SourceFile(name, _masked(text, lead.start, offset, whole)))
     return analysis if analysis.program is not None else fallback
 
 
