@@ -98,14 +98,7 @@ async def test_diagnostics_are_flowc_checks_with_utf16_ranges(client: LanguageCl
 async def test_a_change_that_fixes_the_file_clears_the_diagnostics(client: LanguageClient):
     uri = await open_doc(client, BROKEN)
     assert client.diagnostics[uri]
-    fixed = BROKEN.replace("emial", "email").replace('"500"', "500")
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)],
-        )
-    )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await change(client, uri, BROKEN.replace("emial", "email").replace('"500"', "500"), 2)
     assert list(client.diagnostics[uri]) == []
 
 
@@ -262,22 +255,41 @@ async def test_hover_on_from_shows_what_the_pipeline_reads(client: LanguageClien
     assert "file(path" in text and "format: " not in text
 
 
-async def test_completion_while_another_statement_does_not_parse(client: LanguageClient):
-    uri = await open_doc(client, QUICK)
-    broken = QUICK.replace("  | drop ip\n", "  | drop ip\n  | where \n").replace(
-        "| where slow\n", "| where slow ==\n"
-    )
+async def change(client: LanguageClient, uri: str, text: str, version: int) -> None:
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=broken)],
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
         )
     )
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+
+
+async def test_completion_while_another_statement_does_not_parse(client: LanguageClient):
+    uri = await open_doc(client, QUICK)
+    broken = QUICK.replace("  | drop ip\n", "  | drop ip\n  | set fresh = 1\n  | where \n")
+    broken = broken.replace("| where slow\n", "| where slow ==\n")
+    await change(client, uri, broken, 2)
     assert client.diagnostics[uri]  # the syntax error is reported
     labels = await complete(client, uri, position(broken, "| where ", len("| where ")))
+    # the statement being written is checked as it is now, the broken one left out
+    assert {"ts", "email", "geo", "slow", "fresh"} <= set(labels) and "ip" not in labels
+    # hover works in the statements that parse
+    broken = QUICK.replace("| where slow\n", "| where slow ==\n")
+    await change(client, uri, broken, 3)
+    text = await hover_at(client, uri, position(broken, "geoip(ip)", 1))
+    assert "geo: {country_iso: str?" in text
+
+
+async def test_completion_while_the_chain_before_does_not_parse(client: LanguageClient):
+    uri = await open_doc(client, QUICK)
+    broken = QUICK.replace("  | drop ip\n", "  | drop ip\n  | where \n").replace(
+        "set slow = status >= 500", "set slow = status >="
+    )
+    await change(client, uri, broken, 2)
+    labels = await complete(client, uri, position(broken, "| where ", len("| where ")))
     # the fields come from the last text that parsed
-    assert {"ts", "email", "status", "geo", "slow"} <= set(labels) and "ip" not in labels
+    assert {"ts", "email", "geo", "slow"} <= set(labels) and "ip" not in labels
 
 
 async def test_completion_in_a_source_call(client: LanguageClient):

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowlang.checker import analyze
+from flowlang.checker import analyze, check_source
 from flowlang.lsp import editing
 from flowlang.lsp.positions import LineIndex
 from flowlang.source import SourceFile
@@ -113,3 +113,19 @@ def test_the_editor_features_answer_any_text(text, data):
     editing.definition(analysis, offset)
     for found in editing.completions("t.flow", text, offset, analysis):
         assert found.label and found.kind
+
+
+def test_analyze_types_the_statements_that_parse_and_reports_what_check_does():
+    text = (
+        'pipeline a = source file("x", format=lines) | set n = len(message) | sink null\n'
+        "pipeline b = from a | where n >\n"
+        'pipeline c = from a | where `n` > "1" | sink null\n'
+    )
+    src = SourceFile("t.flow", text)
+    analysis = analyze(src)
+    assert not analysis.parsed and analysis.plan is None
+    assert list(analysis.diagnostics) == check_source(src)[1]
+    assert {d.code for d in analysis.diagnostics} == {"E001"}  # the syntax error alone
+    assert {p.pipeline for p in analysis.stages} == {"a", "c"}
+    where = analysis.stage_at(text.index("where `n`"))
+    assert where.pipeline == "c" and str(where.before) == "{message: str, n: int}"

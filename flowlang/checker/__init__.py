@@ -68,12 +68,16 @@ def check_source(src: SourceFile) -> tuple[ir.Plan | None, list[Diagnostic]]:
 
 def analyze(src: SourceFile) -> Analysis:
     """`check_source(src)` for an editor: the same diagnostics, and the record
-    types around every stage and the declared names, errors or not."""
-    from ..parser import parse
+    types around every stage and the declared names, errors or not. When
+    the text does not parse, the statements that do are checked for their
+    types (what the checker says of them is not reported: `flowc check`
+    stops at syntax errors)."""
+    from ..parser import parse_partial
 
-    program, diags = parse(src)
-    if program is None or any(d.is_error for d in diags):
-        return collect(src, None, None, list(diags))
+    program, diags = parse_partial(src)
     checker = ProgramChecker(program, src)
+    if any(d.is_error for d in diags):
+        _run(checker, program, src)
+        return collect(src, program, None, list(diags), checker, parsed=False)
     plan, checked = _run(checker, program, src)
     return collect(src, program, plan, list(diags) + checked, checker)

@@ -31,7 +31,10 @@ class StagePoint:
 @dataclass(frozen=True)
 class Analysis:
     src: SourceFile
-    program: ast.Program | None  # None when the text does not parse
+    # the statements that parse (when the text has a syntax error, the
+    # statements that parse on their own, checked only for their types)
+    program: ast.Program
+    parsed: bool  # no syntax error: `diagnostics` are the checker's too
     plan: ir.Plan | None  # None when there are errors
     diagnostics: tuple[Diagnostic, ...]
     stages: tuple[StagePoint, ...] = ()  # in source order
@@ -56,15 +59,13 @@ class Analysis:
 
 def collect(
     src: SourceFile,
-    program: ast.Program | None,
+    program: ast.Program,
     plan: ir.Plan | None,
     diagnostics: list[Diagnostic],
-    checker=None,
+    checker,
+    parsed: bool = True,
 ) -> Analysis:
-    """The Analysis of a program from what its `ProgramChecker` kept (none
-    when the program did not parse)."""
-    if program is None or checker is None:
-        return Analysis(src, program, plan, tuple(diagnostics))
+    """The Analysis of a program from what its `ProgramChecker` kept."""
     stages = [
         StagePoint(name, index, t.node, t.before, t.after)
         for name, result in checker.chains
@@ -77,5 +78,12 @@ def collect(
         if isinstance(s, ast.Schema) and s.name in checker.schemas
     }
     return Analysis(
-        src, program, plan, tuple(diagnostics), tuple(stages), dict(checker.pipelines), schemas
+        src,
+        program,
+        parsed,
+        plan,
+        tuple(diagnostics),
+        tuple(stages),
+        dict(checker.pipelines),
+        schemas,
     )

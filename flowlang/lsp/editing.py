@@ -11,7 +11,7 @@ from typing import Callable
 
 from .. import ast
 from ..builtins import AGGREGATES, FUNCTIONS, describe
-from ..checker import Analysis, StagePoint, analyze
+from ..checker import Analysis, StagePoint, analyze, pipeline_name_for_file
 from ..names import KEYWORDS
 from ..parser import expected_words
 from ..parser.grammar import SCAN_RE, STATEMENT_WORDS
@@ -338,8 +338,8 @@ def completions(
 
     The record type before the stage being written is found by checking the
     text with that stage blanked out (so the half-written stage cannot stop
-    the parse); when even that text does not parse, `fallback` (the last
-    analysis that did) is asked."""
+    the parse); when the chain before it does not parse either, `fallback`
+    (the analysis of the last text that parsed) is asked."""
     toks = tokens(text, 0, offset)
     if toks and toks[-1].end == offset and toks[-1].kind in ("word", "tick"):
         toks.pop()  # the word being written: the client filters by it
@@ -359,7 +359,9 @@ def completions(
     start, whole = toks[at], lead != "|"
     if whole and at >= 3 and toks[at - 3].text == "pipeline":
         start = toks[at - 3]  # `pipeline p =` without its chain does not parse
-    analysis = _analysis_before(run, name, text, start, offset, whole, fallback)
+    analysis = _analysis_before(run, name, text, start, offset, whole)
+    if whole and not analysis.parsed:
+        analysis = fallback or analysis
     if lead == "from":
         if not rest and analysis is not None:
             return [Completion(p, "pipeline") for p in sorted(analysis.pipelines)]
@@ -368,6 +370,14 @@ def completions(
     if lead == "|" and analysis is not None:
         point = analysis.stage_before(toks[at].start)
         record = point.after if point is not None else None
+    elif lead == "|" and fallback is not None:
+        # the same stage of the same pipeline in the last text that parsed
+        pipeline, index = _place(name, toks, at)
+        point = next(
+            (p for p in fallback.stages if p.pipeline == pipeline and p.index == index), None
+        )
+        record = point.after if point is not None else None
+        analysis = fallback
     if lead == "source":
         if not rest:
             return _stages("source")
@@ -402,18 +412,34 @@ def _masked(text: str, start: int, offset: int, whole: bool = False) -> str:
 
 
 def _analysis_before(
-    run: Analyzer,
-    name: str,
-    text: str,
-    lead: Token,
-    offset: int,
-    whole: bool,
-    fallback: Analysis | None,
+    run: Analyzer, name: str, text: str, lead: Token, offset: int, whole: bool
 ) -> Analysis | None:
     """The analysis of the text with the stage that `lead` starts (with
-    `whole`, its statement) blanked out."""
-    analysis = run(SourceFile(name, _masked(text, lead.start, offset, whole)))
-    return analysis if analysis.program is not None else fallback
+    `whole`, its statement) blanked out; None when a stage starts there and
+    the chain before it does not parse."""
+    masked = _masked(text, lead.start, offset, whole)
+    analysis = run(SourceFile(name, masked))
+    if analysis.parsed or whole:
+        return analysis
+    point = analysis.stage_before(lead.start)
+    between = tokens(masked, point.span.end, lead.start) if point is not None else None
+    if between is not None and all(t.kind == "comment" for t in between):
+        return analysis  # the chain up to the stage parsed: only other text is broken
+    return None
+
+
+def _place(name: str, toks: list[Token], at: int) -> tuple[str, int]:
+    """The pipeline of the stage that toks[at] (a `|`) starts, and the index
+    of the stage before it (the head is 0), counted in the text."""
+    index = 0
+    for i in range(at - 1, -1, -1):
+        if toks[i].text == "|":
+            index += 1
+        elif toks[i].text in ("source", "from") and _starts_statement(toks, i):
+            if i >= 3 and toks[i - 3].text == "pipeline" and toks[i - 1].text == "=":
+                return toks[i - 2].text, index
+            return pipeline_name_for_file(name), index
+    return pipeline_name_for_file(name), index
 
 
 def _schemas(analysis: Analysis | None) -> list[Completion]:

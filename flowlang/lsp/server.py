@@ -53,7 +53,7 @@ class FlowServer(LanguageServer):
             return cached[1]
         analysis = analyze(src)
         self.current[uri] = (src.text, analysis)
-        if analysis.program is not None:
+        if analysis.parsed:
             self.parsed[uri] = analysis
         return analysis
 
