@@ -1,5 +1,5 @@
-"""`flowc`: check, format, graph, compile, run, test and debug .flow files, and
-explain diagnostic codes.
+"""`flowc`: check, format, graph, compile, run, test and debug .flow files,
+explain diagnostic codes, and serve .flow files to an editor (`flowc lsp`).
 
 Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
 2 usage errors and unreadable files. Diagnostics go to stderr; a command's
@@ -225,6 +225,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as E301")
     explain.set_defaults(run=_cmd_explain)
+
+    lsp = commands.add_parser(
+        "lsp",
+        help="run the language server on stdin/stdout",
+        description="Serve the Language Server Protocol on stdin/stdout for an editor: "
+        "diagnostics as you type, hover, completion, go to definition and formatting "
+        "(see docs/editors.md).",
+    )
+    lsp.set_defaults(run=_cmd_lsp)
     return parser
 
 
@@ -400,6 +409,12 @@ def _cmd_explain(args) -> int:
         return USAGE
     sys.stdout.write(explain.render_text(found))
     return OK
+
+
+def _cmd_lsp(args) -> int:
+    from .lsp.server import main as serve
+
+    return serve()
 
 
 def _cmd_compile(args) -> int:

@@ -32,6 +32,7 @@ REGENERATORS: list[Regenerator] = [
     Regenerator("generated code (tests/golden)", "tests.test_golden"),
     Regenerator("stage reference (docs/stages.md)", "tests.stages.test_stage_docs"),
     Regenerator("error reference (docs/errors.md)", "tests.test_explain"),
+    Regenerator("TextMate grammar (editors/vscode/syntaxes)", "tests.test_textmate"),
     Regenerator("access example (examples/expected)", "tests.stages.test_access_example"),
     Regenerator("quickstart example (examples/expected/quickstart)", "tests.test_examples"),
 ]

@@ -21,12 +21,23 @@ from .report import Reporter, pick_span, stage_label
 from .summarize import check_summarize
 
 
+@dataclass(frozen=True)
+class StageTypes:
+    """The record types around one stage of a chain as the checker found
+    them, errors or not (what an editor shows at a point of a chain)."""
+
+    node: ast.Head | ast.Stage
+    before: RecordT | None  # None for a head
+    after: RecordT | None  # None for a sink
+
+
 @dataclass
 class ChainResult:
     head: ir.Head | None  # None when the head could not be resolved
     steps: list[ir.Step]
     output_type: RecordT  # after the last processor
     has_sink: bool
+    types: list[StageTypes]  # the head, then each stage, in order
     route: ast.RouteStage | None = None  # its `route { … }`, if it routes
 
 
@@ -53,6 +64,7 @@ class ChainChecker:
     def check(self, chain: ast.Chain, head_type: HeadType) -> ChainResult:
         """Check `chain`; `head_type` gives the record type `from NAME` reads."""
         head, record = self._head(chain.head, head_type)
+        types = [StageTypes(chain.head, None, record)]
         steps: list[ir.Step] = []
         last = len(chain.stages)
         has_sink = False
@@ -75,6 +87,7 @@ class ChainChecker:
                 if reads:
                     step = replace(step, info=replace(step.info, unproven_reads=reads))
                 steps.append(step)
+                types.append(StageTypes(stage, record, None))
                 continue
             if isinstance(stage, ast.SinkStage):
                 has_sink = True
@@ -88,9 +101,11 @@ class ChainChecker:
                 step = self._call_step("sink", stage.call, record, info)
                 if step is not None:
                     steps.append(step)
+                types.append(StageTypes(stage, record, None))
                 continue
             before = record
             step, record = self._stage(stage, record, info)
+            types.append(StageTypes(stage, before, record))
             if step is not None:
                 reads = unproven_reads(step, before)
                 if reads:
@@ -98,7 +113,7 @@ class ChainChecker:
                 steps.append(step)
             elif index == last and _names_a_sink(stage):
                 has_sink = True  # `| file("o")`: a sink was meant, and E109 says so
-        return ChainResult(head, steps, record, has_sink, route)
+        return ChainResult(head, steps, record, has_sink, types, route)
 
     def _info(self, index: int, span: Span, fallback) -> ir.StepInfo:
         line = self.src.line_col(span.start)[0]

@@ -61,6 +61,9 @@ class ProgramChecker:
         self.src = src
         self.rep = Reporter(src)
         self.schemas: dict[str, RecordT] = {}
+        # every chain checked, by pipeline name (duplicates too), for editors
+        self.chains: list[tuple[str, ChainResult]] = []
+        self.pipelines: dict[str, Span] = {}  # where each pipeline is named
 
     def run(self) -> tuple[ir.Plan | None, list[Diagnostic]]:
         self._schemas()
@@ -82,8 +85,10 @@ class ProgramChecker:
 
         for name in order:
             results[name] = chains.check(entries[name].node.chain, head_type)
+            self.chains.append((name, results[name]))
         for extra in extras:
-            chains.check(extra.node.chain, head_type)
+            self.chains.append((extra.name, chains.check(extra.node.chain, head_type)))
+        self.pipelines = {name: entry.span for name, entry in entries.items()}
         readers, error_readers = self._readers(entries, order)
         for name in order:
             if results[name].route is not None:

@@ -98,6 +98,28 @@ def _parse(src: SourceFile) -> tuple[ast.Program | None, list[Diagnostic]]:
     return program, diags
 
 
+def parse_partial(src: SourceFile) -> tuple[ast.Program, list[Diagnostic]]:
+    """`parse`, but with a program even when there are errors: the
+    statements that parse and build without error on their own (comments
+    left out), beside the diagnostics `parse` gives. For editors, which show
+    the rest of a file while one statement is being written."""
+    program, diags = parse(src)
+    if program is not None:
+        return program, diags
+    text = _BAD_CHARS_RE.sub(" ", src.text)
+    statements: list[ast.Statement] = []
+    for start, end in _statement_chunks(text):
+        try:
+            tree, _ = lark_parse(text[start:end])
+        except UnexpectedInput:
+            continue
+        problems: list[Diagnostic] = []
+        built = _Builder(start, problems).statements(tree)
+        if not any(d.is_error for d in problems):
+            statements.extend(built)
+    return ast.Program(tuple(statements), span=Span(0, len(src.text))), diags
+
+
 def parse_text(text: str, name: str = "<string>") -> tuple[ast.Program | None, list[Diagnostic]]:
     """`parse` for a string; `name` is used in diagnostics."""
     return parse(SourceFile(name, text))
@@ -115,6 +137,33 @@ def _comment(text: str, token: Token) -> ast.Comment:
         own_line=not text[line_start : token.start_pos].strip(),
         blank_after=bool(_BLANK_LINE_NEXT.match(text, token.end_pos)),
     )
+
+
+def expected_words(text: str, offset: int) -> frozenset[str] | None:
+    """The words (reserved words, test words, and `NAME` for any name) the
+    grammar accepts at `offset`, after the statement that holds it; None
+    when the text before it in that statement is already not valid."""
+    from lark.exceptions import LarkError
+
+    from .grammar import lark_parser
+
+    starts = [s for s in _statement_starts(text[:offset]) if s < offset]
+    start = starts[-1] if starts else 0
+    try:
+        interactive = lark_parser().parse_interactive(text[start:offset])
+        interactive.exhaust_lexer()
+        accepted = interactive.accepts()
+    except LarkError:
+        return None
+    words = {t.name: t.pattern.value for t in lark_parser().terminals if t.pattern.type == "str"}
+    return frozenset(
+        "NAME" if name == "NAME" else words[name]
+        for name in accepted
+        if name == "NAME" or _IDENT_WORD.fullmatch(words.get(name, ""))
+    )
+
+
+_IDENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # ---------------------------------------------------------------- recovery
@@ -140,14 +189,18 @@ def _can_end_statement(token: str) -> bool:
     return token[0] in '"`)]}?|_' or token[0].isalnum()
 
 
-def _parse_each_statement(text: str, diags: list[Diagnostic]) -> bool:
-    """Parse each statement on its own; report its errors. False if none failed."""
+def _statement_chunks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each statement, as found by a plain scan."""
     starts = _statement_starts(text)
     if not starts or any(True for _ in significant_tokens(text, 0, starts[0])):
         starts.insert(0, 0)
+    return [(s, starts[i + 1] if i + 1 < len(starts) else len(text)) for i, s in enumerate(starts)]
+
+
+def _parse_each_statement(text: str, diags: list[Diagnostic]) -> bool:
+    """Parse each statement on its own; report its errors. False if none failed."""
     failed = False
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+    for start, end in _statement_chunks(text):
         try:
             tree, _ = lark_parse(text[start:end])
         except UnexpectedInput as e:

@@ -37,10 +37,11 @@ def _reserve_keywords(token: Token) -> Token:
     return token
 
 
-def _collect_comment(token: Token) -> None:
+def _collect_comment(token: Token) -> Token:
     sink = getattr(_local, "comments", None)
     if sink is not None:
         sink.append(token)
+    return token  # Lark keeps what a callback returns when it keeps comments
 
 
 def _tables_file() -> str | bool:
@@ -104,6 +105,14 @@ def lark_parse(text: str) -> tuple[Tree, list[Token]]:
         return parser.parse(text), comments
     finally:
         _local.comments = None
+
+
+def lex(text: str) -> list[tuple[str, int, int]]:
+    """(terminal, start, end) of every token of `text` as the parser's lexer
+    reads it, comments and white space included (reserved words are typed
+    as their terminal, test words as KW_…); raises lark's LexError on a
+    character no terminal matches. For tools that colour source text."""
+    return [(t.type, t.start_pos, t.end_pos) for t in lark_parser().lex(text, dont_ignore=True)]
 
 
 # statements are found again by a plain scan when the parse fails

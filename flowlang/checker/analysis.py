@@ -1,0 +1,89 @@
+"""What an editor asks of a checked program: the diagnostics `flowc check`
+reports, and what the checker found on the way, errors or not: the record
+type before and after every stage of every chain, and where each pipeline
+and schema is named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import ast, ir
+from ..diagnostics import Diagnostic
+from ..source import SourceFile, Span
+from ..types import RecordT
+
+
+@dataclass(frozen=True)
+class StagePoint:
+    """One stage of a chain (index 0: its head) and the record types around it."""
+
+    pipeline: str
+    index: int
+    node: ast.Head | ast.Stage
+    before: RecordT | None  # None for a head
+    after: RecordT | None  # None for a sink
+
+    @property
+    def span(self) -> Span:
+        return self.node.span
+
+
+@dataclass(frozen=True)
+class Analysis:
+    src: SourceFile
+    # the statements that parse (when the text has a syntax error, the
+    # statements that parse on their own, checked only for their types)
+    program: ast.Program
+    parsed: bool  # no syntax error: `diagnostics` are the checker's too
+    plan: ir.Plan | None  # None when there are errors
+    diagnostics: tuple[Diagnostic, ...]
+    stages: tuple[StagePoint, ...] = ()  # in source order
+    pipelines: dict[str, Span] = field(default_factory=dict)  # name -> where it is named
+    schemas: dict[str, tuple[RecordT, Span]] = field(default_factory=dict)
+
+    def stage_at(self, offset: int) -> StagePoint | None:
+        """The stage whose text holds `offset` (its end included)."""
+        for point in self.stages:
+            if point.span.start <= offset <= point.span.end:
+                return point
+        return None
+
+    def stage_before(self, offset: int) -> StagePoint | None:
+        """The last stage that ends at or before `offset`."""
+        found = None
+        for point in self.stages:
+            if point.span.end <= offset and (found is None or point.span.end > found.span.end):
+                found = point
+        return found
+
+
+def collect(
+    src: SourceFile,
+    program: ast.Program,
+    plan: ir.Plan | None,
+    diagnostics: list[Diagnostic],
+    checker,
+    parsed: bool = True,
+) -> Analysis:
+    """The Analysis of a program from what its `ProgramChecker` kept."""
+    stages = [
+        StagePoint(name, index, t.node, t.before, t.after)
+        for name, result in checker.chains
+        for index, t in enumerate(result.types)
+    ]
+    stages.sort(key=lambda p: (p.span.start, p.span.end))
+    schemas = {
+        s.name: (checker.schemas[s.name], s.name_span)
+        for s in program.statements
+        if isinstance(s, ast.Schema) and s.name in checker.schemas
+    }
+    return Analysis(
+        src,
+        program,
+        parsed,
+        plan,
+        tuple(diagnostics),
+        tuple(stages),
+        dict(checker.pipelines),
+        schemas,
+    )
