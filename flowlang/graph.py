@@ -1,7 +1,7 @@
 """The pipelines of a checked program as a graph: Graphviz DOT or Mermaid.
 
-Each pipeline is a node labelled with its name, its source (or what it reads)
-and its sink; `from NAME` is a solid edge and `from NAME.errors` a dashed one.
+Each pipeline is a node labelled with its name, its source, and each of its
+stages as written (`| where …`, `| sink …`; one line each); `from NAME` is a solid edge and `from NAME.errors` a dashed one.
 The edges of `route { … }` are labelled with their conditions (`else` for the
 default route); a record takes the first that holds.
 """
@@ -14,12 +14,13 @@ FORMATS = ("dot", "mermaid")
 
 
 def _describe(p: ir.PipelinePlan) -> list[str]:
+    """The node's lines: the name, the source (what a pipeline reads is its
+    edge), then every stage; a route's conditions are on its edges."""
     lines = [p.name]
     if isinstance(p.head, ir.CallStep):
         lines.append(p.head.info.label)
-    sink = p.steps[-1] if p.steps else None
-    if isinstance(sink, ir.CallStep) and sink.role == "sink":
-        lines.append(sink.info.label)
+    for step in p.steps:
+        lines.append("| route" if isinstance(step, ir.RouteStep) else f"| {step.info.label}")
     return lines
 
 

@@ -291,8 +291,8 @@ def test_graph_dot(tmp_path, capsys):
     assert main(["graph", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f'digraph "{path}" {{')
-    assert '"raw" [label="raw\\nsource file(\\"in.log\\", format=json)"];' in out
-    assert '"shown" [label="shown\\nsink stdout"];' in out
+    assert '"raw" [label="raw\\nsource file(\\"in.log\\", format=json)\\n| set n = 1"];' in out
+    assert '"shown" [label="shown\\n| sink stdout"];' in out
     assert '"raw" -> "shown";' in out
     assert '"raw" -> "failures" [style=dashed, label="errors"];' in out
     assert out.rstrip().endswith("}")
@@ -304,7 +304,7 @@ def test_graph_mermaid(tmp_path):
     assert done.returncode == 0 and done.stderr == ""
     lines = done.stdout.splitlines()
     assert lines[0] == "flowchart LR"
-    assert '  p0["raw<br/>source file(#quot;in.log#quot;, format=json)"]' in lines
+    assert '  p0["raw<br/>source file(#quot;in.log#quot;, format=json)<br/>| set n = 1"]' in lines
     assert "  p0 --> p1" in lines and "  p0 -. errors .-> p2" in lines
 
 
