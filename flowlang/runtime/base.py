@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 Record = dict[str, Any]
 
@@ -88,6 +88,23 @@ class WindowProcessor:
 
     def add(self, rec: Record) -> list[Record]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def add_batch(
+        self, records: Iterable[Record], fail: Callable[[Record, BaseException], None]
+    ) -> list[Record]:
+        """Add records in order (what the engine calls, a batch at a time): a
+        record `add` refuses goes to `fail(record, error)`; returns what the
+        records made ready. Override it to do a batch in one loop."""
+        out: list[Record] = []
+        for rec in records:
+            try:
+                ready = self.add(rec)
+            except Exception as exc:
+                fail(rec, exc)
+                continue
+            if ready:
+                out.extend(ready)
+        return out
 
     def tick(self, now: _dt.datetime) -> list[Record]:
         return []

@@ -381,16 +381,9 @@ class Runner:
         metrics.inp[i] += len(records)
         if step.watching:
             self._note_present(step, records)
-        emitted: list[Record] = []
         proc.begin_batch()
-        for rec in records:
-            try:
-                ready = proc.add(rec)
-            except Exception as exc:
-                self._fail(i, rec, exc)
-                continue
-            if ready:
-                emitted.extend(ready)
+        fail = self._fail
+        emitted = proc.add_batch(records, lambda rec, exc: fail(i, rec, exc))
         top = proc.high_window()
         if top is not None:
             step.held.append((top, tokens))

@@ -240,6 +240,10 @@ def _not_a_number(plan: "_FieldPlan", v: Any) -> RecordError:
     return RecordError("type", f"`{plan.label}` is a {type(v).__name__}, not a number")
 
 
+def _reraise(rec: Record, exc: BaseException) -> None:
+    raise exc
+
+
 def _getter(path: tuple[str, ...]) -> Callable[[Record], Any]:
     if len(path) == 1:
         name = path[0]
@@ -325,7 +329,6 @@ class Summarize(WindowProcessor):
         self._single = self._fields[0] if len(self._fields) == 1 else None
         self._fresh = (0, 0, None, None, None, None) * len(self._fields)
         self._output_names = tuple(name for name, _, _ in self._outputs)
-        self._readers = tuple(_reader(function, base) for _, function, base in self._outputs)
         self._windows: dict[int, dict[Any, list]] = {}
         self._mixed: set[int] = set()  # windows with a key value that is not a string
         self._last_window: int | None = None  # the window the previous record went to
@@ -383,100 +386,137 @@ class Summarize(WindowProcessor):
     def add(self, rec: Record) -> list[Record]:
         """Absorb one record; returns the windows it closed (event time) or
         that the clock closed (processing time)."""
+        return self.add_batch((rec,), _reraise)
+
+    def add_batch(self, records, fail: Callable[[Record, BaseException], None]) -> list[Record]:
+        """Absorb records in order; a record that cannot be absorbed goes to
+        `fail(rec, error)` and changes nothing. Returns what closed.
+
+        One loop over the batch with the stage's settings in locals: the
+        per-record work is what the aggregates need and no more."""
         every = self._every_us
-        if self._on is not None:
-            on_name = self._on_name
-            t = rec.get(on_name) if on_name is not None else get_path(rec, self._on)
-            try:
-                now_us = (t - _EPOCH) // _MICROSECOND
-            except TypeError:
-                now_us = self._event_time_us(t)
-            window = now_us // every
-            if window < self._closed_below:
-                if window < self._replayed_below:
-                    self.ctx.count("replayed")
-                    return []
-                self.ctx.count("late")
-                raise RecordError("late", self._late_message(t, window))
-            lateness = self._lateness_us
-        else:
-            # Processing time never goes back, even if the wall clock does.
-            now_us = self._batch_us
-            if now_us is None:
-                now_us = max(_epoch_us(self._clock()), self._watermark_us)
-            window = now_us // every
-            lateness = 0
-
-        # Read and validate everything before any state changes, so that a
-        # rejected record leaves no trace.
+        on = self._on
+        on_name = self._on_name
+        lateness = self._lateness_us if on is not None else 0
         key_name = self._key_name
-        if key_name is not None:
-            group_key = raw = rec.get(key_name)
-            if raw.__class__ is not str and raw is not None:
-                group_key = freeze_value(raw)
-        else:
-            group_key = self._group_key(rec)
         single = self._single
+        fields = self._fields
+        flat_fields = self._flat_fields
+        windows = self._windows
+        fresh = self._fresh
+        update = self._update
         if single is not None:
-            name = single.name
-            v = rec.get(name) if name is not None else single.get(rec)
-            if (
-                single.numeric
-                and v.__class__ is not int
-                and (v.__class__ is not float or v - v != 0.0)
-                and v is not None
-            ):
-                raise _not_a_number(single, v)
-        else:
-            if self._flat_fields is not None:
-                values = tuple(map(rec.get, self._flat_fields))
-            else:
-                values = tuple(plan.get(rec) for plan in self._fields)
-            for plan, v in zip(self._fields, values):
-                if (
-                    plan.numeric
-                    and v.__class__ is not int
-                    and (v.__class__ is not float or v - v != 0.0)
-                    and v is not None
-                ):
-                    raise _not_a_number(plan, v)
-
+            s_name, s_get = single.name, single.get
+            s_numeric, s_values = single.numeric, single.values
+            s_plain = s_name is not None and not single.minmax and not single.distinct
+            limit = self._exact_limit
         out: list[Record] = []
-        if now_us > self._watermark_us:
-            self._watermark_us = now_us
-            frontier = (now_us - lateness) // every
-            if frontier > self._closed_below:
-                self._closed_below = frontier
-                out = self._close(frontier)
+        for rec in records:
+            try:
+                if on is not None:
+                    t = rec.get(on_name) if on_name is not None else get_path(rec, on)
+                    try:
+                        now_us = (t - _EPOCH) // _MICROSECOND
+                    except TypeError:
+                        now_us = self._event_time_us(t)
+                    window = now_us // every
+                    if window < self._closed_below:
+                        if window < self._replayed_below:
+                            self.ctx.count("replayed")
+                            continue
+                        self.ctx.count("late")
+                        raise RecordError("late", self._late_message(t, window))
+                else:
+                    # Processing time never goes back, even if the wall clock does.
+                    now_us = self._batch_us
+                    if now_us is None:
+                        now_us = max(_epoch_us(self._clock()), self._watermark_us)
+                    window = now_us // every
 
-        if window == self._last_window:
-            groups = self._last_groups
-        else:
-            groups = self._windows.get(window)
-            if groups is None:
-                groups = self._windows[window] = {}
-            self._last_window, self._last_groups = window, groups
-        state = groups.get(group_key)
-        if state is None:
-            if key_name is not None:
-                key_values = (raw,)
-                if raw.__class__ is not str:
-                    self._mixed.add(window)
+                # Read and validate everything before any state changes, so
+                # that a rejected record leaves no trace.
+                if key_name is not None:
+                    group_key = raw = rec.get(key_name)
+                    if raw.__class__ is not str and raw is not None:
+                        group_key = freeze_value(raw)
+                else:
+                    group_key = self._group_key(rec)
+                if single is not None:
+                    v = rec.get(s_name) if s_name is not None else s_get(rec)
+                    if (
+                        s_numeric
+                        and v.__class__ is not int
+                        and (v.__class__ is not float or v - v != 0.0)
+                        and v is not None
+                    ):
+                        raise _not_a_number(single, v)
+                else:
+                    if flat_fields is not None:
+                        values = tuple(map(rec.get, flat_fields))
+                    else:
+                        values = tuple(plan.get(rec) for plan in fields)
+                    for plan, v in zip(fields, values):
+                        if (
+                            plan.numeric
+                            and v.__class__ is not int
+                            and (v.__class__ is not float or v - v != 0.0)
+                            and v is not None
+                        ):
+                            raise _not_a_number(plan, v)
+            except Exception as exc:
+                fail(rec, exc)
+                continue
+
+            if now_us > self._watermark_us:
+                self._watermark_us = now_us
+                frontier = (now_us - lateness) // every
+                if frontier > self._closed_below:
+                    self._closed_below = frontier
+                    out += self._close(frontier)
+
+            if window == self._last_window:
+                groups = self._last_groups
             else:
-                key_values = self._new_key_values(rec, window)
-            state = groups[group_key] = [key_values, 0, *self._fresh]
-        state[1] += 1
-        if single is not None:
-            if v is not None:
-                self._update(state, _BASE, single, v)
-        else:
-            base = _BASE
-            for plan, v in zip(self._fields, values):
+                groups = windows.get(window)
+                if groups is None:
+                    groups = windows[window] = {}
+                self._last_window, self._last_groups = window, groups
+            state = groups.get(group_key)
+            if state is None:
+                if key_name is not None:
+                    key_values = (raw,)
+                    if raw.__class__ is not str:
+                        self._mixed.add(window)
+                else:
+                    key_values = self._new_key_values(rec, window)
+                state = groups[group_key] = [key_values, 0, *fresh]
+            state[1] += 1
+            if single is not None:
                 if v is not None:
-                    self._update(state, base, plan, v)
-                base += _WIDTH
-        if window > self._high:
-            self._high = window
+                    if s_plain:
+                        # count, sum and the exact values of one field (the
+                        # common case), as `_update` does it
+                        state[_BASE] += 1
+                        if s_numeric:
+                            state[_BASE + 1] += v
+                        if s_values:
+                            store = state[_BASE + 4]
+                            if store is None:
+                                state[_BASE + 4] = array("d", (v,))
+                            elif store.__class__ is array and len(store) < limit:
+                                store.append(v)
+                            else:
+                                self._add_value(state, _BASE + 4, v)
+                    else:
+                        update(state, _BASE, single, v)
+            else:
+                base = _BASE
+                for plan, v in zip(fields, values):
+                    if v is not None:
+                        update(state, base, plan, v)
+                    base += _WIDTH
+            if window > self._high:
+                self._high = window
         return out
 
     def _update(self, state: list, base: int, plan: _FieldPlan, v: Any) -> None:
@@ -616,54 +656,56 @@ class Summarize(WindowProcessor):
             head = {"window_start": start, "window_end": end}
             key_names = self._key_names
             names = self._output_names
-            readers = self._readers
+            columns = [_column(function, base, states) for _, function, base in self._outputs]
             append = out.append
-            for state in states:
+            for state, row in zip(states, zip(*columns)):
                 rec = head.copy()
                 rec.update(zip(key_names, state[0]))
-                rec.update(zip(names, [read(state) for read in readers]))
+                rec.update(zip(names, row))
                 append(rec)
             self.ctx.count("windows")
         return out
 
 
-def _reader(function: str, base: int) -> Callable[[list], Any]:
-    """How one aggregate is read from a group's state (`base`: the field's
-    first slot; -1 for count())."""
+def _column(function: str, base: int, states: list[list]) -> list:
+    """One aggregate read from every group's state, in order (`base`: the
+    field's first slot; -1 for count()). A column at a time, so that each
+    function's reading is one comprehension, not a call per group."""
     if base < 0:
-        return lambda state: state[1]
+        return [state[1] for state in states]
     n, total, lo, hi, values, distinct = range(base, base + _WIDTH)
     if function == "count":
-        return lambda state: state[n]
+        return [state[n] for state in states]
     if function == "sum":
-        return lambda state: state[total]
+        return [state[total] for state in states]
     if function == "avg":
-        return lambda state: state[total] / state[n] if state[n] else None
+        return [state[total] / state[n] if state[n] else None for state in states]
     if function == "min":
-        return lambda state: state[lo]
+        return [state[lo] for state in states]
     if function == "max":
-        return lambda state: state[hi]
+        return [state[hi] for state in states]
+    column: list = []
+    append = column.append
     if function == "distinct_count":
-
-        def count_distinct(state: list) -> int:
+        for state in states:
             store = state[distinct]
             if store is None:
-                return 0
-            return len(store) if type(store) is set else store.estimate()
-
-        return count_distinct
+                append(0)
+            else:
+                append(len(store) if store.__class__ is set else store.estimate())
+        return column
     percent = _PERCENTILES[function]
-
-    def percentile(state: list) -> float | None:
+    for state in states:
         store = state[values]
         if store is None:
-            return None
-        if type(store) is array:
+            append(None)
+            continue
+        if store.__class__ is array:
             # Sorted once, when the window closes; the field's other
             # percentiles find the sorted list in its place.
             store = state[values] = sorted(store)
-        elif type(store) is not list:
-            return store.quantile(percent)
-        return store[nearest_rank(len(store), percent)]
-
-    return percentile
+        elif store.__class__ is not list:
+            append(store.quantile(percent))
+            continue
+        append(store[nearest_rank(len(store), percent)])
+    return column
