@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import os
 import zlib
+from typing import Iterator
+
+from .lines import BATCH_BYTES, LineReader
 
 MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 16
@@ -35,12 +38,19 @@ class GzipReader:
     `lines.LineReader` follow it, with offsets in the uncompressed stream.
     While `growing` is true (a followed file that may still be being
     written, as by logrotate's compress step) a stream that stops inside a
-    member waits for more bytes; once it is false that is damage."""
+    member waits for more bytes; once it is false that is damage, but damage
+    that can be undone (`truncated`): should the file grow after all, the
+    damage is withdrawn and reading goes on where it stopped. Each damage
+    set has a new `damages` number. A followed file that is still empty is
+    waited for, however long."""
 
     def __init__(self, fd: int, path: str, growing: bool = False):
         self.fd = fd
         self.path = path
         self.growing = growing
+        # a followed file still empty may be one its writer has just created
+        self.empty_is_unwritten = growing
+        self.damages = 0  # how many times damage was set
         self.rewind()
 
     def rewind(self) -> None:
@@ -52,6 +62,7 @@ class GzipReader:
         self.produced = 0  # uncompressed bytes made so far
         self.complete = False  # the last member ended where the file ends
         self.damage: str | None = None
+        self.truncated = False  # the damage is the file's end inside a member
         # uncompressed bytes from offset `_base` on, for readline and seek;
         # `_pos` is the read position in it, `_keep` the start of the last line
         self._data = b""
@@ -63,13 +74,23 @@ class GzipReader:
         return self.complete or self.damage is not None
 
     def at_end(self) -> bool:
-        """Finished, and everything made has been read."""
-        return self.finished and self._pos == len(self._data)
+        """Finished, and every line made has been read (of a file cut short,
+        all but the line it cuts: `rest`)."""
+        if not self.finished:
+            return False
+        rest = self.rest()
+        return not rest or (self.truncated and b"\n" not in rest)
 
-    def _fail(self, reason: str) -> None:
+    def rest(self) -> bytes:
+        """What was made and not read: the line a file cut short ends in."""
+        return self._data[self._pos :]
+
+    def _fail(self, reason: str, truncated: bool = False) -> None:
         self.damage = (
             f"{self.path}: damaged gzip data after {self.produced} uncompressed bytes: {reason}"
         )
+        self.damages += 1
+        self.truncated = truncated
 
     def _pread(self) -> bool:
         chunk = os.pread(self.fd, CHUNK, self.consumed)
@@ -79,6 +100,9 @@ class GzipReader:
 
     def _more(self, n: int) -> bytes:
         """Up to `n` more uncompressed bytes; b"" when there are none (now)."""
+        if self.truncated and os.fstat(self.fd).st_size > self.consumed:
+            # it was still being written: wait for it again as it grows
+            self.damage, self.truncated, self.growing = None, False, True
         while not self.finished:
             if self._d is None:  # between members
                 if self.members:
@@ -86,8 +110,8 @@ class GzipReader:
                 if not self._input:
                     if self._pread():
                         continue
-                    if self.members or not self.growing:
-                        self.complete = True  # an empty file holds nothing
+                    if self.members or not (self.growing or self.empty_is_unwritten):
+                        self.complete = True  # read once, an empty file holds nothing
                     return b""
                 self._d = zlib.decompressobj(_GZIP)
             before = self._d.copy()
@@ -105,7 +129,7 @@ class GzipReader:
                 return out
             if self._d is not None and not self._input and not self._pread():
                 if not self.growing:
-                    self._fail("the file ends inside a gzip member (truncated)")
+                    self._fail("the file ends inside a gzip member (truncated)", truncated=True)
                 return b""
         return b""
 
@@ -191,3 +215,16 @@ class GzipReader:
         while len(out) < n and (more := other.read(n - len(out))):
             out += more
         return bytes(out)
+
+
+def gzip_line_batches(gz: GzipReader, n: int) -> Iterator[list]:
+    """The lines of a whole gzip file in lists of at most `n` (as
+    `lines.line_batches` gives a plain file's); a last line that a file cut
+    short ends in is not among them but left in `gz.rest()`."""
+    reader = LineReader(gz)
+    while True:
+        lines = reader.read(n, final=gz.finished and not gz.truncated, max_bytes=BATCH_BYTES)
+        if lines:
+            yield lines
+        elif gz.at_end():
+            return

@@ -28,7 +28,9 @@ read once, whole, as complete: it is not followed for growth once its
 stream has ended. Its offsets are of the uncompressed stream and its
 fingerprint is of its compressed first bytes; a restart skips the
 uncompressed bytes acknowledged, and one read to its end and acknowledged
-is marked `complete` in the checkpoint and not read again.
+is marked `complete` in the checkpoint and not read again. One that ends
+inside its stream is waited for while it grows; quiet for `linger`, it is
+reported damaged, and read on should it grow after all.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class Watched:
         # short to tell may still turn out to start with the gzip magic bytes
         self.gz: GzipReader | None = None
         self.sniffing = gzip is None
-        self.damage_told = False
+        self.damage_told = 0  # the number (`GzipReader.damages`) of the damage last told
         if gzip:
             self.gz = GzipReader(f.fileno(), path, growing=True)
             self.gz.complete = complete  # read to its end by an earlier run
@@ -115,26 +117,42 @@ class Watched:
             return self.gz.first_bytes(n)
         return os.pread(self.f.fileno(), n, 0)
 
-    def take_damage(self) -> str | None:
-        """Why a gzip file's stream stopped early, once, after every line
-        read before the damage was handed out."""
+    def damage_due(self) -> bool:
+        """A gzip file's damage is to be told: every line read before it was."""
         gz = self.gz
-        if gz is None or gz.damage is None or self.damage_told or not gz.at_end():
+        return (
+            gz is not None
+            and gz.damage is not None
+            and self.damage_told != gz.damages
+            and gz.at_end()
+        )
+
+    def take_damage(self) -> tuple[str, bytes] | None:
+        """Why a gzip file's stream stopped early, and the line cut short by
+        the end of a truncated file, once, after every line read before."""
+        if not self.damage_due():
             return None
-        self.damage_told = True
-        return gz.damage
+        self.damage_told = self.gz.damages
+        return self.gz.damage, self.gz.rest()
 
     @property
     def read_whole(self) -> bool:
-        """A gzip file read to its end (and its damage, if any, told)."""
+        """A gzip file read to its end, and its damage, if any, told: it is
+        not read again by a later run. A file cut short is not read whole:
+        should it grow (it was still being written or copied), the next run
+        reads on."""
         gz = self.gz
-        return gz is not None and gz.at_end() and (gz.damage is None or self.damage_told)
+        return (
+            gz is not None
+            and gz.at_end()
+            and not gz.truncated
+            and (gz.damage is None or self.damage_told == gz.damages)
+        )
 
     def restart(self) -> None:
         """The file was truncated or rewritten: read it again from its start."""
         if self.gz is not None:
             self.gz.rewind()
-            self.damage_told = False
         self.reader.reset(0)
         self.prefix = b""
         self.acked = 0
@@ -315,14 +333,17 @@ class Tailer:
             if gz is not None:
                 # a gzip stream that stops short waits for its writer, for a while
                 gz.growing = not final and now - w.quiet_since < self.linger
-                lines = w.reader.read(n, final=final or gz.finished, max_bytes=BATCH_BYTES)
+                # the line a truncated file ends in goes with the error: should
+                # the file grow after all, it is read whole
+                last = final or (gz.finished and not gz.truncated)
+                lines = w.reader.read(n, final=last, max_bytes=BATCH_BYTES)
                 if len(w.prefix) < min(HEAD, gz.consumed):
                     w.prefix = _read_head(w.f, gz.consumed)
             else:
                 lines = w.reader.read(n, final=final, max_bytes=BATCH_BYTES)
                 if len(w.prefix) < min(HEAD, w.reader.offset):  # also past a lone byte-order mark
                     w.grow_prefix(lines)
-            if lines or (gz is not None and gz.damage and not w.damage_told and gz.at_end()):
+            if lines or w.damage_due():
                 if w.gone_since is None:
                     self._turn = live.index(w) + 1
                 w.quiet_since = now

@@ -79,18 +79,22 @@ SPEC = StageSpec(
         "checksum that does not match, bytes after the stream that are not gzip) "
         "does not stop the run: the records before the damage are delivered, then "
         "one error record (code `decode`) names the file, how many uncompressed "
-        "bytes were read and why, and the next file is read. The checksum of a "
-        "member is checked at its end, so lines of a member damaged in its middle "
-        "may come out garbled before the error. With `follow=true` a gzip file "
-        "(found at the start or arriving later, as a rotated log compressed after "
-        "rotation) is read once, whole, and not followed for growth: one that ends "
-        "inside its stream is taken to be still written by its compressor and "
-        "waited for while it grows, and becomes the error record once it has not "
-        "produced anything for 2 s. Its checkpoint holds the offset in the uncompressed stream "
-        "and the fingerprint of its compressed first bytes: a restart decompresses "
-        "the file again and skips the bytes already accepted (what was read and not "
-        "yet accepted is read again), and a file read to its end and accepted is "
-        "not read again. A glob that matches both a log and its compressed "
+        "bytes were read and why (for a file cut short, the partial line it ends "
+        "in is the error's `raw`); the next file is read. The checksum of a member is checked "
+        "at its end, so lines of a member damaged in its middle may come out "
+        "garbled before the error. With `follow=true` a gzip file (found at the "
+        "start or arriving later, as a rotated log compressed after rotation) is "
+        "read once, whole, and not followed for growth once its stream ended. One "
+        "that is empty or ends inside its stream is taken to be still written (by "
+        "its compressor, or a copy) and waited for: an empty one however long, one "
+        "cut short until nothing came from it for 2 s, when it gives the error "
+        "record; should it grow after that, reading goes on where it stopped, the "
+        "cut line read whole. Its checkpoint holds the "
+        "offset in the uncompressed stream and the fingerprint of its compressed "
+        "first bytes: a restart decompresses the file again and skips the bytes "
+        "already accepted (what was read and not yet accepted is read again), and "
+        "a file read to its end and accepted is not read again (one cut short is: "
+        "it may have grown). A glob that matches both a log and its compressed "
         "rotations (`app.log*`) reads their records twice; name one of them "
         "(`app.log`, or `app.log.*.gz` for the archives)."
     ),
@@ -216,15 +220,20 @@ class FileSource(Source):
             async for batch in self._follow():
                 yield batch
             return
-        from ..runtime.gzipped import GzipReader, is_gzip
+        from ..runtime.gzipped import GzipReader, gzip_line_batches, is_gzip
         from ..runtime.lines import line_batches
 
         decoder = self._decoder()
         for path in self.paths:
             decoder.new_file()
             with open(path, "rb") as f:
-                stream = GzipReader(f.fileno(), path) if is_gzip(path, f.fileno()) else f
-                for lines in line_batches(stream, self.batch_size):
+                gz = GzipReader(f.fileno(), path) if is_gzip(path, f.fileno()) else None
+                batches = (
+                    gzip_line_batches(gz, self.batch_size)
+                    if gz
+                    else line_batches(f, self.batch_size)
+                )
+                for lines in batches:
                     records, failed = decoder.decode(lines)
                     self._mark(records, path)
                     if records or failed:
@@ -232,9 +241,8 @@ class FileSource(Source):
                     if self._stopped:
                         return
             unfinished = decoder.finish()  # a CSV quote the file never closed
-            damage = getattr(stream, "damage", None)
-            if damage is not None:
-                unfinished.append(_damaged(damage))
+            if gz is not None and gz.damage is not None:
+                unfinished.append(_damaged(gz.damage, gz.rest()))
             if unfinished:
                 yield SourceBatch(unfinished)
 
@@ -271,7 +279,7 @@ class FileSource(Source):
             records, failed = decoder.decode(lines)
             damage = watched.take_damage()
             if damage is not None:
-                failed.append(_damaged(damage))
+                failed.append(_damaged(*damage))
             self._mark(records, watched.path)
             # a CSV record still open is read again after a restart, whole
             offset = watched.reader.offset - decoder.pending_bytes
@@ -323,8 +331,10 @@ class FileSource(Source):
             self.tailer.close()
 
 
-def _damaged(message: str):
-    """The error item for a gzip stream that stopped early (its path and why)."""
+def _damaged(message: str, cut: bytes):
+    """The error item for a gzip stream that stopped early: its path and why
+    in the message, the line the end of a truncated file cut short as raw."""
     from ..runtime.base import RecordError, SourceItem
 
-    return SourceItem(None, None, RecordError("decode", message))
+    raw = cut.decode("utf-8", "replace") if cut else None
+    return SourceItem(None, raw, RecordError("decode", message, raw))

@@ -100,8 +100,9 @@ def test_damage_is_one_error_record_after_the_records_before_it_and_the_run_goes
     assert before == list(range(len(before)))
     if reason != "the file ends inside a gzip member":
         assert len(before) == 20000  # the damage is after the data: nothing lost
-    else:
+    else:  # the line the end of the file cut is the error's raw
         assert 0 < len(before) < 20000
+        assert numbered(len(before), len(before) + 1).decode().startswith(error["raw"] or "")
     m = outcome.metrics["copy"]
     assert m["errors"] == len(ts.COLLECTED["errors"]) and m["out"] == len(read_out(out))
 
@@ -134,7 +135,7 @@ def test_lines_written_gzipped_read_back_exactly_as_the_same_lines_written_plain
     tmp_path, lines, end_newline, members, bom
 ):
     plain = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if end_newline else b"")
-    cuts = sorted({len(plain) * i // members for i in range(members + 1)})
+    cuts = [len(plain) * i // members for i in range(members + 1)]  # empty members too
     packed = b"".join(gzip.compress(plain[a:b]) for a, b in zip(cuts, cuts[1:]))
     for name, data in (("plain.log", plain), ("packed.log.gz", packed)):
         (tmp_path / name).write_bytes(data)
@@ -241,10 +242,10 @@ def test_a_gz_file_being_written_waits_for_its_end_and_is_then_read_once(tmp_pat
         tailer.close()
 
 
-def test_a_followed_gz_file_cut_short_becomes_one_error_once_it_stays_quiet(tmp_path):
+def test_a_followed_gz_file_cut_short_is_one_error_once_quiet_and_read_on_if_it_grows(tmp_path):
     path, state = tmp_path / "app.gz", str(tmp_path / "state.json")
     blob = gzip.compress(numbered(0, 3000))
-    path.write_bytes(blob[: len(blob) // 2])
+    path.write_bytes(blob[: len(blob) // 2])  # a copy that stalls half way
     tailer = Tailer(str(path), state, linger=0.2)
     tailer.open()
     try:
@@ -258,10 +259,20 @@ def test_a_followed_gz_file_cut_short_becomes_one_error_once_it_stays_quiet(tmp_
             got += r[1]
             if (told := r[0].take_damage()) is not None:
                 damage.append(told)
-        assert len(damage) == 1 and str(path) in damage[0] and "truncated" in damage[0]
-        ns = [json.loads(x)["n"] for x in got[:-1]]
+        ((message, cut),) = damage
+        assert str(path) in message and "truncated" in message
+        ns = [json.loads(x)["n"] for x in got]
         assert ns == list(range(len(ns))) and 0 < len(ns) < 3000
+        # the line the end of the file cut goes with the error, not as a record
+        assert numbered(len(ns), len(ns) + 1).startswith(cut)
         assert tailer.read(1000) is None  # told once
+        saved = json.loads(Path(state).read_text())["files"][0]
+        assert "complete" not in saved  # a later run would read on, too
+
+        with open(path, "ab") as f:  # the copy goes on: nothing is lost
+            f.write(blob[len(blob) // 2 :])
+        got += drain(tailer, 1000)
+        assert [json.loads(x)["n"] for x in got] == list(range(3000))
     finally:
         tailer.close()
 
@@ -331,5 +342,21 @@ def test_a_followed_file_is_taken_for_gzip_by_its_first_bytes_once_it_has_them(t
         assert drain(tailer, 10) == [b"one", b"two"]
         (w,) = tailer.files.values()
         assert w.gz is not None and w.read_whole
+    finally:
+        tailer.close()
+
+
+def test_an_empty_followed_gz_file_is_waited_for_and_read_once_written(tmp_path):
+    # the compressor created it and has not written yet, however long that takes
+    path, state = tmp_path / "app.log.1.gz", str(tmp_path / "state.json")
+    path.write_bytes(b"")
+    tailer = Tailer(str(path), state, linger=0.0)
+    tailer.open()
+    try:
+        assert tailer.read(10) is None and tailer.read(10) is None
+        (w,) = tailer.files.values()
+        assert not w.read_whole and w.take_damage() is None
+        path.write_bytes(gzip.compress(b"late\n"))
+        assert drain(tailer, 10) == [b"late"]
     finally:
         tailer.close()
