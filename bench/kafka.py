@@ -12,8 +12,10 @@ the moment the group is stable with every worker a member to the moment its
 committed offsets reach the end of every partition. Start-up, compiling and
 joining the group are not counted; `before_joined` says how many records
 were committed before that moment (by a worker that started consuming
-before the others joined), and they are left out of the rate. Both sides
-must write the same records (each record at least once).
+before the others joined), and they are left out of the rate;
+`cpu_us_per_record` is the workers' CPU time (not the broker's) over the
+same span, per record. Both sides must write the same records (each record
+at least once).
 
 The tansu broker runs on this machine and shares its 2 cores with the
 workers (and whatever else runs there), so a second worker adds a process
@@ -103,12 +105,23 @@ async def _baseline(kind: str, brokers: str, topic: str, group: str, out: str) -
         await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in got.items() if msgs})
 
 
+def _cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """The CPU time (user and system) the processes used so far (Linux)."""
+    total = 0
+    for proc in procs:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def _committed_rate(
     brokers: str, group: str, ends: list[int], procs: list[subprocess.Popen]
-) -> tuple[float, int]:
+) -> tuple[float, int, float]:
     """Records/s from the moment every worker is a member of the group (the
     group is stable with all of them) to every partition committed to its
-    end; and how many records were committed before that moment."""
+    end; how many records were committed before that moment; and the
+    workers' CPU time per record in between, in microseconds."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.structs import TopicPartition
@@ -133,9 +146,11 @@ async def _committed_rate(
             done = sum(c or 0 for c in await asyncio.gather(*map(consumer.committed, tps)))
             now = time.perf_counter()
             if first is None and joined:
-                first = (now, done)
+                first = (now, done, _cpu_seconds(procs))
             if first is not None and done >= total:
-                return (total - first[1]) / (now - first[0]), first[1]
+                records = total - first[1]
+                cpu = (_cpu_seconds(procs) - first[2]) / records * 1e6
+                return records / (now - first[0]), first[1], cpu
             await asyncio.sleep(POLL)
         raise RuntimeError("the workers did not finish in time")
     finally:
@@ -176,7 +191,7 @@ def _commands(side: str, kind: str, work: Path, group: str, outs: list[str], env
 def _race(tmp: Path, brokers: str, ends: list[int], kind: str, n: int) -> dict:
     from tests.fixtures.kafka import create_topic
 
-    rates, early, written = {}, {}, {}
+    rates, early, cpu, written = {}, {}, {}, {}
     here = str(Path(__file__).resolve().parents[1])  # for `-m bench.kafka`
     for side in ("baseline", "flowc"):
         work = tmp / f"{kind}-{n}-{side}"
@@ -194,7 +209,9 @@ def _race(tmp: Path, brokers: str, ends: list[int], kind: str, n: int) -> dict:
             PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]),
         )
         commands = _commands(side, kind, work, group, outs, env)
-        rates[side], early[side] = _measure(commands, outs, env, work, brokers, group, ends)
+        rates[side], early[side], cpu[side] = _measure(
+            commands, outs, env, work, brokers, group, ends
+        )
         written[side] = _outputs(work, kind, brokers, topic)
     assert written["flowc"] == written["baseline"], "flowc and the baseline wrote other records"
     assert len(written["flowc"]) == MESSAGES, len(written["flowc"])
@@ -204,6 +221,8 @@ def _race(tmp: Path, brokers: str, ends: list[int], kind: str, n: int) -> dict:
         "records_per_s": rate,
         "baseline_records_per_s": baseline,
         "ratio": rate / baseline,
+        "cpu_us_per_record": cpu["flowc"],
+        "baseline_cpu_us_per_record": cpu["baseline"],
         "before_joined": early["flowc"],
         "baseline_before_joined": early["baseline"],
         "note": f"{MESSAGES:,} msgs, {PARTITIONS} partitions, flowc run x{n} vs aiokafka"
@@ -219,7 +238,7 @@ def _measure(
     brokers: str,
     group: str,
     ends: list[int],
-) -> tuple[float, int]:
+) -> tuple[float, int, float]:
     """Start the workers of one group, each writing to its own `BENCH_OUT`,
     and measure them; stop them once done."""
     procs = [
