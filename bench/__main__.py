@@ -15,6 +15,7 @@ MODULES = [
     "bench.parse",
     "bench.summarize",
     "bench.nats",
+    "bench.kafka",
     "bench.elastic",
     "bench.flowtest",
 ]

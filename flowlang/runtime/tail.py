@@ -22,6 +22,15 @@ new name by following the renames the watch reported.
   the last run stopped (a rotated file is found again by its inode in the
   directory; `head`, the fingerprint, guards against inode reuse and files
   rewritten while no run was reading them).
+
+A gzip file (`.gz`, or starting with the gzip magic bytes; `gzipped`) is
+read once, whole, as complete: it is not followed for growth once its
+stream has ended. Its offsets are of the uncompressed stream and its
+fingerprint is of its compressed first bytes; a restart skips the
+uncompressed bytes acknowledged, and one read to its end and acknowledged
+is marked `complete` in the checkpoint and not read again. One that ends
+inside its stream is waited for while it grows; quiet for `linger`, it is
+reported damaged, and read on should it grow after all.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from typing import Any
 
 from . import checkpoint
 from .dirwatch import CREATED, DELETED, MOVED_FROM, MOVED_TO, DirWatch
+from .gzipped import MAGIC, GzipReader
 from .lines import BATCH_BYTES, BOM, LineReader, TooLong
 
 # Bytes of a file's start that identify it (Filebeat's fingerprint length).
@@ -52,11 +62,28 @@ def expand(pattern: str) -> list[str]:
 class Watched:
     """One followed file."""
 
-    def __init__(self, path: str, f: Any, st: os.stat_result, offset: int, prefix: bytes):
+    def __init__(
+        self,
+        path: str,
+        f: Any,
+        st: os.stat_result,
+        offset: int,
+        prefix: bytes,
+        gzip: bool | None = None,
+        complete: bool = False,
+    ):
         self.path = path
         self.f = f
         self.key = (st.st_dev, st.st_ino)
-        self.reader = LineReader(f, offset)
+        # a gzip file's uncompressed stream; `sniffing` while a file too
+        # short to tell may still turn out to start with the gzip magic bytes
+        self.gz: GzipReader | None = None
+        self.sniffing = gzip is None
+        self.damage_told = 0  # the number (`GzipReader.damages`) of the damage last told
+        if gzip:
+            self.gz = GzipReader(f.fileno(), path, growing=True)
+            self.gz.complete = complete  # read to its end by an earlier run
+        self.reader = LineReader(self.gz or f, offset)
         self.acked = offset
         self.gone_since: float | None = None
         self.quiet_since = time.monotonic()
@@ -67,11 +94,65 @@ class Watched:
         self.closed = False
 
     def fingerprint(self, upto: int) -> str:
-        """The hex of the file's first min(HEAD, upto) bytes."""
-        return self.prefix[: min(HEAD, upto)].hex()
+        """The hex of the file's first min(HEAD, upto) bytes (of a gzip
+        file: its first compressed bytes read so far, up to HEAD)."""
+        return (self.prefix if self.gz else self.prefix[: min(HEAD, upto)]).hex()
+
+    def sniff(self) -> None:
+        """Read the file as gzip if it starts with the magic bytes; decided
+        once it has two bytes, before any line of it was read."""
+        if self.reader.offset:
+            self.sniffing = False
+            return
+        start = os.pread(self.f.fileno(), len(MAGIC), 0)
+        if len(start) == len(MAGIC):
+            self.sniffing = False
+            if start == MAGIC:
+                self.gz = GzipReader(self.f.fileno(), self.path, growing=True)
+                self.reader = LineReader(self.gz, 0)
+
+    def first_bytes(self, n: int) -> bytes:
+        """The first `n` bytes of what the file holds (uncompressed)."""
+        if self.gz is not None:
+            return self.gz.first_bytes(n)
+        return os.pread(self.f.fileno(), n, 0)
+
+    def damage_due(self) -> bool:
+        """A gzip file's damage is to be told: every line read before it was."""
+        gz = self.gz
+        return (
+            gz is not None
+            and gz.damage is not None
+            and self.damage_told != gz.damages
+            and gz.at_end()
+        )
+
+    def take_damage(self) -> tuple[str, bytes] | None:
+        """Why a gzip file's stream stopped early, and the line cut short by
+        the end of a truncated file, once, after every line read before."""
+        if not self.damage_due():
+            return None
+        self.damage_told = self.gz.damages
+        return self.gz.damage, self.gz.rest()
+
+    @property
+    def read_whole(self) -> bool:
+        """A gzip file read to its end, and its damage, if any, told: it is
+        not read again by a later run. A file cut short is not read whole:
+        should it grow (it was still being written or copied), the next run
+        reads on."""
+        gz = self.gz
+        return (
+            gz is not None
+            and gz.at_end()
+            and not gz.truncated
+            and (gz.damage is None or self.damage_told == gz.damages)
+        )
 
     def restart(self) -> None:
         """The file was truncated or rewritten: read it again from its start."""
+        if self.gz is not None:
+            self.gz.rewind()
         self.reader.reset(0)
         self.prefix = b""
         self.acked = 0
@@ -167,7 +248,7 @@ class Tailer:
                 head = bytes.fromhex(entry.get("head", ""))
             except (TypeError, ValueError):
                 head = b""
-            self._open(path, st, offset, head)
+            self._open(path, st, offset, head, entry)
             return
 
     def _add(self, path: str, initial: bool = False) -> None:
@@ -182,10 +263,18 @@ class Tailer:
         at_end = self.start == "end" and initial
         self._open(path, st, st.st_size if at_end else 0)
 
-    def _open(self, path: str, st: os.stat_result, offset: int, head: bytes | None = None) -> None:
+    def _open(
+        self,
+        path: str,
+        st: os.stat_result,
+        offset: int,
+        head: bytes | None = None,
+        entry: dict | None = None,
+    ) -> None:
         """Follow the file at `path` from `offset`; `head` is the fingerprint
         a checkpoint holds for it: a file whose first bytes differ from it, or
-        that is now shorter than `offset`, is read from its start."""
+        that is now shorter than `offset`, is read from its start. `entry`,
+        the file's checkpoint, says whether it is gzip and read whole."""
         try:
             f = open(path, "rb")
         except OSError:
@@ -194,12 +283,27 @@ class Tailer:
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
             f.close()  # replaced between stat and open: the next scan finds it
             return
+        gzip = bool(entry.get("gzip")) if entry else None
+        if path.lower().endswith(".gz"):
+            gzip = True
+        complete = bool(entry and entry.get("complete"))
         if offset and head is not None:
-            stale = opened.st_size < offset or _read_head(f, len(head)) != head
-            if stale:  # truncated, rewritten, or a different file on a reused inode
-                offset = 0
-        prefix = _read_head(f, offset) if offset else b""
-        self.files[(st.st_dev, st.st_ino)] = Watched(path, f, st, offset, prefix)
+            # a gzip file's offset is in its uncompressed stream: only the head tells
+            shorter = opened.st_size < offset and not gzip
+            if shorter or _read_head(f, len(head)) != head:
+                # truncated, rewritten, or a different file on a reused inode
+                offset, complete = 0, False
+                gzip = True if gzip else None
+        if not offset:
+            prefix = b""
+        elif gzip:
+            prefix = head or b""
+        else:
+            prefix = _read_head(f, offset)
+        if gzip is None and offset:
+            gzip = False
+        w = Watched(path, f, st, offset, prefix, gzip=gzip, complete=complete)
+        self.files[(st.st_dev, st.st_ino)] = w
 
     # reading
 
@@ -221,12 +325,25 @@ class Tailer:
         for w in order:
             if w.closed:
                 continue
+            if w.sniffing:
+                w.sniff()
             self._check_replaced(w)
             final = w.gone_since is not None and now - w.gone_since >= self.linger
-            lines = w.reader.read(n, final=final, max_bytes=BATCH_BYTES)
-            if len(w.prefix) < min(HEAD, w.reader.offset):  # also past a lone byte-order mark
-                w.grow_prefix(lines)
-            if lines:
+            gz = w.gz
+            if gz is not None:
+                # a gzip stream that stops short waits for its writer, for a while
+                gz.growing = not final and now - w.quiet_since < self.linger
+                # the line a truncated file ends in goes with the error: should
+                # the file grow after all, it is read whole
+                last = final or (gz.finished and not gz.truncated)
+                lines = w.reader.read(n, final=last, max_bytes=BATCH_BYTES)
+                if len(w.prefix) < min(HEAD, gz.consumed):
+                    w.prefix = _read_head(w.f, gz.consumed)
+            else:
+                lines = w.reader.read(n, final=final, max_bytes=BATCH_BYTES)
+                if len(w.prefix) < min(HEAD, w.reader.offset):  # also past a lone byte-order mark
+                    w.grow_prefix(lines)
+            if lines or w.damage_due():
                 if w.gone_since is None:
                     self._turn = live.index(w) + 1
                 w.quiet_since = now
@@ -241,9 +358,8 @@ class Tailer:
         fd = w.f.fileno()
         try:
             size = os.fstat(fd).st_size
-            changed = size < w.reader.offset or (
-                w.prefix and os.pread(fd, len(w.prefix), 0) != w.prefix
-            )
+            read_upto = w.gz.consumed if w.gz is not None else w.reader.offset
+            changed = size < read_upto or (w.prefix and os.pread(fd, len(w.prefix), 0) != w.prefix)
         except OSError:
             return
         if changed:
@@ -401,6 +517,10 @@ class Tailer:
                 "offset": w.acked,
             }
             entry["head"] = w.fingerprint(w.acked)
+            if w.gz is not None:
+                entry["gzip"] = True
+                if w.read_whole and w.acked >= w.reader.offset:
+                    entry["complete"] = True
             entries.append(entry)
         checkpoint.save(self.state_path, {"pattern": self.pattern, "files": entries})
 

@@ -71,7 +71,32 @@ SPEC = StageSpec(
         "other text, a quote still open at the end of the file, or a record over "
         "1 MiB goes to the error stream with its text and the reason; the next "
         "record is read as usual. A followed file's checkpoint stays before a "
-        "record whose lines are not all written yet, so a restart reads it whole."
+        "record whose lines are not all written yet, so a restart reads it whole.\n\n"
+        "**Compressed files.** A file whose name ends in `.gz`, or that starts with "
+        "the gzip magic bytes `1f 8b`, is read as the lines it holds once "
+        "uncompressed, for a single path and a glob alike; every member of a "
+        "multi-member file is read in order. Damaged data (a file cut short, a "
+        "checksum that does not match, bytes after the stream that are not gzip) "
+        "does not stop the run: the records before the damage are delivered, then "
+        "one error record (code `decode`) names the file, how many uncompressed "
+        "bytes were read and why (for a file cut short, the partial line it ends "
+        "in is the error's `raw`); the next file is read. The checksum of a member is checked "
+        "at its end, so lines of a member damaged in its middle may come out "
+        "garbled before the error. With `follow=true` a gzip file (found at the "
+        "start or arriving later, as a rotated log compressed after rotation) is "
+        "read once, whole, and not followed for growth once its stream ended. One "
+        "that is empty or ends inside its stream is taken to be still written (by "
+        "its compressor, or a copy) and waited for: an empty one however long, one "
+        "cut short until nothing came from it for 2 s, when it gives the error "
+        "record; should it grow after that, reading goes on where it stopped, the "
+        "cut line read whole. Its checkpoint holds the "
+        "offset in the uncompressed stream and the fingerprint of its compressed "
+        "first bytes: a restart decompresses the file again and skips the bytes "
+        "already accepted (what was read and not yet accepted is read again), and "
+        "a file read to its end and accepted is not read again (one cut short is: "
+        "it may have grown). A glob that matches both a log and its compressed "
+        "rotations (`app.log*`) reads their records twice; name one of them "
+        "(`app.log`, or `app.log.*.gz` for the archives)."
     ),
     params=(
         Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),
@@ -110,6 +135,10 @@ SPEC = StageSpec(
             doc="Typed records: a line that does not fit `Event` goes to the error stream.",
         ),
         Example('source file("app.log", format=lines, follow=true) | sink file("out.jsonl")'),
+        Example(
+            'source file("archive/app.log.*.gz", format=lines, path_field=file) | sink stdout',
+            doc="Rotated logs compressed by logrotate, read as the lines they hold.",
+        ),
         Example(
             'source file("users.csv", format=csv(header=false, columns=["id", "name"]))\n'
             '  | where id != ""\n'
@@ -166,7 +195,8 @@ class FileSource(Source):
         self._stopped = False
         self._wake = None
         self._watched_fd: int | None = None  # the tailer's directory watch, in the loop
-        self._reading: tuple[int, Any] | None = None  # (index in paths, file) read once
+        # (index in paths, file, its gzip reader or None) of a file read once
+        self._reading: tuple[int, Any, Any] | None = None
         self.path_field = path_field
         self.host = None
         if host_field is not None:
@@ -194,14 +224,21 @@ class FileSource(Source):
             async for batch in self._follow():
                 yield batch
             return
+        from ..runtime.gzipped import GzipReader, gzip_line_batches, is_gzip
         from ..runtime.lines import line_batches
 
         decoder = self._decoder()
         for k, path in enumerate(self.paths):
             decoder.new_file()
             with open(path, "rb") as f:
-                self._reading = (k, f)
-                for lines in line_batches(f, self.batch_size):
+                gz = GzipReader(f.fileno(), path) if is_gzip(path, f.fileno()) else None
+                self._reading = (k, f, gz)
+                batches = (
+                    gzip_line_batches(gz, self.batch_size)
+                    if gz
+                    else line_batches(f, self.batch_size)
+                )
+                for lines in batches:
                     records, failed = decoder.decode(lines)
                     self._mark(records, path)
                     if records or failed:
@@ -210,6 +247,8 @@ class FileSource(Source):
                         return
             self._reading = None
             unfinished = decoder.finish()  # a CSV quote the file never closed
+            if gz is not None and gz.damage is not None:
+                unfinished.append(_damaged(gz.damage, gz.rest()))
             if unfinished:
                 yield SourceBatch(unfinished)
 
@@ -244,6 +283,9 @@ class FileSource(Source):
             watched, lines = got
             decoder = self._decoder_for(decoders, watched)
             records, failed = decoder.decode(lines)
+            damage = watched.take_damage()
+            if damage is not None:
+                failed.append(_damaged(*damage))
             self._mark(records, watched.path)
             # a CSV record still open is read again after a restart, whole
             offset = watched.reader.offset - decoder.pending_bytes
@@ -258,15 +300,21 @@ class FileSource(Source):
         if self.follow:
             if self.tailer is None:
                 return None
+            # a gzip file's lag is in compressed bytes, as its size is
             return sum(
-                max(0, os.fstat(w.f.fileno()).st_size - w.reader.offset)
+                max(
+                    0,
+                    os.fstat(w.f.fileno()).st_size
+                    - (w.gz.consumed if w.gz is not None else w.reader.offset),
+                )
                 for w in self.tailer.files.values()
                 if not w.closed
             )
         if self._reading is None:
             return None
-        k, f = self._reading
-        behind = max(0, os.fstat(f.fileno()).st_size - f.tell())
+        k, f, gz = self._reading
+        read = gz.consumed if gz is not None else f.tell()
+        behind = max(0, os.fstat(f.fileno()).st_size - read)
         for path in self.paths[k + 1 :]:
             try:
                 behind += os.stat(path).st_size
@@ -294,11 +342,9 @@ class FileSource(Source):
         decoder = self._decoder()
         if self.format == "csv" and self.format_args.get("header", True):
             if watched.reader.last_start > 0:
-                import os
-
                 from ..runtime.lines import MAX_LINE
 
-                decoder.read_header(os.pread(watched.f.fileno(), MAX_LINE, 0))
+                decoder.read_header(watched.first_bytes(MAX_LINE))
         decoders[watched.key] = (decoder, watched.reader.restarts)
         return decoder
 
@@ -319,3 +365,12 @@ class FileSource(Source):
         self._unwatch()
         if self.tailer is not None:
             self.tailer.close()
+
+
+def _damaged(message: str, cut: bytes):
+    """The error item for a gzip stream that stopped early: its path and why
+    in the message, the line the end of a truncated file cut short as raw."""
+    from ..runtime.base import RecordError, SourceItem
+
+    raw = cut.decode("utf-8", "replace") if cut else None
+    return SourceItem(None, raw, RecordError("decode", message, raw))

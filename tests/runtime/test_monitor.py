@@ -406,3 +406,26 @@ def test_bad_run_options_are_usage_errors(tmp_path, option, value, says):
     )
     assert done.returncode == 2
     assert says in done.stderr
+
+
+async def test_a_gzip_file_read_once_counts_its_lag_in_compressed_bytes(tmp_path):
+    import gzip
+    import random
+
+    rng = random.Random(7)  # lines that do not compress to nothing
+    lines = "".join(f"{rng.getrandbits(64):x} {i}\n" for i in range(60_000))
+    first = tmp_path / "a.log.gz"
+    first.write_bytes(gzip.compress(lines.encode()))
+    second = tmp_path / "b.log"
+    second.write_text("x\n" * 10)
+    ctx = StageContext("p", "source file (t.flow:1)", "t.flow:1", options={"batch_size": 100})
+    source = FileSource(ctx, str(tmp_path / "*.log*"), format="lines")
+    compressed = first.stat().st_size
+    seen = []
+    async for _ in source.batches():
+        seen.append(source.lag_bytes())
+    # the lag starts below the compressed size of both files and falls as
+    # the gzip file is read (its size, not the larger uncompressed stream)
+    assert seen[0] < compressed + second.stat().st_size
+    assert seen == sorted(seen, reverse=True)
+    assert min(seen) <= second.stat().st_size
