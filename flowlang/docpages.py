@@ -1,6 +1,6 @@
-"""The command line of a generated doc page (`python -m flowlang.stagedocs`,
-`python -m flowlang.errordocs`): rewrite the page from its source, or with
-`--check` only say whether it is up to date."""
+"""The command line of a generated file (`python -m flowlang.stagedocs`,
+`python -m flowlang.errordocs`, `python -m flowlang.textmate`): rewrite the
+file from its source, or with `--check` only say whether it is up to date."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def main(
             return 1
         return 0
     if current != text:
+        options.output.parent.mkdir(parents=True, exist_ok=True)
         options.output.write_text(text, encoding="utf-8")
         print(f"wrote {options.output}")
     return 0

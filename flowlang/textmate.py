@@ -9,7 +9,6 @@ keyword reaches editors with one command.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -154,29 +153,9 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m flowlang.textmate [--check] [-o PATH]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m flowlang.textmate", description="Write the TextMate grammar."
-    )
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_PATH)
-    parser.add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 when the file is out of date"
-    )
-    options = parser.parse_args(argv)
-    text = render()
-    current = options.output.read_text(encoding="utf-8") if options.output.exists() else None
-    if options.check:
-        if current != text:
-            print(
-                f"{options.output} is out of date: run python -m flowlang.textmate",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if current != text:
-        options.output.parent.mkdir(parents=True, exist_ok=True)
-        options.output.write_text(text, encoding="utf-8")
-        print(f"wrote {options.output}")
-    return 0
+    from . import docpages
+
+    return docpages.main(argv, "flowlang.textmate", "the TextMate grammar", render, DEFAULT_PATH)
 
 
 if __name__ == "__main__":
