@@ -450,3 +450,25 @@ def test_a_changed_summarize_counts_again_what_it_reads_again(tmp_path: Path):
     # oldest one not acknowledged) is counted whole, records of windows
     # emitted before the reload included
     assert _windows(p) == [(0, 10, "old"), (10, 10, "old"), (0, 20, "new"), (20, 20, "new")]
+
+
+def test_a_new_program_that_cannot_start_leaves_the_old_one_running(tmp_path: Path):
+    p = InProcess(tmp_path, PROG.format(v=1))
+    os.environ.pop("FLOW_RELOAD_UNSET", None)
+
+    async def driver(p: InProcess):
+        write_numbers(p.log_path, 0, 50)
+        await p.until(lambda: len(numbers(p.out)) == 50, "the first records")
+        p.program(PROG.format(v='env("FLOW_RELOAD_UNSET")'))  # checks clean, cannot start
+        p.signal(signal.SIGHUP)
+        await p.until(lambda: "not reloaded" in p.stderr.getvalue(), "the refusal")
+        write_numbers(p.log_path, 50, 100)
+        await p.until(lambda: len(numbers(p.out)) == 100, "the records after it")
+        p.signal(signal.SIGTERM)
+
+    engine, outcome = p.run(driver)
+    err = p.stderr.getvalue()
+    assert outcome.exit_code == 0, err
+    assert "the new program cannot start: environment variable FLOW_RELOAD_UNSET" in err
+    assert p.reloading.reloads == 0
+    assert [r["v"] for r in records(p.out)] == [1] * 100
