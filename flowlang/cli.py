@@ -131,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="compile (cached) and run",
         description="Compile a .flow file (cached by content hash) and run its pipelines "
-        "until their input ends or SIGINT/SIGTERM/SIGHUP.",
+        "until their input ends or SIGINT/SIGTERM. SIGHUP reads the file again: with errors "
+        "the running program goes on; else it is drained and the new one takes over.",
     )
     run.add_argument("file", metavar="FILE", help="a .flow file")
     run.add_argument(

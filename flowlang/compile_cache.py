@@ -1,20 +1,25 @@
-"""`flowc run`: compile a .flow file (cached by content hash) and run it."""
+"""`flowc run`: compile a .flow file (cached by content hash) and run it;
+on SIGHUP, compile it again for the run to reload (`runtime.reload`)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import sys
+from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .cachedir import cache_dir
 from .compiler import CompileResult, compile_source, module_name
-from .diagnostics import render_all
+from .diagnostics import Diagnostic, render_all, sort_key, to_json
 from .runtime.atomic import replace_file
 from .source import SourceFile, Unreadable, read_file
+
+if TYPE_CHECKING:
+    from .runtime.reload import Recompiled
 
 
 def _key(src: SourceFile) -> str:
@@ -53,23 +58,30 @@ def compile_cached(src: SourceFile) -> tuple[Path | None, str]:
     diagnostics (warnings are kept with the cached module and shown again).
     A cached module is used while the files its compile read (grok patterns
     files, whose definitions the module carries) are unchanged."""
+    module_path, notes, _ = _compile_cached(src)
+    return module_path, notes
+
+
+def _compile_cached(src: SourceFile) -> tuple[Path | None, str, list[Diagnostic]]:
+    """`compile_cached`, with the diagnostics of a fresh compile as data
+    (none when the cached module is used)."""
     folder = cache_dir() / _key(src)
     module_path = folder / f"{module_name(src.name)}.py"
     notes_path = folder / "diagnostics.txt"
     inputs_path = folder / "inputs.txt"
     if module_path.is_file() and notes_path.is_file() and _inputs_unchanged(inputs_path):
-        return module_path, notes_path.read_text(encoding="utf-8")
+        return module_path, notes_path.read_text(encoding="utf-8"), []
     result: CompileResult = compile_source(src)
     notes = render_all(result.diagnostics, src) if result.diagnostics else ""
     if not result.ok:
-        return None, notes
+        return None, notes, result.diagnostics
     folder.mkdir(parents=True, exist_ok=True)
     inputs = _inputs_text(result.plan.inputs) if result.plan is not None else ""
     # atomic: concurrent runs see whole files only; the inputs go first, so a
     # module is never paired with the digests of another compile's files
     for path, text in ((inputs_path, inputs), (module_path, result.code), (notes_path, notes)):
         replace_file(path, text.encode("utf-8"))
-    return module_path, notes
+    return module_path, notes, result.diagnostics
 
 
 def load_module(path: Path) -> ModuleType:
@@ -106,6 +118,7 @@ def run_file(
         return 1
     module = load_module(module_path)
     from .runtime import run
+    from .runtime.reload import Reload
 
     return run(
         module.build,
@@ -114,5 +127,22 @@ def run_file(
         state_dir=state_dir,
         status=status,
         metrics=metrics,
+        reload=Reload(path, partial(recompile, path)),
         **options,
     )
+
+
+def recompile(path: str) -> Recompiled:
+    """SIGHUP under `flowc run`: the file read, checked and compiled again
+    (through the cache), as the new program's `build` or its diagnostics."""
+    from .runtime.reload import Recompiled
+
+    try:
+        src = read_file(path)
+    except Unreadable as exc:
+        return Recompiled(None, f"flowc: {exc}")
+    module_path, notes, diagnostics = _compile_cached(src)
+    found = [to_json(d, src) for d in sorted(diagnostics, key=sort_key)]
+    if module_path is None:
+        return Recompiled(None, notes, found)
+    return Recompiled(load_module(module_path).build, notes, found)

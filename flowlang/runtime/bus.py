@@ -2,7 +2,8 @@
 
 Topics used by the engine: `started`, `paused`, `resumed`, `flushed`,
 `stopped` (each with `pipeline=` and, where it applies, `stage=`), and
-`signal` (with `signum=` and `count=`). Subscribers are plain callables,
+`signal` (with `signum=` and `count=`; a reload's stop publishes it with
+`count=0`). Subscribers are plain callables,
 called in subscription order on the event loop's thread; they must be quick.
 """
 

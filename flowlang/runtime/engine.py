@@ -26,7 +26,9 @@ Run-time behaviour, in short:
   sinks flush, checkpoints are written, status 0. Open windows are flushed
   too, unless their input is read again by the next run (a followed file,
   NATS): then they are left to that run. A second signal exits at once with
-  128 + its number. SIGHUP does not reload (see STOP_SIGNALS).
+  128 + its number. Under `flowc run FILE` SIGHUP reloads instead
+  (`runtime.reload`, which stops the engine the same way, `stop_for_reload`,
+  and handles the run's signals itself); elsewhere it stops (STOP_SIGNALS).
 - Exit status: 0 done, 1 the run failed (a stage raised, `--strict`), 2 the
   program could not start (bad option, missing variable or file, a sink that
   cannot open).
@@ -50,8 +52,9 @@ from .runner import Runner, StageFailure
 
 CLOSE_TIMEOUT = 30.0  # seconds a sink may take to flush when the run fails
 # Signals that stop a run gracefully. SIGHUP (a closed terminal, or a
-# daemon's "reload") drains and exits like SIGTERM: flowlang does not reload
-# a running program, and dying on it would skip the drain and the checkpoints.
+# daemon's "reload") drains and exits like SIGTERM where there is no file to
+# read again (a compiled module run on its own; `flowc run` reloads on it,
+# see runtime.reload): dying on it would skip the drain and the checkpoints.
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -77,6 +80,7 @@ class Engine:
         self.program = program
         self.ctx = ctx
         self.stopping = False
+        self.reloading = False  # stopping so that a new program takes over
         self.signals = 0
         self.runners: dict[str, Runner] = {}
         self.strict_error: dict | None = None
@@ -123,7 +127,15 @@ class Engine:
             if runner.source is not None:
                 runner.source.stop()
 
-    def _on_signal(self, signum: int) -> None:
+    def stop_for_reload(self) -> None:
+        """Stop as the first signal does (network sinks get their shutdown
+        grace too), for the program that takes over after the drain."""
+        self.reloading = True
+        self.ctx.bus.publish("signal", signum=getattr(signal, "SIGHUP", None), count=0)
+        self.request_stop()
+
+    def on_signal(self, signum: int) -> None:
+        """The first stop signal stops the run; a second exits at once."""
         self.signals += 1
         self.ctx.bus.publish("signal", signum=signum, count=self.signals)
         if self.signals == 1:
@@ -139,7 +151,7 @@ class Engine:
             return installed
         for signum in STOP_SIGNALS:
             try:
-                loop.add_signal_handler(signum, self._on_signal, signum)
+                loop.add_signal_handler(signum, self.on_signal, signum)
             except (ValueError, RuntimeError, NotImplementedError):
                 continue  # not the main thread: the caller handles signals
             installed.append(signum)
@@ -209,7 +221,7 @@ class Engine:
                 except (StageFailure, FlowError, TimeoutError) as exc:
                     code = code or 1
                     failure = failure or f"closing pipeline {runner.name}'s sink: {exc}"
-        if self.ctx.strict and code == 0 and not self.signals:
+        if self.ctx.strict and code == 0 and not self.stopping:
             absent = [(r, a) for r in self.runners.values() for a in r.absent_fields()]
             if absent:
                 runner, (at, path, _) = absent[0]

@@ -1,12 +1,15 @@
 """Running a built program: `run` (used by `flowc run`), `run_program` (the
-same, returning metrics too) and `main` (a generated module's entry point)."""
+same, returning metrics too) and `main` (a generated module's entry point,
+where SIGHUP stops the run: there is no file to read again)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
+from functools import partial
 from typing import Callable, NoReturn
 
 from .checkpoint import StateLock
@@ -24,21 +27,29 @@ from .context import DEFAULT_STATE_DIR, Context
 from .engine import Engine, Outcome
 from .errors import FlowError
 from .program import Program
+from .reload import Reload, Reloading
 
 Build = Callable[[Context], Program]
 
 
-def run_program(build: Build, ctx: Context) -> Outcome:
-    """Build the program for `ctx` and run it to the end; report on stderr."""
+def run_program(build: Build, ctx: Context, reload: Reload | None = None) -> Outcome:
+    """Build the program for `ctx` and run it to the end; report on stderr.
+    With `reload` (`flowc run FILE`), SIGHUP replaces the program by the
+    file's new text (`runtime.reload`)."""
     log = Log(sys.stderr, ctx.log_format)
-    lock = None
+    locks: list[StateLock] = []
+    prepare = partial(prepare_engine, locks=locks)
+    reloading = None
+    if reload is not None:
+        reloading = Reloading(
+            reload, log, prepare, partial(report, log=log, reloaded=True), signals=ctx.signals
+        )
+        ctx = dataclasses.replace(ctx, signals=False)  # Reloading handles them
     try:
-        program = build(ctx)
-        engine = Engine(program, ctx)
-        engine.prepare()
-        if engine.uses_state():
-            lock = StateLock.claim(ctx.state_dir)
+        engine = prepare(build, ctx)
     except FlowError as exc:
+        for lock in locks:
+            lock.release()
         log.write(f"flowc: {exc}", "failed")
         return Outcome(exit_code=2, failure=str(exc))
     handler = None
@@ -46,13 +57,31 @@ def run_program(build: Build, ctx: Context) -> Outcome:
         handler = log.handler()
         logging.getLogger("flowlang").addHandler(handler)
     try:
-        outcome = asyncio.run(_serve_and_run(engine, _watcher(ctx, log), log))
+        engine, outcome = asyncio.run(_serve_and_run(engine, _watcher(ctx, log), log, reloading))
     finally:
-        if lock is not None:
+        for lock in locks:
             lock.release()
         if handler is not None:
             logging.getLogger("flowlang").removeHandler(handler)
-    if ctx.status is not False and outcome.metrics:
+    report(engine, outcome, log)
+    return outcome
+
+
+def prepare_engine(build: Build, ctx: Context, locks: list[StateLock]) -> Engine:
+    """The engine of `build`'s program, ready to run; the state directory
+    is locked (into `locks`, once per process) when the program keeps state
+    there. FlowError for a program that cannot start."""
+    engine = Engine(build(ctx), ctx)
+    engine.prepare()
+    if engine.uses_state() and not locks:
+        locks.append(StateLock.claim(ctx.state_dir))
+    return engine
+
+
+def report(engine: Engine, outcome: Outcome, log: Log, reloaded: bool = False) -> None:
+    """What a program's run says at its end: the summary, the unread errors,
+    the absent fields, how it ended (`reloaded`: replaced by a reload)."""
+    if engine.ctx.status is not False and outcome.metrics:
         if log.json:
             log.write(
                 "",
@@ -69,15 +98,16 @@ def run_program(build: Build, ctx: Context) -> Outcome:
         log.write(line, "absent_field")
     if outcome.failure:
         log.write(f"flowc: {outcome.failure}", "failed")
-    elif outcome.signals:
-        log.write("flowc: stopped by signal; in-flight records drained", "stopped")
+    elif outcome.signals or reloaded:
+        if not reloaded:
+            log.write("flowc: stopped by signal; in-flight records drained", "stopped")
         if outcome.kept_open:
+            who = "the new program" if reloaded else "the next run"
             log.write(
-                "flowc: open windows kept for the next run, which reads their records "
+                f"flowc: open windows kept for {who}, which reads their records "
                 "again and emits them whole: " + "; ".join(outcome.kept_open),
                 "kept_open",
             )
-    return outcome
 
 
 def _watcher(ctx: Context, log: Log) -> StatusLine | ProgressLog | None:
@@ -92,9 +122,12 @@ def _watcher(ctx: Context, log: Log) -> StatusLine | ProgressLog | None:
     return None
 
 
-async def _serve_and_run(engine: Engine, watcher: object, log: Log) -> Outcome:
+async def _serve_and_run(
+    engine: Engine, watcher: object, log: Log, reloading: Reloading | None
+) -> tuple[Engine, Outcome]:
     """Run, with the `--http` server listening from before the sinks start
-    until the run has ended."""
+    until the run has ended (across reloads: the server follows the new
+    program). The engine that ran last, and how it ended."""
     server = None
     if engine.ctx.http is not None:
         from .monitor import MonitorServer
@@ -103,12 +136,16 @@ async def _serve_and_run(engine: Engine, watcher: object, log: Log) -> Outcome:
             server = MonitorServer(engine, engine.ctx.http)
             await server.start()
         except FlowError as exc:
-            return Outcome(exit_code=2, failure=str(exc))
+            return engine, Outcome(exit_code=2, failure=str(exc))
         log.write(
             f"flowc: serving {server.url}/metrics, /health and /ready", "serving", url=server.url
         )
     try:
-        return await engine.run(watcher)
+        if reloading is None:
+            return engine, await engine.run(watcher)
+        if server is not None:
+            reloading.on_swap = server.follow
+        return await reloading.run(engine, watcher)
     finally:
         if server is not None:
             await server.stop()
@@ -125,11 +162,14 @@ def run(
     http: str | None = None,
     progress_interval: float = PROGRESS_INTERVAL,
     log_format: str = "text",
+    reload: Reload | None = None,
 ) -> int:
     """Run a generated module's program; returns the exit status (0 ok, 1 the
     run failed, 2 the program could not start). `metrics`: a file to write
-    the final metrics to, as JSON; `http`: the address of the monitoring
-    server (`runtime.monitor`)."""
+    the final metrics to, as JSON (those of the last program, after
+    reloads); `http`: the address of the monitoring server
+    (`runtime.monitor`); `reload`: how SIGHUP reads the program again
+    (`runtime.reload`; without it SIGHUP stops the run)."""
     ctx = Context(
         strict=strict,
         state_dir=state_dir or DEFAULT_STATE_DIR,
@@ -139,7 +179,7 @@ def run(
         progress_interval=progress_interval,
         log_format=log_format,
     )
-    outcome = run_program(build, ctx)
+    outcome = run_program(build, ctx, reload)
     if metrics:
         write_metrics(metrics, outcome)
     return outcome.exit_code

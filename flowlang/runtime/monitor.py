@@ -7,7 +7,8 @@ health and readiness, served from the run's own event loop.
   scraped): the numbers are the same, never a second count.
 - `/health`: 200 while the process runs.
 - `/ready`: 200 when every pipeline runs, every source can read and every
-  sink answers its probe (`Sink.probe`); else 503 with one reason a line.
+  sink answers its probe (`Sink.probe`); else 503 with one reason a line
+  (also while a reload drains the old program and starts the new one).
 
 Served by aiohttp on the run's loop, not by prometheus_client's threaded
 server: a scrape then reads the counters between two batches, never while
@@ -160,15 +161,27 @@ class MonitorServer:
     """The `--http` server of one run."""
 
     def __init__(self, engine: Any, address: str):
-        self.engine = engine
         self.host, self.port = parse_address(address)
+        self._unsubscribe: list[Any] = []
+        self.collector = MetricsCollector(engine)
+        self.follow(engine)
+        self._runner: Any = None
+        self.url = ""
+
+    def follow(self, engine: Any) -> None:
+        """Serve `engine`'s program: at the start, and after a reload (its
+        pipelines are then "starting" until they run)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self.engine = engine
+        self.collector.engine = engine
         self.started: set[str] = set()
         self.stopped: set[str] = set()
         bus = engine.ctx.bus
-        bus.subscribe("started", lambda topic, pipeline, **_: self.started.add(pipeline))
-        bus.subscribe("stopped", lambda topic, pipeline, **_: self.stopped.add(pipeline))
-        self._runner: Any = None
-        self.url = ""
+        self._unsubscribe = [
+            bus.subscribe("started", lambda topic, pipeline, **_: self.started.add(pipeline)),
+            bus.subscribe("stopped", lambda topic, pipeline, **_: self.stopped.add(pipeline)),
+        ]
 
     async def start(self) -> None:
         """Listen; FlowError when the address cannot be used."""
@@ -176,7 +189,7 @@ class MonitorServer:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(MetricsCollector(self.engine))
+        self.registry.register(self.collector)
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
@@ -226,7 +239,9 @@ class MonitorServer:
         """Why the run is not ready, one reason per pipeline or stage (none: ready)."""
         reasons: list[str] = []
         probes = []
-        if self.engine.stopping:
+        if self.engine.reloading:
+            reasons.append("the program is being reloaded")
+        elif self.engine.stopping:
             reasons.append("the run is stopping")
         for name, runner in self.engine.runners.items():
             if name not in self.started:
