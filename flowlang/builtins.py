@@ -300,6 +300,17 @@ FUNCTIONS: dict[str, Function] = {
             "the text cut at each occurrence of `pattern`",
         ),
         Function(
+            "split_regex",
+            (
+                _S,
+                _arg("pattern", "an RE2 regular expression", STR, check=_regex_check),
+                _arg("limit", "pieces at most, the last one the rest", INT, default=None),
+            ),
+            ListT(STR),
+            ops.fn_split_regex,
+            "the text cut at each match of `pattern` (VRL's split with a regex)",
+        ),
+        Function(
             "join",
             (
                 _arg("value", "a list of str", ListT(STR)),

@@ -442,6 +442,8 @@ def _call(name: str, args: list[Any]) -> Any:
         return _slice(*args)  # a null end means the end
     if name == "split" and None not in args[:2]:
         return _split(*args)  # a null limit means no limit
+    if name == "split_regex" and None not in args[:2]:
+        return _split_matches(*args)  # a null limit means no limit
     if name == "get_hostname":
         return socket.gethostname()
     if any(arg is None for arg in args):
@@ -566,6 +568,28 @@ def _split(text: Any, separator: Any, limit: Any = None) -> list[str]:
         while at >= 0:
             bounds.append((at, at + len(separator)))
             at = text.find(separator, at + len(separator))
+    pieces: list[str] = []
+    start = 0
+    for begin, end in bounds:
+        if len(pieces) + 1 >= most:
+            break
+        pieces.append(text[start:begin])
+        start = end
+    pieces.append(text[start:])
+    return pieces
+
+
+def _split_matches(text: Any, pattern: Any, limit: Any = None) -> list[str]:
+    """Pieces between the matches of `pattern`, found left to right."""
+    text, pattern = _want(text, "str"), _want(pattern, "str")
+    most = math.inf if limit is None else max(_want(limit, "int"), 0)
+    if most == 0:
+        return []
+    try:
+        compiled = re2.compile(pattern)
+    except re2.error:
+        raise Failure(f"not a pattern: {pattern!r}") from None
+    bounds = [(found.start(), found.end()) for found in compiled.finditer(text)]
     pieces: list[str] = []
     start = 0
     for begin, end in bounds:

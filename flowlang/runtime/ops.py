@@ -611,6 +611,32 @@ def fn_split(s: Any, separator: Any, limit: Any = None) -> Any:
     return pieces[: most - 1] + [text[max(most - 2, 0) :]]
 
 
+def fn_split_regex(s: Any, pattern: Any, limit: Any = None) -> Any:
+    """VRL's split with a regex: the pieces between matches of the RE2
+    `pattern`, found left to right; at most `limit` pieces, the last holding
+    the rest. A pattern that matches the empty text matches at every boundary
+    between characters and at both ends, as a literal empty separator does."""
+    if s is None or pattern is None:
+        return None
+    text = _str_arg("split_regex", s)
+    source = _str_arg("split_regex", pattern)
+    most = None if limit is None else max(_int_arg("split_regex", limit), 0)
+    if most == 0:
+        return []
+    try:
+        compiled = compile_regex(source)
+    except ValueError as exc:
+        raise RecordError("argument", f"split_regex(): invalid regular expression: {exc}") from None
+    pieces, start = [], 0
+    for found in compiled.finditer(text):
+        if most is not None and len(pieces) + 1 >= most:
+            break
+        pieces.append(text[start : found.start()])
+        start = found.end()
+    pieces.append(text[start:])
+    return pieces
+
+
 def fn_join(items: Any, separator: Any = "") -> Any:
     if items is None or separator is None:
         return None
