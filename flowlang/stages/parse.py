@@ -345,18 +345,23 @@ SPEC = StageSpec(
         "spaces), time (UTC), request (as written), method, path, protocol (null "
         'when the request is not `METHOD PATH [PROTOCOL]`: `"-"`, `""`, a TLS '
         "handshake sent to a plain port), status, bytes, referrer, agent; `-` is "
-        'null; `\\xHH` (bytes, read as UTF-8), `\\"`, `\\\\`, `\\t`, `\\n` '
+        "null (a referrer or agent may also be a bare `-`, unquoted); "
+        '`\\xHH` (bytes, read as UTF-8), `\\"`, `\\\\`, `\\t`, `\\n` '
         "and `\\r` are decoded in path, referrer and agent, as Apache and nginx "
         "write them; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
         'is ignored), `apache_error(timezone="UTC")` (the Apache httpd error log, '
         "2.4 `[time] [module:severity] [pid P:tid T] … [client ip:port] message, "
-        "referer: …` and 2.2 `[time] [severity] [client ip] message`: time, module, "
+        "referer: …` and 2.2 `[time] [severity] [client ip] message`, the time also "
+        "as the access log writes it, with its offset (`[01/Mar/2021:12:00:19 +0000]`): "
+        "time, module, "
         "severity, pid, thread, client, ip, port, message, referrer) and "
         '`nginx_error(timezone="UTC")` (the nginx error log, `YYYY/MM/DD HH:MM:SS '
         '[severity] pid#tid: *cid message, client: …, server: …, request: "…", '
         'upstream: "…", host: "…", referrer: "…"`: time, severity, pid, tid, cid, '
-        "message, client, ip, server, request, upstream, host, referrer); both write "
+        "message, excess and zone (of a limit_req message, `limiting requests, excess: "
+        '50.416 by zone "api"`, whose message is then `limiting requests`), client, '
+        "ip, server (empty when nginx writes `server: ,`), request, upstream, host, referrer); both write "
         "local times without an offset, read in `timezone` (an IANA name), and their "
         '`message` replaces the line\'s; `syslog(timezone="UTC")` (RFC 5424 and RFC 3164, '
         "with or without `<PRI>`, as daemons write files: time, facility and severity "
@@ -521,6 +526,8 @@ SPEC = StageSpec(
                     "pid": 12,
                     "tid": 12,
                     "cid": 5,
+                    "excess": None,
+                    "zone": None,
                     "client": "192.0.2.9",
                     "ip": "192.0.2.9",
                     "server": "shop",
@@ -612,15 +619,17 @@ SPEC = StageSpec(
 # ---------------------------------------------------------------- runtime
 
 _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # unrolled: linear, no nested backtracking
+# a referrer or agent some servers write as a bare `-` (the group is then None)
+_QUOTED_OR_DASH = r'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|-)'
 _COMBINED_PATTERN = (
     r"(\S+) (\S+) ([^\[\r\n]+?) "
     r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
     + _QUOTED
     + r" (\d{3}|-) (\d+|-)"
     + r"(?:[ \t]*\Z| "
-    + _QUOTED
+    + _QUOTED_OR_DASH
     + " "
-    + _QUOTED
+    + _QUOTED_OR_DASH
     + r"(?:[ \t][^\n]*)?\Z)"
 )
 # Prefixes of the format, to say where a line stops matching.
@@ -633,8 +642,8 @@ _COMBINED_PARTS = (
     (_QUOTED + " ", "the request in double quotes after the time"),
     (r"(?:\d{3}|-) ", "a three-digit status (or `-`) after the request"),
     (r"(?:\d+|-)(?:[ \t]|\Z)", "the byte count (or `-`) after the status"),
-    (_QUOTED + " ", "the referrer in double quotes after the byte count"),
-    (_QUOTED + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
+    (_QUOTED_OR_DASH + " ", "the referrer in double quotes after the byte count"),
+    (_QUOTED_OR_DASH + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
 )
 # how Apache and nginx escape text in access logs: `\xHH` for a byte (runs
 # of them are UTF-8), `\"`, `\\`, `\t`, `\n`, `\r`
