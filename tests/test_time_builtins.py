@@ -41,6 +41,21 @@ def test_vrl_examples_of_format_timestamp():
     )
 
 
+def test_iso_8601_as_chrono_writes_it_with_percent_plus():
+    ten = dt.datetime(1970, 1, 1, 0, 0, 10, tzinfo=UTC)
+    assert ops.fn_format_time(ten, "%+") == "1970-01-01T00:00:10+00:00"
+    assert ops.fn_format_time(ten, "%+", "Europe/Berlin") == "1970-01-01T01:00:10+01:00"
+    assert ops.fn_format_time(ten, "at %+ (%s)") == "at 1970-01-01T00:00:10+00:00 (10)"
+    assert ops.fn_format_time(ten, "%-d.%-m.") == "1.1."  # padding flags stay the C library's
+    assert ops.fn_parse_time("1970-01-01T01:00:10+01:00", "%+") == ten
+
+
+@settings(max_examples=200, deadline=None)
+@given(zoned, st.sampled_from(["UTC", "Europe/Prague", "Asia/Kolkata"]))
+def test_percent_plus_reads_back(t, zone):
+    assert ops.fn_parse_time(ops.fn_format_time(t, "%+", zone), "%+") == t
+
+
 def test_years_have_four_digits_and_epoch_seconds_round_down():
     assert ops.fn_format_time(dt.datetime(999, 3, 4, tzinfo=UTC), "%Y-%m-%d") == "0999-03-04"
     before = dt.datetime(1969, 12, 31, 23, 59, 58, 500000, tzinfo=UTC)
@@ -92,6 +107,9 @@ def test_floor_time():
         (lambda: ops.fn_format_time("2021", "%Y"), "needs a time"),
         (lambda: ops.fn_format_time(T, "%Y", "Mars/Olympus"), "unknown time zone"),
         (lambda: ops.fn_format_time(T, "100%"), "lone"),
+        (lambda: ops.fn_format_time(T, "%Q INVALID"), "unknown directive `%Q`"),
+        (lambda: ops.fn_format_time(T, "%-Q"), "unknown directive `%-Q`"),
+        (lambda: ops.fn_parse_time("2021", "%Y %+"), "whole format"),
     ],
 )
 def test_bad_arguments_are_record_errors(call, reason):

@@ -106,13 +106,12 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
     """`text` as an aware UTC time: ISO 8601 when `fmt` is None, else read
     with the strptime format `fmt`; a local time is in `tz`. ValueError when
     the text does not fit."""
-    if fmt is None:
+    if fmt is None or fmt == "%+":
         iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
         value = _dt.datetime.fromisoformat(iso)
+    elif problem := parse_format_problem(fmt):
+        raise ValueError(problem)
     elif "s" in _directives(fmt):
-        problem = parse_format_problem(fmt)
-        if problem:
-            raise ValueError(problem)
         return _parse_epoch(text, fmt)
     elif has_year(fmt):
         value = _dt.datetime.strptime(text, fmt)
@@ -184,19 +183,31 @@ def unit_problem(unit: str) -> str | None:
     return f'unknown unit "{unit}" (one of {", ".join(map(repr, UNITS))})'.replace("'", '"')
 
 
+# the strftime directives the C library and this module write (`%+` is
+# chrono's ISO 8601, as VRL writes it), each perhaps after a padding flag
+_KNOWN_DIRECTIVES = frozenset("aAbBcCdDefFgGhHIjklmMnpPrRsStTuUVwWxXyYzZ%+")
+_FLAGGED = re.compile(r"%([-_0^#]?)(.)", re.S)
+
+
 def format_problem(fmt: str) -> str | None:
     """What is wrong with a strftime format, or None."""
     if re.search(r"(?<!%)(?:%%)*%$", fmt):
         return "the format ends with a lone `%`"
+    for m in _FLAGGED.finditer(fmt):
+        if m.group(2) not in _KNOWN_DIRECTIVES:
+            return f"unknown directive `%{m.group(1)}{m.group(2)}` in the format"
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def parse_format_problem(fmt: str) -> str | None:
     """What is wrong with a strptime format, or None."""
     problem = format_problem(fmt)
     if problem:
         return problem
     found = _directives(fmt)
+    if "+" in found and fmt != "%+":
+        return "%+ (ISO 8601) is a whole format, not a part of one"
     if "s" in found and not found <= _WITH_EPOCH:
         others = ", ".join(f"%{d}" for d in sorted(found - _WITH_EPOCH))
         return f"%s (seconds since the epoch) combines only with %f, not {others}"
@@ -218,6 +229,8 @@ def format_time(value: _dt.datetime, fmt: str, tz: _dt.tzinfo = UTC) -> str:
             pieces.append(str(to_unix(value, "seconds")))
         elif directive == "Y":
             pieces.append(f"{local.year:04d}")
+        elif directive == "+":
+            pieces.append(local.isoformat().replace("%", "%%"))
         else:
             pieces.append(m.group(0))
     # pieces are strftime text again: the numbers added hold no `%`
