@@ -727,6 +727,14 @@ def _parse_url(text: str, known_ports: bool) -> dict:
             host = host.lower()
             if any(c in " #%/:<>?@[\\]^|" for c in host):
                 raise Failure("bad host")
+            if special and any(ord(c) > 127 for c in host):
+                try:  # IDNA, label by label (RFC 3490's ToASCII)
+                    host = ".".join(
+                        label if label.isascii() else "xn--" + label.encode("punycode").decode()
+                        for label in host.split(".")
+                    )
+                except UnicodeError:
+                    raise Failure("bad host") from None
         if port_text:
             if not port_text.isdigit() or int(port_text) > 65535:
                 raise Failure("bad port")

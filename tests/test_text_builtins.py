@@ -366,3 +366,12 @@ def test_split_regex_in_a_program_and_its_pattern_checked(tmp_path):
     bad = 'source stdin(format=json)\n  | set w = split_regex(line, "(")\n  | sink stdout\n'
     with pytest.raises(Exception, match="E407"):
         run_flow(bad, tmp_path)
+
+
+def test_parse_url_writes_an_international_domain_in_ascii_as_vrl_does():
+    assert ops.fn_parse_url("https://www.café.com")["host"] == "www.xn--caf-dma.com"
+    assert ops.fn_parse_url("https://www.CAFé.com/x")["host"] == "www.xn--caf-dma.com"
+    assert ops.fn_parse_url("https://例え.テスト/")["host"] == "xn--r8jz45g.xn--zckzah"
+    assert ops.fn_parse_url("https://vector.dev")["host"] == "vector.dev"
+    with pytest.raises(RecordError):
+        ops.fn_parse_url("https://" + "é" * 70 + ".com")  # a label longer than 63 characters

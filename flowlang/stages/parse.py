@@ -366,7 +366,8 @@ SPEC = StageSpec(
         '`message` replaces the line\'s; `syslog(timezone="UTC")` (RFC 5424 and RFC 3164, '
         "with or without `<PRI>`, as daemons write files: time, facility and severity "
         "by name, version, host, app, procid, msgid, structured (each SD element a "
-        "record of its params), message; RFC 3164's time has no year, so it is the "
+        "record of its params; blanks after a param's `=` are allowed, as VRL "
+        "allows them), message; RFC 3164's time has no year, so it is the "
         "latest year that puts it at most a day after now, as `parse_time` does, in "
         "`timezone`). Without a schema, `kv`, `csv` and `regex` fields are strings "
         "(kv values may also be `true` or lists of strings); "
