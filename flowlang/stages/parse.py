@@ -316,7 +316,8 @@ SPEC = StageSpec(
         'around the value delimiter are allowed unless `whitespace="strict"`, so '
         "`user= msg=hi` needs strict to give an empty user; a key without a value "
         "is `true` (skipped with `standalone_keys=false`); a repeated key gives a "
-        "list of its values; text that is not a pair is skipped, and text without "
+        "list of its values (a key repeated without a value adds nothing, and a value "
+        "replaces the `true` of a key first written without one, as in VRL); text that is not a pair is skipped, and text without "
         "any pair is an error), "
         '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, so an empty text gives every column '
         "null; extra ones are an "
@@ -968,8 +969,14 @@ class Parse:
             if not key:
                 continue
             if key in fields:
+                # as VRL's: a key again without a value adds nothing, and a
+                # value replaces the `true` of a key first seen without one
                 held = fields[key]
-                if isinstance(held, list):
+                if value is True:
+                    continue
+                if held is True:
+                    fields[key] = value
+                elif isinstance(held, list):
                     held.append(value)
                 else:
                     fields[key] = [held, value]
