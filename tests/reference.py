@@ -850,10 +850,15 @@ def _rounded(name: str, value: Any, precision: int) -> Any:
 _WHITE = " \t\n\r\f\v"
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _to_int(value: Any) -> int:
     k = kind(value)
-    if k == "int":
-        return value
+    if k in ("int", "bool"):
+        return int(value)
+    if k == "time":
+        return (value - _EPOCH) // dt.timedelta(seconds=1)
     if k == "float":
         if not math.isfinite(value):
             raise Failure("cannot convert a non-finite float to int")
@@ -871,8 +876,10 @@ def _to_float(value: Any) -> float:
     k = kind(value)
     if k == "float":
         return value
-    if k == "int":
+    if k in ("int", "bool"):
         return float(value)
+    if k == "time":
+        return (value - _EPOCH) // dt.timedelta(microseconds=1) / 1_000_000
     if k == "str":
         text = value.strip(_WHITE)
         mantissa, _, exponent = text.lower().partition("e")

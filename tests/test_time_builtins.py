@@ -48,6 +48,15 @@ def test_iso_8601_as_chrono_writes_it_with_percent_plus():
     assert ops.fn_format_time(ten, "at %+ (%s)") == "at 1970-01-01T00:00:10+00:00 (10)"
     assert ops.fn_format_time(ten, "%-d.%-m.") == "1.1."  # padding flags stay the C library's
     assert ops.fn_parse_time("1970-01-01T01:00:10+01:00", "%+") == ten
+    assert ops.fn_format_time(ten, "%Y-%m-%dT%H:%M:%S%:z", "Asia/Tokyo") == (
+        "1970-01-01T09:00:10+09:00"
+    )
+    assert ops.fn_parse_time("1970-01-01T09:00:10+09:00", "%Y-%m-%dT%H:%M:%S%:z") == ten
+    oct21 = dt.datetime(2020, 10, 21, 16, 0, tzinfo=UTC)
+    assert ops.fn_format_time(oct21, "%v %R") == "21-Oct-2020 16:00"
+    assert ops.fn_format_time(dt.datetime(2020, 10, 5, tzinfo=UTC), "%v") == " 5-Oct-2020"
+    assert ops.fn_parse_time("21-Oct-2020 16:00", "%v %H:%M") == oct21
+    assert ops.fn_parse_time(" 5-Oct-2020", "%v") == dt.datetime(2020, 10, 5, tzinfo=UTC)
 
 
 @settings(max_examples=200, deadline=None)

@@ -397,10 +397,12 @@ _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 def fn_to_int(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, bool):
-        raise _type_error("to_int() of a bool")
+    if isinstance(v, bool):  # as VRL: true is 1, false 0
+        return int(v)
     if isinstance(v, int):
         return v
+    if isinstance(v, _dt.datetime):  # as VRL: whole seconds since the epoch
+        return times.to_unix(v, "seconds")
     if isinstance(v, float):
         if not math.isfinite(v):
             raise RecordError("conversion", f"to_int() of {v!r}")
@@ -416,10 +418,12 @@ def fn_to_int(v: Any) -> Any:
 def fn_to_float(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, bool):
-        raise _type_error("to_float() of a bool")
+    if isinstance(v, bool):  # as VRL: true is 1.0, false 0.0
+        return float(v)
     if isinstance(v, (int, float)):
         return float(v)
+    if isinstance(v, _dt.datetime):  # as VRL: seconds since the epoch, with the fraction
+        return times.to_unix(v, "microseconds") / 1_000_000
     if isinstance(v, str):
         text = v.strip(_ASCII_SPACE)
         if _NON_FINITE.fullmatch(text):

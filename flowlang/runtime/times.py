@@ -113,8 +113,9 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
         raise ValueError(problem)
     elif "s" in _directives(fmt):
         return _parse_epoch(text, fmt)
-    elif has_year(fmt):
-        value = _dt.datetime.strptime(text, fmt)
+    elif has_year(fmt) or "v" in _directives(fmt):
+        # %z reads an offset with or without the colon of %:z
+        value = _dt.datetime.strptime(text, fmt.replace("%v", "%d-%b-%Y").replace("%:z", "%z"))
     else:
         return _in_inferred_year(text, fmt, tz)
     if value.tzinfo is None:
@@ -184,9 +185,10 @@ def unit_problem(unit: str) -> str | None:
 
 
 # the strftime directives the C library and this module write (`%+` is
-# chrono's ISO 8601, as VRL writes it), each perhaps after a padding flag
-_KNOWN_DIRECTIVES = frozenset("aAbBcCdDefFgGhHIjklmMnpPrRsStTuUVwWxXyYzZ%+")
-_FLAGGED = re.compile(r"%([-_0^#]?)(.)", re.S)
+# chrono's ISO 8601 and `%v` its ` 5-Oct-2020`, as VRL writes them), each
+# perhaps after a padding flag
+_KNOWN_DIRECTIVES = frozenset("aAbBcCdDefFgGhHIjklmMnpPrRsStTuUvVwWxXyYzZ%+")
+_FLAGGED = re.compile(r"%([-_0^#:]?)(.)", re.S)
 
 
 def format_problem(fmt: str) -> str | None:
@@ -194,6 +196,8 @@ def format_problem(fmt: str) -> str | None:
     if re.search(r"(?<!%)(?:%%)*%$", fmt):
         return "the format ends with a lone `%`"
     for m in _FLAGGED.finditer(fmt):
+        if m.group(1) == ":" and m.group(2) != "z":
+            return f"unknown directive `%:{m.group(2)}` in the format (only `%:z`)"
         if m.group(2) not in _KNOWN_DIRECTIVES:
             return f"unknown directive `%{m.group(1)}{m.group(2)}` in the format"
     return None
@@ -231,13 +235,18 @@ def format_time(value: _dt.datetime, fmt: str, tz: _dt.tzinfo = UTC) -> str:
             pieces.append(f"{local.year:04d}")
         elif directive == "+":
             pieces.append(local.isoformat().replace("%", "%%"))
+        elif directive == ":z":  # %:z, the offset with a colon (+09:00), as chrono and Python 3.12
+            offset = local.strftime("%z")
+            pieces.append(f"{offset[:3]}:{offset[3:]}" if offset else "")
+        elif directive == "v":
+            pieces.append(f"{local.day:>2}-%b-{local.year:04d}")
         else:
             pieces.append(m.group(0))
     # pieces are strftime text again: the numbers added hold no `%`
     return local.strftime("".join(pieces))
 
 
-_DIRECTIVE_OR_TEXT = re.compile(r"%(.)|[^%]+|%$", re.S)
+_DIRECTIVE_OR_TEXT = re.compile(r"%(:z|.)|[^%]+|%$", re.S)
 
 
 def _parse_epoch(text: str, fmt: str) -> _dt.datetime:

@@ -96,6 +96,11 @@ _KV_OPTIONS = (
 )
 
 
+# json's max_depth goes up to 128 levels, as VRL's (the reader itself reads
+# up to jsonl.MAX_DEPTH levels)
+_MAX_DEPTH_OPTION = 128
+
+
 def _merge(record: Type, fields) -> Type:
     for name, typ in fields:
         record = with_field(record, name, typ)
@@ -197,13 +202,11 @@ def _parsed(ctx: RuleContext) -> Type:
             return ctx.input
         produced = found
     elif fmt == "json":
-        from ..runtime.jsonl import MAX_DEPTH
-
         depth = ctx.args["format_args"]["max_depth"]
-        if depth is not None and not 1 <= depth <= MAX_DEPTH:
+        if depth is not None and not 1 <= depth <= _MAX_DEPTH_OPTION:
             ctx.error(
                 codes.BAD_ARG_VALUE,
-                f"max_depth must be between 1 and {MAX_DEPTH}, not {depth}",
+                f"max_depth must be between 1 and {_MAX_DEPTH_OPTION}, not {depth}",
                 param="format",
             )
         produced = ()
@@ -307,7 +310,7 @@ SPEC = StageSpec(
         "Parses the text in `field` and merges the fields it finds into the record "
         "(they replace fields of the same name). Formats: `json(max_depth=N)` (one "
         "object; a byte-order mark before it is dropped; with `max_depth`, as VRL's, "
-        "objects and lists deeper than N levels (1 to 200) stay JSON text, written "
+        "objects and lists deeper than N levels (1 to 128) stay JSON text, written "
         "compact), "
         '`kv(field_delimiter=" ", value_delimiter="=", whitespace="lenient", '
         'standalone_keys=true)` (`a=1 b="x y"`, read as VRL\'s `parse_key_value` '
@@ -317,8 +320,9 @@ SPEC = StageSpec(
         "`user= msg=hi` needs strict to give an empty user; a key without a value "
         "is `true` (skipped with `standalone_keys=false`); a repeated key gives a "
         "list of its values (a key repeated without a value adds nothing, and a value "
-        "replaces the `true` of a key first written without one, as in VRL); text that is not a pair is skipped, and text without "
-        "any pair is an error), "
+        "replaces the `true` of a key first written without one, as in VRL); other text "
+        "that is not a pair (`=x`) is, as in VRL, a key without a value, or skipped "
+        "with `standalone_keys=false`; text without any pair or key is an error), "
         '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, so an empty text gives every column '
         "null; extra ones are an "
         'error), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
@@ -951,13 +955,19 @@ class Parse:
         while pos < end:
             found = match(text, pos)
             if found is None or found.end() == pos:
-                # not a pair: skipped up to the next field delimiter
+                # not a pair: up to the next field delimiter, a key without a
+                # value (`=x` gives `"=x": true`, as VRL's), or skipped
                 cut = text.find(field, pos + 1) if field != " " else _next_blank(text, pos + 1)
+                stop = end if cut < 0 else cut
+                key = text[pos:stop].strip(" \t")
+                if field != " " and key.startswith(field):
+                    key = key[len(field) :].strip(" \t")
                 pos = end if cut < 0 else cut + len(field)
-                continue
-            dkey, skey, bare_key, delimiter, dvalue, svalue, bare_value = found.groups()
-            pos = found.end()
-            key = bare_key.strip() if bare_key is not None else self._kv_text(dkey, skey)
+                delimiter = None
+            else:
+                dkey, skey, bare_key, delimiter, dvalue, svalue, bare_value = found.groups()
+                pos = found.end()
+                key = bare_key.strip() if bare_key is not None else self._kv_text(dkey, skey)
             if delimiter is None:
                 if not self._standalone:
                     continue
