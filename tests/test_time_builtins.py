@@ -53,6 +53,12 @@ def test_iso_8601_as_chrono_writes_it_with_percent_plus():
     )
     assert ops.fn_parse_time("1970-01-01T09:00:10+09:00", "%Y-%m-%dT%H:%M:%S%:z") == ten
     oct21 = dt.datetime(2020, 10, 21, 16, 0, tzinfo=UTC)
+    assert ops.fn_parse_time("10-Oct-2020 16:00+00:00", "%v %R%:z") == (
+        dt.datetime(2020, 10, 10, 16, 0, tzinfo=UTC)
+    )
+    assert ops.fn_parse_time("2020-10-21 16:00:05", "%F %T") == oct21.replace(second=5)
+    assert ops.fn_parse_time("10/21/20", "%D") == oct21.replace(hour=0)
+    assert ops.fn_parse_time("Oct  5 16:00", "%b %e %R", "UTC").day == 5  # no year: inferred
     assert ops.fn_format_time(oct21, "%v %R") == "21-Oct-2020 16:00"
     assert ops.fn_format_time(dt.datetime(2020, 10, 5, tzinfo=UTC), "%v") == " 5-Oct-2020"
     assert ops.fn_parse_time("21-Oct-2020 16:00", "%v %H:%M") == oct21

@@ -39,7 +39,7 @@ _clock: ContextVar[Clock | None] = ContextVar("flowlang_clock", default=None)
 _DAY = _dt.timedelta(days=1)
 _YEAR = _dt.timedelta(days=366)
 _DIRECTIVE = re.compile(r"%(.)", re.S)
-_YEAR_DIRECTIVES = frozenset("YyGcx")
+_YEAR_DIRECTIVES = frozenset("YyGcxvDF")
 # directives whose date depends on the year: day of the year, week numbers
 _YEAR_DEPENDENT = frozenset("jUWV")
 # a leap year, so that February 29 parses before its year is known
@@ -113,9 +113,8 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
         raise ValueError(problem)
     elif "s" in _directives(fmt):
         return _parse_epoch(text, fmt)
-    elif has_year(fmt) or "v" in _directives(fmt):
-        # %z reads an offset with or without the colon of %:z
-        value = _dt.datetime.strptime(text, fmt.replace("%v", "%d-%b-%Y").replace("%:z", "%z"))
+    elif has_year(fmt):
+        value = _dt.datetime.strptime(text, _for_strptime(fmt))
     else:
         return _in_inferred_year(text, fmt, tz)
     if value.tzinfo is None:
@@ -126,6 +125,7 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
 def _in_inferred_year(text: str, fmt: str, tz: _dt.tzinfo) -> _dt.datetime:
     """`text` read with a format that has no year, in the latest year that
     puts it no more than a day after the run's now (see the module doc)."""
+    fmt = _for_strptime(fmt)
     try:
         first = _dt.datetime.strptime(
             f"{text}{_SEPARATOR}{_PLACEHOLDER_YEAR}", f"{fmt}{_SEPARATOR}%Y"
@@ -175,6 +175,26 @@ _NANOS_PER_MICRO = 1_000
 # say the same instant twice
 _WITH_EPOCH = frozenset("sf%")
 _EPOCH_PIECE = re.compile(r"%(.)|([^%]+)", re.S)
+
+
+# directives strftime writes that Python's strptime does not read, in the
+# ones it does (%e and %d both read a space-padded day; %z reads an offset
+# with or without the colon of %:z)
+_STRPTIME_ALIASES = {
+    "v": "%d-%b-%Y",
+    "R": "%H:%M",
+    "T": "%H:%M:%S",
+    "D": "%m/%d/%y",
+    "F": "%Y-%m-%d",
+    "e": "%d",
+    ":z": "%z",
+}
+_PERCENT_PIECE = re.compile(r"%(:z|.)", re.S)
+
+
+@functools.lru_cache(maxsize=256)
+def _for_strptime(fmt: str) -> str:
+    return _PERCENT_PIECE.sub(lambda m: _STRPTIME_ALIASES.get(m.group(1), m.group(0)), fmt)
 
 
 def unit_problem(unit: str) -> str | None:
