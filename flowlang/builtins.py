@@ -162,10 +162,10 @@ FUNCTIONS: dict[str, Function] = {
         Function("trim", (_S,), STR, ops.fn_trim, "the text without surrounding white space"),
         Function(
             "len",
-            (_STR_OR_LIST,),
+            (_arg("value", "a str, a list or a record", STR, ANY_LIST, OPEN_RECORD),),
             INT,
             ops.fn_len,
-            "the number of characters of a str or items of a list",
+            "the number of characters of a str, items of a list or fields of a record",
         ),
         Function(
             "starts_with",

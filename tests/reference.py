@@ -455,7 +455,7 @@ def _call(name: str, args: list[Any]) -> Any:
     if name == "trim":
         return _want(args[0], "str").strip()
     if name == "len":
-        return len(_want(args[0], "str", "list"))
+        return len(_want(args[0], "str", "list", "record"))
     if name in ("starts_with", "ends_with", "contains"):
         exact = _want(args[2], "bool") if len(args) > 2 else True
 

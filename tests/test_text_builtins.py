@@ -375,3 +375,18 @@ def test_parse_url_writes_an_international_domain_in_ascii_as_vrl_does():
     assert ops.fn_parse_url("https://vector.dev")["host"] == "vector.dev"
     with pytest.raises(RecordError):
         ops.fn_parse_url("https://" + "é" * 70 + ".com")  # a label longer than 63 characters
+
+
+def test_len_of_a_record_counts_its_fields_as_vrls_length(tmp_path):
+    assert ops.fn_len({"a": 1, "b": {"c": 2}}) == 2
+    assert ops.fn_len({}) == 0
+    assert ops.fn_len("héllo") == 5 and ops.fn_len([1, 2]) == 2
+    with pytest.raises(RecordError, match="str, list or record"):
+        ops.fn_len(3)
+    program = (
+        'source file("input.jsonl", format=json)\n'
+        "  | set n = len(tags), k = len(labels)\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    result = run_flow(program, tmp_path, records=[{"tags": ["a"], "labels": {"x": 1, "y": 2}}])
+    assert [(r["n"], r["k"]) for r in result.output] == [(1, 2)]

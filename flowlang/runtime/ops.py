@@ -335,9 +335,9 @@ def fn_trim(s: Any) -> Any:
 def fn_len(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, (str, list)):
+    if isinstance(v, (str, list, dict)):  # a record: its fields (top level), as VRL's length
         return len(v)
-    raise _type_error(f"len() needs a str or list, not {_kind(v)}")
+    raise _type_error(f"len() needs a str, list or record, not {_kind(v)}")
 
 
 def _case(name: str, text: Any, case_sensitive: Any) -> str:

@@ -311,11 +311,13 @@ SPEC = StageSpec(
         "(they replace fields of the same name). Formats: `json(max_depth=N)` (one "
         "object; a byte-order mark before it is dropped; with `max_depth`, as VRL's, "
         "objects and lists deeper than N levels (1 to 128) stay JSON text, written "
-        "compact), "
+        "compact (VRL keeps the text as it was written)), "
         '`kv(field_delimiter=" ", value_delimiter="=", whitespace="lenient", '
         'standalone_keys=true)` (`a=1 b="x y"`, read as VRL\'s `parse_key_value` '
         'reads it: a key or value is bare, double- or single-quoted, with `\\"`, '
-        "`\\'`, `\\\\` and `\\n` decoded and any other backslash kept; blanks "
+        "`\\'`, `\\\\` and `\\n` decoded and any other backslash kept; a quote "
+        "that does not close before a delimiter or the end is bare text (VRL rejects "
+        "such a line, flowlang keeps it); blanks "
         'around the value delimiter are allowed unless `whitespace="strict"`, so '
         "`user= msg=hi` needs strict to give an empty user; a key without a value "
         "is `true` (skipped with `standalone_keys=false`); a repeated key gives a "
@@ -325,7 +327,8 @@ SPEC = StageSpec(
         "with `standalone_keys=false`; text without any pair or key is an error), "
         '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, so an empty text gives every column '
         "null; extra ones are an "
-        'error), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
+        "error; the text is one record, so a line break outside quotes is an error, "
+        'where VRL reads the first line and drops the rest), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
         "that did not take part is null; with `numeric_groups=true`, as VRL's, each "
         "group is also a field named by its number, `0` the whole match), "
         '`grok("%{IP:client} %{WORD:method} …", patterns="app.grok")` (Logstash\'s '
@@ -355,12 +358,16 @@ SPEC = StageSpec(
         "and `\\r` are decoded in path, referrer and agent, as Apache and nginx "
         "write them; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
-        'is ignored), `apache_error(timezone="UTC")` (the Apache httpd error log, '
+        'is ignored; a line without a client or time (`- - - [-] "-" - -`) is not '
+        "an access log line, as `client` and `time` are never null, where VRL gives "
+        "an empty object), "
+        '`apache_error(timezone="UTC")` (the Apache httpd error log, '
         "2.4 `[time] [module:severity] [pid P:tid T] … [client ip:port] message, "
         "referer: …` and 2.2 `[time] [severity] [client ip] message`, the time also "
         "as the access log writes it, with its offset (`[01/Mar/2021:12:00:19 +0000]`): "
         "time, module, "
-        "severity, pid, thread, client, ip, port, message, referrer) and "
+        "severity, pid, thread, client, ip, port, message (whole: VRL splits some "
+        "messages into `message1` and `message2`), referrer) and "
         '`nginx_error(timezone="UTC")` (the nginx error log, `YYYY/MM/DD HH:MM:SS '
         '[severity] pid#tid: *cid message, client: …, server: …, request: "…", '
         'upstream: "…", host: "…", referrer: "…"`: time, severity, pid, tid, cid, '
