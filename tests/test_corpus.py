@@ -183,8 +183,14 @@ def _run_stage(code: str, text: Any) -> tuple[str, Any]:
     return "ok", jsonl.loads(jsonl.dumps(out))
 
 
-def _compare_fields(got: dict, want: dict) -> Outcome:
+def _compare_fields(got: dict, want: dict, exact: bool) -> Outcome:
+    """The fields `want` names must be as wanted; with `exact`, flowlang must
+    give no other field either (but the record's own `message`, and fields it
+    gives as null where the reference leaves them out)."""
     wrong = {k: (got.get(k), w) for k, w in want.items() if not same(got.get(k), w)}
+    if exact:
+        extra = set(got) - set(want) - {"message"}
+        wrong |= {k: (got[k], "(absent)") for k in extra if got[k] is not None}
     if wrong:
         return Outcome(
             False, "; ".join(f"{k}: got {g!r}, want {w!r}" for k, (g, w) in wrong.items())
@@ -193,11 +199,16 @@ def _compare_fields(got: dict, want: dict) -> Outcome:
 
 
 def _stage_vector(
-    code: str, text: Any, expected: dict, fields: Callable[[Any], dict | None]
+    code: str,
+    text: Any,
+    expected: dict,
+    fields: Callable[[Any], dict | None],
+    exact: bool = False,
 ) -> Outcome:
     """Runs the stage: an expected error must be an error, an expected value
     must give the fields `fields(value)` maps it to (None: flowlang has no
-    counterpart for that value, so it must be an error)."""
+    counterpart for that value, so it must be an error); `exact`: and no
+    other field."""
     kind, got = _run_stage(code, text)
     if "error" in expected:
         return Outcome(kind == "error", "" if kind == "error" else f"parsed: {got}")
@@ -206,7 +217,7 @@ def _stage_vector(
         return Outcome(kind == "error", f"expected an error, got {got}")
     if kind == "error":
         return Outcome(False, f"error: {got}")
-    return _compare_fields(got, want)
+    return _compare_fields(got, want, exact)
 
 
 def _rename(value: dict, names: dict[str, str], every: tuple[str, ...]) -> dict:
@@ -321,7 +332,7 @@ def _vrl_kv(vec: dict) -> Outcome:
     if "accept_standalone_key" in args:
         options.append(f"standalone_keys={'true' if args['accept_standalone_key'] else 'false'}")
     code = f"parse(kv({', '.join(options)}))" if options else "parse(kv)"
-    return _stage_vector(code, args["value"], vec["expected"], lambda value: value)
+    return _stage_vector(code, args["value"], vec["expected"], lambda value: value, exact=True)
 
 
 def _vrl_csv(vec: dict) -> Outcome:
@@ -339,7 +350,7 @@ def _vrl_csv(vec: dict) -> Outcome:
     def fields(value):
         return {c: (value[i] if i < len(value) else None) for i, c in enumerate(columns)}
 
-    return _stage_vector(code, args["value"], expected, fields)
+    return _stage_vector(code, args["value"], expected, fields, exact=True)
 
 
 def _vrl_json(vec: dict) -> Outcome:
@@ -348,7 +359,11 @@ def _vrl_json(vec: dict) -> Outcome:
     args = vec["args"]
     code = f"parse(json(max_depth={args['max_depth']}))" if "max_depth" in args else "parse(json)"
     return _stage_vector(
-        code, args["value"], vec["expected"], lambda v: v if isinstance(v, dict) else None
+        code,
+        args["value"],
+        vec["expected"],
+        lambda v: v if isinstance(v, dict) else None,
+        exact=True,
     )
 
 
@@ -377,9 +392,8 @@ def _vrl_syslog(vec: dict) -> Outcome:
 
 def _vrl_grok(vec: dict) -> Outcome:
     args = vec["args"]
-    return _stage_vector(
-        f"parse(grok({quote(args['pattern'])}))", args["value"], vec["expected"], lambda v: v
-    )
+    code = f"parse(grok({quote(args['pattern'])}))"
+    return _stage_vector(code, args["value"], vec["expected"], lambda v: v, exact=True)
 
 
 def _vrl_regex(vec: dict) -> Outcome:
@@ -387,7 +401,7 @@ def _vrl_regex(vec: dict) -> Outcome:
     pattern = args["pattern"]["$regex"]
     numbered = "true" if args.get("numeric_groups") else "false"
     code = f"parse(regex({quote(pattern)}, numeric_groups={numbered}))"
-    return _stage_vector(code, args["value"], vec["expected"], lambda v: v)
+    return _stage_vector(code, args["value"], vec["expected"], lambda v: v, exact=True)
 
 
 # ---------------------------------------------------------------- builtins
