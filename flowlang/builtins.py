@@ -162,10 +162,10 @@ FUNCTIONS: dict[str, Function] = {
         Function("trim", (_S,), STR, ops.fn_trim, "the text without surrounding white space"),
         Function(
             "len",
-            (_STR_OR_LIST,),
+            (_arg("value", "a str, a list or a record", STR, ANY_LIST, OPEN_RECORD),),
             INT,
             ops.fn_len,
-            "the number of characters of a str or items of a list",
+            "the number of characters of a str, items of a list or fields of a record",
         ),
         Function(
             "starts_with",
@@ -298,6 +298,17 @@ FUNCTIONS: dict[str, Function] = {
             ListT(STR),
             ops.fn_split,
             "the text cut at each occurrence of `pattern`",
+        ),
+        Function(
+            "split_regex",
+            (
+                _S,
+                _arg("pattern", "an RE2 regular expression", STR, check=_regex_check),
+                _arg("limit", "pieces at most, the last one the rest", INT, default=None),
+            ),
+            ListT(STR),
+            ops.fn_split_regex,
+            "the text cut at each match of `pattern` (VRL's split with a regex)",
         ),
         Function(
             "join",

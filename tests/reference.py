@@ -442,6 +442,8 @@ def _call(name: str, args: list[Any]) -> Any:
         return _slice(*args)  # a null end means the end
     if name == "split" and None not in args[:2]:
         return _split(*args)  # a null limit means no limit
+    if name == "split_regex" and None not in args[:2]:
+        return _split_matches(*args)  # a null limit means no limit
     if name == "get_hostname":
         return socket.gethostname()
     if any(arg is None for arg in args):
@@ -453,7 +455,7 @@ def _call(name: str, args: list[Any]) -> Any:
     if name == "trim":
         return _want(args[0], "str").strip()
     if name == "len":
-        return len(_want(args[0], "str", "list"))
+        return len(_want(args[0], "str", "list", "record"))
     if name in ("starts_with", "ends_with", "contains"):
         exact = _want(args[2], "bool") if len(args) > 2 else True
 
@@ -566,6 +568,28 @@ def _split(text: Any, separator: Any, limit: Any = None) -> list[str]:
         while at >= 0:
             bounds.append((at, at + len(separator)))
             at = text.find(separator, at + len(separator))
+    pieces: list[str] = []
+    start = 0
+    for begin, end in bounds:
+        if len(pieces) + 1 >= most:
+            break
+        pieces.append(text[start:begin])
+        start = end
+    pieces.append(text[start:])
+    return pieces
+
+
+def _split_matches(text: Any, pattern: Any, limit: Any = None) -> list[str]:
+    """Pieces between the matches of `pattern`, found left to right."""
+    text, pattern = _want(text, "str"), _want(pattern, "str")
+    most = math.inf if limit is None else max(_want(limit, "int"), 0)
+    if most == 0:
+        return []
+    try:
+        compiled = re2.compile(pattern)
+    except re2.error:
+        raise Failure(f"not a pattern: {pattern!r}") from None
+    bounds = [(found.start(), found.end()) for found in compiled.finditer(text)]
     pieces: list[str] = []
     start = 0
     for begin, end in bounds:
@@ -703,6 +727,14 @@ def _parse_url(text: str, known_ports: bool) -> dict:
             host = host.lower()
             if any(c in " #%/:<>?@[\\]^|" for c in host):
                 raise Failure("bad host")
+            if special and any(ord(c) > 127 for c in host):
+                try:  # IDNA, label by label (RFC 3490's ToASCII)
+                    host = ".".join(
+                        label if label.isascii() else "xn--" + label.encode("punycode").decode()
+                        for label in host.split(".")
+                    )
+                except UnicodeError:
+                    raise Failure("bad host") from None
         if port_text:
             if not port_text.isdigit() or int(port_text) > 65535:
                 raise Failure("bad port")
@@ -818,10 +850,15 @@ def _rounded(name: str, value: Any, precision: int) -> Any:
 _WHITE = " \t\n\r\f\v"
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _to_int(value: Any) -> int:
     k = kind(value)
-    if k == "int":
-        return value
+    if k in ("int", "bool"):
+        return int(value)
+    if k == "time":
+        return (value - _EPOCH) // dt.timedelta(seconds=1)
     if k == "float":
         if not math.isfinite(value):
             raise Failure("cannot convert a non-finite float to int")
@@ -839,8 +876,10 @@ def _to_float(value: Any) -> float:
     k = kind(value)
     if k == "float":
         return value
-    if k == "int":
+    if k in ("int", "bool"):
         return float(value)
+    if k == "time":
+        return (value - _EPOCH) // dt.timedelta(microseconds=1) / 1_000_000
     if k == "str":
         text = value.strip(_WHITE)
         mantissa, _, exponent = text.lower().partition("e")

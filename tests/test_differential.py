@@ -309,6 +309,9 @@ class ExprGen:
             return f"slice({s}, {self.pick(['0', '1', '-2', '5'])}{end})"
         if fn == "split":
             limit = self.pick(["", ", 2", ", limit=0", ", -1"])
+            if self.pick([False, True]):
+                pattern = quote(self.pick(list(PATTERNS)))
+                return f'join(split_regex({s}, r{pattern}{limit}), "|")'
             return f'join(split({s}, {self.pick([lit, chr(34) * 2])}{limit}), "|")'
         if fn == "replace":
             return f"replace({s}, {lit}, {self.str_literal()}, count={self.int_literal()})"

@@ -50,6 +50,22 @@ def test_numbers_in_text_that_are_read():
     ]
 
 
+def test_vrl_examples_of_bools_and_times_as_numbers():
+    import datetime as dt
+
+    assert [ops.fn_to_int(True), ops.fn_to_int(False)] == [1, 0]
+    assert [ops.fn_to_float(True), ops.fn_to_float(False)] == [1.0, 0.0]
+    t = dt.datetime(2020, 12, 30, 22, 20, 53, 824727, tzinfo=dt.timezone.utc)
+    assert ops.fn_to_int(t) == 1609366853
+    assert ops.fn_to_float(dt.datetime(2014, 7, 8, 9, 10, 11, 12000, tzinfo=dt.timezone.utc)) == (
+        1404810611.012
+    )
+    before = dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.timezone.utc)
+    assert ops.fn_to_int(before) == -1  # whole seconds, rounded down as to_unix_timestamp
+    assert ops.fn_to_float(before) == -0.5
+    assert ops.fn_to_int(None) is None  # null gives null, unlike VRL's 0
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(st.sampled_from("0123456789+-_ .e\u0661x"), max_size=6))
 def test_to_int_accepts_exactly_optionally_signed_ascii_digits(text):

@@ -332,3 +332,61 @@ def test_text_builtins_through_a_compiled_pipeline(tmp_path, monkeypatch):
     (error,) = result.errors
     assert "parse_url" in str(error)
     assert "super-secret-key" not in result.stderr + str(result.errors)
+
+
+def test_vrl_examples_of_split_with_a_regex():
+    assert ops.fn_split_regex("This is a long string", " ", 2) == ["This", "is a long string"]
+    assert ops.fn_split_regex("ThisaisAlongAstring.", "(?i)a") == ["This", "is", "long", "string."]
+    assert ops.fn_split_regex("a  b\tc", r"\s+") == ["a", "b", "c"]
+    assert ops.fn_split_regex("abc", "x*") == ["", "a", "b", "c", ""]
+    assert ops.fn_split_regex("a,b", ",", 0) == []
+    assert ops.fn_split_regex("a,b", ",", -3) == []
+    assert ops.fn_split_regex("", ",") == [""]
+    assert ops.fn_split_regex(None, ",") is None
+    with pytest.raises(RecordError, match="invalid regular expression"):
+        ops.fn_split_regex("a", "(")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text, st.sampled_from([",", "é", "-$", " ", "ab"]), st.none() | st.integers(-2, 6))
+def test_split_regex_of_an_escaped_literal_is_split(s, sep, limit):
+    import re
+
+    assert ops.fn_split_regex(s, re.escape(sep), limit) == ops.fn_split(s, sep, limit)
+
+
+def test_split_regex_in_a_program_and_its_pattern_checked(tmp_path):
+    program = (
+        'source file("input.jsonl", format=json)\n'
+        '  | set words = split_regex(line, r"[,;]\\s*", limit=3)\n'
+        '  | sink file("output.jsonl")\n'
+    )
+    result = run_flow(program, tmp_path, records=[{"line": "a, b;c ,d"}, {"line": "x"}])
+    assert [r["words"] for r in result.output] == [["a", "b", "c ,d"], ["x"]]
+    bad = 'source stdin(format=json)\n  | set w = split_regex(line, "(")\n  | sink stdout\n'
+    with pytest.raises(Exception, match="E407"):
+        run_flow(bad, tmp_path)
+
+
+def test_parse_url_writes_an_international_domain_in_ascii_as_vrl_does():
+    assert ops.fn_parse_url("https://www.café.com")["host"] == "www.xn--caf-dma.com"
+    assert ops.fn_parse_url("https://www.CAFé.com/x")["host"] == "www.xn--caf-dma.com"
+    assert ops.fn_parse_url("https://例え.テスト/")["host"] == "xn--r8jz45g.xn--zckzah"
+    assert ops.fn_parse_url("https://vector.dev")["host"] == "vector.dev"
+    with pytest.raises(RecordError):
+        ops.fn_parse_url("https://" + "é" * 70 + ".com")  # a label longer than 63 characters
+
+
+def test_len_of_a_record_counts_its_fields_as_vrls_length(tmp_path):
+    assert ops.fn_len({"a": 1, "b": {"c": 2}}) == 2
+    assert ops.fn_len({}) == 0
+    assert ops.fn_len("héllo") == 5 and ops.fn_len([1, 2]) == 2
+    with pytest.raises(RecordError, match="str, list or record"):
+        ops.fn_len(3)
+    program = (
+        'source file("input.jsonl", format=json)\n'
+        "  | set n = len(tags), k = len(labels)\n"
+        '  | sink file("output.jsonl")\n'
+    )
+    result = run_flow(program, tmp_path, records=[{"tags": ["a"], "labels": {"x": 1, "y": 2}}])
+    assert [(r["n"], r["k"]) for r in result.output] == [(1, 2)]

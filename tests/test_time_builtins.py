@@ -41,6 +41,36 @@ def test_vrl_examples_of_format_timestamp():
     )
 
 
+def test_iso_8601_as_chrono_writes_it_with_percent_plus():
+    ten = dt.datetime(1970, 1, 1, 0, 0, 10, tzinfo=UTC)
+    assert ops.fn_format_time(ten, "%+") == "1970-01-01T00:00:10+00:00"
+    assert ops.fn_format_time(ten, "%+", "Europe/Berlin") == "1970-01-01T01:00:10+01:00"
+    assert ops.fn_format_time(ten, "at %+ (%s)") == "at 1970-01-01T00:00:10+00:00 (10)"
+    assert ops.fn_format_time(ten, "%-d.%-m.") == "1.1."  # padding flags stay the C library's
+    assert ops.fn_parse_time("1970-01-01T01:00:10+01:00", "%+") == ten
+    assert ops.fn_format_time(ten, "%Y-%m-%dT%H:%M:%S%:z", "Asia/Tokyo") == (
+        "1970-01-01T09:00:10+09:00"
+    )
+    assert ops.fn_parse_time("1970-01-01T09:00:10+09:00", "%Y-%m-%dT%H:%M:%S%:z") == ten
+    oct21 = dt.datetime(2020, 10, 21, 16, 0, tzinfo=UTC)
+    assert ops.fn_parse_time("10-Oct-2020 16:00+00:00", "%v %R%:z") == (
+        dt.datetime(2020, 10, 10, 16, 0, tzinfo=UTC)
+    )
+    assert ops.fn_parse_time("2020-10-21 16:00:05", "%F %T") == oct21.replace(second=5)
+    assert ops.fn_parse_time("10/21/20", "%D") == oct21.replace(hour=0)
+    assert ops.fn_parse_time("Oct  5 16:00", "%b %e %R", "UTC").day == 5  # no year: inferred
+    assert ops.fn_format_time(oct21, "%v %R") == "21-Oct-2020 16:00"
+    assert ops.fn_format_time(dt.datetime(2020, 10, 5, tzinfo=UTC), "%v") == " 5-Oct-2020"
+    assert ops.fn_parse_time("21-Oct-2020 16:00", "%v %H:%M") == oct21
+    assert ops.fn_parse_time(" 5-Oct-2020", "%v") == dt.datetime(2020, 10, 5, tzinfo=UTC)
+
+
+@settings(max_examples=200, deadline=None)
+@given(zoned, st.sampled_from(["UTC", "Europe/Prague", "Asia/Kolkata"]))
+def test_percent_plus_reads_back(t, zone):
+    assert ops.fn_parse_time(ops.fn_format_time(t, "%+", zone), "%+") == t
+
+
 def test_years_have_four_digits_and_epoch_seconds_round_down():
     assert ops.fn_format_time(dt.datetime(999, 3, 4, tzinfo=UTC), "%Y-%m-%d") == "0999-03-04"
     before = dt.datetime(1969, 12, 31, 23, 59, 58, 500000, tzinfo=UTC)
@@ -92,6 +122,9 @@ def test_floor_time():
         (lambda: ops.fn_format_time("2021", "%Y"), "needs a time"),
         (lambda: ops.fn_format_time(T, "%Y", "Mars/Olympus"), "unknown time zone"),
         (lambda: ops.fn_format_time(T, "100%"), "lone"),
+        (lambda: ops.fn_format_time(T, "%Q INVALID"), "unknown directive `%Q`"),
+        (lambda: ops.fn_format_time(T, "%-Q"), "unknown directive `%-Q`"),
+        (lambda: ops.fn_parse_time("2021", "%Y %+"), "whole format"),
     ],
 )
 def test_bad_arguments_are_record_errors(call, reason):

@@ -335,9 +335,9 @@ def fn_trim(s: Any) -> Any:
 def fn_len(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, (str, list)):
+    if isinstance(v, (str, list, dict)):  # a record: its fields (top level), as VRL's length
         return len(v)
-    raise _type_error(f"len() needs a str or list, not {_kind(v)}")
+    raise _type_error(f"len() needs a str, list or record, not {_kind(v)}")
 
 
 def _case(name: str, text: Any, case_sensitive: Any) -> str:
@@ -397,10 +397,12 @@ _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 def fn_to_int(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, bool):
-        raise _type_error("to_int() of a bool")
+    if isinstance(v, bool):  # as VRL: true is 1, false 0
+        return int(v)
     if isinstance(v, int):
         return v
+    if isinstance(v, _dt.datetime):  # as VRL: whole seconds since the epoch
+        return times.to_unix(v, "seconds")
     if isinstance(v, float):
         if not math.isfinite(v):
             raise RecordError("conversion", f"to_int() of {v!r}")
@@ -416,10 +418,12 @@ def fn_to_int(v: Any) -> Any:
 def fn_to_float(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, bool):
-        raise _type_error("to_float() of a bool")
+    if isinstance(v, bool):  # as VRL: true is 1.0, false 0.0
+        return float(v)
     if isinstance(v, (int, float)):
         return float(v)
+    if isinstance(v, _dt.datetime):  # as VRL: seconds since the epoch, with the fraction
+        return times.to_unix(v, "microseconds") / 1_000_000
     if isinstance(v, str):
         text = v.strip(_ASCII_SPACE)
         if _NON_FINITE.fullmatch(text):
@@ -609,6 +613,32 @@ def fn_split(s: Any, separator: Any, limit: Any = None) -> Any:
     if most is None or most >= len(pieces):
         return pieces
     return pieces[: most - 1] + [text[max(most - 2, 0) :]]
+
+
+def fn_split_regex(s: Any, pattern: Any, limit: Any = None) -> Any:
+    """VRL's split with a regex: the pieces between matches of the RE2
+    `pattern`, found left to right; at most `limit` pieces, the last holding
+    the rest. A pattern that matches the empty text matches at every boundary
+    between characters and at both ends, as a literal empty separator does."""
+    if s is None or pattern is None:
+        return None
+    text = _str_arg("split_regex", s)
+    source = _str_arg("split_regex", pattern)
+    most = None if limit is None else max(_int_arg("split_regex", limit), 0)
+    if most == 0:
+        return []
+    try:
+        compiled = compile_regex(source)
+    except ValueError as exc:
+        raise RecordError("argument", f"split_regex(): invalid regular expression: {exc}") from None
+    pieces, start = [], 0
+    for found in compiled.finditer(text):
+        if most is not None and len(pieces) + 1 >= most:
+            break
+        pieces.append(text[start : found.start()])
+        start = found.end()
+    pieces.append(text[start:])
+    return pieces
 
 
 def fn_join(items: Any, separator: Any = "") -> Any:

@@ -39,7 +39,7 @@ _clock: ContextVar[Clock | None] = ContextVar("flowlang_clock", default=None)
 _DAY = _dt.timedelta(days=1)
 _YEAR = _dt.timedelta(days=366)
 _DIRECTIVE = re.compile(r"%(.)", re.S)
-_YEAR_DIRECTIVES = frozenset("YyGcx")
+_YEAR_DIRECTIVES = frozenset("YyGcxvDF")
 # directives whose date depends on the year: day of the year, week numbers
 _YEAR_DEPENDENT = frozenset("jUWV")
 # a leap year, so that February 29 parses before its year is known
@@ -106,16 +106,15 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
     """`text` as an aware UTC time: ISO 8601 when `fmt` is None, else read
     with the strptime format `fmt`; a local time is in `tz`. ValueError when
     the text does not fit."""
-    if fmt is None:
+    if fmt is None or fmt == "%+":
         iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
         value = _dt.datetime.fromisoformat(iso)
+    elif problem := parse_format_problem(fmt):
+        raise ValueError(problem)
     elif "s" in _directives(fmt):
-        problem = parse_format_problem(fmt)
-        if problem:
-            raise ValueError(problem)
         return _parse_epoch(text, fmt)
     elif has_year(fmt):
-        value = _dt.datetime.strptime(text, fmt)
+        value = _dt.datetime.strptime(text, _for_strptime(fmt))
     else:
         return _in_inferred_year(text, fmt, tz)
     if value.tzinfo is None:
@@ -126,6 +125,7 @@ def parse(text: str, fmt: str | None, tz: _dt.tzinfo = UTC) -> _dt.datetime:
 def _in_inferred_year(text: str, fmt: str, tz: _dt.tzinfo) -> _dt.datetime:
     """`text` read with a format that has no year, in the latest year that
     puts it no more than a day after the run's now (see the module doc)."""
+    fmt = _for_strptime(fmt)
     try:
         first = _dt.datetime.strptime(
             f"{text}{_SEPARATOR}{_PLACEHOLDER_YEAR}", f"{fmt}{_SEPARATOR}%Y"
@@ -177,6 +177,26 @@ _WITH_EPOCH = frozenset("sf%")
 _EPOCH_PIECE = re.compile(r"%(.)|([^%]+)", re.S)
 
 
+# directives strftime writes that Python's strptime does not read, in the
+# ones it does (%e and %d both read a space-padded day; %z reads an offset
+# with or without the colon of %:z)
+_STRPTIME_ALIASES = {
+    "v": "%d-%b-%Y",
+    "R": "%H:%M",
+    "T": "%H:%M:%S",
+    "D": "%m/%d/%y",
+    "F": "%Y-%m-%d",
+    "e": "%d",
+    ":z": "%z",
+}
+_PERCENT_PIECE = re.compile(r"%(:z|.)", re.S)
+
+
+@functools.lru_cache(maxsize=256)
+def _for_strptime(fmt: str) -> str:
+    return _PERCENT_PIECE.sub(lambda m: _STRPTIME_ALIASES.get(m.group(1), m.group(0)), fmt)
+
+
 def unit_problem(unit: str) -> str | None:
     """Why `unit` is not a unit of Unix time, or None when it is one."""
     if unit in UNITS:
@@ -184,19 +204,34 @@ def unit_problem(unit: str) -> str | None:
     return f'unknown unit "{unit}" (one of {", ".join(map(repr, UNITS))})'.replace("'", '"')
 
 
+# the strftime directives the C library and this module write (`%+` is
+# chrono's ISO 8601 and `%v` its ` 5-Oct-2020`, as VRL writes them), each
+# perhaps after a padding flag
+_KNOWN_DIRECTIVES = frozenset("aAbBcCdDefFgGhHIjklmMnpPrRsStTuUvVwWxXyYzZ%+")
+_FLAGGED = re.compile(r"%([-_0^#:]?)(.)", re.S)
+
+
 def format_problem(fmt: str) -> str | None:
     """What is wrong with a strftime format, or None."""
     if re.search(r"(?<!%)(?:%%)*%$", fmt):
         return "the format ends with a lone `%`"
+    for m in _FLAGGED.finditer(fmt):
+        if m.group(1) == ":" and m.group(2) != "z":
+            return f"unknown directive `%:{m.group(2)}` in the format (only `%:z`)"
+        if m.group(2) not in _KNOWN_DIRECTIVES:
+            return f"unknown directive `%{m.group(1)}{m.group(2)}` in the format"
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def parse_format_problem(fmt: str) -> str | None:
     """What is wrong with a strptime format, or None."""
     problem = format_problem(fmt)
     if problem:
         return problem
     found = _directives(fmt)
+    if "+" in found and fmt != "%+":
+        return "%+ (ISO 8601) is a whole format, not a part of one"
     if "s" in found and not found <= _WITH_EPOCH:
         others = ", ".join(f"%{d}" for d in sorted(found - _WITH_EPOCH))
         return f"%s (seconds since the epoch) combines only with %f, not {others}"
@@ -218,13 +253,20 @@ def format_time(value: _dt.datetime, fmt: str, tz: _dt.tzinfo = UTC) -> str:
             pieces.append(str(to_unix(value, "seconds")))
         elif directive == "Y":
             pieces.append(f"{local.year:04d}")
+        elif directive == "+":
+            pieces.append(local.isoformat().replace("%", "%%"))
+        elif directive == ":z":  # %:z, the offset with a colon (+09:00), as chrono and Python 3.12
+            offset = local.strftime("%z")
+            pieces.append(f"{offset[:3]}:{offset[3:]}" if offset else "")
+        elif directive == "v":
+            pieces.append(f"{local.day:>2}-%b-{local.year:04d}")
         else:
             pieces.append(m.group(0))
     # pieces are strftime text again: the numbers added hold no `%`
     return local.strftime("".join(pieces))
 
 
-_DIRECTIVE_OR_TEXT = re.compile(r"%(.)|[^%]+|%$", re.S)
+_DIRECTIVE_OR_TEXT = re.compile(r"%(:z|.)|[^%]+|%$", re.S)
 
 
 def _parse_epoch(text: str, fmt: str) -> _dt.datetime:

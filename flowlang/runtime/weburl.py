@@ -52,6 +52,12 @@ def parse_url(text: str, default_known_ports: bool = False) -> dict:
         host = f"[{host}]"
     elif any(c in _FORBIDDEN_IN_HOST for c in host):
         raise ValueError("invalid domain character")
+    elif special and not host.isascii():
+        # a special URL's domain is written in ASCII (IDNA), as VRL's (WHATWG's) parser gives it
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError("invalid international domain name") from None
     port = parts.port  # ValueError when out of range or not a number
     if port is not None and special and port == DEFAULT_PORTS[scheme]:
         port = None

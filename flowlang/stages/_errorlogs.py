@@ -13,7 +13,7 @@ import datetime as _dt
 import re
 from typing import Callable
 
-from ..types import INT, IP, STR, TIME, Nullable
+from ..types import FLOAT, INT, IP, STR, TIME, Nullable
 
 APACHE_ERROR = (
     ("time", TIME),
@@ -35,6 +35,8 @@ NGINX_ERROR = (
     ("tid", INT),
     ("cid", Nullable(INT)),
     ("message", STR),
+    ("excess", Nullable(FLOAT)),
+    ("zone", Nullable(STR)),
     ("client", Nullable(STR)),
     ("ip", Nullable(IP)),
     ("server", Nullable(STR)),
@@ -54,9 +56,12 @@ MONTHS = {
 }
 
 # Apache 2.4 (`[%{u}t] [%-m:%l] [pid %P:tid %T] … [client %a] %M, referer: …`)
-# and 2.2 (`[%t] [%l] [client %a] %M`); the time with or without microseconds
+# and 2.2 (`[%t] [%l] [client %a] %M`); the time with or without
+# microseconds, or as the access log writes it (`[01/Mar/2021:12:00:19 +0000]`,
+# with its offset, as VRL's parse_apache_log reads error lines by default)
 _APACHE = re.compile(
-    r"\[(?:[A-Za-z]{3} )?([A-Za-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? (\d{4})\]"
+    r"\[(?:(?:[A-Za-z]{3} )?([A-Za-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? (\d{4})"
+    r"|(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2}))\]"
     r" \[(?:([^\]:]*):)?([A-Za-z0-9]+)\]"
     r"(?: \[pid (\d+)(?::tid (\d+))?\])?"
     r" ?(.*)\Z",
@@ -71,9 +76,12 @@ _NGINX = re.compile(
     r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2}) \[([a-z]+)\] (\d+)#(\d+):(?: \*(\d+))? (.*)\Z",
     re.S | re.A,
 )
-# the `, name: value` parts nginx appends, in the order it writes them
+# the `, name: value` parts nginx appends, in the order it writes them; a
+# limit_req message (`limiting requests, excess: 50.416 by zone "name"`)
+# also gives the excess and the zone, as VRL's parse_nginx_log reads it
 _NGINX_TAIL = re.compile(
     r"(.*?)"
+    r'(?:, excess: (\d+(?:\.\d+)?),? by zone "([^"]*)")?'
     r"(?:, client: ([^,]*))?"
     r"(?:, server: ([^,]*))?"
     r'(?:, request: "((?:[^"\\]|\\.)*)")?'
@@ -113,7 +121,16 @@ def apache_error(text: str, zone: _dt.tzinfo, fail: Fail, address) -> dict:
     found = _APACHE.match(text)
     if found is None:
         fail("not in Apache error log format: expected `[time] [module:severity] …`")
-    mon, day, hour, minute, second, micro, year, module, severity, pid, tid, rest = found.groups()
+    groups = found.groups()
+    module, severity, pid, tid, rest = groups[16:]
+    if groups[0] is not None:
+        mon, day, hour, minute, second, micro, year = groups[:7]
+    else:
+        day, mon, year, hour, minute, second, sign, tzh, tzm = groups[7:16]
+        micro, offset = "0", _dt.timedelta(hours=int(tzh), minutes=int(tzm))
+        if offset >= _dt.timedelta(days=1):
+            fail(f"invalid time zone offset {sign}{tzh}{tzm}")
+        zone = _dt.timezone(-offset if sign == "-" else offset)
     month = MONTHS.get(mon.capitalize())
     if month is None:
         fail(f"unknown month {mon!r}")
@@ -145,7 +162,8 @@ def nginx_error(text: str, zone: _dt.tzinfo, fail: Fail, address) -> dict:
         fail("not in nginx error log format: expected `YYYY/MM/DD HH:MM:SS [level] pid#tid: …`")
     year, month, day, hour, minute, second, severity, pid, tid, cid, rest = found.groups()
     when = _time(zone, fail, year, int(month), day, hour, minute, second)
-    message, client, server, request, upstream, host, referrer = _NGINX_TAIL.match(rest).groups()
+    found = _NGINX_TAIL.match(rest)
+    message, excess, limit_zone, client, server, request, upstream, host, referrer = found.groups()
     host_name, ip, _ = _client(client, address)
     return {
         "time": when,
@@ -154,9 +172,11 @@ def nginx_error(text: str, zone: _dt.tzinfo, fail: Fail, address) -> dict:
         "tid": int(tid),
         "cid": None if cid is None else int(cid),
         "message": message,
+        "excess": None if excess is None else float(excess),
+        "zone": limit_zone,
         "client": host_name,
         "ip": ip,
-        "server": server or None,
+        "server": server,
         "request": request,
         "upstream": upstream,
         "host": host,

@@ -35,8 +35,10 @@ _PRI = re.compile(r"<(\d{1,3})>")
 _NIL = "-"
 # RFC 5424: VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID (then SD and MSG)
 _HEADER_5424 = re.compile(r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?", re.A)
-_SD_ELEMENT = re.compile(r'\[([^ \]="]+)((?: [^ \]="]+="(?:[^"\\]|\\.)*")*) ?\]', re.S)
-_SD_PARAM = re.compile(r' ([^ \]="]+)="((?:[^"\\]|\\.)*)"', re.S)
+# a param's value may follow its `=` after blanks (`eventSource= "App"`),
+# which RFC 5424 does not allow but devices write and VRL reads
+_SD_ELEMENT = re.compile(r'\[([^ \]="]+)((?: [^ \]="]+= *"(?:[^"\\]|\\.)*")*) ?\]', re.S)
+_SD_PARAM = re.compile(r' ([^ \]="]+)= *"((?:[^"\\]|\\.)*)"', re.S)
 _SD_ESCAPE = re.compile(r'\\([\\"\]])')
 # RFC 3164: `Mmm dd hh:mm:ss HOST TAG[PID]: MSG` (HOST and TAG optional)
 _TIME_3164 = re.compile(r"([A-Z][a-z]{2}) ([ \d]\d) (\d{2}:\d{2}:\d{2}) ", re.A)

@@ -96,6 +96,11 @@ _KV_OPTIONS = (
 )
 
 
+# json's max_depth goes up to 128 levels, as VRL's (the reader itself reads
+# up to jsonl.MAX_DEPTH levels)
+_MAX_DEPTH_OPTION = 128
+
+
 def _merge(record: Type, fields) -> Type:
     for name, typ in fields:
         record = with_field(record, name, typ)
@@ -197,13 +202,11 @@ def _parsed(ctx: RuleContext) -> Type:
             return ctx.input
         produced = found
     elif fmt == "json":
-        from ..runtime.jsonl import MAX_DEPTH
-
         depth = ctx.args["format_args"]["max_depth"]
-        if depth is not None and not 1 <= depth <= MAX_DEPTH:
+        if depth is not None and not 1 <= depth <= _MAX_DEPTH_OPTION:
             ctx.error(
                 codes.BAD_ARG_VALUE,
-                f"max_depth must be between 1 and {MAX_DEPTH}, not {depth}",
+                f"max_depth must be between 1 and {_MAX_DEPTH_OPTION}, not {depth}",
                 param="format",
             )
         produced = ()
@@ -307,20 +310,25 @@ SPEC = StageSpec(
         "Parses the text in `field` and merges the fields it finds into the record "
         "(they replace fields of the same name). Formats: `json(max_depth=N)` (one "
         "object; a byte-order mark before it is dropped; with `max_depth`, as VRL's, "
-        "objects and lists deeper than N levels (1 to 200) stay JSON text, written "
-        "compact), "
+        "objects and lists deeper than N levels (1 to 128) stay JSON text, written "
+        "compact (VRL keeps the text as it was written)), "
         '`kv(field_delimiter=" ", value_delimiter="=", whitespace="lenient", '
         'standalone_keys=true)` (`a=1 b="x y"`, read as VRL\'s `parse_key_value` '
         'reads it: a key or value is bare, double- or single-quoted, with `\\"`, '
-        "`\\'`, `\\\\` and `\\n` decoded and any other backslash kept; blanks "
+        "`\\'`, `\\\\` and `\\n` decoded and any other backslash kept; a quote "
+        "that does not close before a delimiter or the end is bare text (VRL rejects "
+        "such a line, flowlang keeps it); blanks "
         'around the value delimiter are allowed unless `whitespace="strict"`, so '
         "`user= msg=hi` needs strict to give an empty user; a key without a value "
         "is `true` (skipped with `standalone_keys=false`); a repeated key gives a "
-        "list of its values; text that is not a pair is skipped, and text without "
-        "any pair is an error), "
+        "list of its values (a key repeated without a value adds nothing, and a value "
+        "replaces the `true` of a key first written without one, as in VRL); other text "
+        "that is not a pair (`=x`) is, as in VRL, a key without a value, or skipped "
+        "with `standalone_keys=false`; text without any pair or key is an error), "
         '`csv(columns=[…], delimiter=",")` (missing trailing columns are null, so an empty text gives every column '
         "null; extra ones are an "
-        'error), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
+        "error; the text is one record, so a line break outside quotes is an error, "
+        'where VRL reads the first line and drops the rest), `regex(r"…", numeric_groups=false)` (named groups become fields; a group '
         "that did not take part is null; with `numeric_groups=true`, as VRL's, each "
         "group is also a field named by its number, `0` the whole match), "
         '`grok("%{IP:client} %{WORD:method} …", patterns="app.grok")` (Logstash\'s '
@@ -345,23 +353,33 @@ SPEC = StageSpec(
         "spaces), time (UTC), request (as written), method, path, protocol (null "
         'when the request is not `METHOD PATH [PROTOCOL]`: `"-"`, `""`, a TLS '
         "handshake sent to a plain port), status, bytes, referrer, agent; `-` is "
-        'null; `\\xHH` (bytes, read as UTF-8), `\\"`, `\\\\`, `\\t`, `\\n` '
+        "null (a referrer or agent may also be a bare `-`, unquoted); "
+        '`\\xHH` (bytes, read as UTF-8), `\\"`, `\\\\`, `\\t`, `\\n` '
         "and `\\r` are decoded in path, referrer and agent, as Apache and nginx "
         "write them; lines in the common log format, without "
         "referrer and agent, are accepted with those null, and text after the agent "
-        'is ignored), `apache_error(timezone="UTC")` (the Apache httpd error log, '
+        'is ignored; a line without a client or time (`- - - [-] "-" - -`) is not '
+        "an access log line, as `client` and `time` are never null, where VRL gives "
+        "an empty object), "
+        '`apache_error(timezone="UTC")` (the Apache httpd error log, '
         "2.4 `[time] [module:severity] [pid P:tid T] … [client ip:port] message, "
-        "referer: …` and 2.2 `[time] [severity] [client ip] message`: time, module, "
-        "severity, pid, thread, client, ip, port, message, referrer) and "
+        "referer: …` and 2.2 `[time] [severity] [client ip] message`, the time also "
+        "as the access log writes it, with its offset (`[01/Mar/2021:12:00:19 +0000]`): "
+        "time, module, "
+        "severity, pid, thread, client, ip, port, message (whole: VRL splits some "
+        "messages into `message1` and `message2`), referrer) and "
         '`nginx_error(timezone="UTC")` (the nginx error log, `YYYY/MM/DD HH:MM:SS '
         '[severity] pid#tid: *cid message, client: …, server: …, request: "…", '
         'upstream: "…", host: "…", referrer: "…"`: time, severity, pid, tid, cid, '
-        "message, client, ip, server, request, upstream, host, referrer); both write "
+        "message, excess and zone (of a limit_req message, `limiting requests, excess: "
+        '50.416 by zone "api"`, whose message is then `limiting requests`), client, '
+        "ip, server (empty when nginx writes `server: ,`), request, upstream, host, referrer); both write "
         "local times without an offset, read in `timezone` (an IANA name), and their "
         '`message` replaces the line\'s; `syslog(timezone="UTC")` (RFC 5424 and RFC 3164, '
         "with or without `<PRI>`, as daemons write files: time, facility and severity "
         "by name, version, host, app, procid, msgid, structured (each SD element a "
-        "record of its params), message; RFC 3164's time has no year, so it is the "
+        "record of its params; blanks after a param's `=` are allowed, as VRL "
+        "allows them), message; RFC 3164's time has no year, so it is the "
         "latest year that puts it at most a day after now, as `parse_time` does, in "
         "`timezone`). Without a schema, `kv`, `csv` and `regex` fields are strings "
         "(kv values may also be `true` or lists of strings); "
@@ -521,6 +539,8 @@ SPEC = StageSpec(
                     "pid": 12,
                     "tid": 12,
                     "cid": 5,
+                    "excess": None,
+                    "zone": None,
                     "client": "192.0.2.9",
                     "ip": "192.0.2.9",
                     "server": "shop",
@@ -612,15 +632,17 @@ SPEC = StageSpec(
 # ---------------------------------------------------------------- runtime
 
 _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # unrolled: linear, no nested backtracking
+# a referrer or agent some servers write as a bare `-` (the group is then None)
+_QUOTED_OR_DASH = r'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|-)'
 _COMBINED_PATTERN = (
     r"(\S+) (\S+) ([^\[\r\n]+?) "
     r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
     + _QUOTED
     + r" (\d{3}|-) (\d+|-)"
     + r"(?:[ \t]*\Z| "
-    + _QUOTED
+    + _QUOTED_OR_DASH
     + " "
-    + _QUOTED
+    + _QUOTED_OR_DASH
     + r"(?:[ \t][^\n]*)?\Z)"
 )
 # Prefixes of the format, to say where a line stops matching.
@@ -633,8 +655,8 @@ _COMBINED_PARTS = (
     (_QUOTED + " ", "the request in double quotes after the time"),
     (r"(?:\d{3}|-) ", "a three-digit status (or `-`) after the request"),
     (r"(?:\d+|-)(?:[ \t]|\Z)", "the byte count (or `-`) after the status"),
-    (_QUOTED + " ", "the referrer in double quotes after the byte count"),
-    (_QUOTED + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
+    (_QUOTED_OR_DASH + " ", "the referrer in double quotes after the byte count"),
+    (_QUOTED_OR_DASH + r"(?:[ \t]|\Z)", "the user agent in double quotes after the referrer"),
 )
 # how Apache and nginx escape text in access logs: `\xHH` for a byte (runs
 # of them are UTF-8), `\"`, `\\`, `\t`, `\n`, `\r`
@@ -940,13 +962,19 @@ class Parse:
         while pos < end:
             found = match(text, pos)
             if found is None or found.end() == pos:
-                # not a pair: skipped up to the next field delimiter
+                # not a pair: up to the next field delimiter, a key without a
+                # value (`=x` gives `"=x": true`, as VRL's), or skipped
                 cut = text.find(field, pos + 1) if field != " " else _next_blank(text, pos + 1)
+                stop = end if cut < 0 else cut
+                key = text[pos:stop].strip(" \t")
+                if field != " " and key.startswith(field):
+                    key = key[len(field) :].strip(" \t")
                 pos = end if cut < 0 else cut + len(field)
-                continue
-            dkey, skey, bare_key, delimiter, dvalue, svalue, bare_value = found.groups()
-            pos = found.end()
-            key = bare_key.strip() if bare_key is not None else self._kv_text(dkey, skey)
+                delimiter = None
+            else:
+                dkey, skey, bare_key, delimiter, dvalue, svalue, bare_value = found.groups()
+                pos = found.end()
+                key = bare_key.strip() if bare_key is not None else self._kv_text(dkey, skey)
             if delimiter is None:
                 if not self._standalone:
                     continue
@@ -958,8 +986,14 @@ class Parse:
             if not key:
                 continue
             if key in fields:
+                # as VRL's: a key again without a value adds nothing, and a
+                # value replaces the `true` of a key first seen without one
                 held = fields[key]
-                if isinstance(held, list):
+                if value is True:
+                    continue
+                if held is True:
+                    fields[key] = value
+                elif isinstance(held, list):
                     held.append(value)
                 else:
                     fields[key] = [held, value]

@@ -345,7 +345,7 @@ def test_kv_options_that_cannot_work_are_compile_time_errors(options, message):
     assert [(d.code, message in d.message) for d in diags] == [(codes.BAD_ARG_VALUE, True)]
 
 
-@pytest.mark.parametrize("depth", [0, -1, 201])
+@pytest.mark.parametrize("depth", [0, -1, 129, 201])
 def test_json_max_depth_outside_what_is_read_is_a_compile_time_error(depth):
     from flowlang import codes
     from flowlang.checker import check_source
@@ -354,7 +354,7 @@ def test_json_max_depth_outside_what_is_read_is_a_compile_time_error(depth):
     text = f"source stdin | parse(json(max_depth={depth})) | sink stdout\n"
     plan, diags = check_source(SourceFile("json.flow", text))
     assert plan is None
-    assert [(d.code, "max_depth must be between 1 and 200" in d.message) for d in diags] == [
+    assert [(d.code, "max_depth must be between 1 and 128" in d.message) for d in diags] == [
         (codes.BAD_ARG_VALUE, True)
     ]
 
