@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format chaos bench servers regen clean
+.PHONY: run test lint format chaos bench corpus servers regen clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ chaos: $(STAMP)
 ## make bench: throughput ratios against hand-written baselines
 bench: $(STAMP) servers
 	$(PY) -m bench
+
+## make corpus: the held-out corpus's pass rate (vector files in tests/corpus/
+## or $$FLOWLANG_CORPUS, kept out of the repository: tests/corpus/README.md)
+corpus: $(STAMP)
+	$(PY) -m tests.corpus_check
 
 ## regenerate golden files after a deliberate change
 regen: $(STAMP)

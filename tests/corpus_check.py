@@ -8,8 +8,11 @@ overall: it must be at least 95%, and every vector that fails must be listed in
 `KNOWN_DIFFERENCES` with its reason, so a vector that newly fails, or a listed
 one that now passes, fails the test.
 
-`pytest -s tests/test_corpus.py` and `python -m tests.test_corpus` print the
-table."""
+The corpus is held out: its files are transcriptions of other projects'
+tests and are not part of this repository, so this is a measurement run by
+hand (`make corpus`, or `python -m tests.corpus_check`), not a test the
+suite collects; it exits 1 when a check fails and 2 when there are no
+vector files."""
 
 from __future__ import annotations
 
@@ -23,8 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from flowlang import builtins
 from flowlang.runtime import jsonl, times
@@ -588,13 +589,8 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def _need_corpus():
-    if not vectors():
-        pytest.skip("no corpus files found (tests/corpus/README.md says where they go)")
-
-
-def test_every_vector_names_its_source_and_a_function_we_map():
-    _need_corpus()
+def check_vectors() -> None:
+    """Every vector names its source and a function that has a mapping."""
     for vec in vectors():
         assert vec["function"] in _MAPPINGS, vec["id"]
         assert {"repo", "path", "commit"} <= set(vec["source"]), vec["id"]
@@ -603,9 +599,8 @@ def test_every_vector_names_its_source_and_a_function_we_map():
     assert len(ids) == len(set(ids))
 
 
-def test_pass_rate_and_known_differences():
-    _need_corpus()
-    print("\n" + table())
+def check_results() -> None:
+    """At least TARGET passes, and the failures are exactly KNOWN_DIFFERENCES."""
     outcome = results()
     failing = {vid for vid, o in outcome.items() if not o.passed}
     new = sorted(failing - set(KNOWN_DIFFERENCES))
@@ -618,16 +613,24 @@ def test_pass_rate_and_known_differences():
     assert rate >= TARGET, f"{rate:.1%} of the corpus passes; the target is {TARGET:.0%}"
 
 
-def main() -> None:
+def main() -> int:
     if not vectors():
         print("no corpus files found (tests/corpus/README.md says where they go)")
-        return
+        return 2
     print(table())
     for vid, outcome in results().items():
         if not outcome.passed:
             mark = "known" if vid in KNOWN_DIFFERENCES else "NEW"
             print(f"  {mark:5} {vid}: {outcome.detail[:300]}")
+    try:
+        check_vectors()
+        check_results()
+    except AssertionError as exc:
+        print(f"corpus check failed: {exc}")
+        return 1
+    print("corpus check passed")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
