@@ -105,7 +105,9 @@ async def _serve_and_run(engine: Engine, watcher: object, log: Log) -> Outcome:
         except FlowError as exc:
             return Outcome(exit_code=2, failure=str(exc))
         log.write(
-            f"flowc: serving {server.url}/metrics, /health and /ready", "serving", url=server.url
+            f"flowc: serving {server.url}/metrics, /health, /ready and /tap",
+            "serving",
+            url=server.url,
         )
     try:
         return await engine.run(watcher)
