@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--http",
         metavar="ADDR",
-        help="serve /metrics (Prometheus), /health and /ready on ADDR: PORT (on "
+        help="serve /metrics (Prometheus), /health, /ready and /tap on ADDR: PORT (on "
         "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
     )
     run.add_argument(

@@ -160,7 +160,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http",
         metavar="ADDR",
-        help="serve /metrics (Prometheus), /health and /ready on ADDR: PORT (on "
+        help="serve /metrics (Prometheus), /health, /ready and /tap on ADDR: PORT (on "
         "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
     )
     parser.add_argument(

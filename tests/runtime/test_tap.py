@@ -288,3 +288,41 @@ def test_run_tapped_does_what_run_does_and_copies_what_passes(segment, batch, wa
     passing.append([{**r, "half": r["size"] / 2} for r in passing[0]])
     passing.append([{k: v for k, v in r.items() if k != "junk"} for r in passing[1]])
     assert got == [passing[k][: want[k]] for k in range(3)]
+
+
+# ---------------------------------------------------------------- docs/operations.md
+
+
+def test_the_tap_examples_of_the_operations_page(tmp_path):
+    """The page's listing of points and its ```jsonl tap ARGS block: what
+    `flowc tap URL ARGS` prints for the page's program and input (`at` aside)."""
+    from tests.test_docs_examples import BLOCKS
+
+    page = [b for b in BLOCKS if b.where.startswith("operations.md")]
+    program = next(b for b in page if b.info == "flow")
+    given = next(b for b in page if b.info == "jsonl input")
+    tapped = next(b for b in page if b.info.startswith("jsonl tap "))
+    listing = next(b for b in page if b.info == "text" and "flowc tap" in b.text)
+    run = start_flowc(
+        tmp_path, program.text, "--http", "127.0.0.1:0", "--progress-interval", "0", name="web.flow"
+    )
+    url = served_url(tmp_path, run)
+    command, *shown = listing.text.splitlines()
+    asked = subprocess.run(
+        [FLOWC, "tap", url, *command.split()[4:]], capture_output=True, text=True, timeout=60
+    )
+    assert asked.returncode == 2
+    assert asked.stderr.splitlines() == shown
+    tap = TapClient(tmp_path, "doc", url, *tapped.info.split()[2:], "--rate", "100")
+    attach(run, tap)
+    with open(tmp_path / "input.jsonl", "w") as f:
+        f.write(given.text)
+    want = [json.loads(line) for line in tapped.text.splitlines()]
+    wait_until(lambda: len(tap.lines()) >= len(want), 60, "the tapped lines", run)
+    stop(run, tmp_path)
+    assert tap.wait() == 0
+    got = tap.lines()
+    for line, doc in zip(got, want):
+        if "error" in line:
+            line["error"]["at"] = doc["error"]["at"]
+    assert got == want
