@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .ops import fresh
+from .program import SegmentDecl
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -75,7 +76,7 @@ def points(runner: "Runner") -> list[Point]:
     last = len(decl.stages) - 1
     tappable = {last}
     for step in decl.steps():
-        if hasattr(step, "factory"):  # a segment: its last stage, or all of them
+        if isinstance(step, SegmentDecl):  # its last stage, or all of them
             inner = range(step.first, step.last + 1) if step.tappable else [step.last]
             tappable.update(inner)
         else:  # a window
