@@ -546,8 +546,9 @@ class Runner:
             routed = [rec for part in parts for rec in part]
             if routed:
                 observe(self.name, copy_records(routed))
-        if self.taps is not None:
-            self.taps.passed(len(self.labels) - 1, [rec for part in parts for rec in part])
+        taps, last = self.taps, len(self.labels) - 1
+        if taps is not None and last in taps.at:
+            taps.passed(last, [rec for part in parts for rec in part])
         live = [
             (reader, part)
             for reader, part in zip(self.route_readers, parts)

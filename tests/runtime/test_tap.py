@@ -230,10 +230,30 @@ def test_the_points_of_windows_routes_and_lines_of_several_stages(tmp_path):
                 body = await resp.json(content_type=None)
                 return resp.status, body["error"], body.get("points", [])
 
+    async def routed() -> list[dict]:
+        """The route's output, read with aiohttp until three records came."""
+        got = []
+        async with aiohttp.ClientSession() as session:
+            query = {"pipeline": "app", "line": "4", "rate": "1000"}
+            async with session.get(url + "/tap", params=query) as resp:
+                assert resp.headers["Content-Type"] == "application/x-ndjson"
+                assert "tap" in json.loads(await resp.content.readline())
+                await asyncio.sleep(0.1)  # the tap's bucket fills: 3 records are taken
+                with open(tmp_path / "input.jsonl", "a") as f:
+                    for n, status in enumerate((200, 503, 404)):
+                        f.write(json.dumps({"n": n, "status": status}) + "\n")
+                while len(got) < 3:
+                    got.append(json.loads(await resp.content.readline()))
+        return got
+
     try:
         status, message, listing = asyncio.run(ask(pipeline="app", line="1"))
+        lines = asyncio.run(routed())
     finally:
         stop(run, tmp_path)
+    stage = "route { loud: status >= 500, rest: else, } (run.flow:4)"
+    assert sorted(line["record"]["n"] for line in lines) == [0, 1, 2]
+    assert all(line["stage"] == stage and line["record"]["seen"] for line in lines)
     assert status == 404 and message == "pipeline app has no stage to tap on line 1"
     points = {p["point"]: p["stage"] for p in listing}
     assert points == {
