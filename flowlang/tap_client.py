@@ -25,9 +25,15 @@ def base_url(address: str) -> str:
     `http://` URL, as the URL of the server."""
     if address.startswith(("http://", "https://")):
         return address.rstrip("/")
+    from .runtime.errors import FlowError
     from .runtime.monitor import parse_address
 
-    host, port = parse_address(address)
+    try:
+        host, port = parse_address(address)
+    except FlowError:
+        raise ValueError(
+            f"ADDR {address!r}: expected PORT, HOST:PORT, [V6]:PORT or an http:// URL"
+        ) from None
     if host == "0.0.0.0":
         host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
@@ -71,7 +77,7 @@ def run(
     try:
         url = base_url(address)
         pipeline, line = split_point(point)
-    except Exception as exc:  # FlowError (the address) or ValueError (the point)
+    except ValueError as exc:
         print(f"flowc: {exc}", file=err)
         return USAGE
     params = {"pipeline": pipeline}

@@ -98,6 +98,7 @@ CASES = [
         2,
     ),  # nothing listens (a real run: tests/runtime/test_tap.py)
     (["tap", "127.0.0.1:1", "web", "--rate", "0"], {}, 2),
+    (["tap", "nonsense", "web"], {}, 2),
 ]
 
 

@@ -134,7 +134,6 @@ class Tap:
         self.error_records = _Bucket(rate, self.capacity)
         self.queue: deque[tuple[str, Any]] = deque()
         self.dropped = 0
-        self.taken = 0
         self.ended: str | None = None  # why the stream ends (None: it goes on)
         self._wake = asyncio.Event()
 
@@ -142,7 +141,6 @@ class Tap:
         """Queue samples; what the queue cannot hold is counted as dropped."""
         queue = self.queue
         for rec in copies:
-            self.taken += 1
             if len(queue) < self.capacity:
                 queue.append((kind, rec))
             else:

@@ -357,3 +357,19 @@ def test_the_tap_examples_of_the_operations_page(tmp_path):
         if "error" in line:
             line["error"]["at"] = doc["error"]["at"]
     assert got == want
+
+
+def test_how_addresses_points_and_rates_are_written():
+    from flowlang.tap_client import base_url, parse_rate, split_point
+
+    assert base_url("9464") == base_url(":9464") == "http://127.0.0.1:9464"
+    assert base_url("[::1]:80") == "http://[::1]:80"
+    assert base_url("http://h:1/") == "http://h:1"
+    assert split_point("web") == ("web", None)
+    assert split_point("web:12") == ("web", 12)
+    assert parse_rate("10/s") == parse_rate("10") == 10.0
+    for bad, parse in (("web:", split_point), (":3", split_point), ("0", parse_rate)):
+        with pytest.raises(ValueError):
+            parse(bad)
+    with pytest.raises(ValueError, match="ADDR 'x:y'"):
+        base_url("x:y")
