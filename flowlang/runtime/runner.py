@@ -356,15 +356,16 @@ class Runner:
             taps = self.taps
             if type(step) is _Segment:
                 metrics.inp[step.first] += len(records)
-                want = None
-                if taps is not None and step.tapped is not None:
-                    want = taps.wants(step.first, step.last)
-                if want is not None:
+                if (
+                    taps is not None
+                    and step.tapped is not None
+                    and (want := taps.wants(step.first, step.last)) is not None
+                ):
                     got: list[list[Record]] = [[] for _ in want]
                     records = step.tapped(
                         records, metrics.dropped, self._fail, self.present, want, got
                     )
-                    taps.took(step.first, got)  # type: ignore[union-attr]
+                    taps.took(step.first, got)
                 elif step.watched:
                     records = step.run(records, metrics.dropped, self._fail, self.present)
                 else:
