@@ -1,5 +1,6 @@
 """`flowc`: check, format, graph, compile, run, test and debug .flow files,
-explain diagnostic codes, and serve .flow files to an editor (`flowc lsp`).
+explain diagnostic codes, serve .flow files to an editor (`flowc lsp`), and
+tap a running pipeline (`flowc tap`).
 
 Exit codes: 0 success, 1 diagnostics (or files `fmt --check` would change),
 2 usage errors and unreadable files. Diagnostics go to stderr; a command's
@@ -157,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--http",
         metavar="ADDR",
-        help="serve /metrics (Prometheus), /health and /ready on ADDR: PORT (on "
+        help="serve /metrics (Prometheus), /health, /ready and /tap on ADDR: PORT (on "
         "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
     )
     run.add_argument(
@@ -235,6 +236,31 @@ def _parser() -> argparse.ArgumentParser:
         "(see docs/editors.md).",
     )
     lsp.set_defaults(run=_cmd_lsp)
+
+    tap = commands.add_parser(
+        "tap",
+        help="print a live sample of the records passing a point of a run",
+        description="Connect to a run started with `--http ADDR` and print, one JSON object "
+        "a line, a sample of the records leaving PIPELINE (its last stage) or the stage on "
+        "line LINE of the .flow file, rate-limited; a tap never slows the run, and samples "
+        "a slow reader loses are reported as `dropped` lines. Exit 0 when the pipeline or "
+        "the run ends (or --limit is reached), 1 when the connection is lost, 2 when no run "
+        "answers at ADDR or the point is unknown (the valid points are listed).",
+    )
+    tap.add_argument("address", metavar="ADDR", help="the run's --http address (or its URL)")
+    tap.add_argument(
+        "point", metavar="PIPELINE[:LINE]", help="a pipeline, or a line of one of its stages"
+    )
+    tap.add_argument(
+        "--rate",
+        metavar="N",
+        help="at most N records a second (`N` or `N/s`; default 10), and as many error records",
+    )
+    tap.add_argument("--errors", action="store_true", help="also the point's error records")
+    tap.add_argument(
+        "--limit", metavar="N", type=_positive, help="stop after N records (and error records)"
+    )
+    tap.set_defaults(run=_cmd_tap)
     return parser
 
 
@@ -416,6 +442,19 @@ def _cmd_lsp(args) -> int:
     from .lsp.server import main as serve
 
     return serve()
+
+
+def _cmd_tap(args) -> int:
+    from . import tap_client
+
+    rate = None
+    if args.rate is not None:
+        try:
+            rate = tap_client.parse_rate(args.rate)
+        except ValueError as exc:
+            print(f"flowc: --rate: {exc}", file=sys.stderr)
+            return USAGE
+    return tap_client.run(args.address, args.point, rate, args.errors, args.limit)
 
 
 def _cmd_compile(args) -> int:

@@ -92,6 +92,13 @@ CASES = [
     (["explain", "E301"], {}, 0),
     (["explain"], {}, 0),
     (["explain", "E999"], {}, 2),
+    (
+        ["tap", "127.0.0.1:1", "web"],
+        {},
+        2,
+    ),  # nothing listens (a real run: tests/runtime/test_tap.py)
+    (["tap", "127.0.0.1:1", "web", "--rate", "0"], {}, 2),
+    (["tap", "nonsense", "web"], {}, 2),
 ]
 
 

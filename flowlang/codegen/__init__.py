@@ -34,6 +34,11 @@ class _Segment:
     slots: list[int]  # the watch slots its stages note (see step_lines)
     routes: int = 0  # ends with `route { … }`: returns this many lists, one per route
 
+    @property
+    def tappable(self) -> bool:
+        """Its factory also builds `run_tapped` (a tap on a stage before its last)."""
+        return len(self.blocks) > 1
+
 
 @dataclass(frozen=True)
 class _Call:
@@ -211,6 +216,9 @@ class _Generator:
             lines = watch_lines(slots) + step_lines(step, exprs, stage_var)
             blocks.append(_Block(step.info.index, _location(self.plan, step.info), lines))
         routes = len(run[-1].routes) if isinstance(run[-1], ir.RouteStep) else 0
-        self.segments.append(_Segment(name, first, hoist.lines, blocks, segment_slots, routes))
-        watched = ", watched=True" if segment_slots else ""
-        calls.append(_Call("", f"{var}.segment({name}, first={first}, last={last}{watched})"))
+        segment = _Segment(name, first, hoist.lines, blocks, segment_slots, routes)
+        self.segments.append(segment)
+        flags = (", watched=True" if segment_slots else "") + (
+            ", tappable=True" if segment.tappable else ""
+        )
+        calls.append(_Call("", f"{var}.segment({name}, first={first}, last={last}{flags})"))

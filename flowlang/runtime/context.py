@@ -30,7 +30,7 @@ class Context:
     infers a missing year from): a function returning an aware time, or None
     for the system clock; tests fix it to make a run reproducible.
     `observe_output`/`observe_errors` see what each pipeline emits (tests).
-    `http`: serve /metrics, /health and /ready on this address (`--http`);
+    `http`: serve /metrics, /health, /ready and /tap on this address (`--http`);
     `progress_interval`: seconds between progress lines off a terminal (0:
     none); `log_format`: `text` or `json` (the lines flowc writes on stderr).
     """

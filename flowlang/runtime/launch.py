@@ -138,7 +138,9 @@ async def _serve_and_run(
         except FlowError as exc:
             return engine, Outcome(exit_code=2, failure=str(exc))
         log.write(
-            f"flowc: serving {server.url}/metrics, /health and /ready", "serving", url=server.url
+            f"flowc: serving {server.url}/metrics, /health, /ready and /tap",
+            "serving",
+            url=server.url,
         )
     try:
         if reloading is None:
@@ -198,7 +200,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http",
         metavar="ADDR",
-        help="serve /metrics (Prometheus), /health and /ready on ADDR: PORT (on "
+        help="serve /metrics (Prometheus), /health, /ready and /tap on ADDR: PORT (on "
         "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
     )
     parser.add_argument(

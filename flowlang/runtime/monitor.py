@@ -9,6 +9,10 @@ health and readiness, served from the run's own event loop.
 - `/ready`: 200 when every pipeline runs, every source can read and every
   sink answers its probe (`Sink.probe`); else 503 with one reason a line
   (also while a reload drains the old program and starts the new one).
+- `/tap?pipeline=P[&line=N][&rate=R][&errors=1]`: a live sample of the
+  records passing a point (`runtime/tap.py`), as newline-delimited JSON on
+  one streamed response; 404 with the valid points for an unknown one (a
+  reload ends the taps of the old program).
 
 Served by aiohttp on the run's loop, not by prometheus_client's threaded
 server: a scrape then reads the counters between two batches, never while
@@ -25,6 +29,9 @@ from .errors import FlowError
 
 PROBE_TIMEOUT = 5.0  # seconds a sink's probe may take before it counts as failed
 READY_HEADER = {"Content-Type": "text/plain; charset=utf-8"}
+TAP_HEADER = {"Content-Type": "application/x-ndjson", "Cache-Control": "no-store"}
+TAP_IDLE = 1.0  # seconds a tap waits for samples before it looks whether its client left
+SHUTDOWN_GRACE = 2.0  # seconds a tap's client has to take the last lines at the end
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -164,6 +171,7 @@ class MonitorServer:
         self.host, self.port = parse_address(address)
         self._unsubscribe: list[Any] = []
         self.collector = MetricsCollector(engine)
+        self.taps: Any = None
         self.follow(engine)
         self._runner: Any = None
         self.url = ""
@@ -180,8 +188,13 @@ class MonitorServer:
         bus = engine.ctx.bus
         self._unsubscribe = [
             bus.subscribe("started", lambda topic, pipeline, **_: self.started.add(pipeline)),
-            bus.subscribe("stopped", lambda topic, pipeline, **_: self.stopped.add(pipeline)),
+            bus.subscribe("stopped", lambda topic, pipeline, **_: self._stopped(pipeline)),
         ]
+        from .tap import Taps
+
+        if self.taps is not None:  # a reload: the old program's points are gone
+            self.taps.end_all("the program was reloaded")
+        self.taps = Taps(engine.runners)
 
     async def start(self) -> None:
         """Listen; FlowError when the address cannot be used."""
@@ -194,7 +207,10 @@ class MonitorServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
         app.router.add_get("/ready", self._ready)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        app.router.add_get("/tap", self._tap)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:
@@ -209,7 +225,12 @@ class MonitorServer:
         self.port = port
         self.url = f"http://{shown}:{port}"
 
+    def _stopped(self, pipeline: str) -> None:
+        self.stopped.add(pipeline)
+        self.taps.pipeline_finished(pipeline)
+
     async def stop(self) -> None:
+        self.taps.end_all("the run has ended")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -234,6 +255,66 @@ class MonitorServer:
         if reasons:
             return web.Response(status=503, text="\n".join(reasons) + "\n", headers=READY_HEADER)
         return web.Response(text="ready\n", headers=READY_HEADER)
+
+    async def _tap(self, request: Any) -> Any:
+        from aiohttp import web
+
+        from . import jsonl
+        from .tap import DEFAULT_RATE, MAX_RATE
+
+        def refuse(status: int, message: str, **more: Any) -> Any:
+            body = jsonl.dumps({"error": message, **more}) + b"\n"
+            return web.Response(status=status, body=body, headers=TAP_HEADER)
+
+        query = request.query
+        pipeline = query.get("pipeline")
+        line_text = query.get("line")
+        listing = [p.describe() for p in self.taps.points()]
+        if not pipeline:
+            return refuse(400, "which pipeline? (?pipeline=P[&line=N])", points=listing)
+        line = None
+        if line_text is not None:
+            if not line_text.isdigit():
+                return refuse(400, f"line must be a line number, not {line_text!r}")
+            line = int(line_text)
+        try:
+            rate = float(query.get("rate", DEFAULT_RATE))
+        except ValueError:
+            rate = -1.0
+        if not 0 < rate <= MAX_RATE:
+            return refuse(
+                400, f"rate must be more than 0 and at most {MAX_RATE:g} records a second"
+            )
+        errors = query.get("errors", "0") not in ("", "0", "false", "no")
+        point = self.taps.find(pipeline, line)
+        if point is None:
+            if pipeline not in self.engine.runners:
+                known = ", ".join(self.engine.runners) or "none"
+                message = f"no pipeline {pipeline!r} in this run (pipelines: {known})"
+            else:
+                message = f"pipeline {pipeline} has no stage to tap on line {line}"
+            return refuse(404, message, points=listing)
+        response = web.StreamResponse(headers=TAP_HEADER)
+        await response.prepare(request)
+        tap = self.taps.attach(point, rate, errors)
+        try:
+            head = {**point.describe(), "rate": rate, "errors": errors}
+            await response.write(jsonl.dumps({"tap": head}) + b"\n")
+            while True:
+                await tap.wait(TAP_IDLE)
+                lines = tap.lines()
+                if lines:
+                    await response.write(b"".join(jsonl.dumps(x) + b"\n" for x in lines))
+                elif tap.ended is not None:
+                    await response.write(jsonl.dumps({"end": tap.ended}) + b"\n")
+                    break
+                elif request.transport is None or request.transport.is_closing():
+                    break  # the client left while nothing was passing
+        except ConnectionError:
+            pass  # the client left
+        finally:
+            self.taps.detach(tap)
+        return response
 
     async def unready(self) -> list[str]:
         """Why the run is not ready, one reason per pipeline or stage (none: ready)."""

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .context import Context
 from .errors import FlowError
 
-SegmentFactory = Callable[[list], Callable[..., list]]
+SegmentFactory = Callable[..., Callable[..., list]]
 
 
 @dataclass
@@ -32,12 +32,17 @@ class StageDecl:
 class SegmentDecl:
     """Stages first..last fused into one synchronous loop over a batch;
     `watched`: its stages note which watched fields they saw (see
-    `PipelineDecl.watch`), so it runs as `run(batch, dropped, fail, present)`."""
+    `PipelineDecl.watch`), so it runs as `run(batch, dropped, fail, present)`;
+    `tappable`: `factory(stages, tapped=True)` gives the same loop that also
+    copies records passing its stages before the last, run as
+    `run_tapped(batch, dropped, fail, present, want, got)` only while a tap
+    is attached to one of them (`runtime/tap.py`)."""
 
     factory: SegmentFactory
     first: int
     last: int
     watched: bool = False
+    tappable: bool = False
 
 
 class PipelineDecl:
@@ -88,13 +93,19 @@ class PipelineDecl:
         self.stages[index].role = "route"
 
     def segment(
-        self, factory: SegmentFactory, first: int, last: int, watched: bool = False
+        self,
+        factory: SegmentFactory,
+        first: int,
+        last: int,
+        watched: bool = False,
+        tappable: bool = False,
     ) -> None:
         """Stages first..last run as `factory(stages)(batch, dropped, fail)`,
-        with `present` (the pipeline's watch flags) when `watched`."""
+        with `present` (the pipeline's watch flags) when `watched`; see
+        `SegmentDecl` for `tappable`."""
         if not (0 < first <= last < len(self.stages)):
             raise FlowError(f"pipeline {self.name}: bad segment {first}..{last}")
-        self.segments.append(SegmentDecl(factory, first, last, watched))
+        self.segments.append(SegmentDecl(factory, first, last, watched, tappable))
 
     def watch(self, slots: tuple[tuple[int, tuple[str, ...]], ...]) -> None:
         """Fields to watch: slot k is (stage index, field path), a field the

@@ -35,6 +35,7 @@ from .errors import FlowError, error_record
 from .metrics import PipelineMetrics
 from .ops import fresh, has_path
 from .program import PipelineDecl, SegmentDecl, StageDecl
+from .tap import PipelineTaps
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -77,13 +78,16 @@ def copy_records(records: list[Record]) -> list[Record]:
 
 
 class _Segment:
-    __slots__ = ("run", "first", "last", "watched")
+    __slots__ = ("run", "first", "last", "watched", "tapped")
 
-    def __init__(self, run: Callable, first: int, last: int, watched: bool):
+    def __init__(
+        self, run: Callable, first: int, last: int, watched: bool, tapped: Callable | None
+    ):
         self.run = run
         self.first = first
         self.last = last
         self.watched = watched
+        self.tapped = tapped  # `run_tapped` (SegmentDecl.tappable), else None
 
 
 class _Window:
@@ -139,6 +143,7 @@ class Runner:
         self.present = [False] * len(decl.watches)
         self.metrics.watches, self.metrics.present = decl.watches, self.present
         self.sample_fields: list[str] | None = None  # of the first record read
+        self.taps: PipelineTaps | None = None  # while a tap is attached (runtime/tap.py)
 
     # set-up
 
@@ -179,8 +184,9 @@ class Runner:
             self.sink_queue = asyncio.Queue(self.engine.ctx.queue_size)
         for step in self.decl.steps():
             if isinstance(step, SegmentDecl):
+                tapped = step.factory(instances, tapped=True) if step.tappable else None
                 self.steps.append(
-                    _Segment(step.factory(instances), step.first, step.last, step.watched)
+                    _Segment(step.factory(instances), step.first, step.last, step.watched, tapped)
                 )
             else:
                 watching = [
@@ -322,6 +328,8 @@ class Runner:
             if self.sample_fields is None and unit.records:
                 first = unit.records[0]
                 self.sample_fields = list(first) if isinstance(first, dict) else []
+            if self.taps is not None:
+                self.taps.passed(0, unit.records)
             if unit.errors:
                 await self._emit_errors(unit.errors, unit.tokens)
             await self._run_steps(unit.records, unit.tokens, 0)
@@ -345,9 +353,20 @@ class Runner:
         steps = self.steps
         for k in range(start, len(steps)):
             step = steps[k]
+            taps = self.taps
             if type(step) is _Segment:
                 metrics.inp[step.first] += len(records)
-                if step.watched:
+                if (
+                    taps is not None
+                    and step.tapped is not None
+                    and (want := taps.wants(step.first, step.last)) is not None
+                ):
+                    got: list[list[Record]] = [[] for _ in want]
+                    records = step.tapped(
+                        records, metrics.dropped, self._fail, self.present, want, got
+                    )
+                    taps.took(step.first, got)
+                elif step.watched:
                     records = step.run(records, metrics.dropped, self._fail, self.present)
                 else:
                     records = step.run(records, metrics.dropped, self._fail)
@@ -356,6 +375,8 @@ class Runner:
                 if self.decl.routes and k == len(steps) - 1:
                     await self._deliver_routes(records, tokens)
                     return
+                if taps is not None:
+                    taps.passed(step.last, records)
             else:
                 emitted, held = self._add_to_window(step, records, tokens)
                 if self._failures:
@@ -364,6 +385,8 @@ class Runner:
                     release(tokens)  # nothing of this batch stays in a window
                 if emitted is None:
                     return
+                if taps is not None:
+                    taps.passed(step.index, emitted)
                 records, tokens = emitted, self._ready(step)
             if not records:
                 release(tokens)
@@ -454,6 +477,8 @@ class Runner:
         tokens = self._ready(step, everything)
         if emitted:
             self.metrics.out[step.index] += len(emitted)
+            if self.taps is not None:
+                self.taps.passed(step.index, emitted)
             await self._run_steps(emitted, tokens, k + 1)
         else:
             release(tokens)
@@ -492,6 +517,8 @@ class Runner:
         observe = self.engine.ctx.observe_output
         if observe is not None and records:
             observe(self.name, copy_records(records))
+        if self.taps is not None and self.sink is not None:
+            self.taps.passed(self.sink_index, records)
         outlets = self._outlets
         n = len(outlets)
         if n == 0 or not records:
@@ -513,6 +540,9 @@ class Runner:
             routed = [rec for part in parts for rec in part]
             if routed:
                 observe(self.name, copy_records(routed))
+        taps, last = self.taps, len(self.labels) - 1
+        if taps is not None and last in taps.at:
+            taps.passed(last, [rec for part in parts for rec in part])
         live = [
             (reader, part)
             for reader, part in zip(self.route_readers, parts)
@@ -531,6 +561,8 @@ class Runner:
         or count them (with a sample) when nobody reads it."""
         if self.first_error is None:
             self.first_error = errors[0]
+        if self.taps is not None:
+            self.taps.failed(errors)
         observe = self.engine.ctx.observe_errors
         if observe is not None:
             observe(self.name, copy_records(errors))
