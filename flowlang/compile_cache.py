@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -22,11 +22,38 @@ if TYPE_CHECKING:
     from .runtime.reload import Recompiled
 
 
+# the parts of flowlang a generated module is made by; the runtime (which it
+# imports when it runs), the language server and `flowc test` are not
+_NOT_COMPILER = ("runtime", "lsp", "testing", "__pycache__")
+
+
+@lru_cache(maxsize=1)
+def compiler_digest() -> str:
+    """A digest of the compiler's own files (its Python code, templates,
+    grammar and stage declarations), so that a module cached by another
+    build of flowlang, even of the same version number, is not reused."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in _NOT_COMPILER or not path.is_file():
+            continue
+        if path.suffix not in (".py", ".jinja", ".lark"):
+            continue
+        h.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    # an installed flowlang has the grammar inside the package (found above);
+    # a checkout has it beside the package
+    checkout = root.parent / "grammar" / "flow.lark"
+    if checkout.is_file():
+        h.update(checkout.read_bytes())
+    return h.hexdigest()
+
+
 def _key(src: SourceFile) -> str:
     import black
 
     h = hashlib.sha256()
-    for part in (__version__, black.__version__, src.name, src.text):
+    for part in (__version__, compiler_digest(), black.__version__, src.name, src.text):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()[:32]

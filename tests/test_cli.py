@@ -14,6 +14,7 @@ import pytest
 
 from flowlang import __version__
 from flowlang.cli import main
+from flowlang.source import SourceFile
 
 FLOWC = str(Path(sys.executable).with_name("flowc"))
 SEED = 'source file("x.log") | geoip | anonymize(email) | sink elastic("idx")\n'
@@ -400,3 +401,16 @@ def test_graph_labels_route_edges_with_their_position_and_condition(tmp_path, ca
     mermaid = capsys.readouterr().out
     assert 'p0 -- "1: level == #quot;error#quot;" --> p1' in mermaid
     assert 'p0 -- "2: else" --> p2' in mermaid
+
+
+def test_a_module_compiled_by_another_build_of_the_compiler_is_not_reused(tmp_path, monkeypatch):
+    from flowlang import compile_cache
+
+    monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path / "cache"))
+    flow = SourceFile(str(tmp_path / "a.flow"), "source stdin | set n = 1 | sink stdout\n")
+    first, _ = compile_cache.compile_cached(flow)
+    assert compile_cache.compile_cached(flow)[0] == first
+    # the same version number, other compiler code (a changed generator)
+    monkeypatch.setattr(compile_cache, "compiler_digest", lambda: "another build")
+    second, _ = compile_cache.compile_cached(flow)
+    assert second is not None and second != first
