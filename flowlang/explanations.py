@@ -616,10 +616,11 @@ _e(
     """
     An argument that the program must know before it runs (an index name, a
     threshold, a literal of a test) is an expression over record fields, or an
-    `env()` where the parameter does not take one, or `env()` is given
-    something other than literal strings.
+    `env()` where the parameter needs its value when the program is compiled
+    (a grok pattern, a list, a file read while checking; docs/stages.md marks
+    them "a literal"), or `env()` is given something other than literal strings.
     """,
-    'Write a constant (or `env("NAME")` where the parameter\'s table allows it).',
+    'Write a constant, or `env("NAME", "default")` where the parameter is not a literal.',
     example="source stdin | anomaly(latency, threshold=limit * 2) | sink stdout\n",
     fixed="source stdin | anomaly(latency, threshold=3.0) | sink stdout\n",
 )

@@ -6,6 +6,7 @@ already rendered by `pyrepr`, comments by `comment_text`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -121,6 +122,19 @@ class _Generator:
             self.imports.append(_Import(python_identifier(short), alias))
         return self._aliases[module]
 
+    def _function(self, fn) -> str:
+        """How the module names `fn`, a module-level function of a stage
+        module or of flowlang.runtime (the rule an env() value is held to)."""
+        module, name = fn.__module__, fn.__name__
+        assert getattr(sys.modules[module], name, None) is fn, fn
+        if module.startswith("flowlang.stages."):
+            return f"{self._alias(module)}.{name}"
+        if module == "flowlang.runtime.ops":
+            return f"_ops.{name}"
+        sub = module.removeprefix("flowlang.runtime.")
+        assert module == f"flowlang.runtime.{sub}" and sub.isidentifier(), module
+        return f"rt.{sub}.{name}"
+
     def _call(self, method: str, step: ir.CallStep) -> str:
         return self._construct(method, step.info, step.module, step.runtime, runtime_args(step))
 
@@ -129,7 +143,7 @@ class _Generator:
     ) -> str:
         """`method(index, <runtime class>, keyword=value, …)`."""
         alias = self._alias(module)
-        written = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in args)
+        written = "".join(f", {python_identifier(k)}={pyrepr(v, self._function)}" for k, v in args)
         return f"{method}({info.index}, {alias}.{python_identifier(runtime)}{written})"
 
     def _pipeline(self, p: ir.PipelinePlan, var: str) -> _Pipeline:
@@ -195,7 +209,7 @@ class _Generator:
         first, last = run[0].info.index, run[-1].info.index
         name = f"_{var}_segment_{first}"
         hoist = Hoister()
-        exprs = ExprCompiler(hoist)
+        exprs = ExprCompiler(hoist, self._function)
         blocks = []
         segment_slots: list[int] = []
         for step in run:

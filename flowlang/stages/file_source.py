@@ -74,7 +74,7 @@ SPEC = StageSpec(
         "record whose lines are not all written yet, so a restart reads it whole."
     ),
     params=(
-        Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),
+        Param("path", ParamKind.VALUE, "file path or glob", type=STR),
         *decode_params("lines"),
         Param(
             "follow", ParamKind.VALUE, "keep reading as the files grow", type=BOOL, default=False
