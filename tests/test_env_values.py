@@ -6,6 +6,10 @@ never the value; a good one is what the stage uses."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +22,8 @@ from flowlang.source import SourceFile
 from flowlang.syntax import MAX_DURATION_MS, duration_text
 from tests.fixtures.search import read_all
 from tests.flowrun import run_flow
+
+FLOWC = str(Path(sys.executable).with_name("flowc"))
 
 RECORDS = [{"line": "GET /a?x=1"}, {"line": "POST /b"}, {"line": "PUT /c"}]
 
@@ -155,3 +161,23 @@ def test_an_integer_reads_back_as_it_is_written(n):
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_a_float_reads_back_as_it_is_written(x):
     assert ENV_TYPES["float"](repr(x)) == x
+
+
+def test_a_flow_test_sets_the_values_and_its_conditions_may_read_them(tmp_path):
+    """`env NAME = "…"` in a test is what the pipeline's pattern reads; a bad
+    one fails that test, saying why. A condition of the test may hold an
+    env() pattern too."""
+    (tmp_path / "t.flow").write_text(
+        'pipeline p = source stdin(format=json) | where line =~ env("KEEP", "^a") | sink stdout\n'
+        'test "b only" {\n  env KEEP = "^b"\n  given p = [{line: "a"}, {line: "b"}]\n'
+        '  expect every p: line =~ env("EXPECTED", "^b$")\n  expect count(p) == 1\n}\n'
+        'test "bad" {\n  env KEEP = "(b"\n  given p = [{line: "a"}]\n  expect count(p) == 0\n}\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [FLOWC, "test", "t.flow"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "t.flow::b only PASSED" in done.stdout and "t.flow::bad FAILED" in done.stdout
+    assert "environment variable KEEP (the pattern of `=~`)" in done.stdout
+    assert "(b" not in done.stdout.replace('env KEEP = "(b"', "")

@@ -13,7 +13,7 @@ from functools import lru_cache
 from .. import __version__, ir
 from ..names import python_identifier
 from .calls import runtime_args, window_call
-from .exprs import ExprCompiler, Hoister, step_lines, watch_lines
+from .exprs import ExprCompiler, Hoister, runtime_function, step_lines, watch_lines
 from .literals import comment_text, pyrepr
 
 _FUSABLE = (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep, ir.RouteStep)
@@ -125,15 +125,11 @@ class _Generator:
     def _function(self, fn) -> str:
         """How the module names `fn`, a module-level function of a stage
         module or of flowlang.runtime (the rule an env() value is held to)."""
-        module, name = fn.__module__, fn.__name__
-        assert getattr(sys.modules[module], name, None) is fn, fn
+        module = fn.__module__
         if module.startswith("flowlang.stages."):
-            return f"{self._alias(module)}.{name}"
-        if module == "flowlang.runtime.ops":
-            return f"_ops.{name}"
-        sub = module.removeprefix("flowlang.runtime.")
-        assert module == f"flowlang.runtime.{sub}" and sub.isidentifier(), module
-        return f"rt.{sub}.{name}"
+            assert getattr(sys.modules[module], fn.__name__, None) is fn, fn
+            return f"{self._alias(module)}.{fn.__name__}"
+        return runtime_function(fn)
 
     def _call(self, method: str, step: ir.CallStep) -> str:
         return self._construct(method, step.info, step.module, step.runtime, runtime_args(step))

@@ -8,6 +8,7 @@ hoisted out of the record loop into the segment's setup.
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from .. import ir
@@ -18,6 +19,18 @@ from .literals import env_code, pyrepr
 
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
+
+
+def runtime_function(fn: Callable) -> str:
+    """How a generated module names `fn`, a module-level function of
+    flowlang.runtime (a rule an env() value is held to): `_ops.f`, `rt.times.f`."""
+    module, name = fn.__module__, fn.__name__
+    assert getattr(sys.modules[module], name, None) is fn, fn
+    if module == "flowlang.runtime.ops":
+        return f"_ops.{name}"
+    sub = module.removeprefix("flowlang.runtime.")
+    assert module == f"flowlang.runtime.{sub}" and sub.isidentifier(), module
+    return f"rt.{sub}.{name}"
 
 
 class Hoister:
