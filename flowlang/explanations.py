@@ -650,8 +650,9 @@ _e(
     An argument that the program must know before it runs (an index name, a
     threshold, a literal of a test) is an expression over record fields, or an
     `env()` where the parameter needs its value when the program is compiled
-    (a grok pattern, a list, a file read while checking; docs/stages.md marks
-    them "a literal"), or `env()` is given something other than literal strings.
+    (a list, a grok pattern and its patterns file, the kv delimiters, which
+    are held to a rule together), or `env()` is given something other than
+    literal strings.
     """,
     'Write a constant, or `env("NAME", "default")` where the parameter is not a literal.',
     example="source stdin | anomaly(latency, threshold=limit * 2) | sink stdout\n",
