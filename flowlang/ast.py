@@ -421,7 +421,17 @@ class Test:
     name_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-Statement = Union[Schema, Pipeline, Test]
+@dataclass(frozen=True)
+class Import:
+    """`import "schemas.flow"`: the schemas of another file (its path taken
+    from the directory of the importing file) join this program's."""
+
+    path: str
+    span: Span = _span()
+    path_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+Statement = Union[Import, Schema, Pipeline, Test]
 
 
 @dataclass(frozen=True)

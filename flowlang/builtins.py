@@ -112,11 +112,6 @@ _STR_OR_LIST = _arg("value", "a str or a list", STR, ANY_LIST)
 _CASE = _arg("case_sensitive", "false: compare text ignoring case", BOOL, default=True)
 
 
-def _regex_check(pattern: str) -> str | None:
-    problem = ops.regex_problem(pattern)
-    return problem and f"invalid regular expression: {problem} (RE2 syntax)"
-
-
 _COUNT = _arg("count", "replacements at most (negative: all)", INT, default=-1)
 _WITH = _arg("with", "the replacement", STR)
 _PAD = (
@@ -303,7 +298,7 @@ FUNCTIONS: dict[str, Function] = {
             "split_regex",
             (
                 _S,
-                _arg("pattern", "an RE2 regular expression", STR, check=_regex_check),
+                _arg("pattern", "an RE2 regular expression", STR, check=ops.regex_rule),
                 _arg("limit", "pieces at most, the last one the rest", INT, default=None),
             ),
             ListT(STR),
@@ -331,7 +326,7 @@ FUNCTIONS: dict[str, Function] = {
             "replace_regex",
             (
                 _S,
-                _arg("pattern", "an RE2 regular expression", STR, check=_regex_check),
+                _arg("pattern", "an RE2 regular expression", STR, check=ops.regex_rule),
                 _arg("with", "the replacement: $1, ${name} for groups, $$ for $", STR),
                 _COUNT,
             ),

@@ -54,6 +54,8 @@ RECURSIVE_SCHEMA = _c("E111", "schema contains itself")
 ROUTE_NOT_LAST = _c("E112", "route must be the last stage")
 NOT_ROUTE_READER = _c("E113", "route target does not read the routed pipeline")
 READS_ROUTED = _c("E114", "pipeline reads a routed pipeline but is none of its routes")
+BAD_IMPORT = _c("E115", "imported file cannot be read")
+IMPORT_CYCLE = _c("E116", "files import each other in a cycle")
 
 # fields and records
 UNKNOWN_FIELD = _c("E201", "unknown field")

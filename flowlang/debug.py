@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import types
 from typing import Any
 
 from .source import SourceFile, Span
@@ -107,4 +108,6 @@ def _scalar(value: Any) -> str:
         return "{" + ", ".join(f"{k}={_scalar(v)}" for k, v in value.items()) + "}"
     if isinstance(value, type):
         return value.__name__
+    if isinstance(value, types.FunctionType):  # a rule (EnvRef.check): where it is defined
+        return f"{value.__module__}.{value.__qualname__}"
     return repr(value)

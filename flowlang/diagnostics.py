@@ -13,10 +13,12 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Label:
-    """A secondary span with a note (`the field was dropped here`)."""
+    """A secondary span with a note (`the field was dropped here`); `file`
+    when the span is in another file than the diagnostic's (an import)."""
 
     span: Span
     message: str
+    file: SourceFile | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,17 @@ def sort_key(d: Diagnostic) -> tuple:
     return (d.span.start, d.span.end, d.code, d.message)
 
 
+def file_order(src: SourceFile):
+    """A sort key for the diagnostics of `src` and of the files it imports:
+    those of `src` first, then each imported file's, by position."""
+
+    def key(d: Diagnostic) -> tuple:
+        other = _file_of(d, src)
+        return (other is not src, other.name, *sort_key(d))
+
+    return key
+
+
 # ---------------------------------------------------------------- rendering
 
 _COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "note": "\x1b[1;34m"}
@@ -68,6 +81,7 @@ def render(d: Diagnostic, src: SourceFile, colour: bool = False) -> str:
     def paint(text: str, style: str) -> str:
         return f"{style}{text}{_RESET}" if colour else text
 
+    src = _file_of(d, src)
     line, col = src.line_col(d.span.start)
     head = (
         f"{paint(f'{src.name}:{line}:{col}:', _BOLD)} "
@@ -77,10 +91,17 @@ def render(d: Diagnostic, src: SourceFile, colour: bool = False) -> str:
     out = [head]
     out.extend(_snippet(src, d.span, d.hint, paint, primary=True))
     for label in d.labels:
-        lline, lcol = src.line_col(label.span.start)
-        out.append(f"note: {src.name}:{lline}:{lcol}: {label.message}")
-        out.extend(_snippet(src, label.span, None, paint, primary=False))
+        where = label.file or src
+        lline, lcol = where.line_col(label.span.start)
+        out.append(f"note: {where.name}:{lline}:{lcol}: {label.message}")
+        out.extend(_snippet(where, label.span, None, paint, primary=False))
     return "\n".join(out)
+
+
+def _file_of(d: Diagnostic, src: SourceFile) -> SourceFile:
+    """The file `d` is about: `src`, or an imported file it names. A file is
+    one by name, whichever object holds it."""
+    return d.file if d.file is not None and d.file.name != src.name else src
 
 
 def snippet(src: SourceFile, span: Span, note: str | None = None, colour: bool = False) -> str:
@@ -112,6 +133,7 @@ def _snippet(src, span, hint, paint, primary):
 
 
 def to_json(d: Diagnostic, src: SourceFile) -> dict:
+    src = _file_of(d, src)
     line, col = src.line_col(d.span.start)
     end_line, end_col = src.line_col(d.span.end)
     return {
@@ -129,7 +151,7 @@ def to_json(d: Diagnostic, src: SourceFile) -> dict:
 def render_all(
     diags: Iterable[Diagnostic], src: SourceFile, fmt: str = "text", colour: bool = False
 ) -> str:
-    diags = sorted(diags, key=sort_key)
+    diags = sorted(diags, key=file_order(src))
     if fmt == "json":
         return "\n".join(json.dumps(to_json(d, src), ensure_ascii=False) for d in diags)
     return "\n\n".join(render(d, src, colour) for d in diags)

@@ -374,6 +374,39 @@ _e(
     ),
 )
 
+_SHARED = "schema Event {\n  ts: time,\n  host: str,\n}\n"
+
+_e(
+    codes.BAD_IMPORT,
+    """
+    `import "FILE"` names a file that cannot be read: it does not exist, is
+    a directory, or is not UTF-8 text. The path is taken from the directory
+    of the file that holds the import, not from where flowc runs.
+    """,
+    "Correct the path, relative to the importing file.",
+    example='import "schema/events.flow"\nsource stdin(format=json) | sink stdout\n',
+    fixed='import "schemas/events.flow"\nsource stdin(format=json, schema=Event) | sink stdout\n',
+    files={"schemas/events.flow": _SHARED},
+)
+
+_e(
+    codes.IMPORT_CYCLE,
+    """
+    Files import each other, directly or through others: the message shows
+    the chain of imports that comes back to a file. Imports bring schemas,
+    so a cycle adds nothing that importing once would not, and is refused
+    rather than read for ever.
+    """,
+    "Move the schemas both files need into a file that imports neither, and "
+    "import that one from each.",
+    example='import "hosts.flow"\nsource stdin(format=json, schema=Host) | sink stdout\n',
+    fixed='import "events.flow"\nsource stdin(format=json, schema=Event) | sink stdout\n',
+    files={
+        "hosts.flow": 'import "example.flow"\nschema Host { name: str }\n',
+        "events.flow": _SHARED,
+    },
+)
+
 # ---------------------------------------------------------------- fields and records
 
 _e(
@@ -616,10 +649,12 @@ _e(
     """
     An argument that the program must know before it runs (an index name, a
     threshold, a literal of a test) is an expression over record fields, or an
-    `env()` where the parameter does not take one, or `env()` is given
-    something other than literal strings.
+    `env()` where the parameter needs its value when the program is compiled
+    (a list, a grok pattern and its patterns file, the kv delimiters, which
+    are held to a rule together), or `env()` is given something other than
+    literal strings.
     """,
-    'Write a constant (or `env("NAME")` where the parameter\'s table allows it).',
+    'Write a constant, or `env("NAME", "default")` where the parameter is not a literal.',
     example="source stdin | anomaly(latency, threshold=limit * 2) | sink stdout\n",
     fixed="source stdin | anomaly(latency, threshold=3.0) | sink stdout\n",
 )

@@ -20,7 +20,8 @@
   indented two spaces, then each further stage on a line of its own as
   `  | stage`. A bare chain starts at column 0 with its head and goes on
   with the same `  | stage` lines.
-- Statements are separated by one blank line; the file ends with a newline.
+- Statements are separated by one blank line, except that consecutive
+  `import "…"` lines stay together; the file ends with a newline.
 - A line longer than MAX_WIDTH wraps where it has a list: a `set`, `drop`,
   `keep`, `rename` or `summarize` puts each item on a line of its own,
   aligned under the first (and the `by … every …` of a summarize on the
@@ -98,8 +99,11 @@ def format_program(program: ast.Program) -> str:
     blocks = [_statement(s) for s in program.statements]
     trailing = _attach_comments(program.comments, [line for b in blocks for line in b])
     out: list[str] = []
+    statements = program.statements
     for i, block in enumerate(blocks):
-        if i:
+        # statements are set apart by a blank line; a run of imports stays together
+        together = i and isinstance(statements[i], ast.Import)
+        if i and not (together and isinstance(statements[i - 1], ast.Import)):
             out.append("")
         for j, line in enumerate(block):
             for comment in line.before:
@@ -165,6 +169,8 @@ def _attach_comments(comments: tuple[ast.Comment, ...], lines: list[_Line]) -> l
 
 
 def _statement(statement: ast.Statement) -> list[_Line]:
+    if isinstance(statement, ast.Import):
+        return [_Line("", f"import {quote(statement.path)}", statement.span)]
     if isinstance(statement, ast.Schema):
         return _schema(statement)
     if isinstance(statement, ast.Test):

@@ -6,8 +6,8 @@ expressions carry their static type, pipelines come in dependency order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
 
 from .types import Type
 
@@ -77,11 +77,15 @@ class Call:
 
 @dataclass(frozen=True)
 class EnvCall:
-    """`env("NAME", default)`: read once when the program starts."""
+    """`env("NAME", default)`: read once when the program starts, held then
+    to `check` (a rule as `stages.spec.Param.check`: a regex for `=~`, a
+    builtin's argument rule) with `what` naming it in the message."""
 
     name: str
     default: str | None
     type: Type
+    check: Callable[..., Any] | None = None
+    what: str = field(default="", compare=False)
 
 
 TExpr = Union[Literal, Duration, FieldRef, ListExpr, Unary, Binary, IfExpr, Call, EnvCall]

@@ -11,7 +11,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # words the grammar reserves; a field with such a name is written in backticks
 KEYWORDS = frozenset(
-    """source from pipeline schema where set drop keep rename as summarize by
+    """source from pipeline schema import where set drop keep rename as summarize by
     every on sink and or not in if then else true false null allowed_lateness
     """.split()
 )

@@ -42,9 +42,13 @@ Kinds: a *field* is a field of the input record (`ip`, `geo.city`); *fields*
 is one field or a list (`[user, action]`); a *new field* is the name of a
 field the stage adds; an *option* is a bare name, possibly with its own
 arguments (`csv(columns=["a"])`); a *schema* is the name of a `schema`
-declared in the program; a *value* is a constant, or `env("NAME")` /
-`env("NAME", "default")` where the table says so (read when the program
-starts, never written into generated code).
+declared in the program; a *value* is a constant, or, unless the table
+says it is a literal, `env("NAME")` / `env("NAME", "default")`: read when
+the program starts, never written into generated code, converted to the
+value's type (`30s` for a duration, `42` for an int, `true`/`false`) and
+held to the rule a literal is held to when the program is checked; a value
+that breaks it stops the run before it starts (exit status 2), in a message
+that names the variable and the rule, never the value.
 
 See also [the language](language.md) and [privacy](privacy.md).
 """
@@ -130,8 +134,8 @@ def type_text(param: Param) -> str:
     if param.kind is ParamKind.CHOICE:
         return "option: " + ", ".join(f"`{option_text(n, ps)}`" for n, ps in param.options.items())
     words = f"`{param.type}`"
-    if param.allow_env:
-        words += " or `env(…)`"
+    if not param.env and not isinstance(param.type, ListT):
+        words += " (a literal)"
     return words
 
 

@@ -402,7 +402,7 @@ def _binary(expr: ir.Binary, rec: dict, env: dict[str, str]) -> Any:
         return left if left is not None else evaluate(expr.right, rec, env)
     left = evaluate(expr.left, rec, env)
     if op == "=~":
-        pattern = expr.right.value
+        pattern = evaluate(expr.right, rec, env)
         if left is None:
             return False
         if not isinstance(left, str):

@@ -121,7 +121,7 @@ NAMES = [
     "self",
     "str",
     "int",
-    "import",
+    "nonlocal",  # (`import`, Python's too, is a reserved word of flowlang)
     "return",
     "yield",
     "global",

@@ -300,3 +300,45 @@ async def test_completion_in_a_source_call(client: LanguageClient):
     uri = await open_doc(client, text)
     labels = await complete(client, uri, position(text, "format=", len("format=")))
     assert {"auto", "json", "lines", "csv"} <= set(labels)
+
+
+async def test_definition_of_an_imported_schema_is_in_its_file(client: LanguageClient, tmp_path):
+    shared = "# the team's schemas\nschema Event { n: int }\n"
+    (tmp_path / "schemas.flow").write_text(shared, encoding="utf-8")
+    text = 'import "schemas.flow"\nsource stdin(format=json, schema=Event) | sink stdout\n'
+    uri = (tmp_path / "main.flow").as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert not client.diagnostics[uri]
+    result = await client.text_document_definition_async(
+        types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=position(text, "schema=Event", len("schema=E")),
+        )
+    )
+    start = position(shared, "Event")
+    assert result == types.Location(
+        uri=(tmp_path / "schemas.flow").as_uri(),
+        range=types.Range(start=start, end=types.Position(line=1, character=start.character + 5)),
+    )
+
+
+async def test_an_error_in_an_imported_file_stands_at_the_import(client: LanguageClient, tmp_path):
+    (tmp_path / "schemas.flow").write_text("schema Event { n: integer }\n", encoding="utf-8")
+    text = '# shared\nimport "schemas.flow"\nsource stdin | sink stdout\n'
+    uri = (tmp_path / "other.flow").as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    (found,) = client.diagnostics[uri]
+    assert found.code == "E110" and found.message.startswith(
+        f"{tmp_path / 'schemas.flow'}:1:19: unknown type `integer`"
+    )
+    assert found.range.start == types.Position(line=1, character=0)

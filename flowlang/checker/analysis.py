@@ -39,7 +39,9 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]
     stages: tuple[StagePoint, ...] = ()  # in source order
     pipelines: dict[str, Span] = field(default_factory=dict)  # name -> where it is named
+    # name -> its type and where it is named, in `src` or in `schema_files[name]`
     schemas: dict[str, tuple[RecordT, Span]] = field(default_factory=dict)
+    schema_files: dict[str, SourceFile] = field(default_factory=dict)  # imported ones
 
     def stage_at(self, offset: int) -> StagePoint | None:
         """The stage whose text holds `offset` (its end included)."""
@@ -73,9 +75,14 @@ def collect(
     ]
     stages.sort(key=lambda p: (p.span.start, p.span.end))
     schemas = {
-        s.name: (checker.schemas[s.name], s.name_span)
-        for s in program.statements
-        if isinstance(s, ast.Schema) and s.name in checker.schemas
+        name: (checker.schemas[name], node.name_span)
+        for name, (node, _) in checker.schema_decls.items()
+        if name in checker.schemas
+    }
+    files = {
+        name: where
+        for name, (_, where) in checker.schema_decls.items()
+        if name in schemas and where is not src
     }
     return Analysis(
         src,
@@ -86,4 +93,5 @@ def collect(
         tuple(stages),
         dict(checker.pipelines),
         schemas,
+        files,
     )

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ast, codes, ir
+from ..runtime.context import ENV_TYPES
 from ..source import Span
 from ..stages import CATALOGUE, find, names
-from ..stages.spec import EnvRef, Param, ParamKind, RuleContext, StageSpec
-from ..syntax import STAGE_FORMS, path_label
+from ..stages.spec import EnvRef, Param, ParamKind, RuleContext, StageSpec, problem_parts
+from ..syntax import STAGE_FORMS, path_label, quote
 from ..types import (
     ANY,
     BOOL,
@@ -33,6 +34,9 @@ from .arguments import match_arguments
 from .exprs import env_call
 from .records import lookup
 from .report import Reporter, closest, did_you_mean, one_of, pick_span
+
+# the parameter types env() may give, by their name in runtime.context.ENV_TYPES
+ENV_TYPE_NAMES = {STR: "str", INT: "int", FLOAT: "float", BOOL: "bool", DURATION: "duration"}
 
 # names people bring from other tools, and the flowlang stage that does it
 _ALIASES = {
@@ -314,19 +318,54 @@ class CallChecker:
 
     def _value(self, owner: Owner, param: Param, expr: ast.Expr, span: Span) -> tuple[bool, Any]:
         if isinstance(expr, ast.Call) and expr.name == "env":
-            if not param.allow_env:
+            return self._env(owner, param, expr, span)
+        ok, value = self._constant(owner, param, expr, param.type, span)
+        if ok and value is not None:
+            ok = self._rule(owner, param, value, span)
+        return ok, value
+
+    def _env(self, owner: Owner, param: Param, expr: ast.Call, span: Span) -> tuple[bool, Any]:
+        """`env("NAME"[, "default"])` as a parameter's value: an EnvRef read
+        when the run starts, its default held now to the rule a literal is."""
+        typ = ENV_TYPE_NAMES.get(param.type) if param.env else None
+        if typ is None:
+            why = (
+                "a list" if isinstance(param.type, ListT) else "needed when the program is compiled"
+            )
+            self.rep.error(
+                codes.NOT_CONSTANT,
+                f"`{param.name}` of {owner} cannot come from env(): it is {why}",
+                span,
+                hint="write the value itself",
+            )
+            return False, None
+        found = env_call(expr, self.rep)
+        if found is None:
+            return False, None
+        name, default = found
+        if default is not None:
+            default_span = pick_span(expr.args[1].value.span, span)
+            try:
+                value = ENV_TYPES[typ](default)
+            except ValueError as exc:
                 self.rep.error(
-                    codes.NOT_CONSTANT,
-                    f"`{param.name}` of {owner} cannot come from env()",
-                    span,
-                    hint="write the value itself",
+                    codes.BAD_ARG_VALUE,
+                    f"the default of env({quote(name)}) for `{param.name}` of {owner} {exc}",
+                    default_span,
                 )
                 return False, None
-            found = env_call(expr, self.rep)
-            if found is None:
+            if not self._rule(owner, param, value, default_span):
                 return False, None
-            return True, EnvRef(*found)
-        return self._constant(owner, param, expr, param.type, span)
+        return True, EnvRef(name, default, typ, param.check, (), f"`{param.name}` of {owner}")
+
+    def _rule(self, owner: Owner, param: Param, value: Any, span: Span) -> bool:
+        """Does a constant (or an env() default) keep the parameter's rule?"""
+        found = problem_parts(param.check(value)) if param.check is not None else None
+        if found is None:
+            return True
+        message, hint = found
+        self.rep.error(param.check_code, message, span, hint=hint)
+        return False
 
     def _constant(
         self, owner: Owner, param: Param, expr: ast.Expr, typ: Type | None, span: Span

@@ -3,11 +3,12 @@ every node with its static type, reporting what can never work."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from .. import ast, codes, ir
 from ..builtins import AGGREGATES, ENV_PARAMS, FUNCTIONS, Function, describe
-from ..runtime.ops import regex_problem
+from ..runtime.ops import regex_problem, regex_rule
 from ..source import Span
 from ..syntax import path_label
 from ..types import (
@@ -269,23 +270,32 @@ class ExprChecker:
                 hint="convert it with to_str(…)",
             )
         pattern = e.right
+        if isinstance(pattern, ast.Call) and pattern.name == "env":
+            found = env_call(pattern, self.rep)
+            if found is None:
+                return ir.Binary("=~", left, ir.Literal("", STR), BOOL)
+            name, default = found
+            if default is not None:
+                self._pattern(default, pick_span(pattern.args[1].value.span, pattern.span))
+            what = "pattern of `=~`"
+            return ir.Binary("=~", left, ir.EnvCall(name, default, STR, regex_rule, what), BOOL)
         if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
             self.rep.error(
                 codes.BAD_OPERANDS,
-                "the right side of `=~` must be a string literal",
+                "the right side of `=~` must be a string literal or env()",
                 e.right.span,
                 hint='write the pattern as a raw string: r"…"',
             )
             return ir.Binary("=~", left, ir.Literal("", STR), BOOL)
-        message = regex_problem(pattern.value)
+        self._pattern(pattern.value, pattern.span)
+        return ir.Binary("=~", left, ir.Literal(pattern.value, STR), BOOL)
+
+    def _pattern(self, pattern: str, span: Span) -> None:
+        message = regex_problem(pattern)
         if message is not None:
             self.rep.error(
-                codes.BAD_REGEX,
-                f"invalid regular expression: {message}",
-                pattern.span,
-                hint=_RE2_HINT,
+                codes.BAD_REGEX, f"invalid regular expression: {message}", span, hint=_RE2_HINT
             )
-        return ir.Binary("=~", left, ir.Literal(pattern.value, STR), BOOL)
 
     def _null_operand(self, op: str, operand: ir.TExpr, span: Span) -> bool:
         """Report arithmetic on a value that is or may be null."""
@@ -362,6 +372,14 @@ class ExprChecker:
             return ir.Call(call.name, (), ANY)
         return self._builtin(fn, call, record, name_span)
 
+    def _arg_rule(self, fn: Function, param, value, span: Span) -> bool:
+        """Does a constant argument of a builtin keep the parameter's rule?"""
+        problem = param.check(value)
+        if problem:
+            self.rep.error(codes.BAD_ARG_VALUE, f"`{param.name}` of `{fn.name}`: {problem}", span)
+            return False
+        return True
+
     def _builtin(self, fn: Function, call: ast.Call, record: Type, name_span: Span) -> ir.TExpr:
         params = fn.params
         matched = match_arguments(params, call.args)
@@ -403,15 +421,17 @@ class ExprChecker:
                     arg.value.span,
                 )
                 ok = False
-            elif param.check is not None and (constant := constant_value(value)) is not None:
-                problem = param.check(constant)
-                if problem:
-                    self.rep.error(
-                        codes.BAD_ARG_VALUE,
-                        f"`{param.name}` of `{fn.name}`: {problem}",
-                        arg.value.span,
-                    )
+            elif param.check is not None and isinstance(value, ir.EnvCall):
+                # held to the rule when the run starts; a default now
+                default_span = pick_span(_env_default_span(arg.value), arg.value.span)
+                if value.default is not None and not self._arg_rule(
+                    fn, param, value.default, default_span
+                ):
                     ok = False
+                what = f"`{param.name}` of `{fn.name}`"
+                bound[-1] = dataclasses.replace(value, check=param.check, what=what)
+            elif param.check is not None and (constant := constant_value(value)) is not None:
+                ok = self._arg_rule(fn, param, constant, arg.value.span) and ok
         for name in fn.from_env:
             arg = matched.given.get(name)
             value = bound[[p.name for p in params].index(name)]
@@ -439,6 +459,13 @@ class ExprChecker:
             if problem:
                 self.rep.error(codes.TYPE_MISMATCH, problem, pick_span(call.span, name_span))
         return ir.Call(fn.name, given, fn.result_type([a.type for a in given]))
+
+
+def _env_default_span(e: ast.Expr) -> Span | None:
+    """Where the default of `env("NAME", "default")` is written."""
+    if isinstance(e, ast.Call) and len(e.args) > 1:
+        return e.args[1].value.span
+    return None
 
 
 def constant_value(e: ir.TExpr | None):

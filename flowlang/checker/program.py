@@ -27,6 +27,7 @@ from ..types import (
 from .calls import CallChecker
 from .chain import ChainChecker, ChainResult
 from .exprs import ExprChecker
+from .imports import load_imports
 from .report import Reporter, did_you_mean, pick_span
 from .tests import TestChecker
 
@@ -64,6 +65,9 @@ class ProgramChecker:
         # every chain checked, by pipeline name (duplicates too), for editors
         self.chains: list[tuple[str, ChainResult]] = []
         self.pipelines: dict[str, Span] = {}  # where each pipeline is named
+        self.inputs: list[str] = []  # the files imported (then those the stages read)
+        # where each schema is declared: its node and file (imported or this one)
+        self.schema_decls: dict[str, tuple[ast.Schema, SourceFile]] = {}
 
     def run(self) -> tuple[ir.Plan | None, list[Diagnostic]]:
         self._schemas()
@@ -125,34 +129,43 @@ class ProgramChecker:
                 )
             )
         schemas = tuple(self.schemas.items())
-        plan = ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas, tuple(calls.inputs))
+        inputs = tuple(dict.fromkeys(self.inputs + calls.inputs))
+        plan = ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas, inputs)
         return plan, self.rep.sorted()
 
     # ------------------------------------------------------------ schemas
 
     def _schemas(self) -> None:
+        """The schemas of the imported files, then this file's: one name space."""
+        declared = [
+            (found.schema, found.src)
+            for found in load_imports(self.program, self.src, self.rep, self.inputs)
+        ]
+        declared += [(s, self.src) for s in self.program.statements if isinstance(s, ast.Schema)]
         decls: dict[str, ast.Schema] = {}
-        for stmt in self.program.statements:
-            if not isinstance(stmt, ast.Schema):
-                continue
+        files = self.schema_decls
+        for stmt, src in declared:
             span = pick_span(stmt.name_span, stmt.span)
-            if stmt.name in PRIMITIVE_NAMES:
-                self.rep.error(
-                    codes.DUPLICATE_NAME,
-                    f"schema `{stmt.name}` has the name of a built-in type",
-                    span,
-                    hint="choose another name, e.g. a capitalised one",
-                )
-            elif stmt.name in decls:
-                first = decls[stmt.name]
-                self.rep.error(
-                    codes.DUPLICATE_NAME,
-                    f"schema `{stmt.name}` is declared twice",
-                    span,
-                    labels=(Label(pick_span(first.name_span, first.span), "first declared here"),),
-                )
-            else:
-                decls[stmt.name] = stmt
+            with self.rep.in_file(src):
+                if stmt.name in PRIMITIVE_NAMES:
+                    self.rep.error(
+                        codes.DUPLICATE_NAME,
+                        f"schema `{stmt.name}` has the name of a built-in type",
+                        span,
+                        hint="choose another name, e.g. a capitalised one",
+                    )
+                elif stmt.name in decls:
+                    first, first_src = files[stmt.name]
+                    where = pick_span(first.name_span, first.span)
+                    self.rep.error(
+                        codes.DUPLICATE_NAME,
+                        f"schema `{stmt.name}` is declared twice",
+                        span,
+                        labels=(Label(where, "first declared here", file=first_src),),
+                    )
+                else:
+                    decls[stmt.name] = stmt
+                    files[stmt.name] = (stmt, src)
         resolving: list[str] = []
 
         def resolve(name: str, at: Span) -> Type:
@@ -168,14 +181,16 @@ class ProgramChecker:
                 )
                 return ANY
             resolving.append(name)
-            schema = decls[name]
-            record = self._record(schema.fields, False, resolve, decls)
+            schema, src = files[name]
+            with self.rep.in_file(src):
+                record = self._record(schema.fields, False, resolve, decls)
             resolving.pop()
             self.schemas[name] = RecordT(record.fields, open=schema.open, name=name)
             return self.schemas[name]
 
         for name, schema in decls.items():
-            resolve(name, pick_span(schema.name_span, schema.span))
+            with self.rep.in_file(files[name][1]):
+                resolve(name, pick_span(schema.name_span, schema.span))
 
     def _record(self, decls: tuple[ast.FieldDecl, ...], open_: bool, resolve, schemas) -> RecordT:
         fields: list[tuple[str, Type]] = []

@@ -4,10 +4,11 @@ the checker uses to word them (did-you-mean, field names, stage labels)."""
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
-from typing import Iterable
+from typing import Iterable, Iterator
 
-from ..diagnostics import Diagnostic, Label, sort_key
+from ..diagnostics import Diagnostic, Label, file_order
 from ..source import NO_SPAN, SourceFile, Span
 
 
@@ -17,6 +18,7 @@ class Reporter:
 
     def __init__(self, src: SourceFile) -> None:
         self.src = src
+        self._root = src
         self._diags: list[Diagnostic] = []
 
     def error(
@@ -39,12 +41,25 @@ class Reporter:
     ) -> None:
         self._diags.append(Diagnostic(code, "warning", message, span, hint, labels, self.src))
 
+    @contextlib.contextmanager
+    def in_file(self, src: SourceFile) -> Iterator[None]:
+        """Within the block, what is reported is about `src` (an imported file)."""
+        saved, self.src = self.src, src
+        try:
+            yield
+        finally:
+            self.src = saved
+
+    def add(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Diagnostics found elsewhere (an imported file's syntax errors)."""
+        self._diags.extend(diagnostics)
+
     @property
     def error_count(self) -> int:
         return sum(1 for d in self._diags if d.is_error)
 
     def sorted(self) -> list[Diagnostic]:
-        return sorted(self._diags, key=sort_key)
+        return sorted(self._diags, key=file_order(self._root))
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

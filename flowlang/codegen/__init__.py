@@ -6,13 +6,14 @@ already rendered by `pyrepr`, comments by `comment_text`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .. import __version__, ir
 from ..names import python_identifier
 from .calls import runtime_args, window_call
-from .exprs import ExprCompiler, Hoister, step_lines, watch_lines
+from .exprs import ExprCompiler, Hoister, runtime_function, step_lines, watch_lines
 from .literals import comment_text, pyrepr
 
 _FUSABLE = (ir.WhereStep, ir.SetStep, ir.DropStep, ir.KeepStep, ir.RenameStep, ir.RouteStep)
@@ -126,6 +127,15 @@ class _Generator:
             self.imports.append(_Import(python_identifier(short), alias))
         return self._aliases[module]
 
+    def _function(self, fn) -> str:
+        """How the module names `fn`, a module-level function of a stage
+        module or of flowlang.runtime (the rule an env() value is held to)."""
+        module = fn.__module__
+        if module.startswith("flowlang.stages."):
+            assert getattr(sys.modules[module], fn.__name__, None) is fn, fn
+            return f"{self._alias(module)}.{fn.__name__}"
+        return runtime_function(fn)
+
     def _call(self, method: str, step: ir.CallStep) -> str:
         return self._construct(method, step.info, step.module, step.runtime, runtime_args(step))
 
@@ -134,7 +144,7 @@ class _Generator:
     ) -> str:
         """`method(index, <runtime class>, keyword=value, …)`."""
         alias = self._alias(module)
-        written = "".join(f", {python_identifier(k)}={pyrepr(v)}" for k, v in args)
+        written = "".join(f", {python_identifier(k)}={pyrepr(v, self._function)}" for k, v in args)
         return f"{method}({info.index}, {alias}.{python_identifier(runtime)}{written})"
 
     def _pipeline(self, p: ir.PipelinePlan, var: str) -> _Pipeline:
@@ -200,7 +210,7 @@ class _Generator:
         first, last = run[0].info.index, run[-1].info.index
         name = f"_{var}_segment_{first}"
         hoist = Hoister()
-        exprs = ExprCompiler(hoist)
+        exprs = ExprCompiler(hoist, self._function)
         blocks = []
         segment_slots: list[int] = []
         for step in run:

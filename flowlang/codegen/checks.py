@@ -9,7 +9,7 @@ pipelines, so a condition means in a test exactly what it means in a
 from __future__ import annotations
 
 from .. import __version__, ir
-from .exprs import ExprCompiler, Hoister
+from .exprs import ExprCompiler, Hoister, runtime_function
 from .literals import comment_text
 
 
@@ -22,7 +22,7 @@ def generate_checks(plan: ir.Plan) -> str:
     from . import _black
 
     hoist = Hoister()
-    exprs = ExprCompiler(hoist)
+    exprs = ExprCompiler(hoist, runtime_function)  # a test's rules are the runtime's
     functions: list[str] = []
 
     def predicate(name: str, comment: str, cond: ir.TExpr) -> None:

@@ -8,13 +8,29 @@ hoisted out of the record loop into the segment's setup.
 
 from __future__ import annotations
 
+import sys
+from typing import Callable
+
 from .. import ir
 from ..builtins import FUNCTIONS
+from ..stages.spec import EnvRef
 from ..types import ANY, BOOL, IP, STR, ListT, RecordT, python_operator, strip_null
-from .literals import pyrepr
+from .literals import env_code, pyrepr
 
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
+
+
+def runtime_function(fn: Callable) -> str:
+    """How a generated module names `fn`, a module-level function of
+    flowlang.runtime (a rule an env() value is held to): `_ops.f`, `rt.times.f`."""
+    module, name = fn.__module__, fn.__name__
+    assert getattr(sys.modules[module], name, None) is fn, fn
+    if module == "flowlang.runtime.ops":
+        return f"_ops.{name}"
+    sub = module.removeprefix("flowlang.runtime.")
+    assert module == f"flowlang.runtime.{sub}" and sub.isidentifier(), module
+    return f"rt.{sub}.{name}"
 
 
 class Hoister:
@@ -38,8 +54,9 @@ class Hoister:
 
 
 class ExprCompiler:
-    def __init__(self, hoist: Hoister) -> None:
+    def __init__(self, hoist: Hoister, function: Callable[[Callable], str] | None = None) -> None:
         self.hoist = hoist
+        self.function = function  # how the module names a rule an env() value is held to
 
     def expr(self, e: ir.TExpr) -> str:
         method = getattr(self, "_" + type(e).__name__)
@@ -83,7 +100,11 @@ class ExprCompiler:
                 f"({tmp} if ({tmp} := {self.expr(e.left)}) is not None else {self.expr(e.right)})"
             )
         if op == "=~":
-            pattern = self.hoist.const("re", f"_ops.regex({pyrepr(e.right.value)})")
+            if isinstance(e.right, ir.EnvCall):
+                source = self._EnvCall(e.right)
+            else:
+                source = pyrepr(e.right.value)
+            pattern = self.hoist.const("re", f"_ops.regex({source})")
             if lt == STR:
                 return f"({pattern}.search({self.expr(e.left)}) is not None)"
             return f"_ops.match({pattern}, {self.expr(e.left)})"
@@ -108,7 +129,8 @@ class ExprCompiler:
         return f"_ops.{impl}(" + ", ".join(self.expr(a) for a in e.args) + ")"
 
     def _EnvCall(self, e: ir.EnvCall) -> str:
-        return self.hoist.const("env", f"rt.env({pyrepr(e.name)}, {pyrepr(e.default)})")
+        ref = EnvRef(e.name, e.default, check=e.check, what=e.what)
+        return self.hoist.const("env", env_code(ref, self.function))
 
 
 def _may_share(e: ir.TExpr) -> bool:

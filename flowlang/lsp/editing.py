@@ -228,7 +228,8 @@ def _hover_word(analysis: Analysis, point: StagePoint | None, word: Token) -> Ho
 
 def definition(analysis: Analysis, offset: int) -> Span | None:
     """Where the pipeline of `from P` (or a test's `given P`) or a schema
-    named at `offset` is declared."""
+    named at `offset` is declared (a schema perhaps in an imported file:
+    `definition_file`)."""
     word = word_at(analysis.src.text, offset)
     if word is None:
         return None
@@ -240,6 +241,14 @@ def definition(analysis: Analysis, offset: int) -> Span | None:
     if name in analysis.schemas:
         return analysis.schemas[name][1]
     return None
+
+
+def definition_file(analysis: Analysis, offset: int) -> SourceFile:
+    """The file that holds what `definition` finds: an imported file for an
+    imported schema, else the analysed one."""
+    word = word_at(analysis.src.text, offset)
+    name = _name_of(word) if word is not None else None
+    return analysis.schema_files.get(name, analysis.src) if name else analysis.src
 
 
 # ---------------------------------------------------------------- completion

@@ -5,11 +5,16 @@ positions); the checker does the work, so diagnostics are exactly those of
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from pathlib import Path
+
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from .. import __version__
+from .. import __version__, ast
 from ..checker import Analysis, analyze
+from ..checker.imports import imported_path
 from ..diagnostics import Diagnostic
 from ..formatter import format_source
 from ..source import SourceFile, Span
@@ -74,7 +79,9 @@ class FlowServer(LanguageServer):
     def publish(self, uri: str) -> None:
         analysis = self.analysis(uri)
         lines = self.lines(analysis.src.text)
-        diagnostics = [self.diagnostic(uri, lines, d) for d in analysis.diagnostics]
+        diagnostics = [
+            self.diagnostic(uri, lines, _at_import(analysis, d)) for d in analysis.diagnostics
+        ]
         version = self.workspace.get_text_document(uri).version
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version)
@@ -97,6 +104,28 @@ class FlowServer(LanguageServer):
             related_information=related or None,
             data={"hint": d.hint} if d.hint else None,
         )
+
+
+def _at_import(analysis: Analysis, d: Diagnostic) -> Diagnostic:
+    """`d` as the analysed file shows it: one about an imported file stands
+    at the import that reads that file (or the first import), naming where
+    it is; labels in other files are left out."""
+    src = analysis.src
+    labels = tuple(label for label in d.labels if label.file in (None, src))
+    if d.file is None or d.file.name == src.name:
+        return dataclasses.replace(d, labels=labels)
+    imports = [s for s in analysis.program.statements if isinstance(s, ast.Import)]
+    if not imports:
+        return dataclasses.replace(d, labels=labels)
+    at = next((s for s in imports if imported_path(src, s.path) == d.file.name), imports[0])
+    line, column = d.file.line_col(d.span.start)
+    return dataclasses.replace(
+        d,
+        message=f"{d.file.name}:{line}:{column}: {d.message}",
+        span=at.span,
+        labels=labels,
+        file=src,
+    )
 
 
 server = FlowServer()
@@ -165,9 +194,14 @@ def definition(ls: FlowServer, params: types.DefinitionParams) -> types.Location
     uri = params.text_document.uri
     analysis = ls.analysis(uri)
     text = analysis.src.text
-    span = editing.definition(analysis, ls.offset(text, params.position))
+    offset = ls.offset(text, params.position)
+    span = editing.definition(analysis, offset)
     if span is None:
         return None
+    where = editing.definition_file(analysis, offset)
+    if where is not analysis.src:  # an imported schema
+        uri = Path(os.path.abspath(where.name)).as_uri()
+        text = where.text
     return types.Location(uri=uri, range=ls.range(ls.lines(text), span))
 
 

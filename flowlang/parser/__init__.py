@@ -306,6 +306,10 @@ class _Builder:
                 )
         return result
 
+    def import_(self, node: Tree) -> ast.Import:
+        _, path = node.children
+        return ast.Import(self.string(path), span=self.span(node), path_span=self.span(path))
+
     def schema(self, node: Tree) -> ast.Schema:
         name, *rest = node.children
         dotdot = [t for t in rest if isinstance(t, Token) and t.type == "DOTDOT"]

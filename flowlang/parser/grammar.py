@@ -125,7 +125,7 @@ SCAN_RE = re.compile(
       | (?P<other>[0-9][A-Za-z0-9_.]*|==|=~|.)""",
     re.X | re.S,
 )
-STATEMENT_WORDS = ("schema", "pipeline", "source", "from", "test", "property")
+STATEMENT_WORDS = ("import", "schema", "pipeline", "source", "from", "test", "property")
 
 
 def significant_tokens(text: str, start: int = 0, end: int | None = None):

@@ -18,7 +18,9 @@ from .grammar import STATEMENT_WORDS, keyword_types, lark_parse, lark_parser, si
 
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 
-_STATEMENT_TERMINALS = frozenset({"SCHEMA", "PIPELINE", "SOURCE", "FROM", "KW_TEST", "KW_PROPERTY"})
+_STATEMENT_TERMINALS = frozenset(
+    {"IMPORT", "SCHEMA", "PIPELINE", "SOURCE", "FROM", "KW_TEST", "KW_PROPERTY"}
+)
 _STAGE_WORDS = ("where", "set", "drop", "keep", "rename", "summarize", "sink")
 _COMPARISONS = frozenset("EQ NE LT LE GT GE IN MATCH".split())
 _OPERATORS = _COMPARISONS | set("OR AND COALESCE PLUS MINUS STAR SLASH PERCENT".split())

@@ -17,7 +17,7 @@ from .base import (  # noqa: F401
     WindowProcessor,
 )
 from .bus import Bus  # noqa: F401
-from .context import Context, MissingVariable, env  # noqa: F401
+from .context import BadVariable, Context, MissingVariable, env  # noqa: F401
 from .engine import Outcome  # noqa: F401
 from .errors import FlowError, error_record  # noqa: F401
 from .launch import main, run, run_program  # noqa: F401

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterator, Mapping
 
+from ..syntax import MAX_DURATION_MS, parse_duration
 from .bus import Bus
 from .errors import FlowError
 
@@ -86,16 +88,83 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
         _environment.reset(token)
 
 
-def env(name: str, default: str | None = None) -> str:
-    """The value of environment variable `name`, else `default`; without a
-    default, a missing variable is a start-up error. The value is never logged."""
+class BadVariable(FlowError):
+    """An environment variable whose text is not a valid value of the
+    argument it gives; the message names the variable and the rule, never
+    the value (it may be a secret)."""
+
+    def __init__(self, name: str, what: str, problem: str):
+        given = f" (the {what})" if what else ""
+        super().__init__(f"environment variable {name}{given}: {problem}")
+        self.name = name
+
+
+_INTEGER = re.compile(r"-?[0-9]+\Z")
+_FLOAT = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
+
+
+def _duration(text: str) -> int:
+    millis = parse_duration(text)
+    if millis is None or millis > MAX_DURATION_MS:
+        raise ValueError("must be a duration such as 250ms, 30s, 5m, 2h or 1d")
+    return millis
+
+
+def _integer(text: str) -> int:
+    if not _INTEGER.match(text):
+        raise ValueError("must be an integer")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if not _FLOAT.match(text):
+        raise ValueError("must be a number")
+    return float(text)
+
+
+def _boolean(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return text == "true"
+
+
+# how an env() text becomes a value of the argument's type, as the literal of
+# that type is written (a duration in milliseconds); ValueError says what it must be
+ENV_TYPES: dict[str, Callable[[str], object]] = {
+    "str": str,
+    "int": _integer,
+    "float": _float,
+    "bool": _boolean,
+    "duration": _duration,
+}
+
+
+def env(
+    name: str,
+    default: str | None = None,
+    type: str = "str",
+    check: Callable[..., object] | None = None,
+    args: tuple = (),
+    what: str = "",
+):
+    """The value of environment variable `name`, else `default`, converted
+    to `type` (ENV_TYPES) and held to `check` (a parameter's rule: a message,
+    or (message, hint), when the value is wrong); without a default, a missing
+    variable is a start-up error. The value is never logged."""
     variables = _environment.get()
     try:
         value = (os.environ if variables is None else variables).get(name)
     except (UnicodeEncodeError, ValueError):
         value = None  # a name no environment can hold (a lone surrogate, NUL)
-    if value is not None:
-        return value
-    if default is not None:
-        return default
-    raise MissingVariable(name)
+    if value is None:
+        if default is None:
+            raise MissingVariable(name)
+        value = default
+    try:
+        converted = ENV_TYPES[type](value)
+    except ValueError as exc:
+        raise BadVariable(name, what, str(exc)) from None
+    problem = check(converted, *args) if check is not None else None
+    if problem:
+        raise BadVariable(name, what, problem if isinstance(problem, str) else problem[0])
+    return converted

@@ -697,6 +697,14 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
+def regex_rule(pattern: str) -> str | None:
+    """What is wrong with `pattern` as an RE2 regex, in words that do not
+    quote it (RE2's reason without the piece of pattern it names), or None:
+    the rule of a pattern argument, which an env() value may give."""
+    problem = regex_problem(pattern)
+    return problem and f"invalid regular expression: {problem.split(': ', 1)[0]} (RE2 syntax)"
+
+
 # `$1`, `$name`, `${name}`, `$$` in a replacement, as Rust's regex crate
 # expands them (VRL): a name is the longest run of word characters
 _GROUP_REF = re.compile(r"\$(?:\$|\{([^}]*)\}|([0-9A-Za-z_]+))")

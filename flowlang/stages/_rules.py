@@ -6,6 +6,17 @@ from .. import codes
 from ..types import BOOL, DURATION, OPEN_RECORD, STR, ListT, RecordT, Type
 from .spec import Param, ParamKind, RuleContext
 
+
+def csv_delimiter_problem(delimiter: str) -> str | None:
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        return "the csv delimiter must be one character, not a quote or a line break"
+    return None
+
+
+def port_problem(port: int) -> str | None:
+    return "the port must be between 0 and 65535" if not 0 <= port <= 65535 else None
+
+
 FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
     "auto": (),
     "json": (),
@@ -14,7 +25,14 @@ FORMAT_OPTIONS: dict[str, tuple[Param, ...]] = {
         Param(
             "header", ParamKind.VALUE, "the first line names the columns", type=BOOL, default=True
         ),
-        Param("delimiter", ParamKind.VALUE, "the column separator", type=STR, default=","),
+        Param(
+            "delimiter",
+            ParamKind.VALUE,
+            "the column separator",
+            type=STR,
+            default=",",
+            check=csv_delimiter_problem,
+        ),
         Param(
             "columns",
             ParamKind.VALUE,
@@ -99,11 +117,9 @@ def decoded_record(ctx: RuleContext) -> Type:
 
 
 def _check_csv(ctx: RuleContext, args: dict) -> None:
-    columns, delimiter = args.get("columns"), args.get("delimiter", ",")
+    columns = args.get("columns")
     problem = None
-    if len(delimiter) != 1 or delimiter in '"\r\n':
-        problem = "the csv delimiter must be one character, not a quote or a line break"
-    elif columns is not None and not columns:
+    if columns is not None and not columns:
         problem = "name at least one column"
     elif columns is not None and len(set(columns)) != len(columns):
         twice = sorted({c for c in columns if columns.count(c) > 1})

@@ -14,46 +14,51 @@ from ._rules import with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 from .summarize import freeze_value
 
-_ALPHA = Param("alpha", ParamKind.VALUE, "smoothing factor", type=FLOAT, default=0.1)
+
+def alpha_problem(alpha: float) -> str | None:
+    return (
+        None if 0.0 < alpha < 1.0 else "`alpha` must be between 0 and 1 (1 would keep no history)"
+    )
 
 
-def _problem(
-    method: str, alpha: float, threshold: float, window: int, warmup: int, max_keys: int
-) -> tuple[str, str] | None:
-    """The first argument that makes no sense, as (parameter, why), or None."""
-    if method == "ewma" and not 0.0 < alpha < 1.0:
-        return "method", "`alpha` must be between 0 and 1 (1 would keep no history)"
-    if not threshold > 0.0:
-        return "threshold", "`threshold` must be greater than 0"
-    if window < 2:
-        return "window", "`window` must be at least 2 values"
-    if warmup < 2:
-        return "warmup", "`warmup` must be at least 2 values (one value has no spread)"
+def threshold_problem(threshold: float) -> str | None:
+    return None if threshold > 0.0 else "`threshold` must be greater than 0"
+
+
+def window_problem(window: int) -> str | None:
+    return None if window >= 2 else "`window` must be at least 2 values"
+
+
+def warmup_problem(warmup: int) -> str | None:
+    return None if warmup >= 2 else "`warmup` must be at least 2 values (one value has no spread)"
+
+
+def max_keys_problem(max_keys: int) -> str | None:
+    return None if max_keys >= 1 else "`max_keys` must be at least 1"
+
+
+_ALPHA = Param(
+    "alpha", ParamKind.VALUE, "smoothing factor", type=FLOAT, default=0.1, check=alpha_problem
+)
+
+
+def _warmup_problem(method: str, window: int, warmup: int) -> str | None:
     if method == "zscore" and warmup > window:
-        return "warmup", (
+        return (
             f"`warmup` ({warmup}) is larger than `window` ({window}), "
             "so no value could ever be flagged"
         )
-    if max_keys < 1:
-        return "max_keys", "`max_keys` must be at least 1"
     return None
 
 
 def _output(ctx: RuleContext):
-    args = ctx.args
-    alpha = args.get("method_args", {}).get("alpha", _ALPHA.default)
-    values = (args["threshold"], args["window"], args["warmup"], args["max_keys"], alpha)
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        problem = _problem(
-            args["method"],
-            alpha,
-            args["threshold"],
-            args["window"],
-            args["warmup"],
-            args["max_keys"],
-        )
-        if problem is not None:
-            ctx.error(codes.BAD_ARG_VALUE, problem[1], param=problem[0])
+    # each value's own rule is its parameter's; this one holds two together,
+    # checked here when both are literals and by the runtime class otherwise
+    warmup, window = ctx.args["warmup"], ctx.args["window"]
+    if isinstance(warmup, int) and isinstance(window, int):
+        problem = _warmup_problem(ctx.args["method"], window, warmup)
+        if problem:
+            ctx.error(codes.BAD_ARG_VALUE, problem, param="warmup")
     out = with_field(ctx.input, "anomaly", BOOL)
     return with_field(out, "anomaly_score", Nullable(FLOAT))
 
@@ -97,11 +102,33 @@ SPEC = StageSpec(
             "an anomaly is a score beyond ±threshold",
             type=FLOAT,
             default=3.0,
+            check=threshold_problem,
         ),
-        Param("window", ParamKind.VALUE, "values kept per key (zscore)", type=INT, default=100),
+        Param(
+            "window",
+            ParamKind.VALUE,
+            "values kept per key (zscore)",
+            type=INT,
+            default=100,
+            check=window_problem,
+        ),
         Param("by", ParamKind.FIELDS, "keys with separate statistics", default=()),
-        Param("warmup", ParamKind.VALUE, "values needed before flagging", type=INT, default=10),
-        Param("max_keys", ParamKind.VALUE, "keys kept", type=INT, default=100_000),
+        Param(
+            "warmup",
+            ParamKind.VALUE,
+            "values needed before flagging",
+            type=INT,
+            default=10,
+            check=warmup_problem,
+        ),
+        Param(
+            "max_keys",
+            ParamKind.VALUE,
+            "keys kept",
+            type=INT,
+            default=100_000,
+            check=max_keys_problem,
+        ),
     ),
     output=_output,
     runtime="Anomaly",
@@ -273,7 +300,15 @@ class Anomaly(Processor):
         if method not in ("zscore", "ewma"):
             raise ValueError(f"anomaly: unknown method {method!r}")
         alpha = float((method_args or {}).get("alpha", _ALPHA.default))
-        problem = _problem(method, alpha, threshold, window, warmup, max_keys)
+        problem = _warmup_problem(method, window, warmup)
+        for rule, value in (
+            (alpha_problem, alpha),
+            (threshold_problem, threshold),
+            (window_problem, window),
+            (warmup_problem, warmup),
+            (max_keys_problem, max_keys),
+        ):
+            problem = problem or rule(value)
         if problem:
             raise ValueError(f"anomaly: {problem}")
         self._path = tuple(field)

@@ -60,7 +60,6 @@ SPEC = StageSpec(
             "HMAC key (its UTF-8 bytes), from the environment",
             type=STR,
             default=EnvRef(KEY_ENV, ""),
-            allow_env=True,
         ),
     ),
     output=_output,

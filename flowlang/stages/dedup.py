@@ -7,12 +7,15 @@ from ..types import DURATION, INT
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 
+def within_problem(within: int) -> str | None:
+    return "`within` must be a positive duration" if within <= 0 else None
+
+
+def capacity_problem(capacity: int) -> str | None:
+    return "`capacity` must be at least 1" if capacity < 1 else None
+
+
 def _output(ctx: RuleContext):
-    within, capacity = ctx.args.get("within"), ctx.args.get("capacity")
-    if isinstance(within, int) and within <= 0:
-        ctx.error(codes.BAD_ARG_VALUE, "`within` must be a positive duration", param="within")
-    if isinstance(capacity, int) and capacity < 1:
-        ctx.error(codes.BAD_ARG_VALUE, "`capacity` must be at least 1", param="capacity")
     if ctx.args.get("fields") == ():
         ctx.error(codes.BAD_ARG_VALUE, "name at least one field", param="fields")
     return ctx.input
@@ -38,8 +41,16 @@ SPEC = StageSpec(
             "how long a record is remembered",
             type=DURATION,
             default=60_000,
+            check=within_problem,
         ),
-        Param("capacity", ParamKind.VALUE, "most keys remembered", type=INT, default=100_000),
+        Param(
+            "capacity",
+            ParamKind.VALUE,
+            "most keys remembered",
+            type=INT,
+            default=100_000,
+            check=capacity_problem,
+        ),
     ),
     output=_output,
     runtime="Dedup",

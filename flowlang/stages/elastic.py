@@ -110,12 +110,7 @@ def index_problem(index: str) -> tuple[str, str | None] | None:
 
 
 def _check(ctx: RuleContext) -> None:
-    index = ctx.args.get("index")
-    if isinstance(index, str):
-        problem = index_problem(index)
-        if problem is not None:
-            ctx.error(codes.BAD_INDEX_NAME, problem[0], param="index", hint=problem[1])
-    return None
+    return None  # the index name's rule is its parameter's (`index_problem`)
 
 
 SPEC = StageSpec(
@@ -129,13 +124,19 @@ SPEC = StageSpec(
         "`time=` (else the processing time). `id=` makes writes idempotent."
     ),
     params=(
-        Param("index", ParamKind.VALUE, "index name, may hold strftime patterns", type=STR),
+        Param(
+            "index",
+            ParamKind.VALUE,
+            "index name, may hold strftime patterns",
+            type=STR,
+            check=index_problem,
+            check_code=codes.BAD_INDEX_NAME,
+        ),
         Param(
             "url",
             ParamKind.VALUE,
             "cluster URL",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_ELASTIC_URL", "http://localhost:9200"),
         ),
         Param("id", ParamKind.FIELD, "document id (idempotent writes)", default=None),
@@ -151,7 +152,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "API key",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_ELASTIC_API_KEY", ""),
         ),
         Param(
@@ -159,7 +159,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "basic auth user",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_ELASTIC_USERNAME", ""),
         ),
         Param(
@@ -167,7 +166,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "basic auth password",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_ELASTIC_PASSWORD", ""),
         ),
         Param(
@@ -175,7 +173,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "CA bundle file",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_ELASTIC_CA_CERTS", ""),
         ),
         Param("batch_size", ParamKind.VALUE, "documents per bulk request", type=INT, default=500),

@@ -18,7 +18,7 @@ SPEC = StageSpec(
         "deep) goes to the error stream."
     ),
     params=(
-        Param("path", ParamKind.VALUE, "output file", type=STR, allow_env=True),
+        Param("path", ParamKind.VALUE, "output file", type=STR),
         Param("format", ParamKind.CHOICE, "output format", default="json", options={"json": ()}),
         *RETRY_PARAMS,
     ),

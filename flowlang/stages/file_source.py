@@ -99,7 +99,7 @@ SPEC = StageSpec(
         "(`app.log`, or `app.log.*.gz` for the archives)."
     ),
     params=(
-        Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),
+        Param("path", ParamKind.VALUE, "file path or glob", type=STR),
         *decode_params("lines"),
         Param(
             "follow", ParamKind.VALUE, "keep reading as the files grow", type=BOOL, default=False

@@ -53,7 +53,6 @@ SPEC = StageSpec(
             "a MaxMind DB (.mmdb) file",
             type=STR,
             default=None,
-            allow_env=True,
         ),
     ),
     output=_output,

@@ -43,28 +43,27 @@ def parse_headers(items: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(n.strip(), v.strip()) for n, _, v in (h.partition(":") for h in items)]
 
 
+def method_problem(method: str) -> tuple[str, str] | None:
+    if method in METHODS:
+        return None
+    return "the method cannot send records", "use " + ", ".join(f'"{m}"' for m in METHODS)
+
+
+def batch_problem(batch: int) -> str | None:
+    return "`batch` must be at least 1" if batch < 1 else None
+
+
+def url_rule(url: str) -> str | None:
+    wrong = url_problem(url)
+    return wrong and f"the url {wrong}"
+
+
 def _check(ctx: RuleContext) -> None:
-    method = ctx.args.get("method")
-    if isinstance(method, str) and method not in METHODS:
-        ctx.error(
-            codes.BAD_ARG_VALUE,
-            f"method {method!r} cannot send records",
-            param="method",
-            hint="use " + ", ".join(f'"{m}"' for m in METHODS),
-        )
     for header in ctx.args.get("headers") or ():
         if isinstance(header, str):
             problem = header_problem(header)
             if problem is not None:
                 ctx.error(codes.BAD_ARG_VALUE, problem, param="headers")
-    batch = ctx.args.get("batch")
-    if isinstance(batch, int) and batch < 1:
-        ctx.error(codes.BAD_ARG_VALUE, "`batch` must be at least 1", param="batch")
-    url = ctx.args.get("url")
-    if isinstance(url, str):
-        wrong = url_problem(url)
-        if wrong is not None:
-            ctx.error(codes.BAD_ARG_VALUE, f"the url {shown_url(url)} {wrong}", param="url")
     return None
 
 
@@ -85,8 +84,15 @@ SPEC = StageSpec(
         "basic auth; neither they nor the token are ever shown."
     ),
     params=(
-        Param("url", ParamKind.VALUE, "where the records are sent", type=STR, allow_env=True),
-        Param("method", ParamKind.VALUE, "POST, PUT or PATCH", type=STR, default="POST"),
+        Param("url", ParamKind.VALUE, "where the records are sent", type=STR, check=url_rule),
+        Param(
+            "method",
+            ParamKind.VALUE,
+            "POST, PUT or PATCH",
+            type=STR,
+            default="POST",
+            check=method_problem,
+        ),
         Param(
             "format",
             ParamKind.CHOICE,
@@ -107,9 +113,15 @@ SPEC = StageSpec(
             "bearer token; never shown",
             type=STR,
             default=None,
-            allow_env=True,
         ),
-        Param("batch", ParamKind.VALUE, "records per request, at most", type=INT, default=500),
+        Param(
+            "batch",
+            ParamKind.VALUE,
+            "records per request, at most",
+            type=INT,
+            default=500,
+            check=batch_problem,
+        ),
         *RETRY_PARAMS,
     ),
     output=_check,

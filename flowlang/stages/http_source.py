@@ -9,11 +9,10 @@ import time
 from collections import deque
 from typing import Any, AsyncIterator
 
-from .. import codes
 from ..runtime.base import Record, RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
 from ..types import INT, STR, RecordT, Type
-from ._rules import SCHEMA_PARAM, decoded_record, idle_param, with_field
+from ._rules import SCHEMA_PARAM, decoded_record, idle_param, port_problem, with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 # What every record carries about the request it came in.
@@ -32,19 +31,19 @@ def path_problem(path: str) -> str | None:
     return None
 
 
+def max_body_problem(value: int) -> str | None:
+    return "`max_body` must be at least 1" if value < 1 else None
+
+
+def max_pending_problem(value: int) -> str | None:
+    return "`max_pending` must be at least 1" if value < 1 else None
+
+
+def max_requests_problem(value: int) -> str | None:
+    return "`max_requests` must be at least 1" if value < 1 else None
+
+
 def _output(ctx: RuleContext) -> Type:
-    path = ctx.args.get("path")
-    if isinstance(path, str):
-        problem = path_problem(path)
-        if problem is not None:
-            ctx.error(codes.BAD_ARG_VALUE, problem, param="path")
-    port = ctx.args.get("port")
-    if isinstance(port, int) and not 0 <= port <= 65535:
-        ctx.error(codes.BAD_ARG_VALUE, "the port must be between 0 and 65535", param="port")
-    for name in ("max_body", "max_pending", "max_requests"):
-        value = ctx.args.get(name)
-        if isinstance(value, int) and value < 1:
-            ctx.error(codes.BAD_ARG_VALUE, f"`{name}` must be at least 1", param=name)
     return with_field(decoded_record(ctx), "_http", HTTP_META)
 
 
@@ -76,13 +75,14 @@ SPEC = StageSpec(
         "`idle=` ends the source once no event was posted for that long."
     ),
     params=(
-        Param("port", ParamKind.VALUE, "TCP port to listen on", type=INT),
+        Param("port", ParamKind.VALUE, "TCP port to listen on", type=INT, check=port_problem),
         Param(
             "path",
             ParamKind.VALUE,
             "where events are posted (paths below it too)",
             type=STR,
             default="/",
+            check=path_problem,
         ),
         Param(
             "format",
@@ -98,7 +98,6 @@ SPEC = StageSpec(
             "bearer token every request must carry; never logged",
             type=STR,
             default=None,
-            allow_env=True,
         ),
         Param(
             "host",
@@ -106,15 +105,22 @@ SPEC = StageSpec(
             "address to listen on (`0.0.0.0`: every interface)",
             type=STR,
             default="127.0.0.1",
-            allow_env=True,
         ),
-        Param("max_body", ParamKind.VALUE, "largest body, in bytes", type=INT, default=1_048_576),
+        Param(
+            "max_body",
+            ParamKind.VALUE,
+            "largest body, in bytes",
+            type=INT,
+            default=1_048_576,
+            check=max_body_problem,
+        ),
         Param(
             "max_pending",
             ParamKind.VALUE,
             "records taken and not yet accepted by the sinks before requests get 503",
             type=INT,
             default=10_000,
+            check=max_pending_problem,
         ),
         Param(
             "max_requests",
@@ -122,6 +128,7 @@ SPEC = StageSpec(
             "requests being read or waiting for their sinks before others get 503",
             type=INT,
             default=64,
+            check=max_requests_problem,
         ),
         idle_param("a request"),
     ),

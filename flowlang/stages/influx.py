@@ -57,7 +57,7 @@ SPEC = StageSpec(
         "stream, never altered."
     ),
     params=(
-        Param("bucket", ParamKind.VALUE, "bucket (database)", type=STR, allow_env=True),
+        Param("bucket", ParamKind.VALUE, "bucket (database)", type=STR),
         Param("measurement", ParamKind.VALUE, "measurement name", type=STR),
         Param("tags", ParamKind.FIELDS, "tag fields", default=()),
         Param("fields", ParamKind.FIELDS, "value fields", default=()),
@@ -69,7 +69,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "server URL",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_INFLUX_URL", "http://localhost:8086"),
         ),
         Param(
@@ -77,7 +76,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "API token",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_INFLUX_TOKEN", ""),
         ),
         Param(
@@ -85,7 +83,6 @@ SPEC = StageSpec(
             ParamKind.VALUE,
             "organisation",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_INFLUX_ORG", ""),
         ),
         Param("batch_size", ParamKind.VALUE, "points per write", type=INT, default=5000),

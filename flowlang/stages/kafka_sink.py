@@ -33,7 +33,7 @@ SPEC = StageSpec(
         "from a retried send), for brokers that support it."
     ),
     params=(
-        Param("topic", ParamKind.VALUE, "the topic", type=STR, allow_env=True),
+        Param("topic", ParamKind.VALUE, "the topic", type=STR),
         Param("key", ParamKind.FIELD, "the field that keys each message", default=None),
         BROKERS_PARAM,
         Param(

@@ -33,7 +33,6 @@ BROKERS_PARAM = Param(
     ParamKind.VALUE,
     "bootstrap brokers, `host:port`, comma-separated",
     type=STR,
-    allow_env=True,
     default=EnvRef("FLOW_KAFKA_BROKERS", "localhost:9092"),
 )
 
@@ -67,14 +66,13 @@ SPEC = StageSpec(
         "stopped. `brokers` is a comma-separated `host:port` list."
     ),
     params=(
-        Param("topic", ParamKind.VALUE, "the topic", type=STR, allow_env=True),
+        Param("topic", ParamKind.VALUE, "the topic", type=STR),
         Param(
             "group",
             ParamKind.VALUE,
             "consumer group id, shared by the workers",
             type=STR,
             default=None,
-            allow_env=True,
         ),
         BROKERS_PARAM,
         *decode_params("messages"),

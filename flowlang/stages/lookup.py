@@ -32,6 +32,8 @@ def _check_table(ctx: RuleContext, table: str) -> None:
             return
         key = ctx.args.get("key")
         column = ctx.args.get("column")
+        if not isinstance(column, (str, type(None))):
+            return  # env() names the column: checked when the run starts
         default = key[-1] if isinstance(key, tuple) and key else ""
         load_table(table, column or default, explicit_column=column is not None)
     except OSError:
@@ -79,7 +81,7 @@ SPEC = StageSpec(
         "the last one wins. Relative paths are taken from the working directory."
     ),
     params=(
-        Param("table", ParamKind.VALUE, "CSV, JSON or JSON-lines file", type=STR, allow_env=True),
+        Param("table", ParamKind.VALUE, "CSV, JSON or JSON-lines file", type=STR),
         Param("key", ParamKind.FIELD, "the record's field to look up"),
         Param("into", ParamKind.NEW_FIELD, "the field to add", default="lookup"),
         Param(

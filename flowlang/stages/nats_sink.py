@@ -34,15 +34,14 @@ SPEC = StageSpec(
         "subject must belong to (checked at start)."
     ),
     params=(
-        Param("subject", ParamKind.VALUE, "subject", type=STR, allow_env=True),
-        Param("stream", ParamKind.VALUE, "stream name", type=STR, default=None, allow_env=True),
+        Param("subject", ParamKind.VALUE, "subject", type=STR),
+        Param("stream", ParamKind.VALUE, "stream name", type=STR, default=None),
         Param("msg_id", ParamKind.FIELD, "de-duplication id", default=None),
         Param(
             "url",
             ParamKind.VALUE,
             "server URL(s), comma-separated; credentials allowed and never logged",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222"),
         ),
         *RETRY_PARAMS,

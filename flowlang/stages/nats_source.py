@@ -51,14 +51,13 @@ SPEC = StageSpec(
         "(drain a stream and exit); by default it runs until stopped."
     ),
     params=(
-        Param("subject", ParamKind.VALUE, "subject filter", type=STR, allow_env=True),
+        Param("subject", ParamKind.VALUE, "subject filter", type=STR),
         Param(
             "stream",
             ParamKind.VALUE,
             "stream name (default: the stream that captures `subject`)",
             type=STR,
             default=None,
-            allow_env=True,
         ),
         Param(
             "durable",
@@ -66,7 +65,6 @@ SPEC = StageSpec(
             "durable consumer name, shared by the workers",
             type=STR,
             default=None,
-            allow_env=True,
         ),
         *decode_params("messages"),
         Param(
@@ -75,7 +73,6 @@ SPEC = StageSpec(
             "server URL(s), comma-separated; credentials allowed "
             "(`nats://user:pass@host:4222`) and never logged",
             type=STR,
-            allow_env=True,
             default=EnvRef("FLOW_NATS_URL", "nats://localhost:4222"),
         ),
         Param("batch_size", ParamKind.VALUE, "messages per fetch", type=INT, default=256),

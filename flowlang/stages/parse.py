@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import replace
 
 from .. import codes
-from ..runtime.ops import compile_regex
+from ..runtime.ops import compile_regex, regex_rule
+from ..runtime.times import zone_problem
 from ..types import (
     ANY,
     BOOL,
@@ -23,7 +25,7 @@ from ..types import (
 from ._errorlogs import APACHE_ERROR, MONTHS, NGINX_ERROR
 from ._rules import with_field
 from ._syslog import SYSLOG
-from .spec import Example, Param, ParamKind, RuleContext, StageSpec
+from .spec import EnvRef, Example, Param, ParamKind, RuleContext, StageSpec
 
 COMBINED = (
     ("client", STR),
@@ -68,23 +70,73 @@ def group_spans(program):
     return public_search
 
 
-_DELIMITER = Param("delimiter", ParamKind.VALUE, "column separator", type=STR, default=",")
+def delimiter_problem(delimiter: str) -> str | None:
+    return "the csv delimiter must be one character" if len(delimiter) != 1 else None
+
+
+def depth_problem(depth: int) -> str | None:
+    if not 1 <= depth <= _MAX_DEPTH_OPTION:
+        return f"max_depth must be between 1 and {_MAX_DEPTH_OPTION}"
+    return None
+
+
+def whitespace_problem(whitespace: str) -> str | None:
+    if whitespace not in ("lenient", "strict"):
+        return 'whitespace must be "lenient" or "strict"'
+    return None
+
+
+def pattern_problem(
+    pattern: str, names: tuple[str, ...] | None = None, groups: int | None = None
+) -> str | None:
+    """The rule of a `regex(pattern)` that env() gives: RE2 compiles it, and it
+    has the named groups `names` and `groups` groups in all, as the default
+    the fields were typed from has (None: any); words that do not quote it."""
+    problem = regex_rule(pattern)
+    if problem:
+        return problem
+    program = compile_regex(pattern)
+    if names is not None and sorted(program.groupindex) != sorted(names):
+        return "its named groups are not the default's: " + (", ".join(names) or "none")
+    if groups is not None and program.groups != groups:
+        return f"it does not have the default's {groups} groups"
+    return None
+
+
+_DELIMITER = Param(
+    "delimiter",
+    ParamKind.VALUE,
+    "column separator",
+    type=STR,
+    default=",",
+    check=delimiter_problem,
+)
 _TIMEZONE = Param(
     "timezone",
     ParamKind.VALUE,
     "the zone of the log's local times (an IANA name)",
     type=STR,
     default="UTC",
+    check=zone_problem,
 )
 _KV_OPTIONS = (
-    Param("field_delimiter", ParamKind.VALUE, "between pairs", type=STR, default=" "),
-    Param("value_delimiter", ParamKind.VALUE, "between a key and its value", type=STR, default="="),
+    # held to a rule together, when the program is checked
+    Param("field_delimiter", ParamKind.VALUE, "between pairs", type=STR, default=" ", env=False),
+    Param(
+        "value_delimiter",
+        ParamKind.VALUE,
+        "between a key and its value",
+        type=STR,
+        default="=",
+        env=False,
+    ),
     Param(
         "whitespace",
         ParamKind.VALUE,
         '`"lenient"`: blanks around the value delimiter are allowed; `"strict"`: not',
         type=STR,
         default="lenient",
+        check=whitespace_problem,
     ),
     Param(
         "standalone_keys",
@@ -166,16 +218,18 @@ def _parsed(ctx: RuleContext) -> Type:
     if fmt == "combined":
         produced = COMBINED
     elif fmt in ("apache_error", "nginx_error", "syslog"):
-        from ..runtime.times import zone_problem
-
-        problem = zone_problem(ctx.args["format_args"]["timezone"])
-        if problem:
-            ctx.error(codes.BAD_ARG_VALUE, problem, param="format")
         produced = {"apache_error": APACHE_ERROR, "nginx_error": NGINX_ERROR, "syslog": SYSLOG}[fmt]
     elif fmt == "regex":
-        numbered = ctx.args["format_args"]["numeric_groups"]
+        args = ctx.args["format_args"]
+        numbered = args["numeric_groups"]
+        pattern = args["pattern"]
+        if isinstance(pattern, EnvRef):
+            if pattern.default is None:  # the groups are known when the run starts
+                args["pattern"] = replace(pattern, check=pattern_problem)
+                return _opened(ctx.input)
+            pattern = pattern.default
         try:
-            program = compile_regex(ctx.args["format_args"]["pattern"])
+            program = compile_regex(pattern)
             groups = program.groupindex
         except ValueError as exc:
             ctx.error(
@@ -193,6 +247,10 @@ def _parsed(ctx: RuleContext) -> Type:
                 hint="name what to keep: (?P<name>…), or give numeric_groups=true",
             )
         produced = tuple((name, Nullable(STR)) for name in sorted(groups, key=groups.get))
+        if isinstance(args["pattern"], EnvRef):  # typed from the default: held to its groups
+            names = tuple(name for name, _ in produced)
+            rule_args = (names, program.groups if numbered else None)
+            args["pattern"] = replace(args["pattern"], check=pattern_problem, args=rule_args)
         if numbered:
             by_number = tuple((str(i), Nullable(STR)) for i in range(1, program.groups + 1))
             produced = (("0", STR), *by_number, *produced)
@@ -202,28 +260,22 @@ def _parsed(ctx: RuleContext) -> Type:
             return ctx.input
         produced = found
     elif fmt == "json":
-        depth = ctx.args["format_args"]["max_depth"]
-        if depth is not None and not 1 <= depth <= _MAX_DEPTH_OPTION:
-            ctx.error(
-                codes.BAD_ARG_VALUE,
-                f"max_depth must be between 1 and {_MAX_DEPTH_OPTION}, not {depth}",
-                param="format",
-            )
         produced = ()
     elif fmt == "kv":
         _check_kv(ctx, ctx.args["format_args"])
         produced = ()
     elif fmt == "csv":
-        if len(ctx.args["format_args"]["delimiter"]) != 1:
-            ctx.error(
-                codes.BAD_ARG_VALUE, "the csv delimiter must be one character", param="format"
-            )
         produced = tuple((name, Nullable(STR)) for name in ctx.args["format_args"]["columns"])
     if fmt in ("json", "kv"):  # fields unknown until run time
-        if isinstance(ctx.input, RecordT):
-            return RecordT(ctx.input.fields, open=True)
-        return OPEN_RECORD
+        return _opened(ctx.input)
     return _merge(ctx.input, produced)
+
+
+def _opened(record: Type | None) -> Type:
+    """The input record, open: parse adds fields the program cannot know."""
+    if isinstance(record, RecordT):
+        return RecordT(record.fields, open=True)
+    return OPEN_RECORD
 
 
 _GROK_TYPES = {"str": Nullable(STR), "int": Nullable(INT), "float": Nullable(FLOAT)}
@@ -291,14 +343,14 @@ def _read_patterns(ctx: RuleContext, path: str):
 def _check_kv(ctx: RuleContext, args: dict) -> None:
     field, value = args["field_delimiter"], args["value_delimiter"]
     problem = None
+    if not (isinstance(field, str) and isinstance(value, str)):
+        return  # the delimiters' rule holds the two together: both are literals
     if not field or not value:
         problem = "the kv delimiters cannot be empty"
     elif field == value or field in value or value in field:
         problem = "the kv field and value delimiters must differ (neither inside the other)"
     elif any(q in field + value for q in "\"'\\"):
         problem = "the kv delimiters cannot hold quotes or backslashes"
-    elif args["whitespace"] not in ("lenient", "strict"):
-        problem = f'whitespace must be "lenient" or "strict", not {args["whitespace"]!r}'
     if problem:
         ctx.error(codes.BAD_ARG_VALUE, problem, param="format")
 
@@ -417,6 +469,7 @@ SPEC = StageSpec(
                         "levels parsed; deeper objects and lists stay JSON text",
                         type=INT,
                         default=None,
+                        check=depth_problem,
                     ),
                 ),
                 "kv": _KV_OPTIONS,
@@ -440,6 +493,7 @@ SPEC = StageSpec(
                         ParamKind.VALUE,
                         "a grok pattern: `%{NAME:field:type}` …",
                         type=STR,
+                        env=False,  # expanded, and its fields typed, when the program is checked
                     ),
                     Param(
                         "patterns",
@@ -448,6 +502,7 @@ SPEC = StageSpec(
                         "program is compiled, relative to the .flow file",
                         type=STR,
                         default=None,
+                        env=False,
                     ),
                 ),
                 "combined": (),

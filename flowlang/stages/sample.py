@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .. import codes
 from ..types import INT
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 
+def rate_problem(rate: int) -> str | None:
+    return "`rate` must be at least 1" if rate < 1 else None
+
+
 def _output(ctx: RuleContext):
-    rate = ctx.args.get("rate")
-    if isinstance(rate, int) and rate < 1:
-        ctx.error(codes.BAD_ARG_VALUE, "`rate` must be at least 1", param="rate")
     return ctx.input
 
 
@@ -34,7 +34,13 @@ SPEC = StageSpec(
         "starts again when the run does."
     ),
     params=(
-        Param("rate", ParamKind.VALUE, "keep one record (or key value) in `rate`", type=INT),
+        Param(
+            "rate",
+            ParamKind.VALUE,
+            "keep one record (or key value) in `rate`",
+            type=INT,
+            check=rate_problem,
+        ),
         Param("key", ParamKind.FIELD, "sample by the hash of this field's value", default=None),
     ),
     output=_output,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Literal
 
+from .. import codes
 from ..types import ANY, NULL, Type, assignable, strip_null
 
 
@@ -25,7 +26,9 @@ class ParamKind(Enum):
     # (plus `<param>_args`, a dict of the option's own arguments, when any option takes some)
     # a schema name -> its RecordT (generated code gets types.to_descriptor of it)
     SCHEMA = "schema"
-    VALUE = "value"  # a constant of `type` (or env("X"[, "default"]) where allow_env) -> value
+    VALUE = (
+        "value"  # a constant of `type` (or env("X"[, "default"]) where `env`) -> value or EnvRef
+    )
     EXPR = "expr"  # an expression evaluated for each record (builtin functions) -> ir.TExpr
     # a clause of a stage written in its own syntax (summarize's `by`, `every`, …), not a
     # call argument: the checker reads it from the syntax tree, the spec documents it
@@ -46,10 +49,17 @@ class Param:
     accepts: tuple[Type, ...] = ()
     default: Any = REQUIRED  # FIELD default is a tuple path, CHOICE default an option name
     options: dict[str, tuple["Param", ...]] = field(default_factory=dict)  # CHOICE
-    allow_env: bool = False  # VALUE of type str: env("X") allowed
-    # EXPR: what is wrong with a constant argument (None when nothing is);
-    # other arguments are checked at run time
-    check: Callable[[Any], str | None] | None = None
+    # VALUE of a scalar type: may come from env("X"[, "default"]); False for a
+    # value the compile itself needs (a grok pattern, a file read while checking)
+    env: bool = True
+    # what is wrong with a constant argument: a message, (message, hint), or None
+    # when nothing is. The checker applies it to a literal (VALUE: reported under
+    # `check_code`; EXPR: other arguments are checked at run time) and to the
+    # default of env(); the run applies it to an env() value when it starts, so
+    # it is a module-level function of a stage module or of flowlang.runtime
+    # that does not quote the value back (some values are secrets)
+    check: Callable[..., str | tuple[str, str | None] | None] | None = None
+    check_code: str = codes.BAD_ARG_VALUE
 
     @property
     def required(self) -> bool:
@@ -72,10 +82,25 @@ class Param:
 
 @dataclass(frozen=True)
 class EnvRef:
-    """`env("NAME", default)`: resolved at run time, never written into code."""
+    """`env("NAME", default)`: read once when the program starts
+    (`runtime.env`), never written into code. `type` is what the text is
+    converted to (`runtime.context.ENV_TYPES`); `check`, the parameter's
+    rule (`Param.check`), is applied to the converted value with `args`
+    after it; `what` names the argument in messages (`` `index` of `elastic` ``)."""
 
     name: str
     default: str | None = None
+    type: str = "str"
+    check: Callable[..., Any] | None = None
+    args: tuple = ()
+    what: str = field(default="", compare=False)
+
+
+def problem_parts(found: str | tuple[str, str | None] | None) -> tuple[str, str | None] | None:
+    """What a `Param.check` returned, as (message, hint), or None."""
+    if not found:
+        return None
+    return (found, None) if isinstance(found, str) else found
 
 
 class RuleContext:

@@ -8,12 +8,12 @@ import sys
 import time
 from typing import Any, AsyncIterator
 
-from .. import codes
 from ..runtime.base import RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
 from ..runtime.lines import HEAD_BYTES as RAW_SHOWN  # of an over-long message, kept
+from ..runtime.times import zone_problem
 from ..types import INT, IP, STR, RecordT, Type
-from ._rules import idle_param
+from ._rules import idle_param, port_problem
 from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -27,21 +27,11 @@ OUTPUT = RecordT(SYSLOG + (("_syslog", SYSLOG_META),), open=False)
 MAX_LINE = 102_400  # bytes; Vector's syslog source allows as much
 
 
-def _output(ctx: RuleContext) -> Type:
-    from ..runtime.times import zone_problem
+def max_line_problem(max_line: int) -> str | None:
+    return "max_line must be at least 1" if max_line < 1 else None
 
-    port = ctx.args.get("port")
-    if isinstance(port, int) and not 0 <= port <= 65535:
-        ctx.error(codes.BAD_ARG_VALUE, f"port must be 0 to 65535, got {port}", param="port")
-    max_line = ctx.args.get("max_line")
-    if isinstance(max_line, int) and max_line < 1:
-        ctx.error(
-            codes.BAD_ARG_VALUE, f"max_line must be at least 1, got {max_line}", param="max_line"
-        )
-    zone = ctx.args.get("timezone")
-    problem = zone_problem(zone) if isinstance(zone, str) else None
-    if problem:
-        ctx.error(codes.BAD_ARG_VALUE, problem, param="timezone")
+
+def _output(ctx: RuleContext) -> Type:
     return OUTPUT
 
 
@@ -80,7 +70,7 @@ SPEC = StageSpec(
         "that long; by default it runs until stopped."
     ),
     params=(
-        Param("port", ParamKind.VALUE, "the port to listen on", type=INT),
+        Param("port", ParamKind.VALUE, "the port to listen on", type=INT, check=port_problem),
         Param(
             "protocol",
             ParamKind.CHOICE,
@@ -101,7 +91,6 @@ SPEC = StageSpec(
             "the address to listen on (`0.0.0.0` or `::` for every interface)",
             type=STR,
             default="127.0.0.1",
-            allow_env=True,
         ),
         Param(
             "max_line",
@@ -109,6 +98,7 @@ SPEC = StageSpec(
             "the longest message accepted, in bytes",
             type=INT,
             default=MAX_LINE,
+            check=max_line_problem,
         ),
         Param(
             "timezone",
@@ -116,6 +106,7 @@ SPEC = StageSpec(
             "the zone of RFC 3164's local times (an IANA name)",
             type=STR,
             default="UTC",
+            check=zone_problem,
         ),
         idle_param(),
     ),
