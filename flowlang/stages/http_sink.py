@@ -1,4 +1,4 @@
-"""`sink http(url, method="POST", format=json|ndjson, headers=[…], token=…, batch=…)`."""
+"""`sink http(url, method="POST", format=json|ndjson, headers=[…], token=…, batch=…, timeout=…)`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..runtime.errors import FlowError
 from ..runtime.urls import problem as url_problem
 from ..runtime.urls import redact
 from ..runtime.urls import shown as shown_url
-from ..types import INT, STR, ListT
+from ..types import DURATION, INT, STR, ListT
 from ._netsink import Retrier, parse_retry_after
 from ._rules import RETRY_PARAMS
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
@@ -57,9 +57,10 @@ def _check(ctx: RuleContext) -> None:
             problem = header_problem(header)
             if problem is not None:
                 ctx.error(codes.BAD_ARG_VALUE, problem, param="headers")
-    batch = ctx.args.get("batch")
-    if isinstance(batch, int) and batch < 1:
-        ctx.error(codes.BAD_ARG_VALUE, "`batch` must be at least 1", param="batch")
+    for name in ("batch", "timeout"):
+        value = ctx.args.get(name)
+        if isinstance(value, int) and value < 1:
+            ctx.error(codes.BAD_ARG_VALUE, f"`{name}` must be at least 1", param=name)
     url = ctx.args.get("url")
     if isinstance(url, str):
         wrong = url_problem(url)
@@ -76,7 +77,11 @@ SPEC = StageSpec(
         "(`format=json`: a JSON array; `ndjson`: one object per line). A "
         "request answered 2xx counts as written. Connection failures, 408, "
         "429 and 5xx are retried with the retry policy of every sink "
-        "(docs/sinks.md), at least as long as the server's `Retry-After`; "
+        "(docs/sinks.md), at least as long as the server's `Retry-After`; so "
+        "are answers that are not HTTP, a connection closed in the middle of "
+        "the answer, and a request not answered within `timeout` (a hung "
+        "endpoint), each of which may have been applied: the retry can "
+        "deliver the records twice; "
         "any other answer rejects the request's records for good: they go "
         "to the error stream (code `rejected`) with the status and the start "
         "of the server's answer. `headers` are sent with every request "
@@ -110,6 +115,13 @@ SPEC = StageSpec(
             allow_env=True,
         ),
         Param("batch", ParamKind.VALUE, "records per request, at most", type=INT, default=500),
+        Param(
+            "timeout",
+            ParamKind.VALUE,
+            "longest a request may take, from connecting to the end of the answer",
+            type=DURATION,
+            default=30_000,
+        ),
         *RETRY_PARAMS,
     ),
     output=_check,
@@ -147,11 +159,11 @@ class HttpSink(Sink):
         headers: tuple[str, ...] = (),
         token: str | None = None,
         batch: int = 500,
+        timeout: int = 30_000,
         retry_max: int = 30_000,
         shutdown_grace: int = 10_000,
         *,
         retry_initial: float = 0.1,
-        request_timeout: float = 30.0,
     ) -> None:
         self.ctx = ctx
         wrong = url_problem(url)
@@ -165,6 +177,8 @@ class HttpSink(Sink):
                 raise FlowError(f"http sink: {problem}")
         if batch < 1:
             raise FlowError("http sink: batch must be at least 1")
+        if timeout < 1:
+            raise FlowError("http sink: timeout must be at least 1 ms")
         from ..runtime.urls import credentials
 
         given_auth = any(n.lower() == "authorization" for n, _ in parse_headers(headers))
@@ -178,7 +192,7 @@ class HttpSink(Sink):
         self.format = format
         self.token = token or None
         self.batch = batch
-        self.request_timeout = request_timeout
+        self.request_timeout = timeout / 1000
         self.headers = parse_headers(headers)
         self.headers.append(
             ("Content-Type", "application/json" if format == "json" else "application/x-ndjson")
@@ -265,7 +279,10 @@ class HttpSink(Sink):
                 after = parse_retry_after(response.headers.get("Retry-After"))
                 message = f"{self.shown} answered {status} {response.reason or ''}".rstrip()
                 return status, message + (f": {excerpt}" if excerpt else ""), after
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        except asyncio.TimeoutError:
+            why = f"no whole answer within {self.request_timeout:g} s (timeout)"
+            return 0, f"{self.method} {self.shown} failed: {why}", None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
             return 0, f"{self.method} {self.shown} failed: {type(exc).__name__}: {exc}", None
         finally:
             self.ctx.count("request_ms", int((_time.perf_counter() - began) * 1000))

@@ -1,5 +1,5 @@
 """`source syslog(port, protocol=udp|tcp, format=auto, host=…, max_line=…,
-timezone=…, idle=…)`: a UDP or TCP syslog listener."""
+timezone=…, max_connections=…, idle=…)`: a UDP or TCP syslog listener."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ SYSLOG_META = RecordT(
 )
 OUTPUT = RecordT(SYSLOG + (("_syslog", SYSLOG_META),), open=False)
 MAX_LINE = 102_400  # bytes; Vector's syslog source allows as much
+MAX_CONNECTIONS = 1000  # under the usual `ulimit -n` of 1024, with room for the rest
 
 
 def _output(ctx: RuleContext) -> Type:
@@ -33,11 +34,10 @@ def _output(ctx: RuleContext) -> Type:
     port = ctx.args.get("port")
     if isinstance(port, int) and not 0 <= port <= 65535:
         ctx.error(codes.BAD_ARG_VALUE, f"port must be 0 to 65535, got {port}", param="port")
-    max_line = ctx.args.get("max_line")
-    if isinstance(max_line, int) and max_line < 1:
-        ctx.error(
-            codes.BAD_ARG_VALUE, f"max_line must be at least 1, got {max_line}", param="max_line"
-        )
+    for name in ("max_line", "max_connections"):
+        value = ctx.args.get(name)
+        if isinstance(value, int) and value < 1:
+            ctx.error(codes.BAD_ARG_VALUE, f"{name} must be at least 1, got {value}", param=name)
     zone = ctx.args.get("timezone")
     problem = zone_problem(zone) if isinstance(zone, str) else None
     if problem:
@@ -74,7 +74,14 @@ SPEC = StageSpec(
         "close and what was received is drained; what is in flight at a kill is "
         "lost (at most once, as `stdin`). While the pipeline is behind, the "
         "connections (or the UDP socket) are not read: TCP senders wait, and UDP "
-        "datagrams the kernel cannot buffer are dropped by it. `port=0` takes a "
+        "datagrams the kernel cannot buffer are dropped by it; what the source "
+        "holds is at most 8 batches of messages, and per connection one "
+        "unfinished message of at most `max_line` bytes. A TCP connection may "
+        "stay open and silent for any time (senders keep theirs open for "
+        "hours), so none is closed for being idle; at most `max_connections` "
+        "are open at once (each is a file descriptor; keep it under `ulimit "
+        "-n`): one beyond it is closed at once, counted (`refused`) and warned "
+        "about, and the sender connects again later. `port=0` takes a "
         "free port; the address listened on is "
         "written to stderr. `idle=` ends the source once no message arrived for "
         "that long; by default it runs until stopped."
@@ -117,6 +124,13 @@ SPEC = StageSpec(
             type=STR,
             default="UTC",
         ),
+        Param(
+            "max_connections",
+            ParamKind.VALUE,
+            "TCP connections open at once; more are closed at once",
+            type=INT,
+            default=MAX_CONNECTIONS,
+        ),
         idle_param(),
     ),
     output=_output,
@@ -145,6 +159,7 @@ SPEC = StageSpec(
 # Run time.
 
 PAUSE_AT = 8  # batches waiting before the sockets stop being read
+WARN_EVERY = 30.0  # seconds between two warnings about refused connections
 
 
 class TooLong:
@@ -323,7 +338,8 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         ip, port = _peer(transport.get_extra_info("peername"))
         self.meta = {"source_ip": ip, "source_port": port, "protocol": "tcp"}
-        self.source._opened(self)
+        if not self.source._opened(self):
+            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         got = self.framing.feed(data)
@@ -373,6 +389,7 @@ class SyslogSource(Source):
         host: str = "127.0.0.1",
         max_line: int = MAX_LINE,
         timezone: str = "UTC",
+        max_connections: int = MAX_CONNECTIONS,
         idle: int | None = None,
     ) -> None:
         from ..runtime.context import DEFAULT_BATCH_SIZE
@@ -380,12 +397,16 @@ class SyslogSource(Source):
 
         if max_line < 1:
             raise FlowError(f"max_line must be at least 1, got {max_line}")
+        if max_connections < 1:
+            raise FlowError(f"max_connections must be at least 1, got {max_connections}")
         self.ctx = ctx
         self.port = port
         self.protocol = protocol
         self.format = format
         self.host = host
         self.max_line = max_line
+        self.max_connections = max_connections
+        self._warned = -WARN_EVERY
         self.idle = None if idle is None else idle / 1000
         self.batch_size = int(ctx.options.get("batch_size", DEFAULT_BATCH_SIZE))
         # the parser of `parse(syslog)`, whole: the same checks, fields and errors
@@ -420,11 +441,26 @@ class SyslogSource(Source):
                 transport.pause_reading()
             self.ctx.count("paused")
 
-    def _opened(self, conn: _Connection) -> None:
+    def _opened(self, conn: _Connection) -> bool:
+        """Take a new connection; False: too many are open, close it."""
+        if len(self._connections) >= self.max_connections:
+            self.ctx.count("refused")
+            now = time.monotonic()
+            if now - self._warned >= WARN_EVERY:
+                self._warned = now
+                sender = _shown(conn.meta["source_ip"], conn.meta["source_port"])
+                sys.stderr.write(
+                    f"flowc: pipeline {self.ctx.pipeline}, stage {self.ctx.stage}: "
+                    f"{len(self._connections)} connections are open (max_connections); "
+                    f"closing new ones (first {sender})\n"
+                )
+                sys.stderr.flush()
+            return False
         self._connections.add(conn)
         self.ctx.count("connections")
         if self._paused:
             conn.transport.pause_reading()
+        return True
 
     def _closed(self, conn: _Connection) -> None:
         if conn in self._connections:
@@ -443,6 +479,9 @@ class SyslogSource(Source):
     def _resume(self) -> None:
         if self._paused and len(self._pending) < self.batch_size:
             self._paused = False
+            # the time spent paused was the pipeline's, not the senders' silence:
+            # `idle` counts from now, so what the kernel holds is read first
+            self._last = time.monotonic()
             for transport in self._readers():
                 transport.resume_reading()
 
