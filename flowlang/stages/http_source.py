@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import sys
 import time
 from collections import deque
@@ -80,7 +81,9 @@ SPEC = StageSpec(
         "`timeout` of opening or of its previous answer is closed (so are "
         "idle keep-alive connections, and a slow-loris client sending its "
         "head a byte at a time), and a body not received within `timeout` of "
-        "its head is answered 408 and the connection closed; bytes that are "
+        "its head is answered 408 and the connection closed (after up to 10 s "
+        "more of reading and dropping what still comes, so that the client "
+        "reads the answer); bytes that are "
         "not HTTP are answered 400 and the connection closed. Behind a load "
         "balancer, make `timeout` longer than the balancer's idle timeout. "
         "At most `max_connections` connections are open at once (each is a "
@@ -189,6 +192,22 @@ def _refusal(max_connections: int) -> bytes:
         "Connection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+class _NotClientFaults(logging.Filter):
+    """aiohttp logs every malformed request with a traceback; those are the
+    client's fault (answered 400 and counted by aiohttp), not the server's,
+    and a client sending garbage must not fill stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
+server_log = logging.getLogger(__name__ + ".server")
+server_log.addFilter(_NotClientFaults())
 
 
 class _Refused(asyncio.Protocol):
@@ -388,6 +407,7 @@ class HttpSource(Source):
             access_log=None,
             shutdown_timeout=SHUTDOWN_WAIT,
             keepalive_timeout=self.timeout,
+            logger=server_log,
         )
         await runner.setup()
         try:
