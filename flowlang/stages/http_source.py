@@ -178,6 +178,7 @@ SHUTDOWN_WAIT = 5.0  # seconds the server waits for handlers at close
 WAKE_EVERY = 0.5  # seconds between checks of `idle` and `stop`
 ERROR_TEXT = 200  # characters of a failure reason quoted in a 400 answer
 WARN_EVERY = 30.0  # seconds between two warnings about refused connections
+BACKLOG = 1024  # connections completed before they are accepted (see syslog_source.BACKLOG)
 
 
 def _refusal(max_connections: int) -> bytes:
@@ -412,7 +413,11 @@ class HttpSource(Source):
         await runner.setup()
         try:
             server = await asyncio.get_running_loop().create_server(
-                self._protocol(runner.server), self.host, self.port, reuse_address=True
+                self._protocol(runner.server),
+                self.host,
+                self.port,
+                reuse_address=True,
+                backlog=BACKLOG,
             )
         except OSError as exc:
             await runner.cleanup()

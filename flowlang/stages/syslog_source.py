@@ -75,8 +75,9 @@ SPEC = StageSpec(
         "lost (at most once, as `stdin`). While the pipeline is behind, the "
         "connections (or the UDP socket) are not read: TCP senders wait, and UDP "
         "datagrams the kernel cannot buffer are dropped by it; what the source "
-        "holds is at most 8 batches of messages, and per connection one "
-        "unfinished message of at most `max_line` bytes. A TCP connection may "
+        "holds is at most 8 batches or 8 MiB of messages (and what one read "
+        "brings over that), and per connection one unfinished message of at "
+        "most `max_line` bytes. A TCP connection may "
         "stay open and silent for any time (senders keep theirs open for "
         "hours), so none is closed for being idle; at most `max_connections` "
         "are open at once (each is a file descriptor; keep it under `ulimit "
@@ -159,7 +160,12 @@ SPEC = StageSpec(
 # Run time.
 
 PAUSE_AT = 8  # batches waiting before the sockets stop being read
+PAUSE_BYTES = 8 << 20  # or bytes of messages waiting (long messages: fewer of them)
 WARN_EVERY = 30.0  # seconds between two warnings about refused connections
+# connections the kernel completes before they are accepted: senders
+# reconnecting together (after a restart) get in at once instead of having
+# their SYNs dropped and resent a second later (capped by net.core.somaxconn)
+BACKLOG = 1024
 
 
 class TooLong:
@@ -412,6 +418,7 @@ class SyslogSource(Source):
         # the parser of `parse(syslog)`, whole: the same checks, fields and errors
         self._parse = Parse(ctx, "syslog", {"timezone": timezone})
         self._pending: list = []  # (frame, meta) in arrival order
+        self._pending_bytes = 0  # of the messages in `_pending`
         self._wake: asyncio.Event | None = None
         self._server: Any = None
         self._transport: Any = None  # UDP
@@ -431,11 +438,16 @@ class SyslogSource(Source):
 
     def _received(self, frames: list, meta: dict) -> None:
         pending = self._pending
+        size = 0
         for frame in frames:
             pending.append((frame, meta))
+            size += len(frame) if frame.__class__ is bytes else RAW_SHOWN
+        self._pending_bytes += size
         self._last = time.monotonic()
         self._wake.set()
-        if not self._paused and len(pending) >= PAUSE_AT * self.batch_size:
+        if not self._paused and (
+            len(pending) >= PAUSE_AT * self.batch_size or self._pending_bytes >= PAUSE_BYTES
+        ):
             self._paused = True
             for transport in self._readers():
                 transport.pause_reading()
@@ -477,7 +489,11 @@ class SyslogSource(Source):
         return [t for t in readers if not t.is_closing()]
 
     def _resume(self) -> None:
-        if self._paused and len(self._pending) < self.batch_size:
+        if (
+            self._paused
+            and len(self._pending) < self.batch_size
+            and self._pending_bytes < PAUSE_BYTES // PAUSE_AT
+        ):
             self._paused = False
             # the time spent paused was the pipeline's, not the senders' silence:
             # `idle` counts from now, so what the kernel holds is read first
@@ -493,7 +509,11 @@ class SyslogSource(Source):
         try:
             if self.protocol == "tcp":
                 self._server = await loop.create_server(
-                    lambda: _Connection(self), self.host, self.port, reuse_address=True
+                    lambda: _Connection(self),
+                    self.host,
+                    self.port,
+                    reuse_address=True,
+                    backlog=BACKLOG,
                 )
                 sockets = self._server.sockets
             else:
@@ -557,6 +577,9 @@ class SyslogSource(Source):
 
     def _batch(self, size: int) -> SourceBatch:
         taken, self._pending = self._pending[:size], self._pending[size:]
+        self._pending_bytes -= sum(
+            len(frame) if frame.__class__ is bytes else RAW_SHOWN for frame, _ in taken
+        )
         records: list = []
         items: list[SourceItem] = []
         parse, error, fmt = self._parse, RecordError, self.format
