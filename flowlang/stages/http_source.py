@@ -15,6 +15,7 @@ from .. import codes
 from ..runtime.base import Record, RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
 from ..types import DURATION, INT, STR, RecordT, Type
+from ._netsink import WARN_EVERY  # between two warnings about refused connections
 from ._rules import SCHEMA_PARAM, decoded_record, idle_param, with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -81,9 +82,9 @@ SPEC = StageSpec(
         "`timeout` of opening or of its previous answer is closed (so are "
         "idle keep-alive connections, and a slow-loris client sending its "
         "head a byte at a time), and a body not received within `timeout` of "
-        "its head is answered 408 and the connection closed (after up to 10 s "
-        "more of reading and dropping what still comes, so that the client "
-        "reads the answer); bytes that are "
+        "its head is answered 408 and the connection closed (after up to 10 s, "
+        "or `timeout` if shorter, of reading and dropping what still comes, so "
+        "that the client reads the answer); bytes that are "
         "not HTTP are answered 400 and the connection closed. Behind a load "
         "balancer, make `timeout` longer than the balancer's idle timeout. "
         "At most `max_connections` connections are open at once (each is a "
@@ -177,7 +178,9 @@ RETRY_AFTER = "1"  # seconds a client told 503 should wait
 SHUTDOWN_WAIT = 5.0  # seconds the server waits for handlers at close
 WAKE_EVERY = 0.5  # seconds between checks of `idle` and `stop`
 ERROR_TEXT = 200  # characters of a failure reason quoted in a 400 answer
-WARN_EVERY = 30.0  # seconds between two warnings about refused connections
+# seconds aiohttp goes on reading (and dropping) a body it answered without
+# reading (401, 408, 413), so that the client reads the answer, not a reset
+LINGER = 10.0
 BACKLOG = 1024  # connections completed before they are accepted (see syslog_source.BACKLOG)
 
 
@@ -408,6 +411,7 @@ class HttpSource(Source):
             access_log=None,
             shutdown_timeout=SHUTDOWN_WAIT,
             keepalive_timeout=self.timeout,
+            lingering_time=min(LINGER, self.timeout),
             logger=server_log,
         )
         await runner.setup()

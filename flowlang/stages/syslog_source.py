@@ -13,6 +13,7 @@ from ..runtime.base import RecordError, Source, SourceBatch, SourceItem, StageCo
 from ..runtime.errors import FlowError
 from ..runtime.lines import HEAD_BYTES as RAW_SHOWN  # of an over-long message, kept
 from ..types import INT, IP, STR, RecordT, Type
+from ._netsink import WARN_EVERY  # between two warnings about refused connections
 from ._rules import idle_param
 from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
@@ -161,7 +162,6 @@ SPEC = StageSpec(
 
 PAUSE_AT = 8  # batches waiting before the sockets stop being read
 PAUSE_BYTES = 8 << 20  # or bytes of messages waiting (long messages: fewer of them)
-WARN_EVERY = 30.0  # seconds between two warnings about refused connections
 # connections the kernel completes before they are accepted: senders
 # reconnecting together (after a restart) get in at once instead of having
 # their SYNs dropped and resent a second later (capped by net.core.somaxconn)
