@@ -163,17 +163,20 @@ def test_connections_over_max_connections_get_503_until_others_close(tmp_path):
         probe = flow.connect()
         probe.settimeout(0.5)
         try:
-            refused = probe.recv(4096)
+            answer = probe.recv(4096)
         except TimeoutError:
             held.append(probe)  # taken: one more connection held open
             continue
         probe.close()
-        break
+        if answer:
+            refused = answer
+            break
     assert refused is not None, "no connection was refused"
     assert refused.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), refused
     assert b"Retry-After: 1\r\n" in refused and b"max_connections" in refused
     for s in held:  # the timeout frees the places
-        assert until_closed(s) == b""
+        reply = until_closed(s)
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 503 "), reply  # a slow refusal
         s.close()
     assert flow.post([{"n": 1}]) == (200, {"accepted": 1, "errors": 0})
     err = flow.stop()
