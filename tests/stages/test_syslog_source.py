@@ -409,6 +409,7 @@ def test_a_port_in_use_fails_the_run_with_the_address(tmp_path):
     [
         ("port=70000", "port must be 0 to 65535"),
         ("port=514, max_line=0", "max_line must be at least 1"),
+        ("port=514, protocol=tcp, max_connections=0", "max_connections must be at least 1"),
         ('port=514, timezone="Europe/Prag"', "Europe/Prague"),
     ],
 )
