@@ -178,6 +178,7 @@ RETRY_AFTER = "1"  # seconds a client told 503 should wait
 SHUTDOWN_WAIT = 5.0  # seconds the server waits for handlers at close
 WAKE_EVERY = 0.5  # seconds between checks of `idle` and `stop`
 ERROR_TEXT = 200  # characters of a failure reason quoted in a 400 answer
+REFUSED_LINGER = 1.0  # seconds a refused connection is read (and dropped) before it is closed
 # seconds aiohttp goes on reading (and dropping) a body it answered without
 # reading (401, 408, 413), so that the client reads the answer, not a reset
 LINGER = 10.0
@@ -215,14 +216,30 @@ server_log.addFilter(_NotClientFaults())
 
 
 class _Refused(asyncio.Protocol):
-    """A connection over the limit: answered 503 and closed without reading."""
+    """A connection over the limit: answered 503 at once; what the client
+    sends is read and dropped until it hangs up (or for a second), since
+    closing with its request unread would reset the connection and the
+    answer with it."""
 
     def __init__(self, answer: bytes):
         self.answer = answer
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
         transport.write(self.answer)
-        transport.close()
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.timer = asyncio.get_running_loop().call_later(REFUSED_LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False  # the client hung up: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def warn(ctx: StageContext, message: str) -> None:

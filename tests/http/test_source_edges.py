@@ -174,6 +174,13 @@ def test_connections_over_max_connections_get_503_until_others_close(tmp_path):
     assert refused is not None, "no connection was refused"
     assert refused.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), refused
     assert b"Retry-After: 1\r\n" in refused and b"max_connections" in refused
+    for _ in range(3):  # a client whose request is unread still reads the answer
+        request = urllib.request.Request(flow.url + "/events", data=b'{"n": 0}', method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=WAIT)
+            raise AssertionError("a request got through")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503 and exc.headers["Retry-After"] == "1"
     for s in held:  # the timeout frees the places
         reply = until_closed(s)
         assert reply == b"" or reply.startswith(b"HTTP/1.1 503 "), reply  # a slow refusal
