@@ -179,6 +179,7 @@ SHUTDOWN_WAIT = 5.0  # seconds the server waits for handlers at close
 WAKE_EVERY = 0.5  # seconds between checks of `idle` and `stop`
 ERROR_TEXT = 200  # characters of a failure reason quoted in a 400 answer
 REFUSED_LINGER = 1.0  # seconds a refused connection is read (and dropped) before it is closed
+REFUSED_HELD = 64  # refused connections read so at once, at most
 # seconds aiohttp goes on reading (and dropping) a body it answered without
 # reading (401, 408, 413), so that the client reads the answer, not a reset
 LINGER = 10.0
@@ -219,7 +220,10 @@ class _Refused(asyncio.Protocol):
     """A connection over the limit: answered 503 at once; what the client
     sends is read and dropped until it hangs up (or for a second), since
     closing with its request unread would reset the connection and the
-    answer with it."""
+    answer with it. At most REFUSED_HELD are held so; others are closed at
+    once, so that a flood of connections cannot take file descriptors."""
+
+    held = 0  # refused connections being read, in the process
 
     def __init__(self, answer: bytes):
         self.answer = answer
@@ -227,8 +231,11 @@ class _Refused(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         transport.write(self.answer)
-        if transport.can_write_eof():
-            transport.write_eof()
+        if _Refused.held >= REFUSED_HELD or not transport.can_write_eof():
+            transport.close()
+            return
+        _Refused.held += 1
+        transport.write_eof()
         self.timer = asyncio.get_running_loop().call_later(REFUSED_LINGER, transport.close)
 
     def data_received(self, data: bytes) -> None:
@@ -240,6 +247,7 @@ class _Refused(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
+            _Refused.held -= 1
 
 
 def warn(ctx: StageContext, message: str) -> None:
