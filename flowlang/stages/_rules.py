@@ -13,6 +13,16 @@ def csv_delimiter_problem(delimiter: str) -> str | None:
     return None
 
 
+def at_least_one(name: str):
+    """The rule of a count or duration parameter that must not be 0 (a
+    duration is in milliseconds: at least 1ms)."""
+
+    def rule(value: int) -> str | None:
+        return f"`{name}` must be at least 1" if value < 1 else None
+
+    return rule
+
+
 def port_problem(port: int) -> str | None:
     return "the port must be between 0 and 65535" if not 0 <= port <= 65535 else None
 

@@ -1,4 +1,4 @@
-"""`sink http(url, method="POST", format=json|ndjson, headers=[…], token=…, batch=…)`."""
+"""`sink http(url, method="POST", format=json|ndjson, headers=[…], token=…, batch=…, timeout=…)`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from ..runtime.errors import FlowError
 from ..runtime.urls import problem as url_problem
 from ..runtime.urls import redact
 from ..runtime.urls import shown as shown_url
-from ..types import INT, STR, ListT
+from ..types import DURATION, INT, STR, ListT
 from ._netsink import Retrier, parse_retry_after
-from ._rules import RETRY_PARAMS
+from ._rules import RETRY_PARAMS, at_least_one
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 METHODS = ("POST", "PUT", "PATCH")
@@ -75,7 +75,11 @@ SPEC = StageSpec(
         "(`format=json`: a JSON array; `ndjson`: one object per line). A "
         "request answered 2xx counts as written. Connection failures, 408, "
         "429 and 5xx are retried with the retry policy of every sink "
-        "(docs/sinks.md), at least as long as the server's `Retry-After`; "
+        "(docs/sinks.md), at least as long as the server's `Retry-After`; so "
+        "are answers that are not HTTP, a connection closed in the middle of "
+        "the answer, and a request not answered within `timeout` (a hung "
+        "endpoint), each of which may have been applied: the retry can "
+        "deliver the records twice; "
         "any other answer rejects the request's records for good: they go "
         "to the error stream (code `rejected`) with the status and the start "
         "of the server's answer. `headers` are sent with every request "
@@ -122,6 +126,14 @@ SPEC = StageSpec(
             default=500,
             check=batch_problem,
         ),
+        Param(
+            "timeout",
+            ParamKind.VALUE,
+            "longest a request may take, from connecting to the end of the answer",
+            type=DURATION,
+            default=30_000,
+            check=at_least_one("timeout"),
+        ),
         *RETRY_PARAMS,
     ),
     output=_check,
@@ -159,11 +171,11 @@ class HttpSink(Sink):
         headers: tuple[str, ...] = (),
         token: str | None = None,
         batch: int = 500,
+        timeout: int = 30_000,
         retry_max: int = 30_000,
         shutdown_grace: int = 10_000,
         *,
         retry_initial: float = 0.1,
-        request_timeout: float = 30.0,
     ) -> None:
         self.ctx = ctx
         wrong = url_problem(url)
@@ -177,6 +189,8 @@ class HttpSink(Sink):
                 raise FlowError(f"http sink: {problem}")
         if batch < 1:
             raise FlowError("http sink: batch must be at least 1")
+        if timeout < 1:
+            raise FlowError("http sink: timeout must be at least 1 ms")
         from ..runtime.urls import credentials
 
         given_auth = any(n.lower() == "authorization" for n, _ in parse_headers(headers))
@@ -190,7 +204,7 @@ class HttpSink(Sink):
         self.format = format
         self.token = token or None
         self.batch = batch
-        self.request_timeout = request_timeout
+        self.request_timeout = timeout / 1000
         self.headers = parse_headers(headers)
         self.headers.append(
             ("Content-Type", "application/json" if format == "json" else "application/x-ndjson")
@@ -277,7 +291,10 @@ class HttpSink(Sink):
                 after = parse_retry_after(response.headers.get("Retry-After"))
                 message = f"{self.shown} answered {status} {response.reason or ''}".rstrip()
                 return status, message + (f": {excerpt}" if excerpt else ""), after
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        except asyncio.TimeoutError:
+            why = f"no whole answer within {self.request_timeout:g} s (timeout)"
+            return 0, f"{self.method} {self.shown} failed: {why}", None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
             return 0, f"{self.method} {self.shown} failed: {type(exc).__name__}: {exc}", None
         finally:
             self.ctx.count("request_ms", int((_time.perf_counter() - began) * 1000))

@@ -1,9 +1,11 @@
-"""`source http(port, path="/", format=json|ndjson|lines, token=…, host=…, max_body=…)`."""
+"""`source http(port, path="/", format=json|ndjson|lines, token=…, host=…, max_body=…,
+timeout=…, max_connections=…)`."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import sys
 import time
 from collections import deque
@@ -11,8 +13,9 @@ from typing import Any, AsyncIterator
 
 from ..runtime.base import Record, RecordError, Source, SourceBatch, SourceItem, StageContext
 from ..runtime.errors import FlowError
-from ..types import INT, STR, RecordT, Type
-from ._rules import SCHEMA_PARAM, decoded_record, idle_param, port_problem, with_field
+from ..types import DURATION, INT, STR, RecordT, Type
+from ._netsink import WARN_EVERY  # between two warnings about refused connections
+from ._rules import SCHEMA_PARAM, at_least_one, decoded_record, idle_param, port_problem, with_field
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
 # What every record carries about the request it came in.
@@ -72,7 +75,20 @@ SPEC = StageSpec(
         "and the request path). On SIGTERM the source stops listening, "
         "answers new requests on open connections 503, and finishes the "
         "requests it took. `port=0` takes a free port, shown on stderr. "
-        "`idle=` ends the source once no event was posted for that long."
+        "`idle=` ends the source once no event was posted for that long. "
+        "Slow or silent clients cannot hold the server: a connection that has "
+        "not sent a whole request head (request line and headers) within "
+        "`timeout` of opening or of its previous answer is closed (so are "
+        "idle keep-alive connections, and a slow-loris client sending its "
+        "head a byte at a time), and a body not received within `timeout` of "
+        "its head is answered 408 and the connection closed (after up to 10 s, "
+        "or `timeout` if shorter, of reading and dropping what still comes, so "
+        "that the client reads the answer); bytes that are "
+        "not HTTP are answered 400 and the connection closed. Behind a load "
+        "balancer, make `timeout` longer than the balancer's idle timeout. "
+        "At most `max_connections` connections are open at once (each is a "
+        "file descriptor; keep it under `ulimit -n`): a connection beyond it "
+        "is answered 503 with `Retry-After: 1` at once and closed."
     ),
     params=(
         Param("port", ParamKind.VALUE, "TCP port to listen on", type=INT, check=port_problem),
@@ -130,6 +146,23 @@ SPEC = StageSpec(
             default=64,
             check=max_requests_problem,
         ),
+        Param(
+            "timeout",
+            ParamKind.VALUE,
+            "longest wait for a request head, for a body, and between two requests "
+            "on a keep-alive connection",
+            type=DURATION,
+            default=60_000,
+            check=at_least_one("timeout"),
+        ),
+        Param(
+            "max_connections",
+            ParamKind.VALUE,
+            "connections open at once before new ones are answered 503 and closed",
+            type=INT,
+            default=1000,
+            check=at_least_one("max_connections"),
+        ),
         idle_param("a request"),
     ),
     output=_output,
@@ -154,6 +187,76 @@ RETRY_AFTER = "1"  # seconds a client told 503 should wait
 SHUTDOWN_WAIT = 5.0  # seconds the server waits for handlers at close
 WAKE_EVERY = 0.5  # seconds between checks of `idle` and `stop`
 ERROR_TEXT = 200  # characters of a failure reason quoted in a 400 answer
+REFUSED_LINGER = 1.0  # seconds a refused connection is read (and dropped) before it is closed
+REFUSED_HELD = 64  # refused connections read so at once, at most
+# seconds aiohttp goes on reading (and dropping) a body it answered without
+# reading (401, 408, 413), so that the client reads the answer, not a reset
+LINGER = 10.0
+BACKLOG = 1024  # connections completed before they are accepted (see syslog_source.BACKLOG)
+
+
+def _refusal(max_connections: int) -> bytes:
+    """The whole answer to a connection over `max_connections`, sent before
+    its request is read."""
+    body = ('{"error": "%d connections are open (max_connections)"}' % max_connections).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"Retry-After: {RETRY_AFTER}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _NotClientFaults(logging.Filter):
+    """aiohttp logs every malformed request with a traceback; those are the
+    client's fault (answered 400 and counted by aiohttp), not the server's,
+    and a client sending garbage must not fill stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
+server_log = logging.getLogger(__name__ + ".server")
+server_log.addFilter(_NotClientFaults())
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the limit: answered 503 at once; what the client
+    sends is read and dropped until it hangs up (or for a second), since
+    closing with its request unread would reset the connection and the
+    answer with it. At most REFUSED_HELD are held so; others are closed at
+    once, so that a flood of connections cannot take file descriptors."""
+
+    held = 0  # refused connections being read, in the process
+
+    def __init__(self, answer: bytes):
+        self.answer = answer
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        transport.write(self.answer)
+        if _Refused.held >= REFUSED_HELD or not transport.can_write_eof():
+            transport.close()
+            return
+        _Refused.held += 1
+        transport.write_eof()
+        self.timer = asyncio.get_running_loop().call_later(REFUSED_LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False  # the client hung up: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            _Refused.held -= 1
 
 
 def warn(ctx: StageContext, message: str) -> None:
@@ -278,6 +381,8 @@ class HttpSource(Source):
         max_body: int = 1_048_576,
         max_pending: int = 10_000,
         max_requests: int = 64,
+        timeout: int = 60_000,
+        max_connections: int = 1000,
         idle: int | None = None,
     ) -> None:
         self.ctx = ctx
@@ -286,8 +391,11 @@ class HttpSource(Source):
             raise FlowError(f"http source: {problem}")
         if not 0 <= port <= 65535:
             raise FlowError(f"http source: port {port} is not between 0 and 65535")
-        if min(max_body, max_pending, max_requests) < 1:
-            raise FlowError("http source: max_body, max_pending and max_requests must be positive")
+        if min(max_body, max_pending, max_requests, max_connections, timeout) < 1:
+            raise FlowError(
+                "http source: max_body, max_pending, max_requests, max_connections "
+                "and timeout must be positive"
+            )
         self.port = port
         self.host = host
         self.path = path.rstrip("/") or "/"
@@ -295,6 +403,10 @@ class HttpSource(Source):
         self.max_body = max_body
         self.max_pending = max_pending
         self.max_requests = max_requests
+        self.timeout = timeout / 1000
+        self.max_connections = max_connections
+        self._connections = 0  # open, counted as they are accepted
+        self._warned = -WARN_EVERY
         self.idle = None if idle is None else idle / 1000
         self._decode = BodyDecoder(format, schema)
         self._queue: deque[_Request] = deque()
@@ -325,31 +437,73 @@ class HttpSource(Source):
         below = self.path if self.path.endswith("/") else self.path + "/"
         app.router.add_post(below + "{tail:.*}", self._ingest)
         # no access log: it would show every client and path, and nothing here needs it
+        # aiohttp's keep-alive timer runs from a connection's opening and from
+        # each answer until a whole request head arrived: it is the head timeout too
         runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_WAIT
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_WAIT,
+            keepalive_timeout=self.timeout,
+            lingering_time=min(LINGER, self.timeout),
+            logger=server_log,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:
-            await site.start()
+            server = await asyncio.get_running_loop().create_server(
+                self._protocol(runner.server),
+                self.host,
+                self.port,
+                reuse_address=True,
+                backlog=BACKLOG,
+            )
         except OSError as exc:
             await runner.cleanup()
             raise FlowError(
                 f"http source cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
-        self._runner, self._sites = runner, [site]
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.address = sockets[0].getsockname()[:2]
+        self._runner, self._sites = runner, [server]
+        if server.sockets:
+            self.address = server.sockets[0].getsockname()[:2]
         self._accepting = True
         self._last_request = time.monotonic()
         host, port = self.address or (self.host, self.port)
         warn(self.ctx, f"listening on http://{host}:{port}{self.path}")
 
+    def _protocol(self, server: Any) -> Any:
+        """aiohttp's connection handlers, counted; over `max_connections`, a
+        connection is answered 503 without being read."""
+        lost = server.connection_lost
+
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            self._connections -= 1
+            lost(handler, exc)
+
+        server.connection_lost = connection_lost
+        refusal = _refusal(self.max_connections)
+
+        def make() -> asyncio.Protocol:
+            if self._connections >= self.max_connections:
+                self.ctx.count("refused_connections")
+                now = time.monotonic()
+                if now - self._warned >= WARN_EVERY:
+                    self._warned = now
+                    warn(
+                        self.ctx,
+                        f"{self._connections} connections are open (max_connections); "
+                        "new ones are answered 503",
+                    )
+                return _Refused(refusal)
+            self._connections += 1
+            self.ctx.count("connections")
+            return server()
+
+        return make
+
     async def _stop_listening(self) -> None:
-        sites, self._sites = self._sites, []
-        for site in sites:
-            await site.stop()
+        servers, self._sites = self._sites, []
+        for server in servers:
+            server.close()
 
     def _answer(self, status: int, body: dict, **headers: str) -> Any:
         from aiohttp import web
@@ -361,6 +515,7 @@ class HttpSource(Source):
             "status": "ok" if self._accepting else "stopping",
             "requests": self._requests,
             "pending": self._pending,
+            "connections": self._connections,
         }
         return self._answer(200 if self._accepting else 503, state)
 
@@ -402,9 +557,16 @@ class HttpSource(Source):
             if (request.content_length or 0) > self.max_body:
                 return self._too_large()
             try:
-                body = await request.read()
+                body = await asyncio.wait_for(request.read(), self.timeout)
             except web.HTTPRequestEntityTooLarge:
                 return self._too_large()
+            except TimeoutError:
+                self.ctx.count("timed_out")
+                return self._answer(
+                    408,
+                    {"error": f"the body did not arrive within {self.timeout:g} s"},
+                    Connection="close",
+                )
             self.ctx.count("requests")
             try:
                 records, failed = self._decode(body)

@@ -1,5 +1,5 @@
 """`source syslog(port, protocol=udp|tcp, format=auto, host=…, max_line=…,
-timezone=…, idle=…)`: a UDP or TCP syslog listener."""
+timezone=…, max_connections=…, idle=…)`: a UDP or TCP syslog listener."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from ..runtime.errors import FlowError
 from ..runtime.lines import HEAD_BYTES as RAW_SHOWN  # of an over-long message, kept
 from ..runtime.times import zone_problem
 from ..types import INT, IP, STR, RecordT, Type
-from ._rules import idle_param, port_problem
+from ._netsink import WARN_EVERY  # between two warnings about refused connections
+from ._rules import at_least_one, idle_param, port_problem
 from ._syslog import SYSLOG
 from .spec import Example, Param, ParamKind, RuleContext, StageSpec
 
@@ -25,6 +26,7 @@ SYSLOG_META = RecordT(
 )
 OUTPUT = RecordT(SYSLOG + (("_syslog", SYSLOG_META),), open=False)
 MAX_LINE = 102_400  # bytes; Vector's syslog source allows as much
+MAX_CONNECTIONS = 1000  # under the usual `ulimit -n` of 1024, with room for the rest
 
 
 def max_line_problem(max_line: int) -> str | None:
@@ -64,7 +66,15 @@ SPEC = StageSpec(
         "close and what was received is drained; what is in flight at a kill is "
         "lost (at most once, as `stdin`). While the pipeline is behind, the "
         "connections (or the UDP socket) are not read: TCP senders wait, and UDP "
-        "datagrams the kernel cannot buffer are dropped by it. `port=0` takes a "
+        "datagrams the kernel cannot buffer are dropped by it; what the source "
+        "holds is at most 8 batches or 8 MiB of messages (and what one read "
+        "brings over that), and per connection one unfinished message of at "
+        "most `max_line` bytes. A TCP connection may "
+        "stay open and silent for any time (senders keep theirs open for "
+        "hours), so none is closed for being idle; at most `max_connections` "
+        "are open at once (each is a file descriptor; keep it under `ulimit "
+        "-n`): one beyond it is closed at once, counted (`refused`) and warned "
+        "about, and the sender connects again later. `port=0` takes a "
         "free port; the address listened on is "
         "written to stderr. `idle=` ends the source once no message arrived for "
         "that long; by default it runs until stopped."
@@ -108,6 +118,14 @@ SPEC = StageSpec(
             default="UTC",
             check=zone_problem,
         ),
+        Param(
+            "max_connections",
+            ParamKind.VALUE,
+            "TCP connections open at once; more are closed at once",
+            type=INT,
+            default=MAX_CONNECTIONS,
+            check=at_least_one("max_connections"),
+        ),
         idle_param(),
     ),
     output=_output,
@@ -136,6 +154,11 @@ SPEC = StageSpec(
 # Run time.
 
 PAUSE_AT = 8  # batches waiting before the sockets stop being read
+PAUSE_BYTES = 8 << 20  # or bytes of messages waiting (long messages: fewer of them)
+# connections the kernel completes before they are accepted: senders
+# reconnecting together (after a restart) get in at once instead of having
+# their SYNs dropped and resent a second later (capped by net.core.somaxconn)
+BACKLOG = 1024
 
 
 class TooLong:
@@ -314,7 +337,8 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         ip, port = _peer(transport.get_extra_info("peername"))
         self.meta = {"source_ip": ip, "source_port": port, "protocol": "tcp"}
-        self.source._opened(self)
+        if not self.source._opened(self):
+            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         got = self.framing.feed(data)
@@ -364,6 +388,7 @@ class SyslogSource(Source):
         host: str = "127.0.0.1",
         max_line: int = MAX_LINE,
         timezone: str = "UTC",
+        max_connections: int = MAX_CONNECTIONS,
         idle: int | None = None,
     ) -> None:
         from ..runtime.context import DEFAULT_BATCH_SIZE
@@ -371,17 +396,22 @@ class SyslogSource(Source):
 
         if max_line < 1:
             raise FlowError(f"max_line must be at least 1, got {max_line}")
+        if max_connections < 1:
+            raise FlowError(f"max_connections must be at least 1, got {max_connections}")
         self.ctx = ctx
         self.port = port
         self.protocol = protocol
         self.format = format
         self.host = host
         self.max_line = max_line
+        self.max_connections = max_connections
+        self._warned = -WARN_EVERY
         self.idle = None if idle is None else idle / 1000
         self.batch_size = int(ctx.options.get("batch_size", DEFAULT_BATCH_SIZE))
         # the parser of `parse(syslog)`, whole: the same checks, fields and errors
         self._parse = Parse(ctx, "syslog", {"timezone": timezone})
         self._pending: list = []  # (frame, meta) in arrival order
+        self._pending_bytes = 0  # of the messages in `_pending`
         self._wake: asyncio.Event | None = None
         self._server: Any = None
         self._transport: Any = None  # UDP
@@ -401,21 +431,41 @@ class SyslogSource(Source):
 
     def _received(self, frames: list, meta: dict) -> None:
         pending = self._pending
+        size = 0
         for frame in frames:
             pending.append((frame, meta))
+            size += len(frame) if frame.__class__ is bytes else RAW_SHOWN
+        self._pending_bytes += size
         self._last = time.monotonic()
         self._wake.set()
-        if not self._paused and len(pending) >= PAUSE_AT * self.batch_size:
+        if not self._paused and (
+            len(pending) >= PAUSE_AT * self.batch_size or self._pending_bytes >= PAUSE_BYTES
+        ):
             self._paused = True
             for transport in self._readers():
                 transport.pause_reading()
             self.ctx.count("paused")
 
-    def _opened(self, conn: _Connection) -> None:
+    def _opened(self, conn: _Connection) -> bool:
+        """Take a new connection; False: too many are open, close it."""
+        if len(self._connections) >= self.max_connections:
+            self.ctx.count("refused")
+            now = time.monotonic()
+            if now - self._warned >= WARN_EVERY:
+                self._warned = now
+                sender = _shown(conn.meta["source_ip"], conn.meta["source_port"])
+                sys.stderr.write(
+                    f"flowc: pipeline {self.ctx.pipeline}, stage {self.ctx.stage}: "
+                    f"{len(self._connections)} connections are open (max_connections); "
+                    f"closing new ones (first {sender})\n"
+                )
+                sys.stderr.flush()
+            return False
         self._connections.add(conn)
         self.ctx.count("connections")
         if self._paused:
             conn.transport.pause_reading()
+        return True
 
     def _closed(self, conn: _Connection) -> None:
         if conn in self._connections:
@@ -432,8 +482,15 @@ class SyslogSource(Source):
         return [t for t in readers if not t.is_closing()]
 
     def _resume(self) -> None:
-        if self._paused and len(self._pending) < self.batch_size:
+        if (
+            self._paused
+            and len(self._pending) < self.batch_size
+            and self._pending_bytes < PAUSE_BYTES // PAUSE_AT
+        ):
             self._paused = False
+            # the time spent paused was the pipeline's, not the senders' silence:
+            # `idle` counts from now, so what the kernel holds is read first
+            self._last = time.monotonic()
             for transport in self._readers():
                 transport.resume_reading()
 
@@ -445,7 +502,11 @@ class SyslogSource(Source):
         try:
             if self.protocol == "tcp":
                 self._server = await loop.create_server(
-                    lambda: _Connection(self), self.host, self.port, reuse_address=True
+                    lambda: _Connection(self),
+                    self.host,
+                    self.port,
+                    reuse_address=True,
+                    backlog=BACKLOG,
                 )
                 sockets = self._server.sockets
             else:
@@ -509,6 +570,9 @@ class SyslogSource(Source):
 
     def _batch(self, size: int) -> SourceBatch:
         taken, self._pending = self._pending[:size], self._pending[size:]
+        self._pending_bytes -= sum(
+            len(frame) if frame.__class__ is bytes else RAW_SHOWN for frame, _ in taken
+        )
         records: list = []
         items: list[SourceItem] = []
         parse, error, fmt = self._parse, RecordError, self.format

@@ -1,7 +1,8 @@
 """A loopback HTTP endpoint that keeps what it is sent: the receiving end
 of `sink http` in the tests, and the slow or failing sink behind a `source
 http` under backpressure. `reply` scripts answers (a `Reply`, RESET to drop
-the connection, or None for 200); `gate` cleared holds every request until it is set again."""
+the connection, or None for 200); `gate` cleared holds every request until it is set again;
+`delay` seconds pass before each answer (a slow sink)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Collector(LoopbackServer):
         self.reply: Callable[[int, bytes], Reply | None] = lambda n, body: None
         self.gate = threading.Event()
         self.gate.set()
+        self.delay = 0.0
 
     def routes(self, app) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -31,6 +33,8 @@ class Collector(LoopbackServer):
         body = await request.read()
         while not self.gate.is_set():
             await asyncio.sleep(0.02)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         n = self._note_call()
         self.requests.append(
             {

@@ -42,7 +42,14 @@ def test_http_metadata_is_typed():
 
 @pytest.mark.parametrize(
     "args",
-    ["port=70000", 'port=80, path="events"', 'port=80, path="/health"', "port=80, max_body=0"],
+    [
+        "port=70000",
+        'port=80, path="events"',
+        'port=80, path="/health"',
+        "port=80, max_body=0",
+        "port=80, timeout=0s",
+        "port=80, max_connections=0",
+    ],
 )
 def test_bad_source_arguments_are_errors(args):
     assert codes_of(f"source http({args}) | sink stdout") != []

@@ -129,7 +129,13 @@ def test_a_token_is_sent_as_bearer_and_never_shown(tmp_path):
 
 
 def test_bad_arguments_are_compile_errors(tmp_path):
-    for args in ('method="GET"', 'headers=["no colon"]', 'headers=["Content-Type: x"]', "batch=0"):
+    for args in (
+        'method="GET"',
+        'headers=["no colon"]',
+        'headers=["Content-Type: x"]',
+        "batch=0",
+        "timeout=0s",
+    ):
         with pytest.raises(CompileFailed):
             run_flow(
                 'source file("input.jsonl") | sink http("http://localhost:1/x", ' + args + ")",

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import errno
+import json
 import os
 import signal
 import socket
@@ -408,6 +409,7 @@ def test_a_port_in_use_fails_the_run_with_the_address(tmp_path):
     [
         ("port=70000", "the port must be between 0 and 65535"),
         ("port=514, max_line=0", "max_line must be at least 1"),
+        ("port=514, protocol=tcp, max_connections=0", "`max_connections` must be at least 1"),
         ('port=514, timezone="Europe/Prag"', "Europe/Prague"),
     ],
 )
@@ -511,6 +513,44 @@ def test_a_pipeline_behind_stops_reading_and_then_takes_everything():
     assert [int(r["message"].split()[0]) for r in got] == list(range(total))
 
 
+def test_long_messages_stop_the_reading_by_their_bytes():
+    from flowlang.stages.syslog_source import PAUSE_BYTES
+
+    total = 400
+    body = b"x" * 50_000  # 400 of them: 20 MB, far fewer than PAUSE_AT batches
+
+    async def main():
+        ctx = StageContext("p", "syslog", "t.flow:1")
+        source = SyslogSource(ctx, port=0, protocol="tcp")
+        batches = source.batches()
+        first = asyncio.ensure_future(batches.__anext__())
+        while not hasattr(source, "bound"):
+            await asyncio.sleep(0.01)
+
+        def send():
+            with socket.create_connection(("127.0.0.1", source.bound[1])) as s:
+                s.sendall(
+                    b"".join(b"<13>Jan  2 03:04:05 h a: %d %s\n" % (i, body) for i in range(total))
+                )
+
+        sender = asyncio.get_running_loop().run_in_executor(None, send)
+        got = list((await first).records)
+        await asyncio.sleep(0.5)  # nobody takes batches: the source must stop reading
+        held = source._pending_bytes
+        async for batch in batches:
+            got.extend(batch.records)
+            if len(got) == total:
+                source.stop()
+        await sender
+        await source.close()
+        return got, held, ctx.counters
+
+    got, held, counters = asyncio.run(main())
+    assert counters["paused"] >= 1
+    assert held < PAUSE_BYTES + (1 << 20)  # and what one read brought over it
+    assert [int(r["message"].split()[0]) for r in got] == list(range(total))
+
+
 def test_ipv6_senders_are_named_in_brackets():
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
@@ -579,3 +619,213 @@ def test_flowc_run_stopped_by_sigterm_writes_what_it_received(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# ------------------------------------------------------- load and bad peers
+
+LOAD_PAD = 1000  # bytes of text in every message
+# What the source holds while the pipeline is behind: 8 MiB of messages
+# before it stops reading (PAUSE_BYTES; fewer than PAUSE_AT batches of these),
+# and the batches in the queue, the segment and the sink (queue_size 2 + 2,
+# × 1,024 records of the text, a dict and the encoded line, about 3 KB each:
+# 12 MB). With some slack for the allocator: 24 MB. A source that buffered
+# what the senders sent (they send at once) would grow by the difference of
+# the two loads, 40,000 × 1 KB, from the first load to the second.
+LOAD_BOUND_MIB = 24
+LOAD_FIRST = 20_000  # messages of the first load; the second sends three times as many
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/PID/status")
+def test_tcp_memory_stays_bounded_while_the_sink_is_slow(tmp_path):
+    from tests.fixtures.memory import RssSampler
+    from tests.http.collector import Collector
+
+    port = free_port()
+    flow = tmp_path / "load.flow"
+    flow.write_text(
+        f"source syslog(port={port}, protocol=tcp)\n"
+        '  | sink http(env("OUT"), format=ndjson, batch=1024)\n'
+    )
+    pad = b"x" * LOAD_PAD
+
+    def send(keys: range, connections: int = 4) -> None:
+        def one(c: int) -> None:
+            data = b"".join(
+                b"<13>Jan  2 03:04:05 h a: %d %s\n" % (k, pad) for k in keys[c::connections]
+            )
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(data)  # blocks while the source does not read
+
+        senders = [threading.Thread(target=one, args=(c,)) for c in range(connections)]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join()
+
+    with Collector() as sink:
+        sink.delay = 0.05  # per request of up to 1,024 records: 20,000 a second at most
+        proc = subprocess.Popen(
+            [FLOWC, "run", str(flow), "--metrics", "metrics.json"],
+            cwd=tmp_path,
+            env=dict(os.environ, OUT=sink.url + "/in"),
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_bound(port, socket.SOCK_STREAM)
+            with RssSampler(proc.pid) as rss:
+
+                def written(n: int) -> None:
+                    deadline = time.monotonic() + 60
+                    while len(sink.records) < n:
+                        assert time.monotonic() < deadline, f"{n} messages were never written"
+                        time.sleep(0.05)
+
+                began = time.monotonic()
+                send(range(LOAD_FIRST))
+                written(LOAD_FIRST)
+                middle = time.monotonic()
+                send(range(LOAD_FIRST, 4 * LOAD_FIRST))
+                written(4 * LOAD_FIRST)
+                ended = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        records = sink.records
+    assert proc.returncode == 0, stderr.decode()
+    keys = [int(r["message"].split()[0]) for r in records]
+    assert sorted(keys) == list(range(4 * LOAD_FIRST))  # each once: TCP loses nothing
+    (pipeline,) = json.loads((tmp_path / "metrics.json").read_text())["pipelines"].values()
+    assert pipeline["stages"][0]["counters"]["paused"] >= 1  # the source stopped reading
+    first, second = rss.peak_mib(began, middle), rss.peak_mib(middle, ended)
+    halfway = middle + (ended - middle) / 2
+    assert second - first < LOAD_BOUND_MIB, (first, second)
+    assert rss.peak_mib(halfway, ended) - rss.peak_mib(middle, halfway) < LOAD_BOUND_MIB
+
+
+def test_a_half_line_and_idle_connections_do_not_hold_up_the_others(tmp_path):
+    with serving(tmp_path, "protocol=tcp, idle=3s") as (port, outcome):
+        half = socket.create_connection(("127.0.0.1", port))
+        half.sendall(b"<13>Jan  2 03:04:05 h a: half a")  # and nothing more
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(500)]
+        with socket.create_connection(("127.0.0.1", port)) as whole:
+            whole.sendall(b"".join(b"<13>Jan  2 03:04:05 h a: m%d\n" % i for i in range(100)))
+        # the run ends by `idle` with every connection still open
+        deadline = time.monotonic() + 60
+        while "result" not in outcome:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for s in idle + [half]:
+            assert until_closed(s) == b""  # closed by the stopping source
+            s.close()
+    result = outcome["result"]
+    assert result.exit_code == 0, result.stderr
+    messages = [r["message"] for r in result.output]
+    assert sorted(messages) == sorted([f"m{i}" for i in range(100)] + ["half a"])
+    assert result.metrics["test"]["stages"][0]["counters"]["connections"] == 502
+
+
+def until_closed(s: socket.socket, wait: float = 20) -> bytes:
+    got = b""
+    s.settimeout(wait)
+    try:
+        while chunk := s.recv(4096):
+            got += chunk
+    except ConnectionResetError:
+        pass
+    return got
+
+
+def test_connections_over_max_connections_are_closed_at_once(tmp_path):
+    def written() -> list[str]:
+        return [r["message"] for r in read_jsonl(tmp_path / "output.jsonl")]
+
+    def until(condition, wait: float = 20) -> bool:
+        deadline = time.monotonic() + wait
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    with serving(tmp_path, "protocol=tcp, max_connections=5, idle=3s") as (port, outcome):
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+        for i, s in enumerate(held):
+            s.sendall(b"<13>Jan  2 03:04:05 h a: held%d\n" % i)
+        assert until(lambda: len(written()) == 5)  # all five taken
+        with socket.create_connection(("127.0.0.1", port)) as extra:
+            extra.sendall(b"<13>Jan  2 03:04:05 h a: refused\n")
+            assert until_closed(extra) == b""
+        held.pop().close()
+        for _ in range(20):  # once the server has seen the close, a place is free
+            with socket.create_connection(("127.0.0.1", port)) as again:
+                again.sendall(b"<13>Jan  2 03:04:05 h a: again\n")
+                if until(lambda: "again" in written(), 1):
+                    break
+        assert until(lambda: "result" in outcome, 60)
+        for s in held:
+            s.close()
+    result = outcome["result"]
+    assert result.exit_code == 0, result.stderr
+    assert sorted(r["message"] for r in result.output) == sorted(
+        [f"held{i}" for i in range(5)] + ["again"]
+    )
+    counters = result.metrics["test"]["stages"][0]["counters"]
+    assert counters["connections"] == 6 and counters["refused"] >= 1
+    assert "5 connections are open (max_connections)" in result.stderr
+
+
+def frames_of(data: bytes, max_line: int) -> int:
+    """How many messages (or framing errors) the source makes of one TCP stream."""
+    framing = Framing(max_line)
+    return len(framing.feed(data) + framing.finish())
+
+
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM], ids=["tcp", "udp"])
+def test_random_bytes_become_records_or_error_records_naming_the_sender(tmp_path, kind):
+    protocol = "tcp" if kind == socket.SOCK_STREAM else "udp"
+    sent = {"messages": 0, "senders": set()}
+    with serving(tmp_path, f"protocol={protocol}, max_line=300, idle=2s", kind) as (port, outcome):
+
+        @settings(max_examples=50, deadline=None, database=None)
+        @given(
+            st.one_of(
+                st.binary(min_size=1, max_size=600),
+                st.binary(max_size=300).map(lambda b: b"<13>Jan  2 03:04:05 h a: " + b),
+                st.lists(st.binary(max_size=40), max_size=5).map(b"\n".join),
+            )
+        )
+        def send(data: bytes) -> None:
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", 0))
+                sent["senders"].add(s.getsockname()[1])
+                if kind == socket.SOCK_STREAM:
+                    s.connect(("127.0.0.1", port))
+                    s.sendall(data)
+                    sent["messages"] += frames_of(data, 300)
+                else:
+                    s.sendto(data, ("127.0.0.1", port))
+                    body = data[:-2] if data.endswith(b"\r\n") else data.removesuffix(b"\n")
+                    sent["messages"] += bool(body)
+                    time.sleep(0.002)  # the kernel's buffer is not what is tested
+
+        send()
+        with (
+            socket.create_connection(("127.0.0.1", port))
+            if kind == socket.SOCK_STREAM
+            else (socket.socket(socket.AF_INET, kind)) as last
+        ):  # the run goes on: a good message after all that
+            if kind == socket.SOCK_STREAM:
+                last.sendall(b"<13>Jan  2 03:04:05 h a: still here\n")
+            else:
+                last.sendto(b"<13>Jan  2 03:04:05 h a: still here", ("127.0.0.1", port))
+        sent["messages"] += 1
+    result = outcome["result"]
+    assert result.exit_code == 0, result.stderr
+    assert len(result.output) + len(result.errors) == sent["messages"]
+    assert result.output[-1]["message"] == "still here"
+    for error in result.errors:
+        sender, _, rest = error["message"].partition(f" ({protocol}): ")
+        assert sender.startswith("from 127.0.0.1:") and rest, error
+        assert int(sender.rsplit(":", 1)[1]) in sent["senders"]
