@@ -1,9 +1,11 @@
 """The stage catalogue: an explicit list of stage modules, each declaring SPEC.
 
-The catalogue (`CATALOGUE`, `find`, `names`) loads every stage's declaration
-when it is first used; importing one stage module (`from flowlang.stages
-import file_sink`, as generated modules do) loads only that one. Each
-stage's runtime imports its heavy libraries when it is instantiated.
+`CATALOGUE` (every declaration) loads every stage module when it is first
+asked for; `find` loads only the module of the stage it finds and `names`
+none, so checking a program loads the declarations of the stages it uses,
+and importing one stage module (`from flowlang.stages import file_sink`,
+as generated modules do) loads only that one. Each stage's runtime imports
+its heavy libraries when it is instantiated.
 """
 
 from __future__ import annotations
@@ -12,32 +14,34 @@ import importlib
 
 from .spec import StageSpec
 
-# the catalogue's order: sources, processors, sinks
-_MODULES = (
-    "file_source",
-    "stdin_source",
-    "nats_source",
-    "kafka_source",
-    "http_source",
-    "syslog_source",
-    "geoip",
-    "user_agent",
-    "anonymize",
-    "parse",
-    "lookup",
-    "dedup",
-    "sample",
-    "anomaly",
-    "summarize",
-    "elastic",
-    "influx",
-    "file_sink",
-    "stdout_sink",
-    "null_sink",
-    "nats_sink",
-    "kafka_sink",
-    "http_sink",
-)
+# (role, name) -> the module declaring that stage, in the catalogue's order
+# (sources, processors, windows, sinks); each module's SPEC says the same
+# role and name (tests/stages/test_declarations.py)
+_MODULES: dict[tuple[str, str], str] = {
+    ("source", "file"): "file_source",
+    ("source", "stdin"): "stdin_source",
+    ("source", "nats"): "nats_source",
+    ("source", "kafka"): "kafka_source",
+    ("source", "http"): "http_source",
+    ("source", "syslog"): "syslog_source",
+    ("processor", "geoip"): "geoip",
+    ("processor", "user_agent"): "user_agent",
+    ("processor", "anonymize"): "anonymize",
+    ("processor", "parse"): "parse",
+    ("processor", "lookup"): "lookup",
+    ("processor", "dedup"): "dedup",
+    ("processor", "sample"): "sample",
+    ("processor", "anomaly"): "anomaly",
+    ("window", "summarize"): "summarize",
+    ("sink", "elastic"): "elastic",
+    ("sink", "influx"): "influx",
+    ("sink", "file"): "file_sink",
+    ("sink", "stdout"): "stdout_sink",
+    ("sink", "null"): "null_sink",
+    ("sink", "nats"): "nats_sink",
+    ("sink", "kafka"): "kafka_sink",
+    ("sink", "http"): "http_sink",
+}
 
 _catalogue: tuple[StageSpec, ...] | None = None
 
@@ -46,7 +50,7 @@ def catalogue() -> tuple[StageSpec, ...]:
     """Every stage's declaration, in catalogue order."""
     global _catalogue
     if _catalogue is None:
-        _catalogue = tuple(importlib.import_module(f".{name}", __name__).SPEC for name in _MODULES)
+        _catalogue = tuple(_load(module) for module in _MODULES.values())
     return _catalogue
 
 
@@ -56,13 +60,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _load(module: str) -> StageSpec:
+    return importlib.import_module(f".{module}", __name__).SPEC
+
+
 def find(role: str, name: str) -> StageSpec | None:
-    """The stage of this role and name, or None."""
-    for spec in catalogue():
-        if spec.role == role and spec.name == name:
-            return spec
-    return None
+    """The stage of this role and name, or None; loads only its module."""
+    module = _MODULES.get((role, name))
+    return None if module is None else _load(module)
 
 
 def names(role: str) -> list[str]:
-    return sorted(spec.name for spec in catalogue() if spec.role == role)
+    """The names of the stages of this role, sorted."""
+    return sorted(n for r, n in _MODULES if r == role)
