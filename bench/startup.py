@@ -5,11 +5,13 @@
 - `flowc check` of that small file (target: 0.3 s), and of bench.frontend's
   5,000-line file (no target of its own: bench.frontend times its front end).
 
-Each figure is given twice: with the modules' bytecode cached (`seconds`,
-as for an installed package; the cache lives in a temporary
-PYTHONPYCACHEPREFIX and is filled by one run first) and with no bytecode
-(`no_pyc_s`, every module compiled from source, as under
-PYTHONDONTWRITEBYTECODE=1). `python_s` is the bare interpreter's start-up.
+`seconds` is measured with the modules' bytecode cached, as for an
+installed package (the cache lives in a temporary PYTHONPYCACHEPREFIX and
+is filled by one run first); `no_pyc_s` under PYTHONDONTWRITEBYTECODE=1,
+where a module without bytecode beside its source (flowlang's own, in a
+checkout) is compiled from source by every process. `cpu_s` (user +
+system) varies less than wall time with the machine's load. `python_s` is
+the bare interpreter's start-up.
 """
 
 from __future__ import annotations
