@@ -10,6 +10,7 @@ import traceback
 # an explicit list: add a module here to have `make bench` run it
 MODULES = [
     "bench.frontend",
+    "bench.startup",
     "bench.pipeline",
     "bench.enrich",
     "bench.parse",

@@ -11,7 +11,7 @@ from typing import Any
 from .. import ast, codes, ir
 from ..runtime.context import ENV_TYPES
 from ..source import Span
-from ..stages import CATALOGUE, find, names
+from ..stages import catalogue, find, names
 from ..stages.spec import EnvRef, Param, ParamKind, RuleContext, StageSpec, problem_parts
 from ..syntax import STAGE_FORMS, path_label, quote
 from ..types import (
@@ -149,7 +149,7 @@ class CallChecker:
             return spec
         span = pick_span(call.name_span, call.span)
         dots = "(…)" if call.args else ""
-        others = [s for s in CATALOGUE if s.name == call.name and s.role in STAGE_FORMS]
+        others = [s for s in catalogue() if s.name == call.name and s.role in STAGE_FORMS]
         if others:
             other = next((s for s in others if s.role == "sink"), others[0])
             what = " and a ".join(k for k in STAGE_FORMS if any(s.role == k for s in others))
@@ -164,7 +164,7 @@ class CallChecker:
         if hint is None and role == "processor" and call.name in _ALIASES:
             hint = f"flowlang writes this as `| {_ALIASES[call.name]} …`"
         if hint is None:
-            near = closest(call.name, [s.name for s in CATALOGUE])
+            near = closest(call.name, [s.name for s in catalogue()])
             if near is not None:
                 hint = f"did you mean `{_written(near, dots)}`?"
         if hint is None:
@@ -545,7 +545,7 @@ def _signature(owner: Owner, params: tuple[Param, ...], more: bool = False) -> s
 def _written(name: str, dots: str) -> str:
     """How the catalogue stage `name` stands in a chain (`| summarize …` for
     a stage written in its own syntax)."""
-    spec = next(s for s in CATALOGUE if s.name == name)
+    spec = next(s for s in catalogue() if s.name == name)
     if spec.role not in STAGE_FORMS:
         return f"| {name} …"
     return STAGE_FORMS[spec.role].format(name + dots)

@@ -57,6 +57,60 @@ def _tables_file() -> str | bool:
     return str(folder / "flow-lark-tables.pickle")
 
 
+class _Positions:
+    """A tree's offsets, where lark's `propagate_positions` would keep them
+    in a `Meta`: `start_pos`, `end_pos`, and the `container_` offsets of the
+    text of the rule that made the tree (wider than the tree's own when a
+    `?rule` inlined it and dropped tokens around it)."""
+
+    __slots__ = ("start_pos", "end_pos", "container_start_pos", "container_end_pos")
+    empty = False
+
+
+def _with_positions(build):
+    """`build` (lark's callback for one rule), then the positions of the
+    tree it gives, from the children the rule matched (anonymous tokens
+    included): what lark's `PropagatePositions` computes, for offsets only."""
+
+    def callback(children):
+        tree = build(children)
+        if type(tree) is not Tree:
+            return tree
+        for c in children:
+            if isinstance(c, Token):
+                start = c.start_pos
+                break
+            if type(c) is Tree and c._meta is not None and not c._meta.empty:
+                start = c._meta.container_start_pos
+                break
+        else:
+            return tree  # no text: the tree stays empty, as lark leaves it
+        for c in reversed(children):
+            if isinstance(c, Token):
+                end = c.end_pos
+                break
+            if type(c) is Tree and c._meta is not None and not c._meta.empty:
+                end = c._meta.container_end_pos
+                break
+        meta = tree._meta
+        if meta is None or meta.empty:
+            meta = tree._meta = _Positions()
+            meta.start_pos, meta.end_pos = start, end
+        meta.container_start_pos, meta.container_end_pos = start, end
+        return tree
+
+    return callback
+
+
+def _add_positions(parser: Lark) -> None:
+    # the parser (and every interactive parser) calls the callbacks in this
+    # dict; lark 1.3.1 keeps one per rule and one per terminal a transformer names
+    callbacks = parser._callbacks
+    for rule, build in list(callbacks.items()):
+        if not isinstance(rule, str):
+            callbacks[rule] = _with_positions(build)
+
+
 def lark_parser() -> Lark:
     global _lark_parser
     if _lark_parser is None:
@@ -70,7 +124,9 @@ def lark_parser() -> Lark:
                     # the analysed tables are kept (checked against the
                     # grammar's hash): a flowc process starts 0.3 s sooner
                     cache=_tables_file(),
-                    propagate_positions=True,
+                    # positions are set by _with_positions, which does
+                    # lark's work for the two offsets the parser reads
+                    propagate_positions=False,
                     maybe_placeholders=False,
                     # NAME must come last: lark 1.3.1 chains a callback after
                     # its own keyword check with a condition that reads the
@@ -80,6 +136,7 @@ def lark_parser() -> Lark:
                         "NAME": _reserve_keywords,
                     },
                 )
+                _add_positions(parser)
                 keyword_types.update(grammar_keywords(parser))
                 _lark_parser = parser
     return _lark_parser

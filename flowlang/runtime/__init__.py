@@ -2,24 +2,55 @@
 
 A generated module defines `build(ctx) -> Program` and ends with
 `rt.main(build)`; `flowc run` calls `rt.run(build, ...)`.
+
+The names below are loaded from their modules when first used, so that
+importing one part of the runtime (a stage's declaration imports
+`runtime.base`) does not load the engine and asyncio with it.
 """
 
-from .base import (  # noqa: F401
-    Processor,
-    Record,
-    RecordError,
-    Rejected,
-    Sink,
-    Source,
-    SourceBatch,
-    SourceItem,
-    StageContext,
-    WindowProcessor,
-)
-from .bus import Bus  # noqa: F401
-from .context import BadVariable, Context, MissingVariable, env  # noqa: F401
-from .engine import Outcome  # noqa: F401
-from .errors import FlowError, error_record  # noqa: F401
-from .launch import main, run, run_program  # noqa: F401
-from .metrics import balanced  # noqa: F401
-from .program import PipelineDecl, Program  # noqa: F401
+from __future__ import annotations
+
+import importlib
+
+# name -> the module of this package that defines it
+_EXPORTS = {
+    "Processor": "base",
+    "Record": "base",
+    "RecordError": "base",
+    "Rejected": "base",
+    "Sink": "base",
+    "Source": "base",
+    "SourceBatch": "base",
+    "SourceItem": "base",
+    "StageContext": "base",
+    "WindowProcessor": "base",
+    "Bus": "bus",
+    "BadVariable": "context",
+    "Context": "context",
+    "MissingVariable": "context",
+    "env": "context",
+    "Outcome": "engine",
+    "FlowError": "errors",
+    "error_record": "errors",
+    "main": "launch",
+    "run": "launch",
+    "run_program": "launch",
+    "balanced": "metrics",
+    "PipelineDecl": "program",
+    "Program": "program",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

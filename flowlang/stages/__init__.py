@@ -1,74 +1,75 @@
 """The stage catalogue: an explicit list of stage modules, each declaring SPEC.
 
-Importing this package loads only the declarations; each stage's runtime
-imports its heavy libraries when it is instantiated.
+`CATALOGUE` (every declaration) loads every stage module when it is first
+asked for; `find` loads only the module of the stage it finds and `names`
+none, so checking a program loads the declarations of the stages it uses,
+and importing one stage module (`from flowlang.stages import file_sink`,
+as generated modules do) loads only that one. Each stage's runtime imports
+its heavy libraries when it is instantiated.
 """
 
 from __future__ import annotations
 
-from . import (
-    anomaly,
-    anonymize,
-    dedup,
-    elastic,
-    file_sink,
-    file_source,
-    geoip,
-    http_sink,
-    http_source,
-    influx,
-    kafka_sink,
-    kafka_source,
-    lookup,
-    nats_sink,
-    nats_source,
-    null_sink,
-    parse,
-    sample,
-    stdin_source,
-    stdout_sink,
-    summarize,
-    syslog_source,
-    user_agent,
-)
+import importlib
+
 from .spec import StageSpec
 
-_MODULES = (
-    file_source,
-    stdin_source,
-    nats_source,
-    kafka_source,
-    http_source,
-    syslog_source,
-    geoip,
-    user_agent,
-    anonymize,
-    parse,
-    lookup,
-    dedup,
-    sample,
-    anomaly,
-    summarize,
-    elastic,
-    influx,
-    file_sink,
-    stdout_sink,
-    null_sink,
-    nats_sink,
-    kafka_sink,
-    http_sink,
-)
+# (role, name) -> the module declaring that stage, in the catalogue's order
+# (sources, processors, windows, sinks); each module's SPEC says the same
+# role and name (tests/stages/test_declarations.py)
+_MODULES: dict[tuple[str, str], str] = {
+    ("source", "file"): "file_source",
+    ("source", "stdin"): "stdin_source",
+    ("source", "nats"): "nats_source",
+    ("source", "kafka"): "kafka_source",
+    ("source", "http"): "http_source",
+    ("source", "syslog"): "syslog_source",
+    ("processor", "geoip"): "geoip",
+    ("processor", "user_agent"): "user_agent",
+    ("processor", "anonymize"): "anonymize",
+    ("processor", "parse"): "parse",
+    ("processor", "lookup"): "lookup",
+    ("processor", "dedup"): "dedup",
+    ("processor", "sample"): "sample",
+    ("processor", "anomaly"): "anomaly",
+    ("window", "summarize"): "summarize",
+    ("sink", "elastic"): "elastic",
+    ("sink", "influx"): "influx",
+    ("sink", "file"): "file_sink",
+    ("sink", "stdout"): "stdout_sink",
+    ("sink", "null"): "null_sink",
+    ("sink", "nats"): "nats_sink",
+    ("sink", "kafka"): "kafka_sink",
+    ("sink", "http"): "http_sink",
+}
 
-CATALOGUE: tuple[StageSpec, ...] = tuple(m.SPEC for m in _MODULES)
+_catalogue: tuple[StageSpec, ...] | None = None
+
+
+def catalogue() -> tuple[StageSpec, ...]:
+    """Every stage's declaration, in catalogue order."""
+    global _catalogue
+    if _catalogue is None:
+        _catalogue = tuple(_load(module) for module in _MODULES.values())
+    return _catalogue
+
+
+def __getattr__(name: str):
+    if name == "CATALOGUE":
+        return catalogue()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _load(module: str) -> StageSpec:
+    return importlib.import_module(f".{module}", __name__).SPEC
 
 
 def find(role: str, name: str) -> StageSpec | None:
-    """The stage of this role and name, or None."""
-    for spec in CATALOGUE:
-        if spec.role == role and spec.name == name:
-            return spec
-    return None
+    """The stage of this role and name, or None; loads only its module."""
+    module = _MODULES.get((role, name))
+    return None if module is None else _load(module)
 
 
 def names(role: str) -> list[str]:
-    return sorted(spec.name for spec in CATALOGUE if spec.role == role)
+    """The names of the stages of this role, sorted."""
+    return sorted(n for r, n in _MODULES if r == role)

@@ -4,9 +4,7 @@ without credentials (`runtime.urls`), and how they name values in messages."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
-import email.utils
 import logging
 import random
 import time as _time
@@ -15,6 +13,9 @@ from typing import Any, Awaitable, Callable
 from ..runtime.base import StageContext
 from ..runtime.errors import FlowError
 from ..runtime.urls import redact
+
+# asyncio and email.utils are imported where they are used: checking a
+# program loads this module (the sinks' declarations import it) and needs neither
 
 _UTC = _dt.timezone.utc
 WARN_EVERY = 30.0  # seconds between repeated "still failing" warnings
@@ -28,6 +29,8 @@ def parse_retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -66,6 +69,8 @@ class Retrier:
         self.maximum = max(maximum, initial)
         self.grace = grace
         self.stop_requested: float | None = None
+        import asyncio
+
         self._stopping = asyncio.Event()
         self._unsubscribe = ctx.bus.subscribe("signal", self._on_signal) if ctx.bus else None
         self._warned = -WARN_EVERY  # the first failure is always told
@@ -97,6 +102,8 @@ class Retrier:
                 "%s: %s; retrying (%d records waiting)", self.ctx.stage, reason, waiting
             )
         until = now + self.delay(attempt, retry_after)
+        import asyncio
+
         if self.stop_requested is None:
             try:
                 await asyncio.wait_for(self._stopping.wait(), until - now)
@@ -144,6 +151,8 @@ async def tcp_probe(what: str, addresses: list[tuple[str, int]]) -> str | None:
     """None when one of `addresses` accepts a TCP connection within
     PROBE_TIMEOUT, else why none did (for sinks whose client has no cheaper
     check)."""
+    import asyncio
+
     reason = "no address"
     for host, port in addresses:
         try:

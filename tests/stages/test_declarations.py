@@ -62,3 +62,20 @@ def test_option_argument_defaults_built_by_hand_are_the_declared_ones():
     assert anomaly.Anomaly(ctx, field=("x",), method="ewma")._alpha == alpha.default
     columns, delimiter = parse.SPEC.param("format").options["csv"]
     assert parse.Parse(ctx, "csv", {"columns": ["a"]}).delimiter == delimiter.default
+
+
+def test_the_catalogue_index_names_each_stage_as_its_module_declares_it():
+    """`find` and `names` read the index of (role, name) -> module without
+    loading the modules; each module's SPEC must say the same, and every
+    stage must be found by its own role and name."""
+    from flowlang import stages
+
+    assert len(CATALOGUE) == len(stages._MODULES)
+    for (role, name), module in stages._MODULES.items():
+        spec = importlib.import_module(f"flowlang.stages.{module}").SPEC
+        assert (spec.role, spec.name) == (role, name), module
+        assert stages.find(role, name) is spec
+    for role in {s.role for s in CATALOGUE}:
+        assert stages.names(role) == sorted(s.name for s in CATALOGUE if s.role == role)
+    assert stages.find("sink", "geoip") is None
+    assert stages.find("processor", "file") is None
