@@ -49,11 +49,18 @@ def compiler_digest() -> str:
     return h.hexdigest()
 
 
-def _key(src: SourceFile) -> str:
-    import black
+@lru_cache(maxsize=1)
+def _black_version() -> str:
+    """Black's version from its installed metadata: importing Black itself
+    (only to read it) would cost a run from the cache tens of milliseconds."""
+    from importlib.metadata import version
 
+    return version("black")
+
+
+def _key(src: SourceFile) -> str:
     h = hashlib.sha256()
-    for part in (__version__, compiler_digest(), black.__version__, src.name, src.text):
+    for part in (__version__, compiler_digest(), _black_version(), src.name, src.text):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()[:32]

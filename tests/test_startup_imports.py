@@ -130,3 +130,14 @@ def test_check_loads_neither_the_generator_nor_the_engine(compiled: Path):
     assert {"flowlang.stages.file_source", "flowlang.stages.file_sink"} <= names
     assert [n for n in heavy_among(names) if not n.startswith("lark")] == []
     assert "asyncio" not in names
+
+
+def test_a_run_from_the_compile_cache_loads_neither_the_generator_nor_black(
+    compiled: Path, monkeypatch
+):
+    monkeypatch.setenv("FLOWC_CACHE_DIR", str(compiled.parent / "cache"))
+    first = imported(["-m", "flowlang.cli", "run", "small.flow"], compiled.parent)
+    assert "black" in first  # compiled: the generator formats with Black
+    again = imported(["-m", "flowlang.cli", "run", "small.flow"], compiled.parent)
+    assert not {"black", "jinja2", "flowlang.codegen"} & again
+    assert len((compiled.parent / "out.jsonl").read_text().splitlines()) == 200
