@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from .. import codes
 from ..runtime.ops import compile_regex, regex_rule
-from ..runtime.times import zone_problem
+from ..runtime.times import parse_format_problem, zone_problem
 from ..types import (
     ANY,
     BOOL,
@@ -412,7 +412,10 @@ SPEC = StageSpec(
         "referrer and agent, are accepted with those null, and text after the agent "
         'is ignored; a line without a client or time (`- - - [-] "-" - -`) is not '
         "an access log line, as `client` and `time` are never null, where VRL gives "
-        "an empty object), "
+        'an empty object; `combined(time_format="%Y-%m-%d %H:%M:%S", '
+        'timezone="UTC")` reads the time in brackets with a strptime format, '
+        "as `parse_time` does, for servers configured to write another layout "
+        "(VRL's `timestamp_format`), a time without an offset being in `timezone`), "
         '`apache_error(timezone="UTC")` (the Apache httpd error log, '
         "2.4 `[time] [module:severity] [pid P:tid T] … [client ip:port] message, "
         "referer: …` and 2.2 `[time] [severity] [client ip] message`, the time also "
@@ -505,7 +508,18 @@ SPEC = StageSpec(
                         env=False,
                     ),
                 ),
-                "combined": (),
+                "combined": (
+                    Param(
+                        "time_format",
+                        ParamKind.VALUE,
+                        "how the time in brackets is written (strptime, as parse_time); "
+                        "default the Apache/nginx `%d/%b/%Y:%H:%M:%S %z`",
+                        type=STR,
+                        default=None,
+                        check=parse_format_problem,
+                    ),
+                    _TIMEZONE,
+                ),
                 "apache_error": (_TIMEZONE,),
                 "nginx_error": (_TIMEZONE,),
                 "syslog": (_TIMEZONE,),
@@ -562,6 +576,27 @@ SPEC = StageSpec(
                     "bytes": 512,
                     "referrer": None,
                     "agent": "curl/8.5.0",
+                },
+            ),
+        ),
+        Example(
+            'parse(combined(time_format="%Y-%m-%d %H:%M:%S", timezone="Europe/Prague"))',
+            input=({"message": '192.0.2.7 - - [2024-03-02 10:00:00] "GET / HTTP/1.1" 304 -'},),
+            output=(
+                {
+                    "message": '192.0.2.7 - - [2024-03-02 10:00:00] "GET / HTTP/1.1" 304 -',
+                    "client": "192.0.2.7",
+                    "ip": "192.0.2.7",
+                    "user": None,
+                    "time": _dt.datetime(2024, 3, 2, 9, 0, tzinfo=_dt.timezone.utc),
+                    "request": "GET / HTTP/1.1",
+                    "method": "GET",
+                    "path": "/",
+                    "protocol": "HTTP/1.1",
+                    "status": 304,
+                    "bytes": None,
+                    "referrer": None,
+                    "agent": None,
                 },
             ),
         ),
@@ -700,6 +735,11 @@ _COMBINED_PATTERN = (
     + _QUOTED_OR_DASH
     + r"(?:[ \t][^\n]*)?\Z)"
 )
+# With `time_format`: the time is whatever the brackets hold, read with it.
+_COMBINED_TIME = r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
+assert _COMBINED_TIME in _COMBINED_PATTERN
+_COMBINED_ANY_TIME_PATTERN = _COMBINED_PATTERN.replace(_COMBINED_TIME, r"\[([^\]\r\n]*)\] ")
+_COMBINED_ANY_TIME_PART = (r"\[[^\]\r\n]*\] ", "the time in brackets after the user")
 # Prefixes of the format, to say where a line stops matching.
 _COMBINED_PARTS = (
     (r"\S+ \S+ [^\[\r\n]+? (?=\[)", "`client ident user` separated by single spaces"),
@@ -858,12 +898,21 @@ class Parse:
             import datetime
             import socket
 
+            from ..runtime import times
+
             # ASCII: a status or a date is written in ASCII digits, never in other scripts
-            self._combined = re.compile(_COMBINED_PATTERN, re.S | re.A)
+            self._time_format = args.get("time_format")
+            self._zone = times.zone(args.get("timezone", _TIMEZONE.default))
+            self._read_any_time = times.parse
+            pattern = _COMBINED_PATTERN if self._time_format is None else _COMBINED_ANY_TIME_PATTERN
+            self._combined = re.compile(pattern, re.S | re.A)
             self._log_escape = re.compile(_LOG_ESCAPE, re.S)
             self._method = re.compile(_METHOD, re.A)
             self._protocol = re.compile(_PROTOCOL, re.A)
-            self._parts = tuple((re.compile(p, re.S | re.A), why) for p, why in _COMBINED_PARTS)
+            parts = list(_COMBINED_PARTS)
+            if self._time_format is not None:
+                parts[1] = _COMBINED_ANY_TIME_PART
+            self._parts = tuple((re.compile(p, re.S | re.A), why) for p, why in parts)
             self._dt = datetime
             self._utc = datetime.timezone.utc
             self._zones: dict[str, object] = {}
@@ -1119,6 +1168,13 @@ class Parse:
         found = self._combined.match(text)
         if found is None:
             self._fail(self._combined_reason(text), text)
+        if self._time_format is not None:
+            ip, _ident, user, when, request, status, size, referrer, agent = found.groups()
+            try:
+                time = self._read_any_time(when, self._time_format, self._zone)
+            except ValueError:
+                self._fail(f"the time {when!r} does not fit {self._time_format!r}", text)
+            return self._combined_record(ip, user, time, request, status, size, referrer, agent)
         (
             ip,
             _ident,
@@ -1138,6 +1194,10 @@ class Parse:
             referrer,
             agent,
         ) = found.groups()
+        time = self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text)
+        return self._combined_record(ip, user, time, request, status, size, referrer, agent)
+
+    def _combined_record(self, ip, user, time, request, status, size, referrer, agent) -> dict:
         method = path = protocol = None
         parts = self._decode(request).split(" ") if request != "-" else ()
         if len(parts) >= 2 and self._method.match(parts[0]):
@@ -1150,7 +1210,7 @@ class Parse:
             "client": ip,
             "ip": self._ip(ip),
             "user": None if user == "-" else user,
-            "time": self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text),
+            "time": time,
             "request": None if request == "-" else request,
             "method": method,
             "path": path,

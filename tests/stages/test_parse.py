@@ -454,3 +454,30 @@ def test_on_error_pass_either_parses_as_error_would_or_marks_the_reason(text):
         assert out == {"message": text, "a": None, "b": None, "parse_error": exc.message}
     else:
         assert out == {**expected, "parse_error": None}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    when=st.datetimes(
+        min_value=dt.datetime(1971, 1, 1),
+        max_value=dt.datetime(2999, 12, 31),
+        timezones=st.just(dt.UTC),
+    ),
+    fmt=st.sampled_from(
+        [
+            "%Y-%m-%d %H:%M:%S",
+            "%d/%b/%Y:%H:%M:%S %z",
+            "%Y-%m-%dT%H:%M:%S%z",
+            "%s",
+            "%d.%m.%Y %H:%M:%S",
+        ]
+    ),
+)
+def test_combined_reads_back_a_time_format_time_writes(when, fmt):
+    """parse(combined(time_format=F)) of a line whose time format_time wrote
+    with F gives that time again (to the second, which F keeps)."""
+    when = when.replace(microsecond=0)
+    stage = make_stage(f"parse(combined(time_format={json.dumps(fmt)}))")
+    text = times.format_time(when, fmt)
+    line = f'10.0.0.1 - - [{text}] "GET / HTTP/1.1" 200 1 "-" "-"'
+    assert stage({"message": line})["time"] == when
