@@ -227,7 +227,10 @@ class MonitorServer:
 
     def _stopped(self, pipeline: str) -> None:
         self.stopped.add(pipeline)
-        self.taps.pipeline_finished(pipeline)
+        if self.engine.reloading:
+            self.taps.end_all("the program was reloaded")  # drained for the swap
+        else:
+            self.taps.pipeline_finished(pipeline)
 
     async def stop(self) -> None:
         self.taps.end_all("the run has ended")

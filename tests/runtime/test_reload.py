@@ -472,3 +472,29 @@ def test_a_new_program_that_cannot_start_leaves_the_old_one_running(tmp_path: Pa
     assert "the new program cannot start: environment variable FLOW_RELOAD_UNSET" in err
     assert p.reloading.reloads == 0
     assert [r["v"] for r in records(p.out)] == [1] * 100
+
+
+def test_a_reload_ends_the_old_programs_taps_and_serves_the_new_programs_points(tmp_path: Path):
+    p = InProcess(tmp_path, PROG.format(v=1))
+    seen: dict[str, object] = {}
+
+    async def driver(p: InProcess):
+        write_numbers(p.log_path, 0, 10)
+        await p.until(lambda: len(numbers(p.out)) == 10, "the first records")
+        monitor = MonitorServer(p.reloading.engine, "0")  # not listening: its state only
+        p.reloading.on_swap = monitor.follow
+        old_taps = monitor.taps
+        point = old_taps.find("tail", 3)  # the `set` line
+        assert point is not None
+        tap = old_taps.attach(point, 100.0, False)
+        p.program(PROG.format(v=2))
+        p.signal(signal.SIGHUP)
+        await p.until(lambda: p.reloading.reloads == 1, "the reload")
+        seen["ended"] = tap.ended
+        seen["new"] = monitor.taps is not old_taps and monitor.taps.find("tail", 3) is not None
+        p.signal(signal.SIGTERM)
+
+    engine, outcome = p.run(driver)
+    assert outcome.exit_code == 0, p.stderr.getvalue()
+    assert seen["ended"] == "the program was reloaded"
+    assert seen["new"] is True
