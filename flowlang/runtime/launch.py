@@ -36,7 +36,11 @@ def run_program(build: Build, ctx: Context) -> Outcome:
         program = build(ctx)
         engine = Engine(program, ctx)
         engine.prepare()
-        if engine.uses_state():
+        if ctx.worker is not None:
+            from .workers import take_share
+
+            take_share(engine, ctx.worker)  # the parent holds the lock
+        elif engine.uses_state():
             lock = StateLock.claim(ctx.state_dir)
     except FlowError as exc:
         log.write(f"flowc: {exc}", "failed")
@@ -125,11 +129,13 @@ def run(
     http: str | None = None,
     progress_interval: float = PROGRESS_INTERVAL,
     log_format: str = "text",
+    workers: int = 1,
 ) -> int:
     """Run a generated module's program; returns the exit status (0 ok, 1 the
     run failed, 2 the program could not start). `metrics`: a file to write
     the final metrics to, as JSON; `http`: the address of the monitoring
-    server (`runtime.monitor`)."""
+    server (`runtime.monitor`); `workers`: processes to run it as
+    (`runtime.workers`)."""
     ctx = Context(
         strict=strict,
         state_dir=state_dir or DEFAULT_STATE_DIR,
@@ -139,6 +145,10 @@ def run(
         progress_interval=progress_interval,
         log_format=log_format,
     )
+    if workers > 1:
+        from .workers import run_workers
+
+        return run_workers(build, ctx, workers, metrics).exit_code
     outcome = run_program(build, ctx)
     if metrics:
         write_metrics(metrics, outcome)
@@ -176,6 +186,24 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="text, or json: every line flowc writes on stderr (progress, summary, "
         "messages) as one JSON object",
     )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=_workers,
+        default=1,
+        help="run as N processes, each over its share of the input (default 1)",
+    )
+
+
+def _workers(text: str) -> int:
+    """A `--workers` value: a whole number from 1 up."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -220,6 +248,10 @@ def main(build: Build, argv: list[str] | None = None) -> NoReturn:
         progress_interval=args.progress_interval,
         log_format=args.log_format,
     )
+    if args.workers > 1:
+        from .workers import run_workers
+
+        sys.exit(run_workers(build, ctx, args.workers, args.metrics).exit_code)
     outcome = run_program(build, ctx)
     if args.metrics:
         write_metrics(args.metrics, outcome)

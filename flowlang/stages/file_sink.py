@@ -42,6 +42,16 @@ from ._netsink import Retrier  # noqa: E402
 log = logging.getLogger("flowlang.sink.file")
 
 
+def worker_path(path: str, index: int) -> str:
+    """The file worker `index` of `--workers` writes instead of `path`, as
+    two processes cannot append to one file safely: `out.jsonl` becomes
+    `out.w0.jsonl`, `out` becomes `out.w0`."""
+    head, tail = os.path.split(path)
+    stem, dot, ext = tail.rpartition(".")
+    name = f"{stem}.w{index}.{ext}" if dot and stem else f"{tail}.w{index}"
+    return os.path.join(head, name)
+
+
 class FileSink(Sink):
     """Appends JSON lines. The sink knows its committed size, the end of the
     last whole record it wrote: a write that fails (disk full, file too
@@ -63,7 +73,8 @@ class FileSink(Sink):
         if format != "json":
             raise FlowError(f"file sink: unknown format {format!r}")
         self.ctx = ctx
-        self.path = path
+        worker = ctx.options.get("worker")
+        self.path = path if worker is None else worker_path(path, worker[0])
         self.fd: int | None = None
         self.regular = False  # a regular file (not a pipe or a device): it can be cut back
         self.committed = 0
