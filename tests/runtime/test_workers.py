@@ -1,0 +1,341 @@
+"""`--workers N` for real: `flowc run` and a compiled module fork N
+processes over shares of the input; the output is the one process's
+output, the metrics add up, one summary table is printed, and what cannot
+be split exactly is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowlang.runtime.metrics import balanced
+from flowlang.runtime.shards import Bounded, align, plan
+from flowlang.runtime.workers import merge
+
+from .procs import wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+FLOWC = str(Path(sys.executable).with_name("flowc"))
+
+ENRICH = """
+source file(env("IN"), format=json)
+  | where n % 7 != 3
+  | set doubled = n * 2, tag = "w"
+  | sink file(env("OUT"))
+"""
+
+
+def flowc(tmp_path: Path, program: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "p.flow"
+    path.write_text(program)
+    return subprocess.run(
+        [FLOWC, "run", str(path), *args],
+        cwd=tmp_path,
+        env={**os.environ, "FLOWC_CACHE_DIR": str(tmp_path / "cache"), **env},
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+
+
+def write_inputs(directory: Path, files: int, per_file: int) -> list[dict]:
+    """`files` JSON-lines files of numbered records (one with a bad line)."""
+    directory.mkdir(exist_ok=True)
+    written = []
+    for k in range(files):
+        with open(directory / f"part-{k}.jsonl", "w") as f:
+            for i in range(per_file):
+                rec = {"n": k * per_file + i, "text": "x" * (i % 37)}
+                written.append(rec)
+                f.write(json.dumps(rec) + "\n")
+            if k == 0:
+                f.write("not json\n")
+    return written
+
+
+def lines(*paths: Path) -> Counter:
+    """The multiset of output lines, as parsed records."""
+    out: Counter = Counter()
+    for path in paths:
+        for line in path.read_text().splitlines():
+            out[json.dumps(json.loads(line), sort_keys=True)] += 1
+    return out
+
+
+@pytest.mark.parametrize("files, per_file", [(4, 3000), (1, 20000)])
+def test_two_workers_give_the_one_process_output_and_metrics_that_add_up(tmp_path, files, per_file):
+    written = write_inputs(tmp_path / "in", files, per_file)
+    env = {"IN": str(tmp_path / "in" / "*.jsonl")}
+    one = flowc(tmp_path, ENRICH, "--metrics", "m1.json", OUT="one.jsonl", **env)
+    assert one.returncode == 0, one.stderr
+    two = flowc(tmp_path, ENRICH, "--workers", "2", "--metrics", "m2.json", OUT="two.jsonl", **env)
+    assert two.returncode == 0, two.stderr
+    # one file per worker, together the same records as the one process wrote
+    assert not (tmp_path / "two.jsonl").exists()
+    shares = [tmp_path / "two.w0.jsonl", tmp_path / "two.w1.jsonl"]
+    assert lines(*shares) == lines(tmp_path / "one.jsonl")
+    assert sum(lines(tmp_path / "one.jsonl").values()) == sum(1 for r in written if r["n"] % 7 != 3)
+    assert all(lines(s) for s in shares), "each worker wrote a share"
+
+    single = json.loads((tmp_path / "m1.json").read_text())["pipelines"]["p"]
+    report = json.loads((tmp_path / "m2.json").read_text())
+    summed = report["pipelines"]["p"]
+    workers = [w["pipelines"]["p"] for w in report["workers"]]
+    assert report["exit_code"] == 0 and len(workers) == 2
+    for key in ("in", "out", "dropped", "errors"):
+        assert summed[key] == single[key] == sum(w[key] for w in workers), key
+    assert summed["in"] == len(written) + 1 and summed["errors"] == 1
+    assert balanced(summed) and all(balanced(w) for w in workers)
+    assert all(w["in"] > 0 for w in workers)
+    assert [s["in"] for s in summed["stages"]] == [s["in"] for s in single["stages"]]
+
+    # one summary table, with the summed totals
+    assert two.stderr.count("flowc run:") == 1
+    row = next(line for line in two.stderr.splitlines() if line.startswith("│ p "))
+    assert f"{summed['in']:,}" in row and f"{summed['out']:,}" in row
+    assert "flowc: 2 workers; records read by worker 0:" in two.stderr
+
+
+def test_a_compiled_module_takes_workers_too(tmp_path):
+    write_inputs(tmp_path / "in", 3, 2000)
+    (tmp_path / "p.flow").write_text(ENRICH)
+    compiled = subprocess.run(
+        [FLOWC, "compile", str(tmp_path / "p.flow"), "-o", str(tmp_path / "gen")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    module = compiled.stdout.strip()
+    env = {**os.environ, "IN": str(tmp_path / "in" / "*.jsonl")}
+    for out, extra in (("one.jsonl", []), ("two.jsonl", ["--workers", "2"])):
+        done = subprocess.run(
+            [sys.executable, str(module), "--metrics", f"{out}.m", *extra],
+            cwd=tmp_path,
+            env={**env, "OUT": out},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    assert lines(tmp_path / "two.w0.jsonl", tmp_path / "two.w1.jsonl") == lines(
+        tmp_path / "one.jsonl"
+    )
+
+
+@pytest.mark.parametrize(
+    "program, named",
+    [
+        (
+            'source file(env("IN"), format=json) | summarize c = count() by n every 1m '
+            '| sink file("o.jsonl")',
+            "summarize c = count() by n every 1m",
+        ),
+        ('source file(env("IN"), format=json) | dedup([n]) | sink file("o.jsonl")', "dedup([n])"),
+        ('source file(env("IN"), format=json) | sink stdout', "sink stdout"),
+        (
+            'source file(env("IN"), format=json, follow=true) | sink file("o.jsonl")',
+            "a followed file",
+        ),
+        ('source stdin | sink file("o.jsonl")', "source stdin"),
+    ],
+)
+def test_what_cannot_be_split_exactly_is_refused_with_status_2(tmp_path, program, named):
+    write_inputs(tmp_path / "in", 1, 10)
+    done = flowc(tmp_path, program, "--workers", "2", IN=str(tmp_path / "in" / "*.jsonl"))
+    assert done.returncode == 2, done.stderr
+    assert "cannot run as 2 workers" in done.stderr and named in done.stderr
+    assert not list(tmp_path.glob("o*.jsonl"))
+
+
+def test_a_failing_worker_stops_the_others_and_the_run_fails(tmp_path):
+    # under --strict the worker reading the bad line fails; the other is stopped
+    write_inputs(tmp_path / "in", 2, 50_000)
+    done = flowc(
+        tmp_path,
+        ENRICH,
+        "--workers",
+        "2",
+        "--strict",
+        IN=str(tmp_path / "in" / "*.jsonl"),
+        OUT="o.jsonl",
+    )
+    assert done.returncode == 1, done.stderr
+    assert "error record under --strict" in done.stderr
+    assert "worker 0 of 2 exited with status 1" in done.stderr
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def start_run(tmp_path: Path, *args: str) -> subprocess.Popen:
+    (tmp_path / "p.flow").write_text(ENRICH)
+    return subprocess.Popen(
+        [FLOWC, "run", str(tmp_path / "p.flow"), "--workers", "2", *args],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "FLOWC_CACHE_DIR": str(tmp_path / "cache"),
+            "IN": str(tmp_path / "in" / "*.jsonl"),
+            "OUT": "o.jsonl",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def started_writing(tmp_path: Path) -> bool:
+    return all(
+        (tmp_path / f"o.w{i}.jsonl").exists() and (tmp_path / f"o.w{i}.jsonl").stat().st_size
+        for i in range(2)
+    )
+
+
+def test_kill_9_of_parent_and_workers_then_a_restart_loses_nothing(tmp_path):
+    written = write_inputs(tmp_path / "in", 2, 150_000)
+    run = start_run(tmp_path)
+    wait_for(lambda: started_writing(tmp_path), 60, "both workers writing")
+    workers = children(run.pid)
+    assert len(workers) == 2
+    for pid in [run.pid, *workers]:
+        os.kill(pid, signal.SIGKILL)
+    run.communicate(timeout=10)
+    wait_for(lambda: all(gone(p) for p in workers), 10, "the workers gone")
+    # files read once have no checkpoint: the next run reads them again, whole,
+    # and appends to what the killed run wrote (at least once, nothing lost)
+    again = start_run(tmp_path)
+    _, err = again.communicate(timeout=150)
+    assert again.returncode == 0, err.decode()
+    seen = lines(tmp_path / "o.w0.jsonl", tmp_path / "o.w1.jsonl")
+    wanted = {json.loads(k)["n"] for k in seen}
+    assert wanted == {r["n"] for r in written if r["n"] % 7 != 3}
+
+
+def test_workers_outlive_neither_a_killed_parent_nor_a_signal(tmp_path):
+    write_inputs(tmp_path / "in", 2, 150_000)
+    run = start_run(tmp_path)
+    wait_for(lambda: started_writing(tmp_path), 60, "both workers writing")
+    workers = children(run.pid)
+    os.kill(run.pid, signal.SIGKILL)
+    run.communicate(timeout=10)
+    # the kernel tells each worker its parent died; it drains and ends
+    wait_for(lambda: all(gone(p) for p in workers), 30, "the orphaned workers to end")
+
+    for name in ("o.w0.jsonl", "o.w1.jsonl"):
+        (tmp_path / name).unlink()
+    run = start_run(tmp_path, "--metrics", "m.json")
+    wait_for(lambda: started_writing(tmp_path), 60, "both workers writing")
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err.decode()
+    assert "stopped by signal" in err.decode()
+    report = json.loads((tmp_path / "m.json").read_text())
+    summed = report["pipelines"]["p"]
+    assert balanced(summed) and summed["in"] < 300_001
+    # what the workers counted as written is in their files
+    assert sum(lines(tmp_path / "o.w0.jsonl", tmp_path / "o.w1.jsonl").values()) == summed["out"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    files=st.lists(
+        st.tuples(
+            st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=8),
+            st.booleans(),  # ends with a newline
+            st.booleans(),  # can be split
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    count=st.integers(1, 5),
+)
+def test_every_line_is_read_by_exactly_one_worker(files, count):
+    with tempfile.TemporaryDirectory() as directory:
+        paths, expected = [], []
+        for k, (content, newline, _) in enumerate(files):
+            data = b"\n".join(content) + (b"\n" if newline and content else b"")
+            path = os.path.join(directory, str(k))
+            with open(path, "wb") as f:
+                f.write(data)
+            paths.append(path)
+            expected += [
+                (k, line)
+                for line in data.split(b"\n")[: -1 if data.endswith(b"\n") else None]
+                if data
+            ]
+        sizes = [os.path.getsize(p) for p in paths]
+        read = []
+        for index in range(count):
+            for k, start, end in plan(sizes, [s for *_, s in files], index, count):
+                with open(paths[k], "rb") as f:
+                    if not files[k][2]:
+                        assert (start, end) == (0, None)  # an unsplittable file goes whole
+                    first = align(f.fileno(), start, sizes[k])
+                    last = sizes[k] if end is None else align(f.fileno(), end, sizes[k])
+                    f.seek(first)
+                    data = Bounded(f, last).read(1 << 20)
+                if data:
+                    body = data[:-1] if data.endswith(b"\n") else data
+                    read += [(k, line) for line in body.split(b"\n")]
+        assert sorted(read) == sorted(expected)
+
+
+def test_merged_metrics_add_up_and_keep_what_every_worker_missed():
+    def snapshot(n_in, n_out, absent):
+        return {
+            "p": {
+                "in": n_in,
+                "out": n_out,
+                "dropped": n_in - n_out,
+                "errors": 0,
+                "absorbed": 0,
+                "unread_errors": 0,
+                "pauses": 0,
+                "paused_seconds": 0.0,
+                "seconds": float(n_in),
+                "records_per_second": 1.0,
+                "stages": [
+                    {
+                        "index": 0,
+                        "stage": "where x",
+                        "written": "where x",
+                        "line": 1,
+                        "role": "processor",
+                        "in": n_in,
+                        "out": n_out,
+                        "dropped": n_in - n_out,
+                        "errors": 0,
+                        "absent_fields": absent,
+                        "counters": {"seen": n_in},
+                    }
+                ],
+            }
+        }
+
+    merged = merge([snapshot(5, 3, ["x", "y"]), snapshot(7, 7, ["x"]), snapshot(0, 0, [])])["p"]
+    assert (merged["in"], merged["out"], merged["dropped"]) == (12, 10, 2)
+    assert merged["seconds"] == 7.0 and balanced(merged)
+    stage = merged["stages"][0]
+    assert stage["absent_fields"] == ["x"] and stage["counters"] == {"seen": 12}
