@@ -23,6 +23,7 @@ Linux a worker is sent SIGTERM should the parent die (kill -9).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import shutil
 import signal
@@ -137,6 +138,9 @@ def _supervise(build, ctx: Context, count: int, results: str, log: Log) -> tuple
     (128 + n for one killed by signal n) and the signals passed on."""
     sys.stdout.flush()
     sys.stderr.flush()
+    # the parent's objects stay out of the workers' garbage collections, which
+    # would otherwise touch (and so copy) every page of them
+    gc.freeze()
     pids: list[int] = []
     for index in range(count):
         pid = os.fork()
@@ -169,6 +173,7 @@ def _supervise(build, ctx: Context, count: int, results: str, log: Log) -> tuple
             if live:
                 time.sleep(POLL)
     finally:
+        gc.unfreeze()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return codes, signals
