@@ -193,6 +193,10 @@ class Source:
         source cannot be shared among processes, or None when it can."""
         return "it cannot be shared among processes"
 
+    def before_workers(self, count: int) -> None:
+        """Called once in the parent of `count` workers, with the state
+        directory locked, before any worker starts (a checkpoint to deal out)."""
+
     async def close(self) -> None:
         """Release resources; called once after the last batch was acknowledged."""
 

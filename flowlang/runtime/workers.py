@@ -102,7 +102,12 @@ def run_workers(
             raise FlowError(f"cannot run as {count} workers:\n  " + "\n  ".join(reasons))
         if engine.uses_state():
             lock = StateLock.claim(ctx.state_dir)
+        for runner in engine.runners.values():
+            if runner.source is not None:
+                runner.source.before_workers(count)
     except FlowError as exc:
+        if lock is not None:
+            lock.release()
         log.write(f"flowc: {exc}", "failed")
         outcome = Outcome(exit_code=2, failure=str(exc))
         _write_metrics(metrics, outcome, [])

@@ -219,14 +219,23 @@ class FileSource(Source):
         return Decoder(self.format, self.format_args, self.schema)
 
     def shard(self, index: int, count: int) -> str | None:
-        """Read share `index` of `count` of the files (`runtime.shards`)."""
-        if self.follow:
-            return (
-                "a followed file cannot be split among workers yet; run one process, "
-                "or give each its own file(...)"
-            )
+        """Read share `index` of `count` of the files: byte ranges of the
+        files read once (`runtime.shards`), whole files when followed (the
+        worker `tail.owner` names)."""
         self._share = (index, count)
         return None
+
+    def before_workers(self, count: int) -> None:
+        """Deal a followed glob's checkpointed files out to `count` workers."""
+        if self.follow:
+            from ..runtime.tail import reshard
+
+            reshard(self._state_path(), count)
+
+    def _state_path(self) -> str:
+        from ..runtime.checkpoint import checkpoint_path
+
+        return checkpoint_path(self.state_dir, "file", self.ctx.pipeline, self.path)
 
     def _pieces(self) -> list:
         """What this process reads: every file whole, or its share."""
@@ -308,12 +317,12 @@ class FileSource(Source):
         import asyncio
         from functools import partial
 
-        from ..runtime.checkpoint import checkpoint_path
         from ..runtime.tail import Tailer
 
         self._wake = asyncio.Event()
-        state = checkpoint_path(self.state_dir, "file", self.ctx.pipeline, self.path)
-        self.tailer = tailer = Tailer(self.path, state, start=self.start)
+        self.tailer = tailer = Tailer(
+            self.path, self._state_path(), start=self.start, share=self._share
+        )
         tailer.open()
         # the directory watch is served by the loop itself, so a file that
         # arrives is opened at once even while this generator waits for the

@@ -143,10 +143,6 @@ def test_a_compiled_module_takes_workers_too(tmp_path):
         ),
         ('source file(env("IN"), format=json) | dedup([n]) | sink file("o.jsonl")', "dedup([n])"),
         ('source file(env("IN"), format=json) | sink stdout', "sink stdout"),
-        (
-            'source file(env("IN"), format=json, follow=true) | sink file("o.jsonl")',
-            "a followed file",
-        ),
         ('source stdin | sink file("o.jsonl")', "source stdin"),
     ],
 )
@@ -339,3 +335,92 @@ def test_merged_metrics_add_up_and_keep_what_every_worker_missed():
     assert merged["seconds"] == 7.0 and balanced(merged)
     stage = merged["stages"][0]
     assert stage["absent_fields"] == ["x"] and stage["counters"] == {"seen": 12}
+
+
+FOLLOW = """
+source file(env("IN"), format=json, follow=true)
+  | set seen = true
+  | sink file("o.jsonl")
+"""
+
+
+def append(directory: Path, files: int, start: int, stop: int) -> set[int]:
+    for k in range(files):
+        with open(directory / f"app-{k}.log", "a") as f:
+            f.writelines(json.dumps({"n": k * 1_000_000 + i}) + "\n" for i in range(start, stop))
+    return {k * 1_000_000 + i for k in range(files) for i in range(start, stop)}
+
+
+def follow(tmp_path: Path, workers: int) -> subprocess.Popen:
+    (tmp_path / "f.flow").write_text(FOLLOW)
+    return subprocess.Popen(
+        [FLOWC, "run", "f.flow", "--workers", str(workers), "--state-dir", "st"],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "FLOWC_CACHE_DIR": str(tmp_path / "cache"),
+            "IN": str(tmp_path / "logs" / "app-*.log"),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def delivered(tmp_path: Path) -> list[int]:
+    out = []
+    for path in sorted(tmp_path.glob("o*.jsonl")):
+        for line in path.read_bytes().split(b"\n"):
+            if line.strip():
+                try:
+                    out.append(json.loads(line)["n"])
+                except json.JSONDecodeError:
+                    pass  # a line cut by kill -9 (the next run's sink cuts it off)
+    return out
+
+
+def test_followed_files_go_to_workers_by_inode_and_resume_with_any_number(tmp_path):
+    (tmp_path / "logs").mkdir()
+    written = append(tmp_path / "logs", 4, 0, 2000)
+    run = follow(tmp_path, 2)
+    wait_for(lambda: set(delivered(tmp_path)) >= written, 60, "the first lines")
+    # each file is followed by one worker (the one its inode names)
+    files = [{n // 1_000_000 for n in delivered_from(tmp_path / f"o.w{i}.jsonl")} for i in (0, 1)]
+    assert not files[0] & files[1] and files[0] | files[1] == {0, 1, 2, 3}
+    workers = children(run.pid)
+    assert len(workers) == 2
+    for pid in [run.pid, *workers]:
+        os.kill(pid, signal.SIGKILL)
+    run.communicate(timeout=10)
+    wait_for(lambda: all(gone(p) for p in workers), 10, "the workers gone")
+
+    # more lines while nothing runs; the next run has 3 workers
+    written |= append(tmp_path / "logs", 4, 2000, 3000)
+    run = follow(tmp_path, 3)
+    wait_for(lambda: set(delivered(tmp_path)) >= written, 60, "the lines after the kill")
+    written |= append(tmp_path / "logs", 4, 3000, 3500)  # followed as they come
+    wait_for(lambda: set(delivered(tmp_path)) >= written, 60, "lines appended while running")
+    assert sorted(p.name for p in (tmp_path / "st").glob("*.w*.json"))[-1].endswith(".w2.json")
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err.decode()
+
+    # then one process takes over every worker's checkpoint
+    written |= append(tmp_path / "logs", 4, 3500, 4000)
+    run = follow(tmp_path, 1)
+    wait_for(lambda: set(delivered(tmp_path)) >= written, 60, "the lines for one process")
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err.decode()
+    assert not list((tmp_path / "st").glob("*.w*.json"))
+
+    got = delivered(tmp_path)
+    assert set(got) == written
+    # only what was in flight at the kill came twice: every run resumed from
+    # the checkpoints, whatever the number of workers before it
+    assert len(got) - len(written) < 2000, len(got) - len(written)
+
+
+def delivered_from(path: Path) -> list[int]:
+    if not path.exists():
+        return []
+    return [json.loads(line)["n"] for line in path.read_bytes().split(b"\n")[:-1] if line]
