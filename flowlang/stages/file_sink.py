@@ -15,7 +15,9 @@ SPEC = StageSpec(
         "cannot be written (disk full) is taken back to the last whole record "
         "and retried, and a partial last line left by an earlier run is cut "
         "off at start. A record that cannot be written as JSON (nested too "
-        "deep) goes to the error stream."
+        "deep) goes to the error stream. Under `flowc run --workers N` each "
+        "worker appends to a file of its own: `out.jsonl` becomes `out.w0.jsonl`, "
+        "`out.w1.jsonl`, … (see docs/scaling.md)."
     ),
     params=(
         Param("path", ParamKind.VALUE, "output file", type=STR, allow_env=True),

@@ -96,7 +96,11 @@ SPEC = StageSpec(
         "a file read to its end and accepted is not read again (one cut short is: "
         "it may have grown). A glob that matches both a log and its compressed "
         "rotations (`app.log*`) reads their records twice; name one of them "
-        "(`app.log`, or `app.log.*.gz` for the archives)."
+        "(`app.log`, or `app.log.*.gz` for the archives).\n\n"
+        "**Workers.** Under `flowc run --workers N`, files read once are cut into "
+        "N byte ranges at line starts (a gzip or CSV file goes whole to one "
+        "worker), and each followed file is followed by one worker, chosen by its "
+        "device and inode, with its checkpoint (see docs/scaling.md)."
     ),
     params=(
         Param("path", ParamKind.VALUE, "file path or glob", type=STR, allow_env=True),

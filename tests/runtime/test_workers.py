@@ -424,3 +424,37 @@ def delivered_from(path: Path) -> list[int]:
     if not path.exists():
         return []
     return [json.loads(line)["n"] for line in path.read_bytes().split(b"\n")[:-1] if line]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    docs=st.lists(
+        st.lists(st.tuples(st.integers(0, 20), st.integers(0, 1000)), max_size=6),
+        min_size=1,
+        max_size=4,
+    ),
+    count=st.integers(1, 4),
+)
+def test_resharding_keeps_each_file_once_at_its_smallest_offset(docs, count):
+    from flowlang.runtime import checkpoint
+    from flowlang.runtime.tail import _load_all, owner, reshard, worker_state
+
+    with tempfile.TemporaryDirectory() as directory:
+        state = os.path.join(directory, "file-x.json")
+        smallest: dict = {}
+        # the one process's checkpoint and those of workers of earlier runs
+        for k, entries in enumerate(docs):
+            path = state if k == 0 else worker_state(state, k + 2)
+            files = [{"dev": 1, "inode": ino, "offset": off, "path": "a"} for ino, off in entries]
+            checkpoint.save(path, {"pattern": "*.log", "files": files})
+            for ino, off in entries:
+                smallest[ino] = min(off, smallest.get(ino, off))
+        reshard(state, count)
+        left = sorted(os.listdir(directory))
+        assert left == sorted(os.path.basename(worker_state(state, i)) for i in range(count))
+        for index in range(count):
+            saved = checkpoint.load(worker_state(state, index))
+            assert all(owner((e["dev"], e["inode"]), count) == index for e in saved["files"])
+        merged = _load_all(state)
+        assert {e["inode"]: e["offset"] for e in merged["files"]} == smallest
+        assert len(merged["files"]) == len(smallest)
