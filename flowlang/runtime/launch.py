@@ -69,8 +69,9 @@ def run_program(build: Build, ctx: Context) -> Outcome:
             summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
     for line in error_summary(engine.runners.values()):
         log.write(line, "unread_errors")
-    for line in absent_summary(engine.runners.values()):
-        log.write(line, "absent_field")
+    if ctx.worker is None:  # a worker's share is not the input: the parent tells
+        for line in absent_summary(engine.runners.values()):
+            log.write(line, "absent_field")
     if outcome.failure:
         log.write(f"flowc: {outcome.failure}", "failed")
     elif outcome.signals:

@@ -133,6 +133,13 @@ def run_workers(
         outcome.failure = f"worker {failed[0]} of {count} exited with status {code}" + (
             "; the others were stopped" if not signals and len(failed) < count else ""
         )
+    absent = absent_fields(outcome.metrics)
+    if ctx.strict and not failed and not signals and absent:
+        pipeline, stage, field, _ = absent[0]
+        outcome.exit_code = 1
+        outcome.failure = (
+            f"--strict: field `{field}` of stage {stage} was absent in every record it saw"
+        )
     _report(ctx, log, outcome, reports)
     _write_metrics(metrics, outcome, reports)
     return outcome
@@ -298,6 +305,17 @@ def _merge_stage(parts: list[dict]) -> dict:
     return stage
 
 
+def absent_fields(metrics: dict[str, dict]) -> list[tuple[str, str, str, int]]:
+    """(pipeline, stage, field, records seen) of each field a stage read that
+    no record reaching it had, in any worker."""
+    return [
+        (name, stage["stage"], field, stage["in"])
+        for name, pipe in metrics.items()
+        for stage in pipe["stages"]
+        for field in stage["absent_fields"]
+    ]
+
+
 def _report(ctx: Context, log: Log, outcome: Outcome, reports: list[dict | None]) -> None:
     """One summary for the run, then what each worker read and how it ended."""
     if ctx.status is not False and outcome.metrics:
@@ -322,6 +340,13 @@ def _report(ctx: Context, log: Log, outcome: Outcome, reports: list[dict | None]
             for i, r in enumerate(reports)
         )
         log.write(f"flowc: {len(reports)} workers; records read by {shares}", "workers")
+    for pipeline, stage, field, seen in absent_fields(outcome.metrics):
+        noun = "the record" if seen == 1 else f"all {seen:,} records"
+        log.write(
+            f"flowc: pipeline {pipeline}, stage {stage}: field `{field}` was absent in "
+            f"{noun} it saw",
+            "absent_field",
+        )
     if outcome.failure:
         log.write(f"flowc: {outcome.failure}", "failed")
     elif outcome.signals:

@@ -458,3 +458,26 @@ def test_resharding_keeps_each_file_once_at_its_smallest_offset(docs, count):
         merged = _load_all(state)
         assert {e["inode"]: e["offset"] for e in merged["files"]} == smallest
         assert len(merged["files"]) == len(smallest)
+
+
+def test_a_field_is_absent_when_no_worker_saw_it_not_when_one_share_lacked_it(tmp_path):
+    (tmp_path / "in").mkdir()
+    with open(tmp_path / "in" / "a.jsonl", "w") as f:
+        f.writelines(json.dumps({"n": i, "extra": "x"}) + "\n" for i in range(10))
+    with open(tmp_path / "in" / "b.jsonl", "w") as f:
+        f.writelines(json.dumps({"n": i}) + "\n" for i in range(3000))
+    program = 'source file(env("IN"), format=json) | set e = extra, t = typo | sink file("o.jsonl")'
+    env = {"IN": str(tmp_path / "in" / "*.jsonl")}
+    one = flowc(tmp_path, program, "--strict", **env)
+    two = flowc(tmp_path, program, "--strict", "--workers", "2", "--metrics", "m.json", **env)
+    assert one.returncode == two.returncode == 1, two.stderr
+    for done in (one, two):
+        assert "field `typo` was absent in all 3,010 records" in done.stderr
+        assert "--strict: field `typo`" in done.stderr
+        assert "`extra`" not in done.stderr
+    shares = [
+        w["pipelines"]["p"]["stages"][1]
+        for w in json.loads((tmp_path / "m.json").read_text())["workers"]
+    ]
+    # one worker read only b.jsonl and saw no `extra`; the sum did
+    assert any("extra" in s["absent_fields"] for s in shares), shares
