@@ -199,7 +199,7 @@ class FileSource(Source):
         self._stopped = False
         self._wake = None
         self._watched_fd: int | None = None  # the tailer's directory watch, in the loop
-        # (index in paths, file, its gzip reader or None) of a file read once
+        # (index in the plan, file, its gzip reader or None) of a file read once
         self._reading: tuple[int, Any, Any] | None = None
         # with `--workers`: (index, count) of this process's share (`shard`)
         self._share: tuple[int, int] | None = None

@@ -481,3 +481,23 @@ def test_a_field_is_absent_when_no_worker_saw_it_not_when_one_share_lacked_it(tm
     ]
     # one worker read only b.jsonl and saw no `extra`; the sum did
     assert any("extra" in s["absent_fields"] for s in shares), shares
+
+
+def test_http_serves_one_process_so_it_is_refused_with_workers(tmp_path):
+    write_inputs(tmp_path / "in", 1, 10)
+    done = flowc(
+        tmp_path,
+        ENRICH,
+        "--workers",
+        "2",
+        "--http",
+        "127.0.0.1:0",
+        "--metrics",
+        "m.json",
+        IN=str(tmp_path / "in" / "*.jsonl"),
+        OUT="o.jsonl",
+    )
+    assert done.returncode == 2
+    assert "--http serves the metrics of one process" in done.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["exit_code"] == 2
+    assert not list(tmp_path.glob("o*.jsonl"))
