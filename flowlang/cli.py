@@ -175,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
         help="text, or json: every line flowc writes on stderr (progress, summary, "
         "messages) as one JSON object",
     )
+    run.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive,
+        default=1,
+        help="run as N processes, each over its share of the input (default 1)",
+    )
     run.set_defaults(run=_cmd_run)
 
     test = commands.add_parser(
@@ -495,6 +502,7 @@ def _cmd_run(args) -> int:
         http=args.http,
         progress_interval=args.progress_interval,
         log_format=args.log_format,
+        workers=args.workers,
     )
 
 

@@ -139,7 +139,8 @@ def run_file(
     **options: Any,
 ) -> int:
     """Compile and run; the process exit code (diagnostics → 1). `options`:
-    the other keywords of `runtime.run` (`http`, `progress_interval`, `log_format`)."""
+    the other keywords of `runtime.run` (`http`, `progress_interval`, `log_format`,
+    `workers`)."""
     try:
         src = read_file(path)
     except Unreadable as exc:

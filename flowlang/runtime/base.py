@@ -53,7 +53,13 @@ class StageContext:
 class Processor:
     """A synchronous per-record stage: returns the (possibly same, mutated)
     record, or None to drop it (counted as dropped). Raises RecordError for a
-    record that must go to the error stream."""
+    record that must go to the error stream.
+
+    `splits_exactly`: false for a stage whose output depends on the records
+    before this one (a counter, a set of keys seen): over input split among
+    `--workers` processes it would not give what it gives over all of it."""
+
+    splits_exactly = True
 
     def __init__(self, ctx: StageContext, **args: Any) -> None:
         self.ctx = ctx
@@ -181,6 +187,16 @@ class Source:
     def stop(self) -> None:
         """Stop reading soon (signal); `batches` then ends after the current batch."""
 
+    def shard(self, index: int, count: int) -> str | None:
+        """Under `--workers count`, read only share `index` of the input (or
+        share it some other way, as a consumer group does). Returns why this
+        source cannot be shared among processes, or None when it can."""
+        return "it cannot be shared among processes"
+
+    def before_workers(self, count: int) -> None:
+        """Called once in the parent of `count` workers, with the state
+        directory locked, before any worker starts (a checkpoint to deal out)."""
+
     async def close(self) -> None:
         """Release resources; called once after the last batch was acknowledged."""
 
@@ -219,7 +235,11 @@ class Rejected:
 class Sink:
     """Writes batches. `write` returns when every record of the batch is either
     accepted (durably, as far as the sink can know) or rejected for good; it
-    retries transient failures itself and returns the rejected ones."""
+    retries transient failures itself and returns the rejected ones.
+    `shareable`: several `--workers` processes may each run one (a server
+    takes their writes; a file sink gives each worker a file of its own)."""
+
+    shareable = True
 
     def __init__(self, ctx: StageContext, **args: Any) -> None:
         self.ctx = ctx

@@ -34,7 +34,8 @@ class Context:
     `observe_output`/`observe_errors` see what each pipeline emits (tests).
     `http`: serve /metrics, /health, /ready and /tap on this address (`--http`);
     `progress_interval`: seconds between progress lines off a terminal (0:
-    none); `log_format`: `text` or `json` (the lines flowc writes on stderr).
+    none); `log_format`: `text` or `json` (the lines flowc writes on stderr);
+    `worker`: this process is one of several (`runtime.workers`).
     """
 
     strict: bool = False
@@ -54,10 +55,15 @@ class Context:
     http: str | None = None
     progress_interval: float = 10.0
     log_format: str = "text"
+    # under `--workers`: (index, count) of this process among the workers
+    worker: tuple[int, int] | None = None
 
     def stage_options(self) -> dict:
         """The run options every StageContext carries."""
-        return {"strict": self.strict, "batch_size": self.batch_size}
+        options = {"strict": self.strict, "batch_size": self.batch_size}
+        if self.worker is not None:
+            options["worker"] = self.worker
+        return options
 
 
 class MissingVariable(FlowError):

@@ -221,7 +221,8 @@ class Engine:
                 except (StageFailure, FlowError, TimeoutError) as exc:
                     code = code or 1
                     failure = failure or f"closing pipeline {runner.name}'s sink: {exc}"
-        if self.ctx.strict and code == 0 and not self.stopping:
+        # a worker's share is not the whole input: its parent checks the sum
+        if self.ctx.strict and self.ctx.worker is None and code == 0 and not self.stopping:
             absent = [(r, a) for r in self.runners.values() for a in r.absent_fields()]
             if absent:
                 runner, (at, path, _) = absent[0]

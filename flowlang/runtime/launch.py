@@ -73,7 +73,11 @@ def prepare_engine(build: Build, ctx: Context, locks: list[StateLock]) -> Engine
     there. FlowError for a program that cannot start."""
     engine = Engine(build(ctx), ctx)
     engine.prepare()
-    if engine.uses_state() and not locks:
+    if ctx.worker is not None:
+        from .workers import take_share
+
+        take_share(engine, ctx.worker)  # the parent holds the lock
+    elif engine.uses_state() and not locks:
         locks.append(StateLock.claim(ctx.state_dir))
     return engine
 
@@ -94,8 +98,9 @@ def report(engine: Engine, outcome: Outcome, log: Log, reloaded: bool = False) -
             summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
     for line in error_summary(engine.runners.values()):
         log.write(line, "unread_errors")
-    for line in absent_summary(engine.runners.values()):
-        log.write(line, "absent_field")
+    if engine.ctx.worker is None:  # a worker's share is not the input: the parent tells
+        for line in absent_summary(engine.runners.values()):
+            log.write(line, "absent_field")
     if outcome.failure:
         log.write(f"flowc: {outcome.failure}", "failed")
     elif outcome.signals or reloaded:
@@ -165,13 +170,16 @@ def run(
     progress_interval: float = PROGRESS_INTERVAL,
     log_format: str = "text",
     reload: Reload | None = None,
+    workers: int = 1,
 ) -> int:
     """Run a generated module's program; returns the exit status (0 ok, 1 the
     run failed, 2 the program could not start). `metrics`: a file to write
     the final metrics to, as JSON (those of the last program, after
     reloads); `http`: the address of the monitoring server
     (`runtime.monitor`); `reload`: how SIGHUP reads the program again
-    (`runtime.reload`; without it SIGHUP stops the run)."""
+    (`runtime.reload`; without it SIGHUP stops the run); `workers`:
+    processes to run it as (`runtime.workers`; SIGHUP then stops the run,
+    as each worker runs the compiled module, not the file)."""
     ctx = Context(
         strict=strict,
         state_dir=state_dir or DEFAULT_STATE_DIR,
@@ -181,6 +189,10 @@ def run(
         progress_interval=progress_interval,
         log_format=log_format,
     )
+    if workers > 1:
+        from .workers import run_workers
+
+        return run_workers(build, ctx, workers, metrics).exit_code
     outcome = run_program(build, ctx, reload)
     if metrics:
         write_metrics(metrics, outcome)
@@ -218,6 +230,24 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="text, or json: every line flowc writes on stderr (progress, summary, "
         "messages) as one JSON object",
     )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=_workers,
+        default=1,
+        help="run as N processes, each over its share of the input (default 1)",
+    )
+
+
+def _workers(text: str) -> int:
+    """A `--workers` value: a whole number from 1 up."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -262,6 +292,10 @@ def main(build: Build, argv: list[str] | None = None) -> NoReturn:
         progress_interval=args.progress_interval,
         log_format=args.log_format,
     )
+    if args.workers > 1:
+        from .workers import run_workers
+
+        sys.exit(run_workers(build, ctx, args.workers, args.metrics).exit_code)
     outcome = run_program(build, ctx)
     if args.metrics:
         write_metrics(args.metrics, outcome)

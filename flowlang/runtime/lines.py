@@ -147,11 +147,15 @@ def line_batches(
     max_line: int = MAX_LINE,
     batch_bytes: int = BATCH_BYTES,
     min_lines: int = MIN_LINES,
+    at_start: bool = True,
 ) -> Iterator[list]:
     """A whole file's lines in lists of at most `n` lines, cut after about
     `batch_bytes` of input (but not before `min_lines` lines): a batch that
-    small stays in the CPU cache while every stage of a segment runs over it."""
+    small stays in the CPU cache while every stage of a segment runs over it.
+    `at_start`: `f` is read from the file's start, where a byte-order mark
+    is dropped (not from a line in its middle)."""
     splitter = LineSplitter(max_line)
+    splitter.started = not at_start
     pending: list = []
     while True:
         data = f.read(batch_bytes)

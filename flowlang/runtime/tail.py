@@ -51,6 +51,69 @@ from .lines import BATCH_BYTES, BOM, LineReader, TooLong
 HEAD = 1024
 
 
+def owner(key: tuple[int, int], count: int) -> int:
+    """The worker (of `count`, under `--workers`) that follows the file with
+    this (device, inode): it stays the same when the file is renamed."""
+    return (key[0] * 1_000_003 + key[1]) % count
+
+
+def worker_state(state_path: str, index: int) -> str:
+    """The checkpoint worker `index` keeps beside the one process's `state_path`."""
+    stem, ext = os.path.splitext(state_path)
+    return f"{stem}.w{index}{ext}"
+
+
+def _worker_states(state_path: str) -> list[str]:
+    stem, ext = os.path.splitext(state_path)
+    return sorted(glob.glob(glob.escape(stem) + ".w*" + ext))
+
+
+def _load_all(state_path: str) -> dict | None:
+    """The checkpoint of `state_path` and of every worker's, as one document
+    (None: there is none). A file in two of them (a reshard cut short) takes
+    the smaller offset: read again rather than skipped."""
+    found = None
+    by_key: dict = {}
+    for path in [state_path, *_worker_states(state_path)]:
+        saved = checkpoint.load(path)
+        if saved is None:
+            continue
+        found = found or saved
+        for entry in saved.get("files", []):
+            key = (entry.get("dev"), entry.get("inode"))
+            known = by_key.get(key)
+            if known is None or int(entry.get("offset", 0)) < int(known.get("offset", 0)):
+                by_key[key] = entry
+    if found is None:
+        return None
+    return {"pattern": found.get("pattern"), "files": list(by_key.values())}
+
+
+def reshard(state_path: str, count: int) -> None:
+    """Before `count` workers follow the files: deal the checkpointed files
+    out to the workers' checkpoints (by `owner`), whatever number of
+    processes wrote them, and remove the others. Each step replaces a whole
+    file, and a file is dropped from its old checkpoint only once written
+    to its new one, so a crash in between leaves it in two (same offset)."""
+    saved = _load_all(state_path)
+    if saved is None:
+        return
+    shares: list[list] = [[] for _ in range(count)]
+    for entry in saved["files"]:
+        shares[owner((entry.get("dev"), entry.get("inode")), count)].append(entry)
+    for index, entries in enumerate(shares):
+        checkpoint.save(
+            worker_state(state_path, index), {"pattern": saved["pattern"], "files": entries}
+        )
+    keep = {worker_state(state_path, i) for i in range(count)}
+    for path in [state_path, *_worker_states(state_path)]:
+        if path not in keep:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+
+
 def expand(pattern: str) -> list[str]:
     """The regular files a path or glob names, sorted."""
     pattern = os.path.expanduser(pattern)
@@ -192,8 +255,14 @@ class Tailer:
         rescan: float = 1.0,
         linger: float = 2.0,
         watch: bool = True,
+        share: tuple[int, int] | None = None,
     ):
         self.pattern = pattern
+        # under `--workers`: (index, count); this worker follows the files it
+        # is the `owner` of, and keeps their checkpoint in a file of its own
+        self.share = share
+        if share is not None:
+            state_path = worker_state(state_path, share[0])
         self.state_path = state_path
         self.start = start
         self.rescan_every = rescan
@@ -218,7 +287,10 @@ class Tailer:
         starting positions."""
         if self._use_watch:  # first, so that nothing created from now on is missed
             self.watch = DirWatch.create(self._dir or ".")
-        saved = checkpoint.load(self.state_path)
+        if self.share is None:  # one process takes over what workers left
+            saved = _load_all(self.state_path)
+        else:  # dealt out by `reshard` before the workers started
+            saved = checkpoint.load(self.state_path)
         entries = (saved or {}).get("files", [])
         paths = expand(self.pattern)
         for entry in entries:
@@ -227,6 +299,9 @@ class Tailer:
             self._add(path, initial=saved is None)
         self.last_scan = time.monotonic()
         self._save()
+        if self.share is None:
+            for path in _worker_states(self.state_path):
+                os.remove(path)  # all its files are in this process's checkpoint now
 
     def _resume(self, entry: dict, paths: list[str]) -> None:
         key = (entry.get("dev"), entry.get("inode"))
@@ -275,6 +350,11 @@ class Tailer:
         a checkpoint holds for it: a file whose first bytes differ from it, or
         that is now shorter than `offset`, is read from its start. `entry`,
         the file's checkpoint, says whether it is gzip and read whole."""
+        if (
+            self.share is not None
+            and owner((st.st_dev, st.st_ino), self.share[1]) != (self.share[0])
+        ):
+            return  # another worker's
         try:
             f = open(path, "rb")
         except OSError:

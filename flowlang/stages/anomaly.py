@@ -283,6 +283,8 @@ class Anomaly(Processor):
     one is forgotten first (counted as `evicted`).
     """
 
+    splits_exactly = False  # the statistics of a key are per process
+
     def __init__(
         self,
         ctx: StageContext,

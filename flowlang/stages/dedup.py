@@ -85,6 +85,8 @@ def _frozen(value):
 class Dedup:
     """Drops records whose `fields` repeat within `within` milliseconds."""
 
+    splits_exactly = False  # the records seen are per process
+
     def __init__(self, ctx, fields, within=60_000, capacity=100_000, clock=None):
         import time
         from collections import OrderedDict

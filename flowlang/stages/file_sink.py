@@ -15,7 +15,9 @@ SPEC = StageSpec(
         "cannot be written (disk full) is taken back to the last whole record "
         "and retried, and a partial last line left by an earlier run is cut "
         "off at start. A record that cannot be written as JSON (nested too "
-        "deep) goes to the error stream."
+        "deep) goes to the error stream. Under `flowc run --workers N` each "
+        "worker appends to a file of its own: `out.jsonl` becomes `out.w0.jsonl`, "
+        "`out.w1.jsonl`, … (see docs/scaling.md)."
     ),
     params=(
         Param("path", ParamKind.VALUE, "output file", type=STR),
@@ -42,6 +44,16 @@ from ._netsink import Retrier  # noqa: E402
 log = logging.getLogger("flowlang.sink.file")
 
 
+def worker_path(path: str, index: int) -> str:
+    """The file worker `index` of `--workers` writes instead of `path`, as
+    two processes cannot append to one file safely: `out.jsonl` becomes
+    `out.w0.jsonl`, `out` becomes `out.w0`."""
+    head, tail = os.path.split(path)
+    stem, dot, ext = tail.rpartition(".")
+    name = f"{stem}.w{index}.{ext}" if dot and stem else f"{tail}.w{index}"
+    return os.path.join(head, name)
+
+
 class FileSink(Sink):
     """Appends JSON lines. The sink knows its committed size, the end of the
     last whole record it wrote: a write that fails (disk full, file too
@@ -63,7 +75,8 @@ class FileSink(Sink):
         if format != "json":
             raise FlowError(f"file sink: unknown format {format!r}")
         self.ctx = ctx
-        self.path = path
+        worker = ctx.options.get("worker")
+        self.path = path if worker is None else worker_path(path, worker[0])
         self.fd: int | None = None
         self.regular = False  # a regular file (not a pipe or a device): it can be cut back
         self.committed = 0

@@ -96,7 +96,11 @@ SPEC = StageSpec(
         "a file read to its end and accepted is not read again (one cut short is: "
         "it may have grown). A glob that matches both a log and its compressed "
         "rotations (`app.log*`) reads their records twice; name one of them "
-        "(`app.log`, or `app.log.*.gz` for the archives)."
+        "(`app.log`, or `app.log.*.gz` for the archives).\n\n"
+        "**Workers.** Under `flowc run --workers N`, files read once are cut into "
+        "N byte ranges at line starts (a gzip or CSV file goes whole to one "
+        "worker), and each followed file is followed by one worker, chosen by its "
+        "device and inode, with its checkpoint (see docs/scaling.md)."
     ),
     params=(
         Param("path", ParamKind.VALUE, "file path or glob", type=STR),
@@ -195,8 +199,12 @@ class FileSource(Source):
         self._stopped = False
         self._wake = None
         self._watched_fd: int | None = None  # the tailer's directory watch, in the loop
-        # (index in paths, file, its gzip reader or None) of a file read once
+        # (index in the plan, file, its gzip reader or None) of a file read once
         self._reading: tuple[int, Any, Any] | None = None
+        # with `--workers`: (index, count) of this process's share (`shard`)
+        self._share: tuple[int, int] | None = None
+        self._plan: list = []  # the pieces (`shards.Piece`) being read
+        self._range_end = 0  # where the piece being read ends
         self.path_field = path_field
         self.host = None
         if host_field is not None:
@@ -214,6 +222,46 @@ class FileSource(Source):
 
         return Decoder(self.format, self.format_args, self.schema)
 
+    def shard(self, index: int, count: int) -> str | None:
+        """Read share `index` of `count` of the files: byte ranges of the
+        files read once (`runtime.shards`), whole files when followed (the
+        worker `tail.owner` names)."""
+        self._share = (index, count)
+        return None
+
+    def before_workers(self, count: int) -> None:
+        """Deal a followed glob's checkpointed files out to `count` workers."""
+        if self.follow:
+            from ..runtime.tail import reshard
+
+            reshard(self._state_path(), count)
+
+    def _state_path(self) -> str:
+        from ..runtime.checkpoint import checkpoint_path
+
+        return checkpoint_path(self.state_dir, "file", self.ctx.pipeline, self.path)
+
+    def _pieces(self) -> list:
+        """What this process reads: every file whole, or its share."""
+        import os
+
+        from ..runtime.gzipped import is_gzip
+        from ..runtime.shards import Piece, plan
+
+        if self._share is None:
+            return [Piece(k, 0, None) for k in range(len(self.paths))]
+        sizes, splittable = [], []
+        for path in self.paths:
+            try:
+                with open(path, "rb") as f:
+                    sizes.append(os.fstat(f.fileno()).st_size)
+                    splittable.append(self.format != "csv" and not is_gzip(path, f.fileno()))
+            except OSError:
+                # gone since the glob was expanded: its open fails and says so
+                sizes.append(0)
+                splittable.append(False)
+        return plan(sizes, splittable, *self._share)
+
     def stop(self) -> None:
         self._stopped = True
         if self._wake is not None:
@@ -228,16 +276,19 @@ class FileSource(Source):
         from ..runtime.lines import line_batches
 
         decoder = self._decoder()
-        for k, path in enumerate(self.paths):
+        self._plan = pieces = self._pieces()
+        for at, (k, start, end) in enumerate(pieces):
+            path = self.paths[k]
             decoder.new_file()
             with open(path, "rb") as f:
                 gz = GzipReader(f.fileno(), path) if is_gzip(path, f.fileno()) else None
-                self._reading = (k, f, gz)
-                batches = (
-                    gzip_line_batches(gz, self.batch_size)
-                    if gz
-                    else line_batches(f, self.batch_size)
-                )
+                self._reading = (at, f, gz)
+                if gz:
+                    batches = gzip_line_batches(gz, self.batch_size)
+                elif start == 0 and end is None:
+                    batches = line_batches(f, self.batch_size)
+                else:
+                    batches = self._range(f, start, end)
                 for lines in batches:
                     records, failed = decoder.decode(lines)
                     self._mark(records, path)
@@ -252,16 +303,30 @@ class FileSource(Source):
             if unfinished:
                 yield SourceBatch(unfinished)
 
+    def _range(self, f, start: int, end: int | None):
+        """The lines of `f` that start in bytes `start`..`end` (a share)."""
+        import os
+
+        from ..runtime.lines import line_batches
+        from ..runtime.shards import Bounded, align
+
+        size = os.fstat(f.fileno()).st_size
+        first = align(f.fileno(), start, size)
+        last = size if end is None else align(f.fileno(), end, size)
+        f.seek(first)
+        self._range_end = last
+        return line_batches(Bounded(f, last), self.batch_size, at_start=first == 0)
+
     async def _follow(self):
         import asyncio
         from functools import partial
 
-        from ..runtime.checkpoint import checkpoint_path
         from ..runtime.tail import Tailer
 
         self._wake = asyncio.Event()
-        state = checkpoint_path(self.state_dir, "file", self.ctx.pipeline, self.path)
-        self.tailer = tailer = Tailer(self.path, state, start=self.start)
+        self.tailer = tailer = Tailer(
+            self.path, self._state_path(), start=self.start, share=self._share
+        )
         tailer.open()
         # the directory watch is served by the loop itself, so a file that
         # arrives is opened at once even while this generator waits for the
@@ -312,14 +377,17 @@ class FileSource(Source):
             )
         if self._reading is None:
             return None
-        k, f, gz = self._reading
+        at, f, gz = self._reading
         read = gz.consumed if gz is not None else f.tell()
-        behind = max(0, os.fstat(f.fileno()).st_size - read)
-        for path in self.paths[k + 1 :]:
+        piece = self._plan[at]
+        end = os.fstat(f.fileno()).st_size if piece.end is None else self._range_end
+        behind = max(0, end - read)
+        for later in self._plan[at + 1 :]:
             try:
-                behind += os.stat(path).st_size
+                size = os.stat(self.paths[later.index]).st_size
             except OSError:
-                pass  # gone since the glob was expanded: its open fails and says so
+                continue  # gone since the glob was expanded: its open fails and says so
+            behind += (size if later.end is None else later.end) - later.start
         return behind
 
     def _mark(self, records: list, path: str) -> None:

@@ -219,6 +219,12 @@ class KafkaSource(Source):
     def stop(self) -> None:
         self._stopping = True
 
+    def shard(self, index: int, count: int) -> str | None:
+        """Workers share the input as members of one `group=`."""
+        if not self.group:
+            return "without group= every worker would read all of the topic; give it group="
+        return None
+
     def pending_messages(self) -> int | None:
         """The high watermark the brokers last reported minus what was
         fetched, over the assigned partitions fetched from (no request)."""

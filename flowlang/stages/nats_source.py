@@ -331,6 +331,12 @@ class NatsSource(Source):
     def stop(self) -> None:
         self._stopping = True
 
+    def shard(self, index: int, count: int) -> str | None:
+        """Workers share the input as members of one `durable=`."""
+        if not self.durable:
+            return "without durable= every worker would read all of the stream; give it durable="
+        return None
+
     def pending_messages(self) -> int | None:
         return self._pending
 

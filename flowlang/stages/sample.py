@@ -99,6 +99,8 @@ def _sorted(value):
 class Sample:
     """Keeps one record in `rate`: by a counter, or by the hash of `key`."""
 
+    splits_exactly = False  # the counter are per process
+
     def __init__(self, ctx, rate, key=None):
         from ..runtime.ops import get_path
 

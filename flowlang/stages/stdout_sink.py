@@ -35,6 +35,8 @@ from ..runtime.errors import FlowError  # noqa: E402
 class StdoutSink(Sink):
     """Writes each batch to standard output and flushes it."""
 
+    shareable = False  # the lines of several processes would interleave
+
     def __init__(self, ctx: StageContext, format: str = "json") -> None:
         if format not in ("json", "pretty"):
             raise FlowError(f"stdout sink: unknown format {format!r}")

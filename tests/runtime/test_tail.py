@@ -79,8 +79,17 @@ def test_the_fingerprint_is_the_first_bytes_read_however_the_file_grew(chunks, n
             tailer.close()
 
 
+def as_read(file_lines: list[bytes]) -> list[bytes]:
+    """The lines of a file as the reader gives them: a byte-order mark
+    opening the file is dropped (it is the file's, no record's)."""
+    if file_lines and file_lines[0].startswith(b"\xef\xbb\xbf"):
+        return [file_lines[0][3:], *file_lines[1:]]
+    return file_lines
+
+
 @settings(max_examples=60, deadline=None)
 @given(old=lines, new=lines, n=st.integers(1, 50))
+@example(old=[b"a"], new=[b"\xef\xbb\xbf"], n=1)
 def test_a_file_rewritten_in_place_is_read_again_unless_it_only_grew(old, new, n):
     old_data = b"".join(line + b"\n" for line in old)
     new_data = b"".join(line + b"\n" for line in new)
@@ -91,7 +100,7 @@ def test_a_file_rewritten_in_place_is_read_again_unless_it_only_grew(old, new, n
         tailer = Tailer(path, os.path.join(tmp, "state.json"))
         tailer.open()
         try:
-            assert read_all(tailer, n) == old
+            assert read_all(tailer, n) == as_read(old)
             with open(path, "r+b") as f:  # truncated and written again at once
                 f.truncate(0)
                 f.write(new_data)
@@ -103,7 +112,7 @@ def test_a_file_rewritten_in_place_is_read_again_unless_it_only_grew(old, new, n
         # the same first bytes: taken for the old file, grown (or unchanged)
         assert got == new_data[len(old_data) :].split(b"\n")[:-1]
     else:
-        assert got == new
+        assert got == as_read(new)
 
 
 def test_an_acknowledgement_from_before_a_truncation_does_not_move_the_checkpoint(
