@@ -269,7 +269,8 @@ def test_choice_args_follow_choices_whose_options_take_arguments():
     args = runtime_args(parse)
     assert [k for k, _ in args][:4] == ["format", "format_args", "field", "schema"]
     assert dict(args)["format"] == "combined"
-    assert dict(args)["format_args"] == {}  # combined takes no arguments; csv, kv, … do
+    # combined's options, with their defaults filled in
+    assert dict(args)["format_args"] == {"time_format": None, "timezone": "UTC"}
     assert runtime_args(sink) == (("format", "pretty"),)
     head = [k for k, _ in runtime_args(p.head)]
     assert head == [
