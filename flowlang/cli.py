@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Sequence, TextIO
 
 from . import __version__
+from .runtime.options import add_run_options
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
@@ -153,35 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write the exit status and the final metrics of every pipeline and stage "
         "to FILE as JSON (the numbers of the summary table)",
     )
-    # the same options as a generated module's (runtime/launch.add_run_options),
-    # declared here too so that `flowc --help` does not import the runtime
-    run.add_argument(
-        "--http",
-        metavar="ADDR",
-        help="serve /metrics (Prometheus), /health, /ready and /tap on ADDR: PORT (on "
-        "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
-    )
-    run.add_argument(
-        "--progress-interval",
-        metavar="SECONDS",
-        type=_seconds,
-        default=10.0,
-        help="off a terminal, a progress line every SECONDS (default 10; 0: none)",
-    )
-    run.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="text, or json: every line flowc writes on stderr (progress, summary, "
-        "messages) as one JSON object",
-    )
-    run.add_argument(
-        "--workers",
-        metavar="N",
-        type=_positive,
-        default=1,
-        help="run as N processes, each over its share of the input (default 1)",
-    )
+    add_run_options(run)  # the options a generated module's `main` has too
     run.set_defaults(run=_cmd_run)
 
     test = commands.add_parser(
@@ -269,16 +242,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     tap.set_defaults(run=_cmd_tap)
     return parser
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("must be 0 or more seconds")
-    return value
 
 
 def _positive(text: str) -> int:

@@ -13,11 +13,10 @@ import time
 from typing import IO, Any
 
 from . import jsonl
+from .options import PROGRESS_INTERVAL
 
 SAMPLE_CHARS = 300
 STATUS_AFTER = 2.0  # seconds before the live status line appears
-PROGRESS_INTERVAL = 10.0  # seconds between two lines of the progress log
-LOG_FORMATS = ("text", "json")
 
 
 class Log:

@@ -14,8 +14,6 @@ from typing import Callable, NoReturn
 
 from .checkpoint import StateLock
 from .console import (
-    LOG_FORMATS,
-    PROGRESS_INTERVAL,
     Log,
     ProgressLog,
     StatusLine,
@@ -26,6 +24,7 @@ from .console import (
 from .context import DEFAULT_STATE_DIR, Context
 from .engine import Engine, Outcome
 from .errors import FlowError
+from .options import PROGRESS_INTERVAL, add_run_options
 from .program import Program
 from .reload import Reload, Reloading
 
@@ -205,59 +204,6 @@ def write_metrics(path: str, outcome: Outcome) -> None:
 
     with open(path, "wb") as out:
         out.write(jsonl.dumps({"exit_code": outcome.exit_code, "pipelines": outcome.metrics}))
-
-
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options of a run that `flowc run` and a generated module share."""
-    parser.add_argument(
-        "--http",
-        metavar="ADDR",
-        help="serve /metrics (Prometheus), /health, /ready and /tap on ADDR: PORT (on "
-        "127.0.0.1), HOST:PORT or :PORT (every interface); port 0 picks a free one",
-    )
-    parser.add_argument(
-        "--progress-interval",
-        metavar="SECONDS",
-        type=_seconds,
-        default=PROGRESS_INTERVAL,
-        help="off a terminal, a progress line every SECONDS (default "
-        f"{PROGRESS_INTERVAL:g}; 0: none)",
-    )
-    parser.add_argument(
-        "--log-format",
-        choices=LOG_FORMATS,
-        default="text",
-        help="text, or json: every line flowc writes on stderr (progress, summary, "
-        "messages) as one JSON object",
-    )
-    parser.add_argument(
-        "--workers",
-        metavar="N",
-        type=_workers,
-        default=1,
-        help="run as N processes, each over its share of the input (default 1)",
-    )
-
-
-def _workers(text: str) -> int:
-    """A `--workers` value: a whole number from 1 up."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("must be 0 or more seconds")
-    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
