@@ -73,6 +73,19 @@ class Outcome:
     kept_open: list[str] = field(default_factory=list)  # windows left for the next run
 
 
+def install_signals(loop: asyncio.AbstractEventLoop, handler) -> list[int]:
+    """`handler(signum)` for each of STOP_SIGNALS on `loop`; the signals
+    installed (none off the main thread, where the caller handles them)."""
+    installed: list[int] = []
+    for signum in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, handler, signum)
+        except (ValueError, RuntimeError, NotImplementedError):
+            continue
+        installed.append(signum)
+    return installed
+
+
 class Engine:
     """One run of a program."""
 
@@ -145,18 +158,6 @@ class Engine:
         sys.stderr.flush()
         os._exit(128 + signum)
 
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        installed: list[int] = []
-        if not self.ctx.signals:
-            return installed
-        for signum in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, self.on_signal, signum)
-            except (ValueError, RuntimeError, NotImplementedError):
-                continue  # not the main thread: the caller handles signals
-            installed.append(signum)
-        return installed
-
     def metrics(self) -> dict[str, Any]:
         """The current metrics of every running pipeline."""
         return {name: r.metrics.snapshot() for name, r in self.runners.items()}
@@ -165,7 +166,7 @@ class Engine:
         """Start sinks, run every pipeline to completion, close everything."""
         loop = asyncio.get_running_loop()
         times.use_clock(self.ctx.clock)
-        installed = self._install_signals(loop)
+        installed = install_signals(loop, self.on_signal) if self.ctx.signals else []
         started_sinks: list[Runner] = []
         failure: str | None = None
         code = 0
@@ -202,12 +203,12 @@ class Engine:
         except StageFailure as exc:
             code, failure = 1, str(exc)
             if not isinstance(exc.cause, FlowError):
-                failure += "\n" + _traceback(exc.cause)
+                failure += "\n" + traceback_text(exc.cause)
         except FlowError as exc:
             code, failure = (1 if running else 2), str(exc)
         except Exception as exc:
             # a defect, not a user error: keep the whole traceback
-            code, failure = 1, _traceback(exc)
+            code, failure = 1, traceback_text(exc)
         finally:
             if status_task is not None:
                 status_task.cancel()
@@ -277,7 +278,7 @@ def _describe_error(error: dict) -> str:
     return describe_error(error)
 
 
-def _traceback(exc: BaseException) -> str:
+def traceback_text(exc: BaseException) -> str:
     import traceback
 
     return "".join(traceback.format_exception(exc)).rstrip()

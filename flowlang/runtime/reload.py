@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from .bus import Bus
-from .engine import STOP_SIGNALS, Engine, Outcome, _traceback
+from .engine import Engine, Outcome, install_signals, traceback_text
 from .errors import FlowError
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Reloading:
         """Run `engine`, and each program that replaces it, until one ends
         without a reload; that one's engine and outcome."""
         loop = asyncio.get_running_loop()
-        installed = self._install(loop)
+        installed = install_signals(loop, self._on_signal) if self.signals else []
         try:
             while True:
                 self.engine = engine
@@ -118,18 +118,6 @@ class Reloading:
         finally:
             for signum in installed:
                 loop.remove_signal_handler(signum)
-
-    def _install(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        installed: list[int] = []
-        if not self.signals:
-            return installed
-        for signum in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, self._on_signal, signum)
-            except (ValueError, RuntimeError, NotImplementedError):
-                continue  # not the main thread: the caller handles signals
-            installed.append(signum)
-        return installed
 
     def _on_signal(self, signum: int) -> None:
         if signum == HANGUP:
@@ -173,7 +161,7 @@ class Reloading:
         try:
             result = await asyncio.to_thread(self.reload.compile)
         except Exception as exc:  # a defect of the compiler: keep the whole traceback
-            self._refuse(f"compiling it failed:\n{_traceback(exc)}")
+            self._refuse(f"compiling it failed:\n{traceback_text(exc)}")
             return
         if self.stopped or self.engine is None or self.engine.stopping:
             return  # stopped meanwhile: nothing to start
@@ -197,7 +185,7 @@ class Reloading:
             self._refuse(f"the new program cannot start: {exc}")
             return
         except Exception as exc:  # a defect: keep the whole traceback
-            self._refuse(f"the new program cannot start:\n{_traceback(exc)}")
+            self._refuse(f"the new program cannot start:\n{traceback_text(exc)}")
             return
         self.next = new
         self.log.write(
