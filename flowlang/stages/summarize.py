@@ -408,9 +408,7 @@ class Summarize(WindowProcessor):
         update = self._update
         if single is not None:
             s_name, s_get = single.name, single.get
-            s_numeric, s_values = single.numeric, single.values
-            s_plain = s_name is not None and not single.minmax and not single.distinct
-            limit = self._exact_limit
+            s_numeric = single.numeric
         out: list[Record] = []
         for rec in records:
             try:
@@ -494,22 +492,7 @@ class Summarize(WindowProcessor):
             state[1] += 1
             if single is not None:
                 if v is not None:
-                    if s_plain:
-                        # count, sum and the exact values of one field (the
-                        # common case), as `_update` does it
-                        state[_BASE] += 1
-                        if s_numeric:
-                            state[_BASE + 1] += v
-                        if s_values:
-                            store = state[_BASE + 4]
-                            if store is None:
-                                state[_BASE + 4] = array("d", (v,))
-                            elif store.__class__ is array and len(store) < limit:
-                                store.append(v)
-                            else:
-                                self._add_value(state, _BASE + 4, v)
-                    else:
-                        update(state, _BASE, single, v)
+                    update(state, _BASE, single, v)
             else:
                 base = _BASE
                 for plan, v in zip(fields, values):
