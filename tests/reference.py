@@ -568,6 +568,11 @@ def _split(text: Any, separator: Any, limit: Any = None) -> list[str]:
         while at >= 0:
             bounds.append((at, at + len(separator)))
             at = text.find(separator, at + len(separator))
+    return _cut(text, bounds, most)
+
+
+def _cut(text: str, bounds: list[tuple[int, int]], most: float) -> list[str]:
+    """`text` cut at the separators spanning `bounds`, into at most `most` pieces."""
     pieces: list[str] = []
     start = 0
     for begin, end in bounds:
@@ -590,15 +595,7 @@ def _split_matches(text: Any, pattern: Any, limit: Any = None) -> list[str]:
     except re2.error:
         raise Failure(f"not a pattern: {pattern!r}") from None
     bounds = [(found.start(), found.end()) for found in compiled.finditer(text)]
-    pieces: list[str] = []
-    start = 0
-    for begin, end in bounds:
-        if len(pieces) + 1 >= most:
-            break
-        pieces.append(text[start:begin])
-        start = end
-    pieces.append(text[start:])
-    return pieces
+    return _cut(text, bounds, most)
 
 
 def _replace_text(text: str, pattern: str, template: str, count: int) -> str:
