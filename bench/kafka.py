@@ -35,6 +35,8 @@ from pathlib import Path
 
 import orjson
 
+from .nats import payloads  # the same messages as the NATS bench
+
 MESSAGES = 150_000
 PARTITIONS = 4
 INPUT = "bench-in"
@@ -49,17 +51,6 @@ WORKERS = {
     "kafka": SOURCE + '| sink kafka(env("BENCH_OUT"))\n',
     "file": SOURCE + '| sink file(env("BENCH_OUT"))\n',
 }
-
-
-def _payloads(n: int):
-    levels = (b"info", b"info", b"warn", b"debug", b"error")
-    for i in range(n):
-        yield b'{"n": %d, "level": "%s", "latency_ms": %d.5, "path": "/api/items/%d"}' % (
-            i,
-            levels[i % 5],
-            (i * 37) % 900,
-            i % 1000,
-        )
 
 
 def _transform(value: bytes) -> bytes:
@@ -269,7 +260,7 @@ def run() -> list[dict]:
         try:
             brokers = broker.brokers
             asyncio.run(create_topic(brokers, INPUT, PARTITIONS))
-            asyncio.run(produce_many(brokers, INPUT, _payloads(MESSAGES)))
+            asyncio.run(produce_many(brokers, INPUT, payloads(MESSAGES)))
             ends = asyncio.run(end_offsets(brokers, INPUT, MESSAGES, PARTITIONS))
             assert sum(ends) == MESSAGES, ends
             return [

@@ -32,7 +32,8 @@ source nats("bench.>", stream="BENCH", durable=env("BENCH_DURABLE"), format=json
 """
 
 
-def _payloads(n: int):
+def payloads(n: int):
+    """`n` JSON messages: numbered, with a level, a latency and a path."""
     levels = (b"info", b"info", b"warn", b"debug", b"error")
     for i in range(n):
         yield b'{"n": %d, "level": "%s", "latency_ms": %d.5, "path": "/api/items/%d"}' % (
@@ -47,7 +48,7 @@ async def _seed(url: str) -> None:
     from tests.fixtures.nats import create_stream, publish_many
 
     await create_stream(url, STREAM, ["bench.>"])
-    await publish_many(url, STREAM, SUBJECT, _payloads(MESSAGES))
+    await publish_many(url, STREAM, SUBJECT, payloads(MESSAGES))
 
 
 async def _consumer_rate(url: str, durable: str, procs: list[subprocess.Popen]) -> float:
