@@ -81,20 +81,27 @@ def prepare_engine(build: Build, ctx: Context, locks: list[StateLock]) -> Engine
     return engine
 
 
+def write_summary(outcome: Outcome, log: Log, **more: object) -> None:
+    """The summary table on stderr, or with JSON logs the `summary` event
+    (with `more` fields)."""
+    if log.json:
+        log.write(
+            "",
+            "summary",
+            exit_code=outcome.exit_code,
+            wall_seconds=round(outcome.wall_seconds, 6),
+            pipelines=outcome.metrics,
+            **more,
+        )
+    else:
+        summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
+
+
 def report(engine: Engine, outcome: Outcome, log: Log, reloaded: bool = False) -> None:
     """What a program's run says at its end: the summary, the unread errors,
     the absent fields, how it ended (`reloaded`: replaced by a reload)."""
     if engine.ctx.status is not False and outcome.metrics:
-        if log.json:
-            log.write(
-                "",
-                "summary",
-                exit_code=outcome.exit_code,
-                wall_seconds=round(outcome.wall_seconds, 6),
-                pipelines=outcome.metrics,
-            )
-        else:
-            summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
+        write_summary(outcome, log)
     for line in error_summary(engine.runners.values()):
         log.write(line, "unread_errors")
     if engine.ctx.worker is None:  # a worker's share is not the input: the parent tells

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import orjson
 
 from .checkpoint import StateLock
-from .console import Log, summary_table
+from .console import Log
 from .context import Context
 from .engine import STOP_SIGNALS, Engine, Outcome
 from .errors import FlowError
@@ -319,17 +319,9 @@ def absent_fields(metrics: dict[str, dict]) -> list[tuple[str, str, str, int]]:
 def _report(ctx: Context, log: Log, outcome: Outcome, reports: list[dict | None]) -> None:
     """One summary for the run, then what each worker read and how it ended."""
     if ctx.status is not False and outcome.metrics:
-        if log.json:
-            log.write(
-                "",
-                "summary",
-                exit_code=outcome.exit_code,
-                wall_seconds=round(outcome.wall_seconds, 6),
-                pipelines=outcome.metrics,
-                workers=len(reports),
-            )
-        else:
-            summary_table(outcome.metrics, outcome.wall_seconds, sys.stderr)
+        from .launch import write_summary  # launch imports this module when asked
+
+        write_summary(outcome, log, workers=len(reports))
         shares = ", ".join(
             f"worker {i}: "
             + (
