@@ -172,7 +172,15 @@ class Watched:
             self.sniffing = False
             if start == MAGIC:
                 self.gz = GzipReader(self.f.fileno(), self.path, growing=True)
-                self.reader = LineReader(self.gz, 0)
+                self.reader = self._new_reader(self.gz)
+
+    def _new_reader(self, f: Any) -> LineReader:
+        """A reader of `f` from its start, one restart on from the last, so
+        an acknowledgement of lines read before can be told apart."""
+        reader = LineReader(f, 0)
+        reader.restarts = self.reader.restarts
+        reader.reset(0)
+        return reader
 
     def first_bytes(self, n: int) -> bytes:
         """The first `n` bytes of what the file holds (uncompressed)."""
@@ -213,10 +221,16 @@ class Watched:
         )
 
     def restart(self) -> None:
-        """The file was truncated or rewritten: read it again from its start."""
-        if self.gz is not None:
+        """The file was truncated or rewritten: read it again from its start.
+        What it holds now may be plain text where gzip was, or gzip where
+        text was: unless its name says gzip, it is sniffed again."""
+        if self.gz is not None and self.path.lower().endswith(".gz"):
             self.gz.rewind()
-        self.reader.reset(0)
+            self.reader.reset(0)
+        else:
+            self.gz = None
+            self.sniffing = True
+            self.reader = self._new_reader(self.f)
         self.prefix = b""
         self.acked = 0
 
@@ -405,9 +419,9 @@ class Tailer:
         for w in order:
             if w.closed:
                 continue
+            self._check_replaced(w)  # first: a file started over is sniffed again
             if w.sniffing:
                 w.sniff()
-            self._check_replaced(w)
             final = w.gone_since is not None and now - w.gone_since >= self.linger
             gz = w.gz
             if gz is not None:

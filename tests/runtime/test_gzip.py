@@ -346,6 +346,32 @@ def test_a_followed_file_is_taken_for_gzip_by_its_first_bytes_once_it_has_them(t
         tailer.close()
 
 
+@pytest.mark.parametrize("first_gzip", [True, False])
+def test_a_file_rewritten_in_place_is_read_as_what_it_holds_now_gzip_or_text(tmp_path, first_gzip):
+    # a name without .gz is sniffed again when the file starts over: text
+    # written where gzip was is text (not damaged gzip), and the other way
+    path, state = tmp_path / "app.log", str(tmp_path / "state.json")
+    text = numbered(0, 5)
+    packed = gzip.compress(text)
+    path.write_bytes(packed if first_gzip else text)
+    tailer = Tailer(str(path), state)
+    tailer.open()
+    try:
+        assert [json.loads(x)["n"] for x in drain(tailer, 10)] == list(range(5))
+        (w,) = tailer.files.values()
+        restarts = w.reader.restarts
+        with open(path, "r+b") as f:  # the same inode, truncated and written again
+            f.truncate(0)
+            f.write(numbered(7, 9) if first_gzip else gzip.compress(numbered(7, 9)))
+        assert [json.loads(x)["n"] for x in drain(tailer, 10)] == [7, 8]
+        (w,) = tailer.files.values()
+        assert (w.gz is None) == first_gzip
+        # an acknowledgement of the first content is told apart
+        assert w.reader.restarts > restarts
+    finally:
+        tailer.close()
+
+
 def test_an_empty_followed_gz_file_is_waited_for_and_read_once_written(tmp_path):
     # the compressor created it and has not written yet, however long that takes
     path, state = tmp_path / "app.log.1.gz", str(tmp_path / "state.json")

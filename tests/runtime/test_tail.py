@@ -9,6 +9,7 @@ import tempfile
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from flowlang.runtime.gzipped import MAGIC
 from flowlang.runtime.tail import HEAD, Tailer
 
 
@@ -35,14 +36,22 @@ def test_a_file_opened_by_a_byte_order_mark_resumes_after_a_restart(tmp_path):
 
 # lines of printable bytes (a newline only at their end), short and long
 line_text = st.binary(min_size=0, max_size=300).map(lambda b: b.replace(b"\n", b"."))
-lines = st.lists(line_text, min_size=1, max_size=40)
+# plain text: a file opening with the gzip magic bytes is read as gzip
+# (tests/runtime/test_gzip.py)
+lines = st.lists(line_text, min_size=1, max_size=40).filter(lambda ls: not ls[0].startswith(MAGIC))
 
 
 def read_all(tailer: Tailer, n: int) -> list[bytes]:
+    """What the tailer has now, taking damage as the file source does (a
+    read that has only damage to tell gives no lines until it is taken)."""
     out: list[bytes] = []
-    while (got := tailer.read(n)) is not None:
+    for _ in range(100_000):
+        got = tailer.read(n)
+        if got is None:
+            return out
         out += got[1]
-    return out
+        got[0].take_damage()
+    raise AssertionError("the tailer never ran out of lines")
 
 
 def one(tailer: Tailer):
@@ -52,7 +61,9 @@ def one(tailer: Tailer):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    chunks=st.lists(st.binary(min_size=1, max_size=700), min_size=1, max_size=12),
+    chunks=st.lists(st.binary(min_size=1, max_size=700), min_size=1, max_size=12).filter(
+        lambda cs: not b"".join(cs).startswith(MAGIC)
+    ),
     n=st.integers(1, 50),
 )
 @example(chunks=[b"\xef\xbb\xbf"], n=1)
