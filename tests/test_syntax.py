@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import zoneinfo
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,7 +181,24 @@ def test_time_text_is_utc_with_z():
     t = dt.datetime(2025, 1, 1, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     assert time_text(t) == "2025-01-01T08:30:00Z"
     assert time_text(dt.datetime(2025, 1, 1, 0, 0, 0, 250_000)) == "2025-01-01T00:00:00.250000Z"
-    assert jsonl.dumps({"t": t}) == b'{"t":"2025-01-01T08:30:00Z"}'
+    # the runtime's times are in UTC (every producer converts), and orjson
+    # writes those itself; a time in another zone is still its instant
+    assert jsonl.dumps({"t": t.astimezone(UTC)}) == b'{"t":"2025-01-01T08:30:00Z"}'
+    assert coercer("time")(orjson.loads(jsonl.dumps(t))) == t
+
+
+@SETTINGS
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.none()
+    ),
+    st.sampled_from([None, UTC, zoneinfo.ZoneInfo("UTC"), dt.timezone(dt.timedelta(0))]),
+)
+def test_a_time_in_a_record_is_written_as_its_text(t, zone):
+    # a naive time is taken as UTC, as time_text takes it
+    t = t if zone is None else t.replace(tzinfo=zone)
+    assert jsonl.dumps({"t": t}) == b'{"t":"' + time_text(t).encode() + b'"}'
+    assert jsonl.dumps_lines([[t]]) == b'["' + time_text(t).encode() + b'"]\n'
 
 
 @SETTINGS

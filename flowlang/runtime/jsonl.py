@@ -16,7 +16,10 @@ import orjson
 
 from ..syntax import time_text
 
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+# A time is always in UTC (an aware datetime in UTC, or a naive one taken as
+# UTC): orjson writes it itself, as `time_text` would (`…T09:00:00Z`,
+# `…T09:00:00.250000Z`), several times faster than a `default` call per time
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:

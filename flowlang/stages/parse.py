@@ -759,6 +759,9 @@ _LOG_ESCAPE = r"\\(x[0-9A-Fa-f]{2}(?:\\x[0-9A-Fa-f]{2})*|.)"
 _LOG_CONTROLS = {"t": "\t", "n": "\n", "r": "\r"}
 _METHOD = r"[A-Za-z][A-Za-z0-9._-]*\Z"
 _PROTOCOL = r"[A-Za-z][A-Za-z0-9.+-]*/[0-9][0-9.]*\Z"
+# the common request, `METHOD PATH PROTOCOL` with one space between: what the
+# general reading (split on spaces, test the first and last part) finds in it
+_REQUEST = r"([A-Za-z][A-Za-z0-9._-]*) ([^ ]*) ([A-Za-z][A-Za-z0-9.+-]*/[0-9][0-9.]*)\Z"
 
 
 def _log_escape(found) -> str:
@@ -909,13 +912,14 @@ class Parse:
             self._log_escape = re.compile(_LOG_ESCAPE, re.S)
             self._method = re.compile(_METHOD, re.A)
             self._protocol = re.compile(_PROTOCOL, re.A)
+            self._request = re.compile(_REQUEST, re.A).match
             parts = list(_COMBINED_PARTS)
             if self._time_format is not None:
                 parts[1] = _COMBINED_ANY_TIME_PART
             self._parts = tuple((re.compile(p, re.S | re.A), why) for p, why in parts)
             self._dt = datetime
             self._utc = datetime.timezone.utc
-            self._zones: dict[str, object] = {}
+            self._zones: dict[str, object] = {}  # offset text -> timedelta
             self._pton, self._af4 = socket.inet_pton, socket.AF_INET
             self._parse = self._combined_fields
         elif format in ("apache_error", "nginx_error"):
@@ -1199,13 +1203,19 @@ class Parse:
 
     def _combined_record(self, ip, user, time, request, status, size, referrer, agent) -> dict:
         method = path = protocol = None
-        parts = self._decode(request).split(" ") if request != "-" else ()
-        if len(parts) >= 2 and self._method.match(parts[0]):
-            method = parts[0]
-            if len(parts) >= 3 and self._protocol.match(parts[-1]):
-                path, protocol = " ".join(parts[1:-1]), parts[-1]
+        if request != "-":
+            decoded = self._decode(request)
+            common = self._request(decoded)
+            if common is not None:
+                method, path, protocol = common.groups()
             else:
-                path = " ".join(parts[1:])
+                parts = decoded.split(" ")
+                if len(parts) >= 2 and self._method.match(parts[0]):
+                    method = parts[0]
+                    if len(parts) >= 3 and self._protocol.match(parts[-1]):
+                        path, protocol = " ".join(parts[1:-1]), parts[-1]
+                    else:
+                        path = " ".join(parts[1:])
         return {
             "client": ip,
             "ip": self._ip(ip),
@@ -1250,20 +1260,24 @@ class Parse:
         month = MONTHS.get(mon.capitalize())
         if month is None:
             self._fail(f"unknown month {mon!r}", line)
-        zone = self._zones.get(offset)
-        if zone is None:
+        # the local time less its offset, read as UTC: what astimezone gives
+        delta = self._zones.get(offset)
+        if delta is None:
             minutes = int(offset[1:3]) * 60 + int(offset[3:5])
             if minutes >= 24 * 60:
                 self._fail(f"invalid time zone offset {offset}", line)
             delta = self._dt.timedelta(minutes=-minutes if offset[0] == "-" else minutes)
-            zone = self._zones[offset] = self._dt.timezone(delta)
+            self._zones[offset] = delta
         try:
             local = self._dt.datetime(
-                int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone
+                int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=self._utc
             )
         except ValueError as exc:
             self._fail(f"invalid time: {exc}", line)
-        return local.astimezone(self._utc)
+        try:
+            return local - delta
+        except OverflowError:  # year 1 or 9999 moved out of range by the offset
+            self._fail(f"invalid time: {local.isoformat()[:19]} {offset} is out of range", line)
 
     def _combined_reason(self, text: str) -> str:
         """Why `text` is not a combined log line: the first part that does not fit."""

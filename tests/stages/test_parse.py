@@ -481,3 +481,56 @@ def test_combined_reads_back_a_time_format_time_writes(when, fmt):
     text = times.format_time(when, fmt)
     line = f'10.0.0.1 - - [{text}] "GET / HTTP/1.1" 200 1 "-" "-"'
     assert stage({"message": line})["time"] == when
+
+
+def _request_parts(request: str) -> tuple:
+    """The request's method, path and protocol as documented: split on
+    spaces; a first part that is a method, then a last that is a protocol."""
+    import re
+
+    parts = request.split(" ")
+    if len(parts) < 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", parts[0], re.A):
+        return None, None, None
+    if len(parts) >= 3 and re.fullmatch(r"[A-Za-z][A-Za-z0-9.+-]*/[0-9][0-9.]*", parts[-1], re.A):
+        return parts[0], " ".join(parts[1:-1]), parts[-1]
+    return parts[0], " ".join(parts[1:]), None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    request=st.lists(
+        st.sampled_from(["GET", "get", "/a", "?q=1", "HTTP/1.1", "H/2", "1/1", "-", "", "é", "\t"]),
+        min_size=1,
+        max_size=5,
+    ).map(" ".join),
+)
+def test_combined_reads_any_request_as_method_path_and_protocol(request):
+    # one match reads the common request; others are split and tested: both alike
+    stage = make_stage("parse(combined)")
+    line = f'10.0.0.1 - - [01/Mar/2024:10:00:00 +0000] "{request}" 200 1 "-" "-"'
+    out = stage({"message": line})
+    want = (None, None, None) if request == "-" else _request_parts(request)
+    assert (out["method"], out["path"], out["protocol"]) == want
+    assert out["request"] == (None if request == "-" else request)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    when=st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9998, 12, 30)),
+    minutes=st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+)
+def test_combined_reads_a_local_time_and_its_offset_as_the_instant_they_name(when, minutes):
+    when = when.replace(microsecond=0)
+    sign, m = ("-" if minutes < 0 else "+"), abs(minutes)
+    text = when.strftime("%d/%b/%Y:%H:%M:%S ") + f"{sign}{m // 60:02d}{m % 60:02d}"
+    stage = make_stage("parse(combined)")
+    out = stage({"message": f'10.0.0.1 - - [{text}] "GET / HTTP/1.1" 200 1 "-" "-"'})
+    zone = dt.timezone(dt.timedelta(minutes=minutes))
+    assert out["time"] == when.replace(tzinfo=zone).astimezone(dt.UTC)
+    assert out["time"].utcoffset() == dt.timedelta(0)
+
+
+def test_a_combined_time_the_offset_moves_out_of_the_calendar_is_an_error():
+    stage = make_stage("parse(combined)")
+    with pytest.raises(RecordError, match="out of range"):
+        stage({"message": '10.0.0.1 - - [01/Jan/0001:00:30:00 +0100] "GET / HTTP/1.1" 200 1'})
