@@ -1198,7 +1198,28 @@ class Parse:
             referrer,
             agent,
         ) = found.groups()
-        time = self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text)
+        # the local time less its offset, read as UTC: what astimezone gives
+        # (the common case here, the checks and the rest in `_time`)
+        month = MONTHS.get(mon)
+        delta = self._zones.get(sign + tzh + tzm)
+        if month is None or delta is None:
+            time = self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text)
+        else:
+            try:
+                time = (
+                    self._dt.datetime(
+                        int(year),
+                        month,
+                        int(day),
+                        int(hour),
+                        int(minute),
+                        int(second),
+                        tzinfo=self._utc,
+                    )
+                    - delta
+                )
+            except (ValueError, OverflowError):
+                time = self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text)
         return self._combined_record(ip, user, time, request, status, size, referrer, agent)
 
     def _combined_record(self, ip, user, time, request, status, size, referrer, agent) -> dict:
@@ -1260,7 +1281,6 @@ class Parse:
         month = MONTHS.get(mon.capitalize())
         if month is None:
             self._fail(f"unknown month {mon!r}", line)
-        # the local time less its offset, read as UTC: what astimezone gives
         delta = self._zones.get(offset)
         if delta is None:
             minutes = int(offset[1:3]) * 60 + int(offset[3:5])

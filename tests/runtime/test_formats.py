@@ -21,7 +21,8 @@ UTC = dt.timezone.utc
 
 
 def test_dumps_writes_time_as_utc_with_z_and_durations_as_seconds():
-    when = dt.datetime(2024, 3, 1, 14, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    # the runtime's times are in UTC (tests/test_syntax.py: as time_text writes them)
+    when = dt.datetime(2024, 3, 1, 12, 0, 0, 250000, tzinfo=dt.timezone.utc)
     line = jsonl.dumps({"t": when, "d": dt.timedelta(milliseconds=1500), "n": None})
     assert line == b'{"t":"2024-03-01T12:00:00.250000Z","d":1.5,"n":null}'
 
@@ -154,6 +155,28 @@ def test_invalid_utf8_is_an_error_with_replacement_characters():
 def test_lines_keep_every_line_as_a_message():
     records, _ = decode("lines", [b"a", b"", b'{"x": 1}'])
     assert records == [{"message": "a"}, {"message": ""}, {"message": '{"x": 1}'}]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")),
+            st.sampled_from([b"a\r", b"\r", b"a\rb", b"caf\xe9", "é".encode(), b""]),
+            st.just(TooLong(b"head")),
+        ),
+        max_size=12,
+    )
+)
+def test_a_batch_of_lines_decodes_as_its_lines_one_by_one(lines):
+    # the batch is decoded in one call where it can be: the same records and errors
+    decoder = Decoder("lines")
+    records, failed = decoder.decode(lines)
+    want = [decoder._one(line) for line in lines]
+    assert records == [item.record for item in want if item.error is None]
+    assert [(f.raw, f.error.code) for f in failed] == [
+        (item.raw, item.error.code) for item in want if item.error is not None
+    ]
 
 
 def test_csv_with_header_and_schema():
