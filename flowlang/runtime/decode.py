@@ -115,8 +115,7 @@ class Decoder:
         if self.coerce is None and self.format in ("json", "auto"):
             self._json_like(lines, records, failed, self.format == "auto")
             return records, failed
-        if self.coerce is None and self.format == "lines":
-            self._plain_lines(lines, records, failed)
+        if self.coerce is None and self.format == "lines" and self._plain_lines(lines, records):
             return records, failed
         one, coerce = self._one, self.coerce
         for line in lines:
@@ -157,23 +156,19 @@ class Decoder:
             return self._message(line)
         return self._not_object(line, obj)
 
-    def _plain_lines(self, lines: list, records: list, failed: list) -> None:
-        # the common case, a batch of UTF-8 lines without `\r`, decodes in one call
-        if not lines:
-            return
+    def _plain_lines(self, lines: list, records: list) -> bool:
+        """The common case, a batch of UTF-8 lines without `\r`, decoded in
+        one call; False (nothing added) for a batch with a line too long,
+        bytes that are not UTF-8 or a `\r`, which is read line by line."""
         try:
             text = b"\n".join(lines).decode("utf-8")
-        except (TypeError, UnicodeDecodeError):  # a line too long, or not UTF-8
-            text = None
-        if text is not None and "\r" not in text:
+        except (TypeError, UnicodeDecodeError):
+            return False
+        if "\r" in text:
+            return False
+        if lines:
             records += [{"message": line} for line in text.split("\n")]
-            return
-        for line in lines:
-            item = self._one(line)
-            if item.error is None:
-                records.append(item.record)
-            else:
-                failed.append(item)
+        return True
 
     def _json_like(self, lines: list, records: list, failed: list, auto: bool) -> None:
         # the common case, a batch of JSON objects, decodes without a Python loop

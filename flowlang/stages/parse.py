@@ -1199,27 +1199,28 @@ class Parse:
             agent,
         ) = found.groups()
         # the local time less its offset, read as UTC: what astimezone gives
-        # (the common case here, the checks and the rest in `_time`)
+        offset = sign + tzh + tzm
         month = MONTHS.get(mon)
-        delta = self._zones.get(sign + tzh + tzm)
+        delta = self._zones.get(offset)
         if month is None or delta is None:
-            time = self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text)
-        else:
-            try:
-                time = (
-                    self._dt.datetime(
-                        int(year),
-                        month,
-                        int(day),
-                        int(hour),
-                        int(minute),
-                        int(second),
-                        tzinfo=self._utc,
-                    )
-                    - delta
+            month, delta = self._month_and_offset(mon, offset, text)
+        try:
+            time = (
+                self._dt.datetime(
+                    int(year),
+                    month,
+                    int(day),
+                    int(hour),
+                    int(minute),
+                    int(second),
+                    tzinfo=self._utc,
                 )
-            except (ValueError, OverflowError):
-                time = self._time(day, mon, year, hour, minute, second, sign + tzh + tzm, text)
+                - delta
+            )
+        except ValueError as exc:
+            self._fail(f"invalid time: {exc}", text)
+        except OverflowError:  # year 1 or 9999 moved out of range by the offset
+            self._fail(f"invalid time: {day}/{mon}/{year} {offset} is out of range", text)
         return self._combined_record(ip, user, time, request, status, size, referrer, agent)
 
     def _combined_record(self, ip, user, time, request, status, size, referrer, agent) -> dict:
@@ -1277,7 +1278,9 @@ class Parse:
         mapped = getattr(address, "ipv4_mapped", None)
         return f"::ffff:{mapped}" if mapped is not None else str(address)
 
-    def _time(self, day, mon, year, hour, minute, second, offset, line):
+    def _month_and_offset(self, mon: str, offset: str, line: str) -> tuple:
+        """The month's number and the offset as a timedelta, checked; an
+        offset seen once is kept in `_zones`."""
         month = MONTHS.get(mon.capitalize())
         if month is None:
             self._fail(f"unknown month {mon!r}", line)
@@ -1288,16 +1291,7 @@ class Parse:
                 self._fail(f"invalid time zone offset {offset}", line)
             delta = self._dt.timedelta(minutes=-minutes if offset[0] == "-" else minutes)
             self._zones[offset] = delta
-        try:
-            local = self._dt.datetime(
-                int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=self._utc
-            )
-        except ValueError as exc:
-            self._fail(f"invalid time: {exc}", line)
-        try:
-            return local - delta
-        except OverflowError:  # year 1 or 9999 moved out of range by the offset
-            self._fail(f"invalid time: {local.isoformat()[:19]} {offset} is out of range", line)
+        return month, delta
 
     def _combined_reason(self, text: str) -> str:
         """Why `text` is not a combined log line: the first part that does not fit."""
