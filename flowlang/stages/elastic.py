@@ -87,6 +87,10 @@ def index_problem(index: str) -> tuple[str, str | None] | None:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in index):
         # strftime stops at a NUL, and no index should hold a control character
         return "an index name cannot hold control characters", None
+    if any("\ud800" <= c <= "\udfff" for c in index):
+        # the parser refuses them in source text; a plan built another way
+        # must still be told, not fail to encode
+        return "an index name cannot hold lone surrogates: it is not UTF-8 text", None
     # the name as Elasticsearch sees it, each pattern standing for its digits
     literal = _DIRECTIVE.sub(lambda m: "%" if m.group(1) == "%" else "0", index)
     bad = sorted({c for c in literal if c in INDEX_FORBIDDEN}, key=literal.index)

@@ -129,6 +129,14 @@ def test_control_characters_are_refused_at_check_time(index):
     assert index_problem(index) == ("an index name cannot hold control characters", None)
 
 
+@pytest.mark.parametrize("index", ["\ud800", "web-\udfff-%Y"])
+def test_lone_surrogates_are_refused_not_a_crash(index):
+    assert index_problem(index) == (
+        "an index name cannot hold lone surrogates: it is not UTF-8 text",
+        None,
+    )
+
+
 def test_the_sink_refuses_a_bad_name_at_start_up_too():
     with pytest.raises(FlowError, match=re.escape("Logstash's Joda-Time")):
         ElasticSink(context(), "web-%{+YYYY.MM.dd}")
