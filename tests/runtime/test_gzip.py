@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from flowlang.runtime.gzipped import GzipReader
@@ -135,6 +135,9 @@ def test_lines_written_gzipped_read_back_exactly_as_the_same_lines_written_plain
     tmp_path, lines, end_newline, members, bom
 ):
     plain = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if end_newline else b"")
+    # a file that opens with the gzip magic bytes is read as gzip whatever its
+    # name (the test above): such a "plain" file is not plain text
+    assume(not plain.startswith(b"\x1f\x8b"))
     cuts = [len(plain) * i // members for i in range(members + 1)]  # empty members too
     packed = b"".join(gzip.compress(plain[a:b]) for a, b in zip(cuts, cuts[1:]))
     for name, data in (("plain.log", plain), ("packed.log.gz", packed)):
