@@ -17,7 +17,14 @@ import orjson
 
 from .base import Record, RecordError, SourceItem
 from .coerce import coercer
-from .jsonl import LONG_DIGITS, MAX_DEPTH, depth_exceeds, exact, may_hold_long_int, too_deep
+from .jsonl import (
+    MAX_DEPTH,
+    any_may_hold_long_int,
+    depth_exceeds,
+    exact,
+    may_hold_long_int,
+    too_deep,
+)
 from .lines import MAX_LINE, TooLong
 
 FORMATS = ("auto", "json", "lines", "csv")
@@ -178,7 +185,7 @@ class Decoder:
             pass
         else:
             if set(map(type, objects)) <= {dict} and not depth_exceeds(lines):
-                if any(map(LONG_DIGITS.search, lines)):
+                if any_may_hold_long_int(lines):
                     objects = [
                         exact(ln) if may_hold_long_int(ln) else obj
                         for ln, obj in zip(lines, objects)

@@ -20,6 +20,10 @@ from .base import RecordError
 
 UTC = _dt.timezone.utc
 _NUMBER = (int, float)
+# the exact types Python's own operators already order and compare the way
+# the language does: each comparison tries them first, then the full rule
+_NUMBERS = frozenset((int, float))
+_PLAIN = frozenset((int, float, str))
 
 
 def _kind(v: Any) -> str:
@@ -147,6 +151,9 @@ def truth(v: Any) -> bool:
 
 def eq(a: Any, b: Any) -> bool:
     """`==` with null as a value; bool never equals a number."""
+    kind = type(a)
+    if kind is type(b) and kind in _PLAIN or kind in _NUMBERS and type(b) in _NUMBERS:
+        return a == b
     if a is None or b is None:
         return a is b
     if isinstance(a, bool) or isinstance(b, bool):
@@ -176,18 +183,26 @@ def _ordered(a: Any, b: Any, op: str) -> bool:
 
 
 def lt(a: Any, b: Any) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a < b
     return a is not None and b is not None and _ordered(a, b, "<") and a < b
 
 
 def le(a: Any, b: Any) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a <= b
     return a is not None and b is not None and _ordered(a, b, "<=") and a <= b
 
 
 def gt(a: Any, b: Any) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a > b
     return a is not None and b is not None and _ordered(a, b, ">") and a > b
 
 
 def ge(a: Any, b: Any) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a >= b
     return a is not None and b is not None and _ordered(a, b, ">=") and a >= b
 
 

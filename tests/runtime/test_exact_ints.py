@@ -4,11 +4,13 @@ bits orjson reads them as the nearest float, without a word)."""
 from __future__ import annotations
 
 import json
+import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flowlang.runtime.decode import Decoder
+from flowlang.runtime.jsonl import any_may_hold_long_int, may_hold_long_int
 from tests.flowrun import run_flow, run_flow_cli
 
 BIG = 123456789012345678901234567890
@@ -29,6 +31,26 @@ def test_the_json_decoder_keeps_every_integer_exactly(objects):
         assert failed == [] and records == objects
         for one in lines:  # one line at a time takes the thorough path
             assert Decoder(fmt, {}, None).decode([one])[0] == [json.loads(one)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.binary(max_size=30)
+        | st.lists(st.integers(0, 10**30), max_size=4).map(
+            lambda ns: b" ".join(str(n).encode() for n in ns)
+        ),
+        max_size=6,
+    )
+)
+@example([b"x1234567890", b"123456789x"])  # ten digits, then nine on the next line
+@example([b'{"a": 1234567890123456789}'])
+def test_the_digit_scan_finds_exactly_the_runs_of_nineteen_digits(lines):
+    # a run split over two lines is not one: each line is a document
+    runs = [re.search(rb"[0-9]{19}", line) is not None for line in lines]
+    assert [may_hold_long_int(line) for line in lines] == runs
+    assert [may_hold_long_int(line.decode("latin-1")) for line in lines] == runs
+    assert any_may_hold_long_int(lines) == any(runs)
 
 
 def test_a_run_writes_big_integers_as_they_were_read_and_computes_on_them(tmp_path):
