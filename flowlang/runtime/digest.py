@@ -44,11 +44,6 @@ class Hmac:
         self._inner = hashlib.new(algorithm, bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.new(algorithm, bytes(b ^ 0x5C for b in key))
 
-    @property
-    def pads(self):
-        """The hash objects holding the inner and outer pad; `copy()` them."""
-        return self._inner, self._outer
-
     def hexdigest(self, message: bytes) -> str:
         inner = self._inner.copy()
         inner.update(message)

@@ -27,6 +27,9 @@ def _output(ctx: RuleContext):
     return ctx.input
 
 
+# tokens `hash` keeps for values seen lately (a few MB at most)
+TOKEN_CACHE = 16_384
+
 SPEC = StageSpec(
     name="anonymize",
     role="processor",
@@ -40,8 +43,11 @@ SPEC = StageSpec(
         "booleans are anonymized as their text. The key comes from the "
         'environment (`FLOW_ANON_KEY` or `key=env("NAME")`); without one, a run '
         "warns when it starts (W501) and uses a random key that is never written "
-        "anywhere, so tokens differ between runs. See docs/privacy.md for what each method "
-        "protects against."
+        "anywhere, so tokens differ between runs. The tokens of the last "
+        f"{TOKEN_CACHE:,} "
+        "values hashed are kept in memory for the run (never written anywhere), as "
+        "logs repeat the same users and addresses. See docs/privacy.md for what "
+        "each method protects against."
     ),
     params=(
         Param(
@@ -132,6 +138,7 @@ class Anonymize:
     """
 
     def __init__(self, ctx, field, method="hash", method_args=None, key=""):
+        import functools
         import sys
 
         from ..runtime.ops import get_path, set_path
@@ -141,7 +148,6 @@ class Anonymize:
         self._name = self.path[0] if len(self.path) == 1 else None
         self.method = method
         self._get_path, self._set_path = get_path, set_path
-        self._inner = self._outer = None
         if method == "hash":
             if not key:
                 sys.stderr.write(
@@ -150,8 +156,9 @@ class Anonymize:
                     "differ between runs\n"
                 )
             self._hmac = Hmac(utf8(key) if key else run_key())
-            self._inner, self._outer = self._hmac.pads
-            self.replace = self._hash
+            # the tokens of recent values: the same address or user recurs
+            # all through a log, and a token is a pure function of its value
+            self.replace = functools.lru_cache(maxsize=TOKEN_CACHE)(self._hash)
         elif method == "mask":
             self.replace = mask
         elif method == "redact":
@@ -167,19 +174,7 @@ class Anonymize:
         if name is not None:
             value = rec.get(name)
             if value.__class__ is str:
-                inner = self._inner
-                if inner is None:
-                    rec[name] = self.replace(value)
-                    return rec
-                # the hot path of `hash`, inlined: HMAC-SHA256 from the precomputed pads
-                inner = inner.copy()
-                try:
-                    inner.update(value.encode())
-                except UnicodeEncodeError:
-                    inner.update(value.encode("utf-8", "surrogatepass"))
-                outer = self._outer.copy()
-                outer.update(inner.digest())
-                rec[name] = outer.hexdigest()
+                rec[name] = self.replace(value)
                 return rec
             if value is None:
                 return rec

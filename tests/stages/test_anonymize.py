@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from flowlang.runtime import jsonl
 from flowlang.runtime.base import RecordError, StageContext
-from flowlang.stages.anonymize import REDACTED, Anonymize, Hmac, mask
+from flowlang.stages.anonymize import REDACTED, TOKEN_CACHE, Anonymize, Hmac, mask
 from tests.flowrun import CompileFailed, run_flow
 
 LOCAL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._+-", min_size=1, max_size=20)
@@ -66,6 +66,15 @@ def test_different_values_give_different_tokens(value, other, key):
 def test_token_is_the_specified_hmac(value, key):
     expected = hmac.digest(key.encode(), value.encode(), "sha256").hex()
     assert token(value, key) == expected
+
+
+def test_tokens_stay_the_hmac_when_values_outnumber_the_cache():
+    one = stage(key="k")
+    values = [f"user{i}@example.com" for i in range(TOKEN_CACHE + 500)]
+    for _ in range(2):  # the second round finds some in the cache, some evicted
+        for value in values[::-1] + values[:1000]:
+            expected = hmac.digest(b"k", value.encode(), "sha256").hex()
+            assert one({"email": value})["email"] == expected
 
 
 @settings(max_examples=50)
