@@ -22,7 +22,9 @@ from .jsonl import (
     any_may_hold_long_int,
     depth_exceeds,
     exact,
+    loads,
     may_hold_long_int,
+    may_nest_deeper,
     too_deep,
 )
 from .lines import MAX_LINE, TooLong
@@ -33,14 +35,7 @@ _orjson_loads = orjson.loads
 _DecodeError = (orjson.JSONDecodeError, TypeError)
 
 
-def _loads(line: bytes) -> Any:
-    """One JSON document; integers beyond 64 bits kept exactly (`jsonl.loads`)."""
-    obj = _orjson_loads(line)
-    return exact(line) if may_hold_long_int(line) else obj
-
-
-def _may_be_deep(line: bytes) -> bool:
-    return line.count(b"[") + line.count(b"{") > MAX_DEPTH
+_loads = loads  # one JSON document, integers of any size exactly
 
 
 def _too_deep(line: bytes) -> SourceItem:
@@ -158,7 +153,7 @@ class Decoder:
         except orjson.JSONDecodeError:
             return self._slow(line, self.format == "auto")
         if type(obj) is dict:
-            return _too_deep(line) if _may_be_deep(line) and too_deep(obj) else SourceItem(obj)
+            return _too_deep(line) if may_nest_deeper(line) and too_deep(obj) else SourceItem(obj)
         if self.format == "auto":
             return self._message(line)
         return self._not_object(line, obj)
@@ -206,7 +201,7 @@ class Decoder:
                         failed.append(item)
                 continue
             if type(obj) is dict:
-                if _may_be_deep(line) and too_deep(obj):
+                if may_nest_deeper(line) and too_deep(obj):
                     failed.append(_too_deep(line))
                 else:
                     append(obj)

@@ -152,8 +152,21 @@ def any_may_hold_long_int(lines: list[bytes]) -> bool:
 
 
 def exact(data: bytes | str) -> Any:
-    """A document orjson accepted, read again keeping big integers exact."""
-    return json.loads(data)
+    """A document read by the standard json module, which keeps every
+    integer exactly. It refuses (ValueError) what orjson refuses besides:
+    NaN, Infinity and numbers beyond a double that are not integers."""
+    return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:
+        raise ValueError(f"number {text[:40]} is infinity when parsed as double")
+    return value
 
 
 # Records nested deeper than this are refused where they are decoded: every
@@ -196,7 +209,28 @@ def too_deep(value: Any) -> bool:
 def loads(data: bytes | str) -> Any:
     """Decode one JSON document, integers of any size exactly (raises
     `orjson.JSONDecodeError`, a ValueError)."""
-    value = orjson.loads(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses an integer beyond a double's range (about 309
+        # digits), which is JSON all the same; the rest it refuses for good
+        if not may_hold_long_int(data):
+            raise
+        try:
+            return exact(data)
+        except (ValueError, RecursionError):
+            raise exc from None
     if may_hold_long_int(data):
+        if may_nest_deeper(data) and too_deep(value):
+            # refused for its depth where it is read (the standard module
+            # would exhaust the stack on it)
+            return value
         return exact(data)
     return value
+
+
+def may_nest_deeper(data: bytes | str) -> bool:
+    """Whether `data` has enough `[` and `{` to nest deeper than MAX_DEPTH."""
+    if isinstance(data, str):
+        return data.count("[") + data.count("{") > MAX_DEPTH
+    return data.count(b"[") + data.count(b"{") > MAX_DEPTH

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from flowlang.runtime import jsonl
 from flowlang.runtime.decode import Decoder
 from flowlang.runtime.jsonl import any_may_hold_long_int, may_hold_long_int
 from tests.flowrun import run_flow, run_flow_cli
@@ -84,3 +86,39 @@ def test_parse_json_keeps_big_integers_exactly(tmp_path):
     )
     assert result.exit_code == 0, result.stderr
     assert [r.get("inner") for r in result.output] == [BIG]
+
+
+HUGE = 7 * 10**400  # beyond a double: orjson refuses the number outright
+
+
+def test_an_integer_beyond_a_double_is_json_and_reads_back_exactly(tmp_path):
+    written = [{"id": HUGE, "m": [-HUGE, 1]}, {"id": 2, "m": []}]
+    lines = [jsonl.dumps(rec) for rec in written]  # what a file sink writes
+    records, failed = Decoder("json", {}, None).decode(lines)
+    assert failed == [] and records == written
+    assert jsonl.loads(lines[0]) == written[0]
+    result = run_flow(
+        'pipeline p = source file("input.jsonl", format=json)\n'
+        "  | parse(json, field=raw)\n"
+        '  | sink file("output.jsonl")\n',
+        tmp_path,
+        records=[{"raw": json.dumps({"inner": HUGE})}],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [r.get("inner") for r in result.output] == [HUGE]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b'{"v": 1e400}', b'{"v": NaN, "w": 12345678901234567890}', b'{"v": 1' + b"0" * 400 + b", x}"],
+)
+def test_what_json_does_not_allow_stays_refused_beside_a_long_integer(line):
+    records, (item,) = Decoder("json", {}, None).decode([line])
+    assert records == [] and item.error.code == "parse"
+    assert item.error.message.startswith("invalid JSON")
+
+
+def test_a_deep_document_with_a_long_integer_is_refused_for_its_depth():
+    deep = b"[" * 1000 + b"12345678901234567890" + b"]" * 1000
+    records, (item,) = Decoder("json", {}, None).decode([b'{"a": ' + deep + b"}"])
+    assert records == [] and "nested deeper than" in item.error.message
