@@ -340,7 +340,13 @@ class Anomaly(Processor):
                 raise RecordError("type", f"`{self._label}` is {x!r}, not a finite number")
         elif typ is not int:
             raise RecordError("type", f"`{self._label}` is a {typ.__name__}, not a number")
-        x = float(x)
+        else:
+            try:
+                x = float(x)
+            except OverflowError:
+                raise RecordError(
+                    "type", f"`{self._label}` is an integer beyond what a float can hold"
+                ) from None
         key = tuple(freeze_value(self._get(rec, p)) for p in self._by) if self._by else None
         states = self._states
         state = states.get(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import sys
 from array import array
 from typing import Any, Callable
 
@@ -48,7 +49,8 @@ DOC = (
     "`distinct_count`. Null values are skipped; `avg`, `min`, `max` and the "
     "percentiles of a group with no non-null value are null. A value that is "
     "not a finite number where a number is needed sends the record to the error "
-    "stream (code `type`).\n\n"
+    "stream (code `type`), and so does an integer beyond what a float can hold "
+    "(about 1.8e308), which no average or percentile could hold.\n\n"
     "Memory is bounded per group: percentiles and distinct counts are exact up "
     "to 1,024 values per group and field in a window; beyond that a group "
     "switches to a sketch (counted as `sketched`): percentiles within 1% "
@@ -168,6 +170,7 @@ EXACT_LIMIT = 1024  # values kept exactly per group and field before sketching
 _UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _MICROSECOND = _dt.timedelta(microseconds=1)
+_FLOAT_MAX = sys.float_info.max
 _NEVER = -(1 << 62)  # before any time a datetime can hold, in microseconds
 
 _PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99}
@@ -238,6 +241,14 @@ def _epoch_us(t: _dt.datetime) -> int:
 def _not_a_number(plan: "_FieldPlan", v: Any) -> RecordError:
     if isinstance(v, float):
         return RecordError("type", f"`{plan.label}` is {v!r}, not a finite number")
+    if type(v) is int:
+        # an average, a percentile or a total with a float in it could not
+        # hold it: refused with the record, never a failure of the stage
+        return RecordError(
+            "type",
+            f"`{plan.label}` is an integer beyond what summarize's number aggregates "
+            "can hold (a float, up to about 1.8e308)",
+        )
     return RecordError("type", f"`{plan.label}` is a {type(v).__name__}, not a number")
 
 
@@ -444,8 +455,8 @@ class Summarize(WindowProcessor):
                     v = rec.get(s_name) if s_name is not None else s_get(rec)
                     if (
                         s_numeric
-                        and v.__class__ is not int
                         and (v.__class__ is not float or v - v != 0.0)
+                        and (v.__class__ is not int or not -_FLOAT_MAX <= v <= _FLOAT_MAX)
                         and v is not None
                     ):
                         raise _not_a_number(single, v)
@@ -457,8 +468,8 @@ class Summarize(WindowProcessor):
                     for plan, v in zip(fields, values):
                         if (
                             plan.numeric
-                            and v.__class__ is not int
                             and (v.__class__ is not float or v - v != 0.0)
+                            and (v.__class__ is not int or not -_FLOAT_MAX <= v <= _FLOAT_MAX)
                             and v is not None
                         ):
                             raise _not_a_number(plan, v)

@@ -264,7 +264,7 @@ def test_null_values_are_not_anomalies_and_do_not_count():
     assert out[5][1] is not None
 
 
-@pytest.mark.parametrize("bad", ["12", True, float("nan"), float("inf"), {"a": 1}])
+@pytest.mark.parametrize("bad", ["12", True, float("nan"), float("inf"), {"a": 1}, -(10**309)])
 def test_a_value_that_is_not_a_finite_number_goes_to_the_error_stream(bad):
     proc = make(warmup=2)
     scores(proc, [1, 2])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 
 import pytest
 
@@ -225,7 +226,7 @@ def test_the_event_time_may_be_a_nested_field():
         proc.add({"http": None})
 
 
-@pytest.mark.parametrize("value", ["12", True, float("nan"), float("inf"), [1]])
+@pytest.mark.parametrize("value", ["12", True, float("nan"), float("inf"), [1], 10**400])
 def test_a_value_that_is_not_a_finite_number_is_an_error_and_leaves_no_trace(value):
     proc = make((("total", "sum", ("v",)), ("n", "count", None)))
     proc.add({"ts": at(1), "v": 2})
@@ -233,6 +234,41 @@ def test_a_value_that_is_not_a_finite_number_is_an_error_and_leaves_no_trace(val
         proc.add({"ts": at(2), "v": value})
     assert err.value.code == "type" and "`v`" in err.value.message
     assert proc.flush() == [{"window_start": T0, "window_end": at(60), "total": 2, "n": 1}]
+
+
+@pytest.mark.parametrize("big", [10**309, -(10**400)])
+def test_an_integer_no_float_can_hold_is_refused_by_every_number_aggregate(big):
+    # it would end an average, a percentile or a float total with an
+    # OverflowError: the record is refused instead, and the stage goes on
+    proc = make(ALL)
+    proc.add({"ts": at(1), "v": 2, "user": "a"})
+    with pytest.raises(RecordError) as err:
+        proc.add({"ts": at(2), "v": big, "user": "b"})
+    assert err.value.code == "type" and "beyond" in err.value.message
+    edge = int(sys.float_info.max)  # the largest integer a float holds is taken
+    proc.add({"ts": at(3), "v": edge, "user": "c"})
+    (row,) = proc.flush()
+    assert row["n"] == 2 and row["total"] == 2 + edge and row["users"] == 2
+    assert row["p99"] == float(edge) and row["mean"] == (2 + edge) / 2
+
+
+def test_a_compiled_summarize_sends_an_integer_too_big_to_the_errors_and_goes_on(tmp_path):
+    # (orjson refuses a JSON number beyond a double: such an integer comes from text)
+    texts = ["1", "1" + "0" * 400, "3"]
+    records = [{"ts": _iso(at(i)), "s": text} for i, text in enumerate(texts)]
+    out, errors, code = run_compiled(
+        "schema In { ts: time, s: str }\n"
+        'source file("input.jsonl", format=json, schema=In)\n'
+        "  | set v = to_int(s)\n"
+        "  | summarize n = count(), mean = avg(v), p50 = p50(v) every 1m on ts\n"
+        '  | sink file("output.jsonl")\n',
+        tmp_path,
+        records,
+        batch_size=2,
+    )
+    assert code == 0
+    assert [(r["n"], r["mean"], r["p50"]) for r in out] == [(2, 2.0, 1.0)]
+    assert [e["code"] for e in errors] == ["type"] and "beyond" in errors[0]["message"]
 
 
 def test_distinct_count_takes_any_kind_of_value():
