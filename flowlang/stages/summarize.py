@@ -13,6 +13,7 @@ import datetime as _dt
 import math
 import sys
 from array import array
+from operator import itemgetter
 from typing import Any, Callable
 
 from ..runtime import times as _times
@@ -228,8 +229,9 @@ def _group_order(state: list) -> tuple:
     return tuple([_order(v) for v in state[0]])
 
 
-def _plain_order(state: list) -> tuple:
-    return state[0]
+# Key values that are all strings: their tuples sort natively in the same
+# order as the rules
+_plain_order = itemgetter(0)
 
 
 def _epoch_us(t: _dt.datetime) -> int:
@@ -644,20 +646,16 @@ class Summarize(WindowProcessor):
             states = list(self._windows.pop(window).values())
             mixed = window in self._mixed
             self._mixed.discard(window)
-            # Tuples of strings sort natively in the same order as the rules.
             states.sort(key=_group_order if mixed else _plain_order)
             start = _EPOCH + _dt.timedelta(microseconds=window * self._every_us)
             end = start + _dt.timedelta(microseconds=self._every_us)
-            head = {"window_start": start, "window_end": end}
-            key_names = self._key_names
-            names = self._output_names
+            # each record built in one call from its fields' names and values
+            names = ("window_start", "window_end", *self._key_names, *self._output_names)
+            head = (start, end)
             columns = [_column(function, base, states) for _, function, base in self._outputs]
-            append = out.append
-            for state, row in zip(states, zip(*columns)):
-                rec = head.copy()
-                rec.update(zip(key_names, state[0]))
-                rec.update(zip(names, row))
-                append(rec)
+            out += [
+                dict(zip(names, head + state[0] + row)) for state, row in zip(states, zip(*columns))
+            ]
             self.ctx.count("windows")
         return out
 
@@ -698,7 +696,8 @@ def _column(function: str, base: int, states: list[list]) -> list:
         if store.__class__ is array:
             # Sorted once, when the window closes; the field's other
             # percentiles find the sorted list in its place.
-            store = state[values] = sorted(store)
+            store = state[values] = store.tolist()
+            store.sort()
         elif store.__class__ is not list:
             append(store.quantile(percent))
             continue
