@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -66,3 +67,16 @@ def race(
         hand = [orjson.loads(x) for x in open(work / "hand.jsonl", "rb")]
         assert compiled == hand, "compiled and hand-written outputs differ"
     return best_compiled, best_hand
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS. VmHWM belongs to the process image, whereas
+    ru_maxrss keeps the high-water mark of the parent it was forked from."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -6,10 +6,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import json
 import os
 import random
 import resource
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from ._harness import compile_flow, race
+from ._harness import compile_flow, peak_rss_kib, race, run_compiled
 
 RECORDS = 300_000
 ROUNDS = 3
@@ -249,6 +252,37 @@ def workers_speedup() -> dict:
     }
 
 
+def _rss_child(src: str, out: str, work: str) -> None:
+    build = compile_flow(Path(work), "bench_rss", PROGRAM.format(input=src, output=out))
+    run_compiled(build, Path(work) / "state")
+    print(json.dumps({"peak_rss_mb": peak_rss_kib() / 1024}))
+
+
+def peak_rss_row() -> dict:
+    """Peak RSS of the standard pipeline over WORKER_RECORDS records and
+    twice as many, each run in a fresh interpreter: memory must not grow
+    with the input."""
+    peaks = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for n in (WORKER_RECORDS, 2 * WORKER_RECORDS):
+            src, out = work / f"in{n}.jsonl", work / f"out{n}.jsonl"
+            _make_input(src, n)
+            child = [sys.executable, "-m", "bench.pipeline", "rss", str(src), str(out), tmp]
+            done = subprocess.run(child, capture_output=True, text=True, check=True)
+            peaks[n] = json.loads(done.stdout)["peak_rss_mb"]
+            src.unlink()
+            out.unlink()
+    one, two = peaks[WORKER_RECORDS], peaks[2 * WORKER_RECORDS]
+    return {
+        "benchmark": "file(json) | where | set | drop | sink file, peak RSS (MB)",
+        "peak_rss_mb_1M_records": one,
+        "peak_rss_mb_2M_records": two,
+        "ratio": two / one,
+        "note": "a fresh interpreter each (compiling included); target ratio ~1.0 (flat)",
+    }
+
+
 def run() -> list[dict]:
     best_compiled, best_hand = race(PROGRAM, _make_input, hand_written, RECORDS, ROUNDS, "bench")
     rps, base = RECORDS / best_compiled, RECORDS / best_hand
@@ -262,9 +296,13 @@ def run() -> list[dict]:
         },
         *http_overhead(),
         workers_speedup(),
+        peak_rss_row(),
     ]
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    if sys.argv[1:2] == ["rss"]:
+        _rss_child(*sys.argv[2:5])
+    else:
+        for row in run():
+            print(row)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import resource
 import subprocess
 import sys
 import time
 from typing import Callable, Iterator
+
+from ._harness import peak_rss_kib
 
 RECORDS = 1_000_000
 KEYS = 100_000
@@ -160,22 +161,9 @@ def compare(n: int = RECORDS) -> dict[str, tuple[float, int]]:
     return {name: (n / spent[name], emitted[name]) for name in feeds}
 
 
-def _peak_rss_kib() -> int:
-    """This process's peak RSS. VmHWM belongs to the process image, whereas
-    ru_maxrss keeps the high-water mark of the parent it was forked from."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def _child(which: str, n: int) -> None:
     rate, emitted = timed(ours if which == "ours" else baseline, n)
-    peak_mb = _peak_rss_kib() / 1024
+    peak_mb = peak_rss_kib() / 1024
     print(json.dumps({"records_per_s": rate, "emitted": emitted, "peak_rss_mb": peak_mb}))
 
 
