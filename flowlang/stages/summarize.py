@@ -180,10 +180,15 @@ _FUNCTIONS = {"count", "distinct_count", *_NUMERIC}
 
 # A group's state is one list: the key values as first seen, the number of
 # records, then _WIDTH slots per aggregated field from _BASE on: non-null
-# count, total, min, max, values (array, then a QuantileSketch beyond the
-# exact limit) and distinct values (set, then a DistinctSketch).
+# count, total, min, max, values (a list of the first _FEW, then an array
+# of doubles, then a QuantileSketch beyond the exact limit) and distinct
+# values (set, then a DistinctSketch).
 _WIDTH = 6
 _BASE = 2
+# Most groups of a busy window hold a few values: a list takes them at a
+# fraction of an array's cost (no conversion to a double, no array object),
+# and beyond _FEW the array keeps 8 bytes a value instead of a float object.
+_FEW = 16
 
 _BOOL_TAG = "\x00bool"
 _NAN_TAG = "\x00nan"
@@ -311,6 +316,7 @@ class Summarize(WindowProcessor):
         self._on_label = ".".join(on) if on else ""
         self._clock = clock or _times.now
         self._exact_limit = exact_limit
+        self._few = min(_FEW, exact_limit)
         self._key_names = tuple(name for name, _ in keys)
         self._key_getters = tuple(_getter(path) for _, path in keys)
         self._fields: list[_FieldPlan] = []
@@ -531,7 +537,9 @@ class Summarize(WindowProcessor):
                     state[base + 3] = v
         if plan.values:
             store = state[base + 4]
-            if store.__class__ is array and len(store) < self._exact_limit:
+            if store.__class__ is list and len(store) < self._few:
+                store.append(v)
+            elif store.__class__ is array and len(store) < self._exact_limit:
                 store.append(v)
             else:
                 self._add_value(state, base + 4, v)
@@ -607,10 +615,13 @@ class Summarize(WindowProcessor):
     def _add_value(self, state: list, slot: int, v: int | float) -> None:
         store = state[slot]
         if store is None:
-            state[slot] = array("d", (v,))
-        elif type(store) is array:
+            state[slot] = [v]
+        elif type(store) is list or type(store) is array:
             store.append(v)
-            if len(store) > self._exact_limit:
+            if len(store) <= self._exact_limit:
+                if type(store) is list:
+                    state[slot] = array("d", store)  # past the first few
+            else:
                 sketch = QuantileSketch()
                 for x in store:
                     sketch.add(x)
@@ -694,12 +705,12 @@ def _column(function: str, base: int, states: list[list]) -> list:
             append(None)
             continue
         if store.__class__ is array:
-            # Sorted once, when the window closes; the field's other
-            # percentiles find the sorted list in its place.
             store = state[values] = store.tolist()
-            store.sort()
         elif store.__class__ is not list:
             append(store.quantile(percent))
             continue
-        append(store[nearest_rank(len(store), percent)])
+        # Sorted in place when the window closes: the field's other
+        # percentiles sort it again in linear time. Its values may be ints.
+        store.sort()
+        append(float(store[nearest_rank(len(store), percent)]))
     return column
