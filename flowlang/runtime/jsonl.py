@@ -128,8 +128,10 @@ def dumps_pretty(record: Any) -> bytes:
 
 # orjson reads an integer beyond 64 bits as the nearest float, silently; a
 # document with a run of 19 digits may hold one, and is read again by the
-# standard json module, which keeps every integer exactly. Only documents
-# orjson accepted are read again, so both agree on everything else.
+# standard json module, which keeps every integer exactly (`loads`; it also
+# reads an integer beyond a double, which orjson refuses). The standard
+# module is held to what orjson refuses besides (`exact`), so both agree on
+# everything else.
 _LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
 # bytes are searched by mapping every digit to 0 and every other byte to a
 # space, then looking for nineteen 0s: two passes in C, where a regular
