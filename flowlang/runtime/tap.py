@@ -102,15 +102,16 @@ def points(runner: "Runner") -> list[Point]:
 
 class _Bucket:
     """A token bucket: `rate` a second, holding at most `cap` (one second's
-    worth, at least one, at most what the tap's queue holds); it starts with
-    one, so a tap sees a record at once."""
+    worth, at least one, at most what the tap's queue holds); it starts full,
+    so a tap attached before a burst sees up to a second's worth of it (one
+    token to start with missed the rest of a burst that came in one batch)."""
 
     __slots__ = ("rate", "cap", "tokens", "stamp")
 
     def __init__(self, rate: float, cap: int):
         self.rate = rate
         self.cap = float(max(1, min(rate, cap)))
-        self.tokens = 1.0
+        self.tokens = self.cap
         self.stamp = time.monotonic()
 
     def available(self, now: float) -> int:
