@@ -98,7 +98,39 @@ def test_an_import_is_relative_to_the_importing_file_not_to_where_flowc_runs(tmp
     _, diags = check_source(read_file(os.path.join("project", "main.flow")))
     assert diags == []
     _, diags = check_source(SourceFile("main.flow", MAIN))  # no such file from here
-    assert [d.code for d in diags] == [codes.BAD_IMPORT, codes.UNKNOWN_SCHEMA]
+    assert [d.code for d in diags] == [codes.BAD_IMPORT]  # `Event` was to come from it
+
+
+def test_after_a_failed_import_only_names_close_to_known_ones_are_reported(tmp_path):
+    """A schema or type name the program does not know may be one of a file
+    that could not be read or parsed: only the import's error is reported,
+    unless the name is close to one the program knows (then it is a typo)."""
+    uses = (
+        "schema Local { at: time, event: Event }\n"
+        'pipeline a = source file("in.jsonl", format=json, schema=Event) | sink file("a.jsonl")\n'
+        'pipeline b = source file("in.jsonl", format=json, schema=Locl) | sink file("b.jsonl")\n'
+    )
+    cases = {
+        "missing": ('import "shared/none.flow"\n', [codes.BAD_IMPORT, codes.UNKNOWN_SCHEMA]),
+        "broken": ('import "shared/broken.flow"\n', [codes.SYNTAX, codes.UNKNOWN_SCHEMA]),
+        "complete": (
+            'import "shared/other.flow"\n',
+            [codes.UNKNOWN_TYPE, codes.UNKNOWN_SCHEMA, codes.UNKNOWN_SCHEMA],
+        ),
+    }
+    _write(
+        tmp_path,
+        {
+            "shared/broken.flow": "schema Event { n: int\n",
+            "shared/other.flow": "schema Geo { c: str }\n",
+        },
+    )
+    for name, (imports, want) in cases.items():
+        _write(tmp_path, {f"{name}.flow": imports + uses})
+        _, diags = check_source(read_file(tmp_path / f"{name}.flow"))
+        assert sorted(map(str, (d.code for d in diags))) == sorted(map(str, want)), (name, diags)
+        typos = [d for d in diags if d.code == codes.UNKNOWN_SCHEMA and "`Locl`" in d.message]
+        assert len(typos) == 1 and "Local" in typos[0].hint, (name, diags)
 
 
 def test_only_schemas_are_imported(tmp_path):

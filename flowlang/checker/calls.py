@@ -134,9 +134,13 @@ def plan_args(spec_params: tuple[Param, ...], values: dict[str, Any]) -> tuple:
 class CallChecker:
     """Checks catalogue stage calls for one file."""
 
-    def __init__(self, rep: Reporter, schemas: dict[str, RecordT]) -> None:
+    def __init__(
+        self, rep: Reporter, schemas: dict[str, RecordT], schemas_complete: bool = True
+    ) -> None:
         self.rep = rep
         self.schemas = schemas
+        # False: an import failed, so an unknown schema may be one of its
+        self.schemas_complete = schemas_complete
         self.inputs: list[str] = []  # files the output rules read (RuleContext.read_text)
 
     # ------------------------------------------------------------ the stage
@@ -506,9 +510,10 @@ class CallChecker:
         name = expr.path[0]
         schema = self.schemas.get(name)
         if schema is None:
-            hint = did_you_mean(name, self.schemas) or (
-                "declare it with `schema " + name + " { field: type, … }`"
-            )
+            hint = did_you_mean(name, self.schemas)
+            if hint is None and not self.schemas_complete:
+                return False, None  # perhaps the missing import's; its error is reported
+            hint = hint or "declare it with `schema " + name + " { field: type, … }`"
             self.rep.error(codes.UNKNOWN_SCHEMA, f"unknown schema `{name}`", span, hint=hint)
             return False, None
         return True, schema

@@ -8,7 +8,10 @@ file's pipelines and tests are not part of the importing program, so a
 team's schema file can also be a program of its own. A file imported twice
 (directly, or through two others) is read once; files that import each
 other are E116, the chain shown; a file that cannot be read is E115 at the
-import. Every file read is noted (`ir.Plan.inputs`), so a cached compile is
+import. When an import could not be read or parsed, a schema name the
+program does not know, and that is close to no name it knows, is not
+reported (E107, E110): it may well be one of the missing file's, and the
+import's own error says what to fix. Every file read is noted (`ir.Plan.inputs`), so a cached compile is
 redone when one of them changes.
 """
 
@@ -20,6 +23,15 @@ from dataclasses import dataclass
 from .. import ast, codes
 from ..source import SourceFile, Unreadable, read_file
 from .report import Reporter, pick_span
+
+
+@dataclass
+class Imported:
+    """The schemas of the imported files; `complete` is False when one of
+    them could not be read or parsed (so some of its schemas are missing)."""
+
+    schemas: list["ImportedSchema"]
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,11 @@ def imported_path(importer: SourceFile, path: str) -> str:
 
 def load_imports(
     program: ast.Program, src: SourceFile, rep: Reporter, inputs: list[str]
-) -> list[ImportedSchema]:
+) -> Imported:
     """The schemas of the files `program` imports, directly or not, in the
     order they are met; their problems are reported with their own file."""
     found: list[ImportedSchema] = []
+    result = Imported(found)
     done: set[str] = set()
     chain: list[tuple[str, str]] = [(os.path.abspath(src.name), src.name)]
 
@@ -71,6 +84,7 @@ def load_imports(
             except Unreadable as exc:
                 with rep.in_file(src):
                     rep.error(codes.BAD_IMPORT, str(exc), span, hint=_hint(stmt.path))
+                result.complete = False
                 continue
             if where not in inputs:
                 inputs.append(where)
@@ -79,6 +93,7 @@ def load_imports(
             parsed, diagnostics = parse(imported)
             rep.add(diagnostics)
             if parsed is None:
+                result.complete = False
                 continue
             found.extend(
                 ImportedSchema(s, imported) for s in parsed.statements if isinstance(s, ast.Schema)
@@ -88,7 +103,7 @@ def load_imports(
             chain.pop()
 
     visit(program, src)
-    return found
+    return result
 
 
 def _hint(path: str) -> str:

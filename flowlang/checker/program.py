@@ -68,13 +68,17 @@ class ProgramChecker:
         self.inputs: list[str] = []  # the files imported (then those the stages read)
         # where each schema is declared: its node and file (imported or this one)
         self.schema_decls: dict[str, tuple[ast.Schema, SourceFile]] = {}
+        # False when an import could not be read or parsed: an unknown schema
+        # name close to no known one may be one of its, so it is not reported
+        # (the import's error is)
+        self.imports_complete = True
 
     def run(self) -> tuple[ir.Plan | None, list[Diagnostic]]:
         self._schemas()
         entries, extras = self._pipelines()
         comments = sorted(c.span for c in self.program.comments)
         exprs = ExprChecker(self.rep)
-        calls = CallChecker(self.rep, self.schemas)
+        calls = CallChecker(self.rep, self.schemas, self.imports_complete)
         chains = ChainChecker(self.src, self.rep, comments, calls, exprs)
         order, cyclic = self._order(entries)
         results: dict[str, ChainResult] = {}
@@ -137,10 +141,9 @@ class ProgramChecker:
 
     def _schemas(self) -> None:
         """The schemas of the imported files, then this file's: one name space."""
-        declared = [
-            (found.schema, found.src)
-            for found in load_imports(self.program, self.src, self.rep, self.inputs)
-        ]
+        imported = load_imports(self.program, self.src, self.rep, self.inputs)
+        self.imports_complete = imported.complete
+        declared = [(found.schema, found.src) for found in imported.schemas]
         declared += [(s, self.src) for s in self.program.statements if isinstance(s, ast.Schema)]
         decls: dict[str, ast.Schema] = {}
         files = self.schema_decls
@@ -214,7 +217,10 @@ class ProgramChecker:
                 return Prim(texpr.name)
             if texpr.name in schemas:
                 return resolve(texpr.name, texpr.span)
-            hint = did_you_mean(texpr.name, [*PRIMITIVE_NAMES, *schemas]) or (
+            hint = did_you_mean(texpr.name, [*PRIMITIVE_NAMES, *schemas])
+            if hint is None and not self.imports_complete:
+                return ANY  # perhaps the missing import's; its error is reported
+            hint = hint or (
                 "the types are str, int, float, bool, time, ip, duration, any, and schema names"
             )
             self.rep.error(
