@@ -342,3 +342,48 @@ async def test_an_error_in_an_imported_file_stands_at_the_import(client: Languag
         f"{tmp_path / 'schemas.flow'}:1:19: unknown type `integer`"
     )
     assert found.range.start == types.Position(line=1, character=0)
+
+
+async def test_a_saved_imported_file_checks_the_files_that_import_it_again(
+    client: LanguageClient, tmp_path
+):
+    """The diagnostics of an open file follow the files it imports: saving
+    a fixed schema file clears them, and an imported file that changed on
+    disk is read again at the next change of the importing one."""
+    import asyncio
+
+    shared = tmp_path / "schemas.flow"
+    shared.write_text("schema Event { n: integer }\n", encoding="utf-8")
+    text = 'import "schemas.flow"\nsource stdin(format=json, schema=Event) | sink stdout\n'
+    uri = (tmp_path / "main.flow").as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert [d.code for d in client.diagnostics[uri]] == ["E110"]
+
+    fixed = "schema Event { n: int }\n"
+    shared.write_text(fixed, encoding="utf-8")
+    shared_uri = shared.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=shared_uri, language_id="flow", version=1, text=fixed
+            )
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=shared_uri))
+    )
+    async with asyncio.timeout(30):
+        while client.diagnostics[uri]:
+            await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []
+
+    # changed behind the editor's back: the next change of main.flow sees it
+    shared.write_text("schema Event { n: integr }\n", encoding="utf-8")
+    await change(client, uri, text + "# edited\n", 2)
+    assert [d.code for d in client.diagnostics[uri]] == ["E110"]

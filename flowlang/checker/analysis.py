@@ -5,12 +5,14 @@ and schema is named."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic
 from ..source import SourceFile, Span
 from ..types import RecordT
+from .imports import imported_path
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class Analysis:
     # name -> its type and where it is named, in `src` or in `schema_files[name]`
     schemas: dict[str, tuple[RecordT, Span]] = field(default_factory=dict)
     schema_files: dict[str, SourceFile] = field(default_factory=dict)  # imported ones
+    # the other files the diagnostics depend on: those imported or read by a
+    # stage, and the direct imports that could not be read (an editor checks
+    # again when one of them changes)
+    inputs: tuple[str, ...] = ()
 
     def stage_at(self, offset: int) -> StagePoint | None:
         """The stage whose text holds `offset` (its end included)."""
@@ -84,6 +90,11 @@ def collect(
         for name, (_, where) in checker.schema_decls.items()
         if name in schemas and where is not src
     }
+    imports = [
+        os.path.abspath(imported_path(src, stmt.path))
+        for stmt in program.statements
+        if isinstance(stmt, ast.Import)
+    ]
     return Analysis(
         src,
         program,
@@ -94,4 +105,5 @@ def collect(
         dict(checker.pipelines),
         schemas,
         files,
+        tuple(dict.fromkeys([*checker.inputs, *imports])),
     )

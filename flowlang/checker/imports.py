@@ -11,8 +11,8 @@ other are E116, the chain shown; a file that cannot be read is E115 at the
 import. When an import could not be read or parsed, a schema name the
 program does not know, and that is close to no name it knows, is not
 reported (E107, E110): it may well be one of the missing file's, and the
-import's own error says what to fix. Every file read is noted (`ir.Plan.inputs`), so a cached compile is
-redone when one of them changes.
+import's own error says what to fix. Every file read is noted
+(`ir.Plan.inputs`), so a cached compile is redone when one of them changes.
 """
 
 from __future__ import annotations

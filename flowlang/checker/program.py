@@ -65,7 +65,7 @@ class ProgramChecker:
         # every chain checked, by pipeline name (duplicates too), for editors
         self.chains: list[tuple[str, ChainResult]] = []
         self.pipelines: dict[str, Span] = {}  # where each pipeline is named
-        self.inputs: list[str] = []  # the files imported (then those the stages read)
+        self.inputs: list[str] = []  # the files imported (then those the stages read, once checked)
         # where each schema is declared: its node and file (imported or this one)
         self.schema_decls: dict[str, tuple[ast.Schema, SourceFile]] = {}
         # False when an import could not be read or parsed: an unknown schema
@@ -113,6 +113,7 @@ class ProgramChecker:
                     entry.span,
                     hint=f"end it with `| sink …`, or read it with `from {name}`",
                 )
+        self.inputs += [path for path in calls.inputs if path not in self.inputs]
         if self.rep.error_count or cyclic:
             return None, self.rep.sorted()
         plans = []
@@ -133,8 +134,7 @@ class ProgramChecker:
                 )
             )
         schemas = tuple(self.schemas.items())
-        inputs = tuple(dict.fromkeys(self.inputs + calls.inputs))
-        plan = ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas, inputs)
+        plan = ir.Plan(self.src.name, tuple(plans), tuple(tests), schemas, tuple(self.inputs))
         return plan, self.rep.sorted()
 
     # ------------------------------------------------------------ schemas

@@ -44,7 +44,8 @@ class FlowServer(LanguageServer):
         super().__init__(
             "flowc", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full
         )
-        self.current: dict[str, tuple[str, Analysis]] = {}
+        # uri -> (its text, the stamps of the files it depends on, its analysis)
+        self.current: dict[str, tuple[str, tuple, Analysis]] = {}
         self.parsed: dict[str, Analysis] = {}
 
     def source(self, uri: str) -> SourceFile:
@@ -54,10 +55,10 @@ class FlowServer(LanguageServer):
     def analysis(self, uri: str) -> Analysis:
         src = self.source(uri)
         cached = self.current.get(uri)
-        if cached is not None and cached[0] == src.text:
-            return cached[1]
+        if cached is not None and cached[0] == src.text and cached[1] == _stamps(cached[2]):
+            return cached[2]
         analysis = analyze(src)
-        self.current[uri] = (src.text, analysis)
+        self.current[uri] = (src.text, _stamps(analysis), analysis)
         if analysis.parsed:
             self.parsed[uri] = analysis
         return analysis
@@ -106,6 +107,20 @@ class FlowServer(LanguageServer):
         )
 
 
+def _stamps(analysis: Analysis) -> tuple:
+    """What the files an analysis depends on (imported, or read by a stage)
+    look like on disk now: a changed, new or removed file is a new stamp."""
+    stamps = []
+    for path in analysis.inputs:
+        try:
+            st = os.stat(path)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)
+
+
 def _at_import(analysis: Analysis, d: Diagnostic) -> Diagnostic:
     """`d` as the analysed file shows it: one about an imported file stands
     at the import that reads that file (or the first import), naming where
@@ -139,6 +154,17 @@ def did_open(ls: FlowServer, params: types.DidOpenTextDocumentParams) -> None:
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: FlowServer, params: types.DidChangeTextDocumentParams) -> None:
     ls.publish(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: FlowServer, params: types.DidSaveTextDocumentParams) -> None:
+    """A saved file may be one that other open documents import: each of
+    them is checked again if a file it depends on changed on disk."""
+    saved = params.text_document.uri
+    ls.publish(saved)
+    for uri, (_, stamps, analysis) in list(ls.current.items()):
+        if uri != saved and stamps != _stamps(analysis):
+            ls.publish(uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
