@@ -41,7 +41,13 @@ async def open_doc(client: LanguageClient, text: str, name: str = "doc.flow") ->
     """Open `text` as a new document; wait for its diagnostics."""
     global _opened
     _opened += 1
-    uri = (Path("/tmp") / f"lsp{_opened}" / name).as_uri()
+    return await open_file(client, Path("/tmp") / f"lsp{_opened}" / name, text)
+
+
+async def open_file(client: LanguageClient, path: Path, text: str) -> str:
+    """Open `text` as the document of `path` (whose imports are read from
+    its folder); wait for its diagnostics."""
+    uri = path.as_uri()
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
@@ -306,13 +312,7 @@ async def test_definition_of_an_imported_schema_is_in_its_file(client: LanguageC
     shared = "# the team's schemas\nschema Event { n: int }\n"
     (tmp_path / "schemas.flow").write_text(shared, encoding="utf-8")
     text = 'import "schemas.flow"\nsource stdin(format=json, schema=Event) | sink stdout\n'
-    uri = (tmp_path / "main.flow").as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
-        )
-    )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    uri = await open_file(client, tmp_path / "main.flow", text)
     assert not client.diagnostics[uri]
     result = await client.text_document_definition_async(
         types.DefinitionParams(
@@ -330,13 +330,7 @@ async def test_definition_of_an_imported_schema_is_in_its_file(client: LanguageC
 async def test_an_error_in_an_imported_file_stands_at_the_import(client: LanguageClient, tmp_path):
     (tmp_path / "schemas.flow").write_text("schema Event { n: integer }\n", encoding="utf-8")
     text = '# shared\nimport "schemas.flow"\nsource stdin | sink stdout\n'
-    uri = (tmp_path / "other.flow").as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
-        )
-    )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    uri = await open_file(client, tmp_path / "other.flow", text)
     (found,) = client.diagnostics[uri]
     assert found.code == "E110" and found.message.startswith(
         f"{tmp_path / 'schemas.flow'}:1:19: unknown type `integer`"
@@ -355,26 +349,12 @@ async def test_a_saved_imported_file_checks_the_files_that_import_it_again(
     shared = tmp_path / "schemas.flow"
     shared.write_text("schema Event { n: integer }\n", encoding="utf-8")
     text = 'import "schemas.flow"\nsource stdin(format=json, schema=Event) | sink stdout\n'
-    uri = (tmp_path / "main.flow").as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
-        )
-    )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    uri = await open_file(client, tmp_path / "main.flow", text)
     assert [d.code for d in client.diagnostics[uri]] == ["E110"]
 
     fixed = "schema Event { n: int }\n"
     shared.write_text(fixed, encoding="utf-8")
-    shared_uri = shared.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=shared_uri, language_id="flow", version=1, text=fixed
-            )
-        )
-    )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    shared_uri = await open_file(client, shared, fixed)
     client.text_document_did_save(
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=shared_uri))
     )
