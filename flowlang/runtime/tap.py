@@ -103,8 +103,8 @@ def points(runner: "Runner") -> list[Point]:
 class _Bucket:
     """A token bucket: `rate` a second, holding at most `cap` (one second's
     worth, at least one, at most what the tap's queue holds); it starts full,
-    so a tap attached before a burst sees up to a second's worth of it (one
-    token to start with missed the rest of a burst that came in one batch)."""
+    so a burst that comes in one batch as the tap attaches is sampled up to
+    a second's worth."""
 
     __slots__ = ("rate", "cap", "tokens", "stamp")
 
